@@ -1,0 +1,1 @@
+//! Async scope (in progress).

@@ -1,0 +1,1 @@
+//! Thread pool (in progress).
