@@ -2,4 +2,6 @@
 //! (crate docs are completed with the semantics table once the modules land)
 
 pub mod async_scope;
+pub mod event;
+pub mod lanes;
 pub mod pool;

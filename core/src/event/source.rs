@@ -1,0 +1,204 @@
+//! The per-source rules: where each source keeps a record's identifier and lane key.
+
+use std::borrow::Cow;
+
+use super::{EventError, JsonKind, JsonView};
+
+/// An event source lanepool understands, read from each record's `eventSource`.
+///
+/// | source | identifier | lane (ordering `auto`) |
+/// |---|---|---|
+/// | `aws:sqs` | `messageId` | `attributes.MessageGroupId` (FIFO; absent: unkeyed) |
+/// | `aws:kinesis` | `kinesis.sequenceNumber` | `kinesis.partitionKey` |
+/// | `aws:dynamodb` | `dynamodb.SequenceNumber` | canonical `dynamodb.Keys` |
+///
+/// ```
+/// use lanepool::event::Source;
+/// assert_eq!(Source::parse("aws:kinesis"), Some(Source::Kinesis));
+/// assert_eq!(Source::Sqs.identifier_field(), "messageId");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// Amazon SQS, standard or FIFO.
+    Sqs,
+    /// Amazon Kinesis Data Streams.
+    Kinesis,
+    /// Amazon DynamoDB Streams.
+    DynamoDb,
+}
+
+impl Source {
+    /// The `eventSource` value of this source.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Sqs => "aws:sqs",
+            Source::Kinesis => "aws:kinesis",
+            Source::DynamoDb => "aws:dynamodb",
+        }
+    }
+
+    /// The source named by an `eventSource` value.
+    pub fn parse(event_source: &str) -> Option<Source> {
+        match event_source {
+            "aws:sqs" => Some(Source::Sqs),
+            "aws:kinesis" => Some(Source::Kinesis),
+            "aws:dynamodb" => Some(Source::DynamoDb),
+            _ => None,
+        }
+    }
+
+    /// Dotted path of the record's identifier (the `itemIdentifier` reported to Lambda).
+    pub fn identifier_field(self) -> &'static str {
+        match self {
+            Source::Sqs => "messageId",
+            Source::Kinesis => "kinesis.sequenceNumber",
+            Source::DynamoDb => "dynamodb.SequenceNumber",
+        }
+    }
+
+    /// Dotted path of the record's lane key when ordering is `auto`.
+    pub fn lane_field(self) -> &'static str {
+        match self {
+            Source::Sqs => "attributes.MessageGroupId",
+            Source::Kinesis => "kinesis.partitionKey",
+            Source::DynamoDb => "dynamodb.Keys",
+        }
+    }
+
+    /// Reads the identifier of record `index`.
+    pub fn identifier<V: JsonView>(self, record: &V, index: usize) -> Result<String, EventError> {
+        let field = self.identifier_field();
+        let value =
+            lookup(record, field).ok_or_else(|| EventError::at_field(index, field, "missing"))?;
+        let text = required_text(&value, index, field)?;
+        if text.is_empty() {
+            return Err(EventError::at_field(index, field, "empty"));
+        }
+        Ok(text.into_owned())
+    }
+
+    /// Reads the lane key of record `index` for ordering `auto` (`None`: unkeyed).
+    pub fn lane_key<V: JsonView>(
+        self,
+        record: &V,
+        index: usize,
+    ) -> Result<Option<String>, EventError> {
+        let field = self.lane_field();
+        let value = lookup(record, field);
+        match self {
+            Source::Sqs => match value {
+                None => Ok(None),
+                Some(v) if v.kind() == JsonKind::Null => Ok(None),
+                Some(v) => required_text(&v, index, field).map(|t| Some(t.into_owned())),
+            },
+            Source::Kinesis => {
+                let v = value.ok_or_else(|| EventError::at_field(index, field, "missing"))?;
+                required_text(&v, index, field).map(|t| Some(t.into_owned()))
+            }
+            Source::DynamoDb => {
+                let v = value.ok_or_else(|| EventError::at_field(index, field, "missing"))?;
+                canonical_keys(&v, index).map(Some)
+            }
+        }
+    }
+}
+
+/// A typed record that knows its identifier and lane key (implemented for the
+/// `aws_lambda_events` record types behind feature `aws`, and by any caller's own type).
+///
+/// ```
+/// use lanepool::event::BatchRecord;
+/// use std::borrow::Cow;
+/// struct Job { id: String, tenant: Option<String> }
+/// impl BatchRecord for Job {
+///     fn item_identifier(&self) -> Option<Cow<'_, str>> { Some(Cow::Borrowed(&self.id)) }
+///     fn lane_key(&self) -> Option<Cow<'_, str>> { self.tenant.as_deref().map(Cow::Borrowed) }
+/// }
+/// let job = Job { id: "j1".into(), tenant: None };
+/// assert_eq!(job.item_identifier().as_deref(), Some("j1"));
+/// ```
+pub trait BatchRecord {
+    /// The identifier reported when the record fails (`None`: malformed record).
+    fn item_identifier(&self) -> Option<Cow<'_, str>>;
+    /// The lane key for ordering `auto` (`None`: unkeyed, runs freely).
+    fn lane_key(&self) -> Option<Cow<'_, str>>;
+    /// The field named in the error when the identifier is missing.
+    fn identifier_field(&self) -> &'static str {
+        "itemIdentifier"
+    }
+}
+
+/// Follows a dotted path; `None` when any step is absent or not an object.
+pub(crate) fn lookup<V: JsonView>(value: &V, path: &str) -> Option<V> {
+    let mut parts = path.split('.');
+    let mut current = value.member(parts.next()?)?;
+    for part in parts {
+        current = current.member(part)?;
+    }
+    Some(current)
+}
+
+fn required_text<'v, V: JsonView>(
+    value: &'v V,
+    index: usize,
+    field: &str,
+) -> Result<Cow<'v, str>, EventError> {
+    value.text().ok_or_else(|| {
+        EventError::at_field(
+            index,
+            field,
+            format!("expected a string, got {}", value.type_name()),
+        )
+    })
+}
+
+/// The canonical lane key of a DynamoDB `Keys` map: members sorted by name, each attribute
+/// value a one-tag object with a string value, written as compact JSON.
+fn canonical_keys<V: JsonView>(keys: &V, index: usize) -> Result<String, EventError> {
+    const FIELD: &str = "dynamodb.Keys";
+    let mut members = keys.members().ok_or_else(|| {
+        EventError::at_field(
+            index,
+            FIELD,
+            format!("expected an object, got {}", keys.type_name()),
+        )
+    })?;
+    if members.is_empty() {
+        return Err(EventError::at_field(index, FIELD, "empty"));
+    }
+    members.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = String::from("{");
+    for (n, (name, value)) in members.iter().enumerate() {
+        let tagged = value.members().filter(|m| m.len() == 1);
+        let (tag, text) = match tagged.as_deref() {
+            Some([(tag, v)]) => match v.text() {
+                Some(text) => (tag.clone(), text.into_owned()),
+                None => return Err(bad_attribute(index, name)),
+            },
+            _ => return Err(bad_attribute(index, name)),
+        };
+        if n > 0 {
+            out.push(',');
+        }
+        push_json_string(&mut out, name);
+        out.push_str(":{");
+        push_json_string(&mut out, &tag);
+        out.push(':');
+        push_json_string(&mut out, &text);
+        out.push('}');
+    }
+    out.push('}');
+    Ok(out)
+}
+
+fn bad_attribute(index: usize, name: &str) -> EventError {
+    EventError::at_field(
+        index,
+        "dynamodb.Keys",
+        format!("attribute `{name}` is not a key attribute value like {{\"S\": \"...\"}}"),
+    )
+}
+
+fn push_json_string(out: &mut String, text: &str) {
+    out.push_str(&serde_json::Value::from(text).to_string());
+}

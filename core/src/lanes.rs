@@ -1,0 +1,575 @@
+//! The lane scheduler: which record runs next, and what became of each.
+//!
+//! [`LaneScheduler`] is plain logic with no threads, no clock and no runtime, so every driver
+//! (the thread pool, the async driver, Python's asyncio loop, Node's event loop) shares it.
+//! Drivers pass `now` in (time since the batch started, on any monotonic clock they like), so
+//! tests control time exactly; randomness (retry jitter) comes from a seed.
+//!
+//! The rules it enforces:
+//! - records of one lane run one at a time, in index order; unkeyed records run freely;
+//! - at most `concurrency` records are in flight;
+//! - a failed attempt is retried after an exponential, jittered backoff while attempts remain,
+//!   and its lane waits for it;
+//! - a record that fails for good skips every not-yet-started record of its lane;
+//! - from the deadline on, nothing starts (not even a retry): records not started end as
+//!   [`Outcome::Deadline`], records waiting for a retry end as [`Outcome::Failed`].
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::time::Duration;
+
+/// A lane's number within one batch (lane keys are interned by [`crate::event::BatchPlan`]).
+pub type LaneId = u32;
+
+/// Exponential backoff with jitter for retries.
+///
+/// The delay before retry `n` (after `n` failed attempts) is drawn uniformly from
+/// `[d/2, d]` where `d = min(max, base * 2^(n-1))` ("equal jitter").
+///
+/// ```
+/// use lanepool::lanes::Backoff;
+/// use std::time::Duration;
+/// let b = Backoff { base: Duration::from_millis(100), max: Duration::from_secs(2), seed: 7 };
+/// let mut rng = b.rng();
+/// let d = b.delay(3, &mut rng);
+/// assert!(d >= Duration::from_millis(200) && d <= Duration::from_millis(400));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
+    /// Delay scale of the first retry.
+    pub base: Duration,
+    /// Largest delay before jitter.
+    pub max: Duration,
+    /// Seed of the jitter sequence, so a batch's retry times are reproducible.
+    pub seed: u64,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(5),
+            seed: 0x5eed_1a9e,
+        }
+    }
+}
+
+/// The jitter source of a [`Backoff`]: SplitMix64, small and seedable.
+#[derive(Clone, Debug)]
+pub struct JitterRng(u64);
+
+impl JitterRng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+impl Backoff {
+    /// A fresh jitter sequence for this backoff's seed.
+    pub fn rng(&self) -> JitterRng {
+        JitterRng(self.seed)
+    }
+
+    /// The delay before the retry that follows `failed_attempts` failed attempts (1-based).
+    pub fn delay(&self, failed_attempts: u32, rng: &mut JitterRng) -> Duration {
+        let shift = failed_attempts.saturating_sub(1).min(30);
+        let full = self.base.saturating_mul(1u32 << shift).min(self.max);
+        let full_ns = full.as_nanos().min(u64::MAX as u128) as u64;
+        let half = full_ns / 2;
+        let jitter = if half == 0 {
+            0
+        } else {
+            rng.next_u64() % (half + 1)
+        };
+        Duration::from_nanos(full_ns - half + jitter)
+    }
+}
+
+/// How a scheduler runs one batch.
+///
+/// ```
+/// use lanepool::lanes::SchedulerConfig;
+/// let config = SchedulerConfig { concurrency: 8, retries: 2, ..SchedulerConfig::default() };
+/// assert_eq!(config.deadline, None);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchedulerConfig {
+    /// Most records in flight at once (at least 1).
+    pub concurrency: usize,
+    /// Retries after a failed attempt (attempts = 1 + retries).
+    pub retries: u32,
+    /// Delay between attempts.
+    pub backoff: Backoff,
+    /// From this time on (on the driver's clock, margin already taken off) nothing starts.
+    pub deadline: Option<Duration>,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            concurrency: 1,
+            retries: 0,
+            backoff: Backoff::default(),
+            deadline: None,
+        }
+    }
+}
+
+/// What became of one record. Every record ends as exactly one of these.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome<E> {
+    /// The handler succeeded on attempt `attempts`.
+    Succeeded {
+        /// Handler calls made for this record.
+        attempts: u32,
+    },
+    /// The handler failed on its last attempt.
+    Failed {
+        /// The last attempt's error.
+        error: E,
+        /// Handler calls made for this record.
+        attempts: u32,
+    },
+    /// Not started because an earlier record of its lane failed.
+    Skipped {
+        /// Index of the record whose failure skipped this one.
+        after: usize,
+    },
+    /// Not started, or stopped, because the deadline passed.
+    Deadline {
+        /// Handler calls made (0 when it never started).
+        attempts: u32,
+        /// The error a stopped handler ended with, if any.
+        error: Option<E>,
+    },
+}
+
+/// Why a record is reported failed: the `reason` every face shows.
+///
+/// ```
+/// use lanepool::lanes::Reason;
+/// assert_eq!(Reason::Skipped.as_str(), "skipped");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// The handler failed.
+    Error,
+    /// An earlier record of its lane failed.
+    Skipped,
+    /// The deadline passed before it started (or while it ran, when cancelled).
+    Deadline,
+}
+
+impl Reason {
+    /// The reason's name: `"error"`, `"skipped"` or `"deadline"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Error => "error",
+            Reason::Skipped => "skipped",
+            Reason::Deadline => "deadline",
+        }
+    }
+}
+
+impl<E> Outcome<E> {
+    /// `None` for a success, else why the record is reported.
+    pub fn reason(&self) -> Option<Reason> {
+        match self {
+            Outcome::Succeeded { .. } => None,
+            Outcome::Failed { .. } => Some(Reason::Error),
+            Outcome::Skipped { .. } => Some(Reason::Skipped),
+            Outcome::Deadline { .. } => Some(Reason::Deadline),
+        }
+    }
+
+    /// Handler calls made for this record.
+    pub fn attempts(&self) -> u32 {
+        match self {
+            Outcome::Succeeded { attempts }
+            | Outcome::Failed { attempts, .. }
+            | Outcome::Deadline { attempts, .. } => *attempts,
+            Outcome::Skipped { .. } => 0,
+        }
+    }
+
+    /// The error kept with the outcome, if any.
+    pub fn error(&self) -> Option<&E> {
+        match self {
+            Outcome::Failed { error, .. } => Some(error),
+            Outcome::Deadline { error, .. } => error.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Converts the kept error.
+    pub fn map_error<F, G: FnOnce(E) -> F>(self, f: G) -> Outcome<F> {
+        match self {
+            Outcome::Succeeded { attempts } => Outcome::Succeeded { attempts },
+            Outcome::Failed { error, attempts } => Outcome::Failed {
+                error: f(error),
+                attempts,
+            },
+            Outcome::Skipped { after } => Outcome::Skipped { after },
+            Outcome::Deadline { attempts, error } => Outcome::Deadline {
+                attempts,
+                error: error.map(f),
+            },
+        }
+    }
+}
+
+/// A record handed to a driver to run: call the handler for record `index`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    /// The record's index in the batch.
+    pub index: usize,
+    /// 1 for the first attempt, 2 for the first retry, ...
+    pub attempt: u32,
+}
+
+/// What a driver should do next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Run this record now.
+    Run(Ticket),
+    /// Nothing can start now: wait for a completion, or until `until` (a retry falls due or
+    /// the deadline passes), then ask again.
+    Wait {
+        /// When to ask again even if nothing completed.
+        until: Option<Duration>,
+    },
+    /// Every record has its outcome and nothing is in flight.
+    Done,
+}
+
+/// A driver broke the protocol (completed a record that was not running, ...).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SchedulerError {
+    /// `complete` or `cancel` named a record that is not in flight.
+    #[error("record {0} is not running")]
+    NotRunning(usize),
+    /// Outcomes were asked for while records were unfinished.
+    #[error("{0} records have no outcome yet")]
+    Unfinished(usize),
+}
+
+/// Counts kept while a batch runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SchedulerStats {
+    /// Records in the batch.
+    pub records: usize,
+    /// Distinct lanes (unkeyed records not counted).
+    pub lanes: usize,
+    /// Most records in flight at once.
+    pub peak_in_flight: usize,
+    /// Retry attempts started.
+    pub retries: u64,
+}
+
+enum Slot<E> {
+    /// Not started; queued in its lane or in the ready heap.
+    Waiting,
+    Running {
+        attempt: u32,
+    },
+    RetryWait {
+        attempts: u32,
+        error: E,
+    },
+    Done(Outcome<E>),
+}
+
+/// The lane scheduler of one batch. `E` is whatever the driver keeps as a failure
+/// (an error value, a Python exception, ...).
+///
+/// ```
+/// use lanepool::lanes::{LaneScheduler, Next, SchedulerConfig, Outcome};
+/// use std::time::Duration;
+/// // records 0 and 2 share lane 0; record 1 is unkeyed
+/// let config = SchedulerConfig { concurrency: 4, ..Default::default() };
+/// let mut s: LaneScheduler<&str> = LaneScheduler::new(vec![Some(0), None, Some(0)], config);
+/// let t0 = Duration::ZERO;
+/// let Next::Run(a) = s.next(t0) else { panic!() };
+/// let Next::Run(b) = s.next(t0) else { panic!() };
+/// assert_eq!((a.index, b.index), (0, 1));
+/// assert_eq!(s.next(t0), Next::Wait { until: None }); // record 2 waits for record 0
+/// s.complete(a.index, Err("boom"), t0).unwrap();       // lane 0 failed: record 2 is skipped
+/// s.complete(b.index, Ok(()), t0).unwrap();
+/// assert_eq!(s.next(t0), Next::Done);
+/// let outcomes = s.into_outcomes().unwrap();
+/// assert_eq!(outcomes[2], Outcome::Skipped { after: 0 });
+/// ```
+pub struct LaneScheduler<E> {
+    lane_of: Vec<Option<LaneId>>,
+    /// Per lane: records not yet handed to `ready`, in index order.
+    lane_queue: Vec<VecDeque<usize>>,
+    ready: BinaryHeap<Reverse<usize>>,
+    retry_due: BinaryHeap<Reverse<(Duration, usize)>>,
+    slots: Vec<Slot<E>>,
+    unfinished: usize,
+    in_flight: usize,
+    expired: bool,
+    config: SchedulerConfig,
+    rng: JitterRng,
+    stats: SchedulerStats,
+}
+
+impl<E> LaneScheduler<E> {
+    /// A scheduler for records whose lanes are `lane_of[i]` (`None`: unkeyed). Lane ids need
+    /// not be dense, but dense ids (as [`crate::event::BatchPlan`] makes) use least memory.
+    pub fn new(lane_of: Vec<Option<LaneId>>, mut config: SchedulerConfig) -> Self {
+        config.concurrency = config.concurrency.max(1);
+        let lanes = lane_of
+            .iter()
+            .flatten()
+            .map(|&l| l as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let mut lane_queue: Vec<VecDeque<usize>> = (0..lanes).map(|_| VecDeque::new()).collect();
+        let mut ready = BinaryHeap::with_capacity(lane_of.len());
+        for (index, lane) in lane_of.iter().enumerate() {
+            match lane {
+                None => ready.push(Reverse(index)),
+                Some(l) => lane_queue[*l as usize].push_back(index),
+            }
+        }
+        let mut used_lanes = 0;
+        for queue in &mut lane_queue {
+            if let Some(head) = queue.pop_front() {
+                ready.push(Reverse(head));
+                used_lanes += 1;
+            }
+        }
+        let records = lane_of.len();
+        LaneScheduler {
+            slots: (0..records).map(|_| Slot::Waiting).collect(),
+            lane_of,
+            lane_queue,
+            ready,
+            retry_due: BinaryHeap::new(),
+            unfinished: records,
+            in_flight: 0,
+            expired: false,
+            rng: config.backoff.rng(),
+            config,
+            stats: SchedulerStats {
+                records,
+                lanes: used_lanes,
+                ..SchedulerStats::default()
+            },
+        }
+    }
+
+    /// The next thing for the driver to do at time `now`.
+    pub fn next(&mut self, now: Duration) -> Next {
+        if !self.expired && self.config.deadline.is_some_and(|d| now >= d) {
+            self.expire();
+        }
+        if self.unfinished == 0 {
+            return Next::Done;
+        }
+        while let Some(&Reverse((due, index))) = self.retry_due.peek() {
+            if due > now {
+                break;
+            }
+            self.retry_due.pop();
+            self.ready.push(Reverse(index));
+        }
+        if self.in_flight < self.config.concurrency {
+            if let Some(Reverse(index)) = self.ready.pop() {
+                let attempt = match std::mem::replace(&mut self.slots[index], Slot::Waiting) {
+                    Slot::RetryWait { attempts, .. } => {
+                        self.stats.retries += 1;
+                        attempts + 1
+                    }
+                    _ => 1,
+                };
+                self.slots[index] = Slot::Running { attempt };
+                self.in_flight += 1;
+                self.stats.peak_in_flight = self.stats.peak_in_flight.max(self.in_flight);
+                return Next::Run(Ticket { index, attempt });
+            }
+        }
+        let next_retry = self.retry_due.peek().map(|Reverse((due, _))| *due);
+        let deadline = self
+            .config
+            .deadline
+            .filter(|_| self.in_flight > 0 && !self.expired);
+        let until = match (next_retry, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Next::Wait { until }
+    }
+
+    /// Records the result of the attempt running record `index`.
+    pub fn complete(
+        &mut self,
+        index: usize,
+        result: Result<(), E>,
+        now: Duration,
+    ) -> Result<(), SchedulerError> {
+        let attempt = self.take_running(index)?;
+        match result {
+            Ok(()) => {
+                self.finish(index, Outcome::Succeeded { attempts: attempt });
+                self.advance_lane(index);
+            }
+            Err(error) => {
+                let due = if attempt <= self.config.retries && !self.expired {
+                    let due = now + self.config.backoff.delay(attempt, &mut self.rng);
+                    self.config
+                        .deadline
+                        .map_or(Some(due), |d| (due < d).then_some(due))
+                } else {
+                    None
+                };
+                match due {
+                    Some(due) => {
+                        self.slots[index] = Slot::RetryWait {
+                            attempts: attempt,
+                            error,
+                        };
+                        self.retry_due.push(Reverse((due, index)));
+                    }
+                    None => {
+                        self.finish(
+                            index,
+                            Outcome::Failed {
+                                error,
+                                attempts: attempt,
+                            },
+                        );
+                        self.skip_lane(index);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records that the attempt running record `index` was stopped at the deadline (its
+    /// outcome is [`Outcome::Deadline`], keeping `error`). Its lane does not advance.
+    pub fn cancel(&mut self, index: usize, error: Option<E>) -> Result<(), SchedulerError> {
+        let attempts = self.take_running(index)?;
+        self.finish(index, Outcome::Deadline { attempts, error });
+        Ok(())
+    }
+
+    /// Stops handing out work now, as if the deadline had passed: used when a driver must
+    /// give up (a `KeyboardInterrupt`, a host shutting down). Running records still complete.
+    pub fn halt(&mut self) {
+        if !self.expired {
+            self.expire();
+        }
+    }
+
+    /// Whether the deadline has passed at `now` (drivers that can cancel use it).
+    pub fn deadline_passed(&self, now: Duration) -> bool {
+        self.config.deadline.is_some_and(|d| now >= d)
+    }
+
+    /// The deadline on the driver's clock, if any.
+    pub fn deadline(&self) -> Option<Duration> {
+        self.config.deadline
+    }
+
+    /// Records in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// Whether every record has its outcome.
+    pub fn is_done(&self) -> bool {
+        self.unfinished == 0
+    }
+
+    /// Counts kept so far.
+    pub fn stats(&self) -> SchedulerStats {
+        self.stats
+    }
+
+    /// The lane of record `index`.
+    pub fn lane_of(&self, index: usize) -> Option<LaneId> {
+        self.lane_of.get(index).copied().flatten()
+    }
+
+    /// Every record's outcome, in index order; an error if any record is unfinished.
+    pub fn into_outcomes(self) -> Result<Vec<Outcome<E>>, SchedulerError> {
+        if self.unfinished > 0 {
+            return Err(SchedulerError::Unfinished(self.unfinished));
+        }
+        Ok(self
+            .slots
+            .into_iter()
+            .map(|slot| match slot {
+                Slot::Done(outcome) => outcome,
+                _ => unreachable!("unfinished is 0"),
+            })
+            .collect())
+    }
+
+    fn take_running(&mut self, index: usize) -> Result<u32, SchedulerError> {
+        match self.slots.get(index) {
+            Some(Slot::Running { attempt }) => {
+                let attempt = *attempt;
+                self.in_flight -= 1;
+                Ok(attempt)
+            }
+            _ => Err(SchedulerError::NotRunning(index)),
+        }
+    }
+
+    fn finish(&mut self, index: usize, outcome: Outcome<E>) {
+        self.slots[index] = Slot::Done(outcome);
+        self.unfinished -= 1;
+    }
+
+    fn advance_lane(&mut self, index: usize) {
+        if self.expired {
+            return;
+        }
+        if let Some(lane) = self.lane_of[index] {
+            if let Some(next) = self.lane_queue[lane as usize].pop_front() {
+                self.ready.push(Reverse(next));
+            }
+        }
+    }
+
+    fn skip_lane(&mut self, index: usize) {
+        if let Some(lane) = self.lane_of[index] {
+            let rest = std::mem::take(&mut self.lane_queue[lane as usize]);
+            for skipped in rest {
+                self.finish(skipped, Outcome::Skipped { after: index });
+            }
+        }
+    }
+
+    /// The deadline passed: nothing starts any more.
+    fn expire(&mut self) {
+        self.expired = true;
+        self.retry_due.clear();
+        self.ready.clear();
+        for queue in &mut self.lane_queue {
+            queue.clear();
+        }
+        for index in 0..self.slots.len() {
+            let outcome = match std::mem::replace(&mut self.slots[index], Slot::Waiting) {
+                Slot::Waiting => Outcome::Deadline {
+                    attempts: 0,
+                    error: None,
+                },
+                Slot::RetryWait { attempts, error } => Outcome::Failed { error, attempts },
+                other => {
+                    self.slots[index] = other;
+                    continue;
+                }
+            };
+            self.finish(index, outcome);
+        }
+    }
+}
