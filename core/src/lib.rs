@@ -5,3 +5,4 @@ pub mod async_scope;
 pub mod event;
 pub mod lanes;
 pub mod pool;
+pub mod batch;

@@ -1,0 +1,47 @@
+//! Batch processing: options, one batch's run state, the report, and the drivers.
+//!
+//! A batch goes decode ([`crate::event::BatchPlan`]) → schedule ([`BatchRun`] over
+//! [`crate::lanes::LaneScheduler`]) → drive (the thread pool: [`crate::Pool::process`]; any
+//! async executor: [`process_async`]) → report ([`BatchReport`]).
+
+mod options;
+mod report;
+mod run;
+
+pub use options::{BatchOptions, DEFAULT_DEADLINE_MARGIN};
+pub use report::{BatchReport, BatchResponse, BatchSummary, Failure};
+pub use run::{BatchRun, Step};
+
+use crate::event::EventError;
+
+/// Why a batch call returned no report.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError<E> {
+    /// The event is malformed; no handler ran.
+    #[error("malformed event: {0}")]
+    Event(#[from] EventError),
+    /// Every record of a non-empty batch failed; the report says how.
+    #[error("every record of the batch failed ({} records)", .0.summary().records)]
+    AllFailed(Box<BatchReport<E>>),
+}
+
+impl<E> BatchError<E> {
+    /// The report, when the batch ran.
+    pub fn report(&self) -> Option<&BatchReport<E>> {
+        match self {
+            BatchError::AllFailed(report) => Some(report),
+            BatchError::Event(_) => None,
+        }
+    }
+}
+
+/// A record's failure in the Rust drivers: the handler's error, or its panic.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError<E> {
+    /// The handler returned this error.
+    #[error("{0}")]
+    Error(E),
+    /// The handler panicked with this message.
+    #[error("handler panicked: {0}")]
+    Panic(String),
+}

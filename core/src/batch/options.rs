@@ -1,0 +1,161 @@
+//! [`BatchOptions`]: how one batch runs, in a builder.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::event::LaneOrdering;
+use crate::lanes::{Backoff, SchedulerConfig};
+
+/// Default time kept back before the deadline to return the response.
+pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+
+/// How one batch runs.
+///
+/// ```
+/// use lanepool::batch::BatchOptions;
+/// use lanepool::event::LaneOrdering;
+/// use std::time::Duration;
+/// let options = BatchOptions::new()
+///     .ordering(LaneOrdering::Unordered)
+///     .concurrency(16)
+///     .retries(2)
+///     .remaining_time(Duration::from_secs(30))
+///     .deadline_margin(Duration::from_secs(1));
+/// assert_eq!(options.retries, 2);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchOptions {
+    /// How records are put into lanes.
+    pub ordering: LaneOrdering,
+    /// Most handlers in flight at once (`None`: the pool's workers).
+    pub concurrency: Option<usize>,
+    /// Retries after a failed attempt.
+    pub retries: u32,
+    /// Retry backoff (base, cap, jitter seed).
+    pub backoff: Backoff,
+    /// When the invocation ends (Lambda's deadline), if known.
+    pub deadline: Option<Instant>,
+    /// Time kept back before `deadline`: no record starts after `deadline - margin`.
+    pub deadline_margin: Duration,
+    /// Whether a non-empty batch in which no record succeeded is an error.
+    pub raise_on_full_batch_failure: bool,
+    /// Whether to print the summary as one JSON log line to stdout.
+    pub log_summary: bool,
+}
+
+impl Default for BatchOptions {
+    fn default() -> Self {
+        BatchOptions {
+            ordering: LaneOrdering::Auto,
+            concurrency: None,
+            retries: 0,
+            backoff: Backoff::default(),
+            deadline: None,
+            deadline_margin: DEFAULT_DEADLINE_MARGIN,
+            raise_on_full_batch_failure: true,
+            log_summary: false,
+        }
+    }
+}
+
+impl BatchOptions {
+    /// The defaults: lanes by source, the pool's concurrency, no retries, no deadline, a
+    /// 500 ms margin, all-failed is an error, no log line.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets how records are put into lanes.
+    pub fn ordering(mut self, ordering: LaneOrdering) -> Self {
+        self.ordering = ordering;
+        self
+    }
+
+    /// Sets the most handlers in flight at once (at least 1).
+    pub fn concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = Some(concurrency.max(1));
+        self
+    }
+
+    /// Sets the retries after a failed attempt.
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// Sets the retry backoff's base delay.
+    pub fn retry_backoff(mut self, base: Duration) -> Self {
+        self.backoff.base = base;
+        self
+    }
+
+    /// Sets the whole retry backoff.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Sets the invocation's deadline.
+    pub fn deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Sets the deadline from the time remaining now (Lambda's `getRemainingTimeInMillis`).
+    pub fn remaining_time(self, remaining: Duration) -> Self {
+        self.deadline(Instant::now() + remaining)
+    }
+
+    /// Sets the deadline from a wall-clock time (the `deadline` of `lambda_runtime`'s
+    /// `Context`, as milliseconds since the Unix epoch, converts with
+    /// `UNIX_EPOCH + Duration::from_millis(ms)`).
+    pub fn deadline_at(self, at: SystemTime) -> Self {
+        let remaining = at
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        self.remaining_time(remaining)
+    }
+
+    /// Sets the time kept back before the deadline.
+    pub fn deadline_margin(mut self, margin: Duration) -> Self {
+        self.deadline_margin = margin;
+        self
+    }
+
+    /// Sets whether a batch in which no record succeeded is an error.
+    pub fn raise_on_full_batch_failure(mut self, raise: bool) -> Self {
+        self.raise_on_full_batch_failure = raise;
+        self
+    }
+
+    /// Sets whether the summary is logged as one JSON line.
+    pub fn log_summary(mut self, log: bool) -> Self {
+        self.log_summary = log;
+        self
+    }
+
+    /// The scheduler configuration for a batch whose clock starts at `origin`, with
+    /// `default_concurrency` when none was set.
+    ///
+    /// ```
+    /// use lanepool::batch::BatchOptions;
+    /// use std::time::{Duration, Instant};
+    /// let origin = Instant::now();
+    /// let options = BatchOptions::new()
+    ///     .deadline(origin + Duration::from_millis(700))
+    ///     .deadline_margin(Duration::from_millis(300));
+    /// let config = options.scheduler_config(origin, 4);
+    /// assert_eq!(config.deadline, Some(Duration::from_millis(400)));
+    /// assert_eq!(config.concurrency, 4);
+    /// ```
+    pub fn scheduler_config(&self, origin: Instant, default_concurrency: usize) -> SchedulerConfig {
+        SchedulerConfig {
+            concurrency: self.concurrency.unwrap_or(default_concurrency).max(1),
+            retries: self.retries,
+            backoff: self.backoff,
+            deadline: self.deadline.map(|d| {
+                d.checked_sub(self.deadline_margin)
+                    .map_or(Duration::ZERO, |d| d.saturating_duration_since(origin))
+            }),
+        }
+    }
+}

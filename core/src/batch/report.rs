@@ -1,0 +1,334 @@
+//! [`BatchReport`]: every answer about a batch, built from one `Vec<Outcome>`.
+
+use std::time::Duration;
+
+use crate::event::Source;
+use crate::lanes::{Outcome, Reason, SchedulerStats};
+
+/// The outcome of a whole batch: one [`Outcome`] per record, in event order.
+///
+/// ```
+/// use lanepool::batch::BatchReport;
+/// use lanepool::lanes::Outcome;
+/// let report = BatchReport::new(
+///     vec!["a".into(), "b".into()],
+///     vec![Outcome::Succeeded { attempts: 1 }, Outcome::Failed { error: "boom", attempts: 1 }],
+///     None,
+///     Default::default(),
+///     std::time::Duration::ZERO,
+/// );
+/// assert_eq!(report.succeeded(), ["a"]);
+/// assert_eq!(report.response().to_json(), r#"{"batchItemFailures":[{"itemIdentifier":"b"}]}"#);
+/// ```
+#[derive(Clone, Debug)]
+pub struct BatchReport<E> {
+    identifiers: Vec<String>,
+    outcomes: Vec<Outcome<E>>,
+    summary: BatchSummary,
+}
+
+/// One reported record.
+#[derive(Debug)]
+pub struct Failure<'a, E> {
+    /// The record's index in the batch.
+    pub index: usize,
+    /// The record's identifier.
+    pub item_identifier: &'a str,
+    /// Why it is reported.
+    pub reason: Reason,
+    /// The error kept with it (the handler's error, or a stopped handler's error).
+    pub error: Option<&'a E>,
+    /// Handler calls made for it.
+    pub attempts: u32,
+}
+
+/// Lambda's partial batch response: `{"batchItemFailures": [{"itemIdentifier": "..."}]}`.
+///
+/// ```
+/// use lanepool::batch::BatchResponse;
+/// assert_eq!(BatchResponse::default().to_json(), r#"{"batchItemFailures":[]}"#);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BatchResponse {
+    /// Identifiers of every reported record, in event order.
+    pub batch_item_failures: Vec<String>,
+}
+
+impl BatchResponse {
+    /// The response as Lambda expects it, as a JSON value.
+    pub fn to_value(&self) -> serde_json::Value {
+        let items: Vec<serde_json::Value> = self
+            .batch_item_failures
+            .iter()
+            .map(|id| serde_json::json!({ "itemIdentifier": id }))
+            .collect();
+        serde_json::json!({ "batchItemFailures": items })
+    }
+
+    /// The response as a JSON string.
+    pub fn to_json(&self) -> String {
+        self.to_value().to_string()
+    }
+}
+
+#[cfg(feature = "aws")]
+mod aws_responses {
+    use super::BatchResponse;
+    use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+    use aws_lambda_events::event::streams::{
+        DynamoDbBatchItemFailure, DynamoDbEventResponse, KinesisBatchItemFailure,
+        KinesisEventResponse,
+    };
+
+    impl From<&BatchResponse> for SqsBatchResponse {
+        fn from(r: &BatchResponse) -> Self {
+            let mut out = SqsBatchResponse::default();
+            for id in &r.batch_item_failures {
+                let mut item = BatchItemFailure::default();
+                item.item_identifier = id.clone();
+                out.batch_item_failures.push(item);
+            }
+            out
+        }
+    }
+
+    impl From<&BatchResponse> for KinesisEventResponse {
+        fn from(r: &BatchResponse) -> Self {
+            let mut out = KinesisEventResponse::default();
+            for id in &r.batch_item_failures {
+                let mut item = KinesisBatchItemFailure::default();
+                item.item_identifier = Some(id.clone());
+                out.batch_item_failures.push(item);
+            }
+            out
+        }
+    }
+
+    impl From<&BatchResponse> for DynamoDbEventResponse {
+        fn from(r: &BatchResponse) -> Self {
+            let mut out = DynamoDbEventResponse::default();
+            for id in &r.batch_item_failures {
+                let mut item = DynamoDbBatchItemFailure::default();
+                item.item_identifier = Some(id.clone());
+                out.batch_item_failures.push(item);
+            }
+            out
+        }
+    }
+}
+
+/// Summary figures of one batch: what the opt-in log line and every face's report show.
+///
+/// ```
+/// use lanepool::batch::BatchSummary;
+/// let s = BatchSummary { records: 3, succeeded: 2, error: 1, ..Default::default() };
+/// assert_eq!(s.failed(), 1);
+/// let line: serde_json::Value = serde_json::from_str(&s.to_log_line()).unwrap();
+/// assert_eq!(line["failed_by_reason"]["error"], 1);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchSummary {
+    /// The batch's source, when known.
+    pub source: Option<Source>,
+    /// Records in the batch.
+    pub records: usize,
+    /// Records that succeeded.
+    pub succeeded: usize,
+    /// Records whose handler failed.
+    pub error: usize,
+    /// Records skipped after a failure in their lane.
+    pub skipped: usize,
+    /// Records not started (or stopped) at the deadline.
+    pub deadline: usize,
+    /// Time from the call's start to its return.
+    pub duration: Duration,
+    /// Most handlers in flight at once.
+    pub peak_in_flight: usize,
+    /// Distinct lanes.
+    pub lanes: usize,
+    /// Retry attempts made.
+    pub retries: u64,
+}
+
+impl BatchSummary {
+    /// Records reported failed, for any reason.
+    pub fn failed(&self) -> usize {
+        self.error + self.skipped + self.deadline
+    }
+
+    /// One structured JSON log line, in the shape Lambda's JSON log format and CloudWatch Logs
+    /// Insights read (`timestamp`, `level`, `message`, then the figures as top-level fields).
+    pub fn to_log_line(&self) -> String {
+        serde_json::json!({
+            "timestamp": rfc3339_now(),
+            "level": "INFO",
+            "logger": "lanepool",
+            "message": "lanepool batch summary",
+            "source": self.source.map(Source::as_str),
+            "records": self.records,
+            "succeeded": self.succeeded,
+            "failed": self.failed(),
+            "failed_by_reason": {
+                "error": self.error,
+                "skipped": self.skipped,
+                "deadline": self.deadline,
+            },
+            "duration_ms": self.duration.as_secs_f64() * 1000.0,
+            "peak_in_flight": self.peak_in_flight,
+            "lanes": self.lanes,
+            "retries": self.retries,
+        })
+        .to_string()
+    }
+}
+
+impl<E> BatchReport<E> {
+    /// A report from every record's identifier and outcome (same length, event order).
+    ///
+    /// # Panics
+    /// When the two lists differ in length: that is a driver bug, not bad input.
+    pub fn new(
+        identifiers: Vec<String>,
+        outcomes: Vec<Outcome<E>>,
+        source: Option<Source>,
+        stats: SchedulerStats,
+        duration: Duration,
+    ) -> Self {
+        assert_eq!(identifiers.len(), outcomes.len(), "one outcome per record");
+        let mut summary = BatchSummary {
+            source,
+            records: outcomes.len(),
+            duration,
+            peak_in_flight: stats.peak_in_flight,
+            lanes: stats.lanes,
+            retries: stats.retries,
+            ..BatchSummary::default()
+        };
+        for outcome in &outcomes {
+            match outcome.reason() {
+                None => summary.succeeded += 1,
+                Some(Reason::Error) => summary.error += 1,
+                Some(Reason::Skipped) => summary.skipped += 1,
+                Some(Reason::Deadline) => summary.deadline += 1,
+            }
+        }
+        BatchReport {
+            identifiers,
+            outcomes,
+            summary,
+        }
+    }
+
+    /// Every record's outcome, in event order.
+    pub fn outcomes(&self) -> &[Outcome<E>] {
+        &self.outcomes
+    }
+
+    /// Every record's identifier, in event order.
+    pub fn identifiers(&self) -> &[String] {
+        &self.identifiers
+    }
+
+    /// Identifiers of the records that succeeded, in event order.
+    pub fn succeeded(&self) -> Vec<&str> {
+        self.identifiers
+            .iter()
+            .zip(&self.outcomes)
+            .filter(|(_, o)| o.reason().is_none())
+            .map(|(id, _)| id.as_str())
+            .collect()
+    }
+
+    /// Every reported record, in event order.
+    pub fn failures(&self) -> Vec<Failure<'_, E>> {
+        self.identifiers
+            .iter()
+            .zip(&self.outcomes)
+            .enumerate()
+            .filter_map(|(index, (id, outcome))| {
+                Some(Failure {
+                    index,
+                    item_identifier: id,
+                    reason: outcome.reason()?,
+                    error: outcome.error(),
+                    attempts: outcome.attempts(),
+                })
+            })
+            .collect()
+    }
+
+    /// Lambda's partial batch response.
+    pub fn response(&self) -> BatchResponse {
+        BatchResponse {
+            batch_item_failures: self
+                .failures()
+                .into_iter()
+                .map(|f| f.item_identifier.to_owned())
+                .collect(),
+        }
+    }
+
+    /// Whether the batch is non-empty and no record succeeded (the all-failed rule).
+    pub fn all_failed(&self) -> bool {
+        self.summary.records > 0 && self.summary.succeeded == 0
+    }
+
+    /// The summary figures.
+    pub fn summary(&self) -> &BatchSummary {
+        &self.summary
+    }
+
+    /// Converts every kept error.
+    pub fn map_errors<F>(self, mut f: impl FnMut(E) -> F) -> BatchReport<F> {
+        BatchReport {
+            identifiers: self.identifiers,
+            outcomes: self
+                .outcomes
+                .into_iter()
+                .map(|o| o.map_error(&mut f))
+                .collect(),
+            summary: self.summary,
+        }
+    }
+
+    /// The identifiers and outcomes, for faces that build their own objects.
+    pub fn into_parts(self) -> (Vec<String>, Vec<Outcome<E>>, BatchSummary) {
+        (self.identifiers, self.outcomes, self.summary)
+    }
+}
+
+/// The current UTC time as RFC 3339 with milliseconds (no date library needed).
+fn rfc3339_now() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs();
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        now.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_has_the_right_shape() {
+        let t = super::rfc3339_now();
+        assert_eq!(t.len(), 24, "{t}");
+        assert!(t.starts_with("20") && t.ends_with('Z'), "{t}");
+    }
+}

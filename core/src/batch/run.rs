@@ -1,0 +1,166 @@
+//! [`BatchRun`]: one batch's state between decode and report, for any driver.
+
+use std::time::{Duration, Instant};
+
+use super::{BatchError, BatchOptions, BatchReport};
+use crate::event::{BatchPlan, Source};
+use crate::lanes::{LaneScheduler, Next, SchedulerError, Ticket};
+
+/// What a driver does next, with waits relative to now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Run this record now.
+    Run(Ticket),
+    /// Wait for a completion, or at most this long when `Some`, then ask again.
+    Wait(Option<Duration>),
+    /// Every record has its outcome; call [`BatchRun::finish`].
+    Done,
+}
+
+/// One batch from decode to report: the plan, the lane scheduler, the clock and the options.
+/// Plain state, no threads: the thread pool, the async driver and the Python and Node loops
+/// all drive it the same way: `step()`, run the handler, `complete()`, ... `finish()`.
+///
+/// ```
+/// use lanepool::batch::{BatchOptions, BatchRun, Step};
+/// use lanepool::event::{BatchPlan, LaneOrdering};
+/// let event = serde_json::json!({"Records": [
+///     {"eventSource": "aws:sqs", "messageId": "a"},
+///     {"eventSource": "aws:sqs", "messageId": "b"},
+/// ]});
+/// let plan = BatchPlan::decode(&event, LaneOrdering::Auto).unwrap();
+/// let mut run: BatchRun<String> = BatchRun::new(plan, &BatchOptions::new(), 4);
+/// while let Step::Run(ticket) = run.step() {
+///     let result = if ticket.index == 1 { Err("boom".to_string()) } else { Ok(()) };
+///     run.complete(ticket.index, result).unwrap();
+/// }
+/// let report = run.finish().unwrap();
+/// assert_eq!(report.response().batch_item_failures, ["b"]);
+/// ```
+pub struct BatchRun<E> {
+    identifiers: Vec<String>,
+    source: Option<Source>,
+    scheduler: LaneScheduler<E>,
+    origin: Instant,
+    raise_on_full_batch_failure: bool,
+    log_summary: bool,
+}
+
+impl<E> BatchRun<E> {
+    /// Starts the batch's clock now. `default_concurrency` applies when the options set none.
+    pub fn new(plan: BatchPlan, options: &BatchOptions, default_concurrency: usize) -> Self {
+        Self::with_origin(plan, options, default_concurrency, Instant::now())
+    }
+
+    /// Like [`BatchRun::new`] with the clock started at `origin` (the call's start).
+    pub fn with_origin(
+        plan: BatchPlan,
+        options: &BatchOptions,
+        default_concurrency: usize,
+        origin: Instant,
+    ) -> Self {
+        let config = options.scheduler_config(origin, default_concurrency);
+        let source = plan.source();
+        let scheduler = plan.scheduler(config);
+        BatchRun {
+            identifiers: plan.into_identifiers(),
+            source,
+            scheduler,
+            origin,
+            raise_on_full_batch_failure: options.raise_on_full_batch_failure,
+            log_summary: options.log_summary,
+        }
+    }
+
+    /// Time since the batch started.
+    pub fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+
+    /// The instant the batch's clock started.
+    pub fn origin(&self) -> Instant {
+        self.origin
+    }
+
+    /// What to do next.
+    pub fn step(&mut self) -> Step {
+        let now = self.now();
+        match self.scheduler.next(now) {
+            Next::Run(ticket) => Step::Run(ticket),
+            Next::Wait { until } => Step::Wait(until.map(|u| u.saturating_sub(now))),
+            Next::Done => Step::Done,
+        }
+    }
+
+    /// Records the result of the attempt running record `index`.
+    pub fn complete(&mut self, index: usize, result: Result<(), E>) -> Result<(), SchedulerError> {
+        let now = self.now();
+        self.scheduler.complete(index, result, now)
+    }
+
+    /// Records that the attempt running record `index` was stopped at the deadline.
+    pub fn cancel(&mut self, index: usize, error: Option<E>) -> Result<(), SchedulerError> {
+        self.scheduler.cancel(index, error)
+    }
+
+    /// Stops starting records (running ones still complete).
+    pub fn halt(&mut self) {
+        self.scheduler.halt();
+    }
+
+    /// Whether the deadline has passed (drivers that can cancel running handlers use it).
+    pub fn deadline_passed(&self) -> bool {
+        self.scheduler.deadline_passed(self.now())
+    }
+
+    /// Time left until the deadline (`None`: no deadline).
+    pub fn time_to_deadline(&self) -> Option<Duration> {
+        self.scheduler
+            .deadline()
+            .map(|d| d.saturating_sub(self.now()))
+    }
+
+    /// The scheduler, for its counts.
+    pub fn scheduler(&self) -> &LaneScheduler<E> {
+        &self.scheduler
+    }
+
+    /// Records in the batch.
+    pub fn len(&self) -> usize {
+        self.identifiers.len()
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.identifiers.is_empty()
+    }
+
+    /// The report, without the all-failed rule (an error only if records are unfinished).
+    pub fn into_report(self) -> Result<BatchReport<E>, SchedulerError> {
+        let stats = self.scheduler.stats();
+        let duration = self.origin.elapsed();
+        let outcomes = self.scheduler.into_outcomes()?;
+        let report = BatchReport::new(self.identifiers, outcomes, self.source, stats, duration);
+        if self.log_summary {
+            println!("{}", report.summary().to_log_line());
+        }
+        Ok(report)
+    }
+
+    /// The report, with the all-failed rule applied: a non-empty batch in which no record
+    /// succeeded is [`BatchError::AllFailed`] unless the options turned that off.
+    ///
+    /// # Panics
+    /// When records are unfinished: drive until [`Step::Done`] first.
+    pub fn finish(self) -> Result<BatchReport<E>, BatchError<E>> {
+        let raise = self.raise_on_full_batch_failure;
+        let report = self
+            .into_report()
+            .expect("finish() is called after Step::Done");
+        if raise && report.all_failed() {
+            Err(BatchError::AllFailed(Box::new(report)))
+        } else {
+            Ok(report)
+        }
+    }
+}
