@@ -478,6 +478,11 @@ impl<E> LaneScheduler<E> {
         self.config.deadline
     }
 
+    /// Most records in flight at once.
+    pub fn concurrency(&self) -> usize {
+        self.config.concurrency
+    }
+
     /// Records in flight now.
     pub fn in_flight(&self) -> usize {
         self.in_flight

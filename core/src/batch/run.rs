@@ -125,6 +125,11 @@ impl<E> BatchRun<E> {
         &self.scheduler
     }
 
+    /// Most records in flight at once.
+    pub fn concurrency(&self) -> usize {
+        self.scheduler.concurrency()
+    }
+
     /// Records in the batch.
     pub fn len(&self) -> usize {
         self.identifiers.len()
