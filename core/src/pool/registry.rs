@@ -1,0 +1,196 @@
+//! Worker threads, the registry of scopes with queued work, and idle parking.
+
+use std::ptr;
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+use crossbeam_utils::sync::{Parker, Unparker};
+use crossbeam_utils::Backoff;
+use parking_lot::{Mutex, RwLock};
+
+use super::scope::ScopeState;
+use super::PoolError;
+
+/// What a pool was built with; kept to restart workers after a fork.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) workers: usize,
+    pub(crate) thread_name: String,
+    pub(crate) stack_size: Option<usize>,
+}
+
+/// The workers of one pool in one process.
+pub(crate) struct Inner {
+    /// The process the worker threads were started in.
+    pid: u32,
+    /// Scopes that have spawned at least one task and not yet returned.
+    scopes: RwLock<Vec<Arc<ScopeState>>>,
+    /// Indices of parked (or about to park) workers.
+    idle: Mutex<Vec<usize>>,
+    /// `idle.len()`, readable without the lock.
+    idle_count: AtomicUsize,
+    /// One per worker, to wake it.
+    unparkers: Vec<Unparker>,
+    terminate: AtomicBool,
+    handles: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Inner {
+    fn empty(workers: usize) -> (Inner, Vec<Parker>) {
+        let parkers: Vec<Parker> = (0..workers).map(|_| Parker::new()).collect();
+        let inner = Inner {
+            pid: std::process::id(),
+            scopes: RwLock::new(Vec::new()),
+            idle: Mutex::new(Vec::with_capacity(workers)),
+            idle_count: AtomicUsize::new(0),
+            unparkers: parkers.iter().map(|p| p.unparker().clone()).collect(),
+            terminate: AtomicBool::new(false),
+            handles: Mutex::new(Vec::with_capacity(workers)),
+        };
+        (inner, parkers)
+    }
+
+    /// State with no worker threads: scope callers run all their tasks themselves.
+    pub(crate) fn without_workers() -> Arc<Inner> {
+        Arc::new(Inner::empty(0).0)
+    }
+
+    /// Starts `config.workers` threads. On failure, stops and joins those already started.
+    pub(crate) fn start(config: &Config) -> Result<Arc<Inner>, PoolError> {
+        let (inner, parkers) = Inner::empty(config.workers);
+        let inner = Arc::new(inner);
+        for (index, parker) in parkers.into_iter().enumerate() {
+            let mut builder =
+                thread::Builder::new().name(format!("{}-{index}", config.thread_name));
+            if let Some(size) = config.stack_size {
+                builder = builder.stack_size(size);
+            }
+            let worker = Arc::clone(&inner);
+            match builder.spawn(move || worker.main_loop(index, parker)) {
+                Ok(handle) => inner.handles.lock().push(handle),
+                Err(e) => {
+                    inner.shutdown();
+                    return Err(PoolError::Spawn(e));
+                }
+            }
+        }
+        Ok(inner)
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Stops the workers and joins them (except the calling thread, should it be one).
+    pub(crate) fn shutdown(&self) {
+        self.terminate.store(true, Ordering::SeqCst);
+        for u in &self.unparkers {
+            u.unpark();
+        }
+        let handles = std::mem::take(&mut *self.handles.lock());
+        let me = thread::current().id();
+        for h in handles {
+            if h.thread().id() != me {
+                // Workers catch task panics, so a join error cannot carry anything useful.
+                let _ = h.join();
+            }
+        }
+    }
+
+    /// Makes `scope`'s queue visible to the workers.
+    pub(crate) fn register(&self, scope: Arc<ScopeState>) {
+        self.scopes.write().push(scope);
+    }
+
+    pub(crate) fn deregister(&self, scope: &ScopeState) {
+        let mut scopes = self.scopes.write();
+        if let Some(i) = scopes.iter().position(|s| ptr::eq(&**s, scope)) {
+            scopes.swap_remove(i);
+        }
+    }
+
+    /// Wakes one parked worker, if any. Call after pushing a task.
+    pub(crate) fn notify_one(&self) {
+        // Pairs with the fence in `sleep`: either we see the worker on the idle list, or it
+        // sees the task we pushed before it parks.
+        fence(Ordering::SeqCst);
+        if self.idle_count.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let woken = {
+            let mut idle = self.idle.lock();
+            let w = idle.pop();
+            self.idle_count.store(idle.len(), Ordering::SeqCst);
+            w
+        };
+        if let Some(w) = woken {
+            self.unparkers[w].unpark();
+        }
+    }
+
+    /// A registered scope with queued tasks, scanning from `*start` round-robin.
+    fn find_work(&self, start: &mut usize) -> Option<Arc<ScopeState>> {
+        let scopes = self.scopes.read();
+        let n = scopes.len();
+        for k in 0..n {
+            let i = (*start + k) % n;
+            if scopes[i].has_work() {
+                *start = i + 1;
+                return Some(Arc::clone(&scopes[i]));
+            }
+        }
+        None
+    }
+
+    fn any_work(&self) -> bool {
+        self.scopes.read().iter().any(|s| s.has_work())
+    }
+
+    fn main_loop(&self, index: usize, parker: Parker) {
+        let mut current: Option<Arc<ScopeState>> = None;
+        let mut start = index;
+        let backoff = Backoff::new();
+        loop {
+            if let Some(scope) = &current {
+                if let Some(job) = scope.pop() {
+                    scope.run(job);
+                    continue;
+                }
+                current = None;
+            }
+            if let Some(scope) = self.find_work(&mut start) {
+                current = Some(scope);
+                backoff.reset();
+                continue;
+            }
+            if self.terminate.load(Ordering::Acquire) {
+                return;
+            }
+            if !backoff.is_completed() {
+                backoff.snooze();
+                continue;
+            }
+            self.sleep(index, &parker);
+            backoff.reset();
+        }
+    }
+
+    fn sleep(&self, index: usize, parker: &Parker) {
+        {
+            let mut idle = self.idle.lock();
+            idle.push(index);
+            self.idle_count.store(idle.len(), Ordering::SeqCst);
+        }
+        fence(Ordering::SeqCst);
+        if !self.terminate.load(Ordering::SeqCst) && !self.any_work() {
+            parker.park();
+        }
+        // Leave the idle list unless a notifier already took us off it.
+        let mut idle = self.idle.lock();
+        if let Some(i) = idle.iter().position(|&w| w == index) {
+            idle.swap_remove(i);
+            self.idle_count.store(idle.len(), Ordering::SeqCst);
+        }
+    }
+}

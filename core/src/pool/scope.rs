@@ -1,0 +1,459 @@
+//! Scopes: per-scope task queue, counting latch, panic capture, `try_scope` failures.
+
+use std::any::Any;
+use std::fmt;
+use std::marker::PhantomData;
+use std::mem;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crossbeam_deque::{Injector, Steal};
+use crossbeam_utils::sync::{Parker, Unparker};
+use crossbeam_utils::Backoff;
+use parking_lot::Mutex;
+
+use super::registry::Inner;
+
+/// A queued task with its lifetime erased (see `Scope::spawn`).
+pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// The shared state of one scope: its queue and its counting latch.
+pub(crate) struct ScopeState {
+    queue: Injector<Job>,
+    /// Tasks spawned and not yet finished (queued or running). The scope returns at zero.
+    pending: AtomicUsize,
+    /// The first panic: of a task, or of the scope's body.
+    panic: Mutex<Option<Box<dyn Any + Send>>>,
+    /// Wakes the owner (the thread in `Pool::scope`) when it parked waiting.
+    owner: Unparker,
+    owner_sleeping: AtomicBool,
+    /// Whether the pool's registry lists this scope (set on first spawn).
+    registered: AtomicBool,
+}
+
+impl ScopeState {
+    fn new(owner: Unparker) -> ScopeState {
+        ScopeState {
+            queue: Injector::new(),
+            pending: AtomicUsize::new(0),
+            panic: Mutex::new(None),
+            owner,
+            owner_sleeping: AtomicBool::new(false),
+            registered: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn has_work(&self) -> bool {
+        !self.queue.is_empty()
+    }
+
+    pub(crate) fn pop(&self) -> Option<Job> {
+        loop {
+            match self.queue.steal() {
+                Steal::Success(job) => return Some(job),
+                Steal::Empty => return None,
+                Steal::Retry => {}
+            }
+        }
+    }
+
+    /// Runs one task of this scope and counts it finished.
+    ///
+    /// The caller must keep this state alive across the call (an `Arc` or being the owner): the
+    /// last `complete` may let the owner return.
+    pub(crate) fn run(&self, job: Job) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(job)) {
+            self.record_panic(payload);
+        }
+        // The job and everything it captured are dropped by now (FnOnce consumed it).
+        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+            fence(Ordering::SeqCst);
+            if self.owner_sleeping.load(Ordering::Relaxed) {
+                self.owner.unpark();
+            }
+        }
+    }
+
+    fn record_panic(&self, payload: Box<dyn Any + Send>) {
+        let mut slot = self.panic.lock();
+        if slot.is_none() {
+            *slot = Some(payload);
+        }
+    }
+
+    fn push(self: &Arc<Self>, pool: &Inner, job: Job) {
+        if !self.registered.load(Ordering::Relaxed) && !self.registered.swap(true, Ordering::AcqRel)
+        {
+            pool.register(Arc::clone(self));
+        }
+        // Counted before it is visible, so the latch cannot reach zero while it is queued.
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        self.queue.push(job);
+        // Pairs with the fence in `wait`: the owner either sees the job or is unparked.
+        fence(Ordering::SeqCst);
+        if self.owner_sleeping.load(Ordering::Relaxed) {
+            self.owner.unpark();
+        }
+        pool.notify_one();
+    }
+
+    /// The owner's wait: runs this scope's queued tasks until none is pending.
+    fn wait(&self, parker: &Parker) {
+        let backoff = Backoff::new();
+        loop {
+            if self.pending.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            if let Some(job) = self.pop() {
+                self.run(job);
+                backoff.reset();
+                continue;
+            }
+            if !backoff.is_completed() {
+                backoff.snooze();
+                continue;
+            }
+            self.owner_sleeping.store(true, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
+            if self.pending.load(Ordering::SeqCst) != 0 && self.queue.is_empty() {
+                parker.park();
+            }
+            self.owner_sleeping.store(false, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Removes the scope from the pool's registry when the scope ends, even by unwinding.
+struct Deregister<'a> {
+    pool: &'a Inner,
+    state: &'a ScopeState,
+}
+
+impl Drop for Deregister<'_> {
+    fn drop(&mut self) {
+        if self.state.registered.load(Ordering::Acquire) {
+            self.pool.deregister(self.state);
+        }
+    }
+}
+
+pub(crate) fn run_scope<'env, F, R>(pool: &Inner, f: F) -> R
+where
+    F: for<'scope> FnOnce(&Scope<'scope, 'env>) -> R,
+{
+    let parker = Parker::new();
+    let state = Arc::new(ScopeState::new(parker.unparker().clone()));
+    let _deregister = Deregister {
+        pool,
+        state: &state,
+    };
+    let result = {
+        let scope = Scope {
+            state: &state,
+            pool,
+            _marker: PhantomData,
+        };
+        catch_unwind(AssertUnwindSafe(|| f(&scope)))
+    };
+    // Every task borrowing from 'scope must finish before we return or unwind.
+    state.wait(&parker);
+    let value = match result {
+        Ok(value) => Some(value),
+        Err(payload) => {
+            state.record_panic(payload);
+            None
+        }
+    };
+    let panic = state.panic.lock().take();
+    match (panic, value) {
+        (None, Some(value)) => value,
+        (Some(payload), _) => resume_unwind(payload),
+        (None, None) => unreachable!("a panic of the body is recorded above"),
+    }
+}
+
+/// A scope in which tasks borrowing from the caller's stack (`'env`) can be spawned; given by
+/// [`Pool::scope`](super::Pool::scope) and to every task.
+///
+/// ```
+/// let pool = lanepool::pool::Pool::new(2).unwrap();
+/// let data = [1, 2, 3];
+/// let total = std::sync::atomic::AtomicI32::new(0);
+/// pool.scope(|s| {
+///     s.spawn(|s| {
+///         // nested spawn, from a task
+///         s.spawn(|_| {
+///             total.fetch_add(data.iter().sum(), std::sync::atomic::Ordering::SeqCst);
+///         });
+///     });
+/// });
+/// assert_eq!(total.into_inner(), 6);
+/// ```
+pub struct Scope<'scope, 'env: 'scope> {
+    state: &'scope Arc<ScopeState>,
+    pool: &'scope Inner,
+    /// Invariant in both lifetimes, as `std::thread::Scope`.
+    _marker: PhantomData<&'scope mut &'env ()>,
+}
+
+impl<'scope, 'env> Scope<'scope, 'env> {
+    /// Queues `f` to run on a worker (or on the scope's caller while it waits). `f` may borrow
+    /// anything that outlives the scope and may spawn more tasks through the `&Scope` it gets.
+    /// The scope does not return before `f` has finished.
+    ///
+    /// ```
+    /// let pool = lanepool::pool::Pool::new(1).unwrap();
+    /// let mut a = 0;
+    /// let mut b = 0;
+    /// pool.scope(|s| {
+    ///     s.spawn(|_| a += 1);
+    ///     s.spawn(|_| b += 2);
+    /// });
+    /// assert_eq!((a, b), (1, 2));
+    /// ```
+    pub fn spawn<F>(&self, f: F)
+    where
+        F: FnOnce(&Scope<'scope, 'env>) + Send + 'scope,
+    {
+        let state = self.state;
+        let pool = self.pool;
+        let job: Box<dyn FnOnce() + Send + 'scope> = Box::new(move || {
+            f(&Scope {
+                state,
+                pool,
+                _marker: PhantomData,
+            })
+        });
+        // SAFETY: only the lifetime bound changes ('scope to 'static; same layout). The job can
+        // borrow data living for 'scope, and runs or is dropped before 'scope ends: it is counted
+        // in `pending` before it is queued, is only uncounted after it ran (`ScopeState::run`),
+        // and `run_scope` does not return or unwind before `pending` is zero. Every job queued
+        // is eventually run (by a worker or by the owner in `wait`), never dropped unrun.
+        let job: Job = unsafe { mem::transmute::<Box<dyn FnOnce() + Send + 'scope>, Job>(job) };
+        self.state.push(pool, job);
+    }
+
+    fn dup(&self) -> Scope<'scope, 'env> {
+        Scope {
+            state: self.state,
+            pool: self.pool,
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl fmt::Debug for Scope<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope")
+            .field("pending", &self.state.pending.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why one task of a [`Pool::try_scope`](super::Pool::try_scope) failed.
+pub enum TaskFailure<E> {
+    /// The task returned `Err`.
+    Error(E),
+    /// The task panicked, with this payload.
+    Panic(Box<dyn Any + Send>),
+}
+
+impl<E: fmt::Display> TaskFailure<E> {
+    /// The error's text, or the panic's message (see [`panic_message`]).
+    ///
+    /// ```
+    /// use lanepool::pool::TaskFailure;
+    ///
+    /// assert_eq!(TaskFailure::Error("bad").message(), "bad");
+    /// assert_eq!(TaskFailure::<&str>::Panic(Box::new("oops")).message(), "oops");
+    /// ```
+    pub fn message(&self) -> String {
+        match self {
+            TaskFailure::Error(e) => e.to_string(),
+            TaskFailure::Panic(p) => panic_message(&**p),
+        }
+    }
+}
+
+impl<E> TaskFailure<E> {
+    /// Whether this failure is a panic.
+    ///
+    /// ```
+    /// assert!(lanepool::pool::TaskFailure::<()>::Panic(Box::new(1)).is_panic());
+    /// ```
+    pub fn is_panic(&self) -> bool {
+        matches!(self, TaskFailure::Panic(_))
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for TaskFailure<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskFailure::Error(e) => f.debug_tuple("Error").field(e).finish(),
+            TaskFailure::Panic(p) => f.debug_tuple("Panic").field(&panic_message(&**p)).finish(),
+        }
+    }
+}
+
+/// Every failure of a [`Pool::try_scope`](super::Pool::try_scope), in the order the tasks
+/// finished; a panic of the scope's body itself comes last.
+///
+/// ```
+/// let pool = lanepool::pool::Pool::new(2).unwrap();
+/// let err = pool.try_scope(|s| s.spawn(|_| Err(42))).unwrap_err();
+/// assert_eq!(err.len(), 1);
+/// assert!(matches!(err.into_failures()[0], lanepool::pool::TaskFailure::Error(42)));
+/// ```
+pub struct ScopeError<E> {
+    failures: Vec<TaskFailure<E>>,
+}
+
+impl<E> ScopeError<E> {
+    pub(crate) fn new(failures: Vec<TaskFailure<E>>) -> Self {
+        debug_assert!(!failures.is_empty());
+        ScopeError { failures }
+    }
+
+    /// The failures, in completion order.
+    ///
+    /// ```
+    /// let pool = lanepool::pool::Pool::new(1).unwrap();
+    /// let err = pool.try_scope(|s| s.spawn(|_| Err("x"))).unwrap_err();
+    /// assert_eq!(err.failures()[0].message(), "x");
+    /// ```
+    pub fn failures(&self) -> &[TaskFailure<E>] {
+        &self.failures
+    }
+
+    /// The failures, owned.
+    ///
+    /// ```
+    /// let pool = lanepool::pool::Pool::new(1).unwrap();
+    /// let err = pool.try_scope(|s| s.spawn(|_| Err(1))).unwrap_err();
+    /// assert_eq!(err.into_failures().len(), 1);
+    /// ```
+    pub fn into_failures(self) -> Vec<TaskFailure<E>> {
+        self.failures
+    }
+
+    /// How many tasks failed (at least 1).
+    ///
+    /// ```
+    /// let pool = lanepool::pool::Pool::new(1).unwrap();
+    /// let err = pool.try_scope(|s| { s.spawn(|_| Err(1)); s.spawn(|_| Err(2)); }).unwrap_err();
+    /// assert_eq!(err.len(), 2);
+    /// ```
+    #[allow(clippy::len_without_is_empty)] // never empty
+    pub fn len(&self) -> usize {
+        self.failures.len()
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for ScopeError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopeError")
+            .field("failures", &self.failures)
+            .finish()
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for ScopeError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.failures.len();
+        write!(f, "{n} task{} failed", if n == 1 { "" } else { "s" })?;
+        if let Some(first) = self.failures.first() {
+            let kind = if first.is_panic() { "panic" } else { "error" };
+            write!(f, "; first {kind}: {}", first.message())?;
+        }
+        Ok(())
+    }
+}
+
+impl<E: fmt::Debug + fmt::Display> std::error::Error for ScopeError<E> {}
+
+/// The scope handed out by [`Pool::try_scope`](super::Pool::try_scope): tasks return
+/// `Result<(), E>`, and their errors and panics are collected instead of propagated.
+///
+/// ```
+/// let pool = lanepool::pool::Pool::new(2).unwrap();
+/// let res = pool.try_scope(|s| {
+///     s.spawn(|s| {
+///         s.spawn(|_| Err(format!("nested failure")));
+///         Ok(())
+///     });
+/// });
+/// assert_eq!(res.unwrap_err().failures()[0].message(), "nested failure");
+/// ```
+pub struct TryScope<'scope, 'env: 'scope, E> {
+    scope: Scope<'scope, 'env>,
+    failures: &'scope Mutex<Vec<TaskFailure<E>>>,
+}
+
+impl<'scope, 'env, E: Send> TryScope<'scope, 'env, E> {
+    pub(crate) fn new(
+        scope: &Scope<'scope, 'env>,
+        failures: &'scope Mutex<Vec<TaskFailure<E>>>,
+    ) -> Self {
+        TryScope {
+            scope: scope.dup(),
+            failures,
+        }
+    }
+
+    /// Queues `f`, like [`Scope::spawn`]; an `Err` it returns or a panic is recorded.
+    ///
+    /// ```
+    /// let pool = lanepool::pool::Pool::new(2).unwrap();
+    /// let ok = pool.try_scope(|s| s.spawn(|_| Ok::<(), ()>(())));
+    /// assert!(ok.is_ok());
+    /// ```
+    pub fn spawn<F>(&self, f: F)
+    where
+        F: FnOnce(&TryScope<'scope, 'env, E>) -> Result<(), E> + Send + 'scope,
+    {
+        let failures = self.failures;
+        self.scope.spawn(move |s| {
+            let ts = TryScope::new(s, failures);
+            let failure = match catch_unwind(AssertUnwindSafe(|| f(&ts))) {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) => TaskFailure::Error(e),
+                Err(payload) => TaskFailure::Panic(payload),
+            };
+            failures.lock().push(failure);
+        });
+    }
+}
+
+impl<E> fmt::Debug for TryScope<'_, '_, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TryScope")
+            .field("scope", &self.scope)
+            .field("failures", &self.failures.lock().len())
+            .finish()
+    }
+}
+
+/// The text of a panic payload: `&str` and `String` payloads as they are, otherwise
+/// `"non-string panic payload"`. A boxed payload passed by mistake as `&Box<dyn Any + Send>`
+/// is looked through.
+///
+/// ```
+/// use lanepool::pool::panic_message;
+///
+/// let p = std::panic::catch_unwind(|| panic!("bad {}", 7)).unwrap_err();
+/// assert_eq!(panic_message(&*p), "bad 7");
+/// assert_eq!(panic_message(&p), "bad 7");
+/// assert_eq!(panic_message(&5_u8), "non-string panic payload");
+/// ```
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else if let Some(inner) = payload.downcast_ref::<Box<dyn Any + Send>>() {
+        panic_message(&**inner)
+    } else {
+        String::from("non-string panic payload")
+    }
+}
