@@ -1,8 +1,75 @@
-//! lanepool: a scoped worker pool and per-lane ordered batch processing.
-//! (crate docs are completed with the semantics table once the modules land)
+//! # lanepool
+//!
+//! A scoped worker pool and per-lane ordered batch processing, built to process a batch of
+//! records inside one serverless invocation (AWS Lambda SQS, SQS FIFO, Kinesis and DynamoDB
+//! streams), and a fine scoped pool anywhere else.
+//!
+//! - [`Pool`]: persistent worker threads (create once, at INIT) with [`Pool::scope`]: tasks
+//!   borrow from the caller's stack, spawn nested tasks, and all of them have finished when
+//!   the scope returns; the caller helps with its own scope's tasks only.
+//! - [`async_scope`]: the same guarantee for futures, with a concurrency limit, on any
+//!   executor.
+//! - [`lanes::LaneScheduler`]: the runtime-free lane scheduler every driver (and the Python
+//!   and Node faces) shares.
+//! - [`batch`]: batch processing: [`Pool::process`] for sync handlers,
+//!   [`batch::process_async`] for async ones, [`batch::BatchReport`] for the outcome and
+//!   Lambda's partial batch response.
+//!
+//! ```
+//! use lanepool::{batch::BatchOptions, Pool};
+//! let pool = Pool::new(4).unwrap();
+//! let event = serde_json::json!({"Records": [
+//!     {"eventSource": "aws:sqs", "messageId": "1", "attributes": {"MessageGroupId": "a"}, "body": "ok"},
+//!     {"eventSource": "aws:sqs", "messageId": "2", "attributes": {"MessageGroupId": "a"}, "body": "poison"},
+//!     {"eventSource": "aws:sqs", "messageId": "3", "attributes": {"MessageGroupId": "a"}, "body": "ok"},
+//!     {"eventSource": "aws:sqs", "messageId": "4", "attributes": {"MessageGroupId": "b"}, "body": "ok"},
+//! ]});
+//! let report = pool
+//!     .process_event(&event, &BatchOptions::new(), |record| match record["body"].as_str() {
+//!         Some("poison") => Err("poison"),
+//!         _ => Ok(()),
+//!     })
+//!     .unwrap();
+//! // "2" failed, so "3" (same group, later) is skipped; group "b" is untouched.
+//! assert_eq!(report.response().to_json(),
+//!     r#"{"batchItemFailures":[{"itemIdentifier":"2"},{"itemIdentifier":"3"}]}"#);
+//! ```
+//!
+//! ## Semantics every face shares
+//!
+//! | rule | what happens |
+//! |---|---|
+//! | lanes | records of one lane run one at a time, in event order; lanes and unkeyed records run concurrently, at most `concurrency` at once |
+//! | lane keys (`auto`) | SQS: `attributes.MessageGroupId` (absent: unkeyed); Kinesis: `kinesis.partitionKey`; DynamoDB: the canonical `dynamodb.Keys` |
+//! | identifiers | SQS `messageId`, Kinesis `kinesis.sequenceNumber`, DynamoDB `dynamodb.SequenceNumber` |
+//! | failure | a handler error or panic, after its retries (exponential backoff with jitter; the lane waits) |
+//! | skip | a failed record skips the rest of its lane (reason `skipped`); other lanes go on |
+//! | exactly once | every record ends once, as succeeded or reported (`error`, `skipped`, `deadline`); the response lists reported records in event order |
+//! | malformed event | not an object, no `Records` array, a record not an object, a missing/unknown/mixed `eventSource`, a missing identifier, a malformed lane key: an [`event::EventError`] naming the record index and field, before any handler runs |
+//! | empty batch | empty response; the handler is never called |
+//! | all failed | a non-empty batch with no success is an error carrying the report ([`batch::BatchError::AllFailed`]) unless turned off |
+//! | deadline | nothing starts at or after `deadline - margin` (reported `deadline`); async handlers still running then are cancelled (reported `deadline`); sync ones are awaited |
+//! | no leaks | when any call returns, no task it started is still running |
+//!
+//! The conformance vectors in the repository's `tests/vectors/` state each rule once; every
+//! face runs them.
+//!
+//! ## Dependencies
+//!
+//! `crossbeam-deque` and `crossbeam-utils` (work queues and parking), `parking_lot` (small,
+//! fast locks), `thiserror` (error types), `num_cpus` (CPU count), `serde_json` (untyped
+//! events and the JSON summary line: most Lambda handlers already link it).
+//! `aws_lambda_events` only with feature `aws`. No async runtime: timers come from one
+//! lazily started thread ([`timer`]).
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs)]
 
 pub mod async_scope;
+pub mod batch;
 pub mod event;
 pub mod lanes;
 pub mod pool;
-pub mod batch;
+pub mod timer;
+
+pub use pool::{Pool, PoolBuilder, PoolError};

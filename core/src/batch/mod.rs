@@ -4,13 +4,19 @@
 //! [`crate::lanes::LaneScheduler`]) → drive (the thread pool: [`crate::Pool::process`]; any
 //! async executor: [`process_async`]) → report ([`BatchReport`]).
 
+mod async_driver;
 mod options;
 mod report;
 mod run;
+mod sync_driver;
 
+pub use async_driver::{
+    process_async, process_event_async, run_plan_async, DEFAULT_ASYNC_CONCURRENCY,
+};
 pub use options::{BatchOptions, DEFAULT_DEADLINE_MARGIN};
 pub use report::{BatchReport, BatchResponse, BatchSummary, Failure};
 pub use run::{BatchRun, Step};
+pub use sync_driver::{BatchResult, Halt, RecordReport};
 
 use crate::event::EventError;
 

@@ -40,6 +40,10 @@ pub struct BatchOptions {
     pub raise_on_full_batch_failure: bool,
     /// Whether to print the summary as one JSON log line to stdout.
     pub log_summary: bool,
+    /// Whether async handlers still running at `deadline - margin` are cancelled (their
+    /// futures dropped, their records reported `deadline`) instead of awaited. Sync
+    /// handlers cannot be interrupted and are always awaited.
+    pub cancel_at_deadline: bool,
 }
 
 impl Default for BatchOptions {
@@ -53,6 +57,7 @@ impl Default for BatchOptions {
             deadline_margin: DEFAULT_DEADLINE_MARGIN,
             raise_on_full_batch_failure: true,
             log_summary: false,
+            cancel_at_deadline: false,
         }
     }
 }
@@ -124,6 +129,12 @@ impl BatchOptions {
     /// Sets whether a batch in which no record succeeded is an error.
     pub fn raise_on_full_batch_failure(mut self, raise: bool) -> Self {
         self.raise_on_full_batch_failure = raise;
+        self
+    }
+
+    /// Sets whether async handlers still running at the deadline are cancelled.
+    pub fn cancel_at_deadline(mut self, cancel: bool) -> Self {
+        self.cancel_at_deadline = cancel;
         self
     }
 

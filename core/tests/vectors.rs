@@ -1,0 +1,290 @@
+//! Runs every conformance vector in `tests/vectors/` through the thread-pool driver and the
+//! async driver. The format and the checks are described in `tests/vectors/README.md`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use lanepool::batch::{run_plan_async, BatchError, BatchOptions, BatchResult, RecordError};
+use lanepool::event::{BatchPlan, EventError, LaneOrdering};
+use lanepool::lanes::{Backoff, Ticket};
+use lanepool::Pool;
+use serde_json::Value;
+
+struct Vector {
+    name: String,
+    json: Value,
+}
+
+fn vectors() -> Vec<Vector> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors");
+    let mut out: Vec<Vector> = std::fs::read_dir(&dir)
+        .expect("tests/vectors exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| Vector {
+            name: p.file_stem().unwrap().to_string_lossy().into_owned(),
+            json: serde_json::from_str(&std::fs::read_to_string(&p).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    assert!(
+        out.len() >= 30,
+        "expected the full vector set, found {}",
+        out.len()
+    );
+    out
+}
+
+/// The handler the vector describes, recording every call.
+struct TestHandler {
+    fail_attempts: HashMap<String, u32>,
+    fail_always: HashSet<String>,
+    sleep_ms: HashMap<String, u64>,
+    default_sleep_ms: u64,
+    ids: Vec<String>,
+    origin: Instant,
+    /// (record, attempt, start, end)
+    calls: Mutex<Vec<(usize, u32, Duration, Duration)>>,
+}
+
+impl TestHandler {
+    fn new(spec: &Value, ids: Vec<String>) -> Self {
+        let map_u64 = |v: &Value| -> HashMap<String, u64> {
+            v.as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        TestHandler {
+            fail_attempts: map_u64(&spec["fail_attempts"])
+                .into_iter()
+                .map(|(k, v)| (k, v as u32))
+                .collect(),
+            fail_always: spec["fail_always"]
+                .as_array()
+                .map(|a| a.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
+                .unwrap_or_default(),
+            sleep_ms: map_u64(&spec["sleep_ms"]),
+            default_sleep_ms: spec["default_sleep_ms"].as_u64().unwrap_or(0),
+            ids,
+            origin: Instant::now(),
+            calls: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn sleep_for(&self, t: Ticket) -> Duration {
+        let id = &self.ids[t.index];
+        Duration::from_millis(*self.sleep_ms.get(id).unwrap_or(&self.default_sleep_ms))
+    }
+
+    fn result_for(&self, t: Ticket) -> Result<(), String> {
+        let id = &self.ids[t.index];
+        let fails = self.fail_always.contains(id)
+            || self.fail_attempts.get(id).is_some_and(|&n| t.attempt <= n);
+        if fails {
+            Err(format!("{id} attempt {} failed", t.attempt))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn record(&self, t: Ticket, start: Duration) {
+        let end = self.origin.elapsed();
+        self.calls
+            .lock()
+            .unwrap()
+            .push((t.index, t.attempt, start, end));
+    }
+}
+
+fn options_of(v: &Value) -> BatchOptions {
+    let o = &v["options"];
+    let mut options = BatchOptions::new()
+        .ordering(match o["ordering"].as_str() {
+            Some("unordered") => LaneOrdering::Unordered,
+            _ => LaneOrdering::Auto,
+        })
+        .concurrency(o["concurrency"].as_u64().unwrap_or(4) as usize)
+        .retries(o["retries"].as_u64().unwrap_or(0) as u32)
+        .backoff(Backoff {
+            base: Duration::from_millis(o["retry_backoff_ms"].as_u64().unwrap_or(1)),
+            ..Backoff::default()
+        })
+        .raise_on_full_batch_failure(o["raise_on_full_batch_failure"].as_bool().unwrap_or(true))
+        .deadline_margin(Duration::from_millis(
+            o["deadline_margin_ms"].as_u64().unwrap_or(0),
+        ));
+    if let Some(ms) = o["remaining_time_ms"].as_u64() {
+        options = options.remaining_time(Duration::from_millis(ms));
+    }
+    options
+}
+
+fn plan_of(v: &Value) -> Result<BatchPlan, EventError> {
+    let event = &v["event"];
+    match v["options"]["group_key"].as_str() {
+        Some(path) => BatchPlan::decode_with_keys(event, |_, record| {
+            let key = path.split('.').try_fold(*record, |r, part| r.get(part));
+            Ok::<_, std::convert::Infallible>(key.and_then(Value::as_str).map(str::to_owned))
+        })
+        .map_err(|e| match e {
+            lanepool::event::KeyError::Event(e) => e,
+            lanepool::event::KeyError::Key { error, .. } => match error {},
+        }),
+        None => BatchPlan::decode(event, options_of(v).ordering),
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Driver {
+    Pool,
+    Async,
+}
+
+fn run(vector: &Vector, driver: Driver, pool: &Pool) {
+    let v = &vector.json;
+    let name = &vector.name;
+    let expect = &v["expect"];
+    let plan = match plan_of(v) {
+        Err(e) => {
+            assert_eq!(
+                expect["error"]["kind"], "EventError",
+                "{name}: unexpected {e}"
+            );
+            assert_eq!(
+                expect["error"]["index"].as_u64().map(|i| i as usize),
+                e.index(),
+                "{name}: index of {e}"
+            );
+            assert_eq!(
+                expect["error"]["field"].as_str(),
+                e.field(),
+                "{name}: field of {e}"
+            );
+            return;
+        }
+        Ok(plan) => plan,
+    };
+    assert_ne!(
+        expect["error"]["kind"], "EventError",
+        "{name}: decoded a malformed event"
+    );
+    let lanes = plan.lanes().to_vec();
+    let handler = TestHandler::new(&v["handler"], plan.identifiers().to_vec());
+    let options = options_of(v);
+    let result: BatchResult<String> = match driver {
+        Driver::Pool => pool.run_plan(plan, &options, |t, _| {
+            let start = handler.origin.elapsed();
+            std::thread::sleep(handler.sleep_for(t));
+            handler.record(t, start);
+            handler.result_for(t)
+        }),
+        Driver::Async => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_time()
+                .build()
+                .unwrap();
+            rt.block_on(run_plan_async(plan, &options, |t| {
+                let handler = &handler;
+                async move {
+                    let start = handler.origin.elapsed();
+                    tokio::time::sleep(handler.sleep_for(t)).await;
+                    handler.record(t, start);
+                    handler.result_for(t)
+                }
+            }))
+        }
+    };
+    let report = match (result, expect["error"]["kind"].as_str()) {
+        (Ok(report), None) => report,
+        (Err(BatchError::AllFailed(report)), Some("BatchFailed")) => *report,
+        (Ok(_), Some(kind)) => panic!("{name} ({driver:?}): expected {kind}, got a report"),
+        (Err(e), _) => panic!("{name} ({driver:?}): unexpected error {e}"),
+    };
+    let expected_failures: Vec<&str> = expect["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        report.response().batch_item_failures,
+        expected_failures,
+        "{name} ({driver:?}): batchItemFailures"
+    );
+    let outcomes = expect["outcomes"].as_array().unwrap();
+    assert_eq!(
+        outcomes.len(),
+        report.outcomes().len(),
+        "{name}: outcome count"
+    );
+    for (i, (want, got)) in outcomes.iter().zip(report.outcomes()).enumerate() {
+        let got_name = got.reason().map_or("succeeded", |r| r.as_str());
+        assert_eq!(
+            want["itemIdentifier"],
+            report.identifiers()[i].as_str(),
+            "{name}: id {i}"
+        );
+        assert_eq!(
+            want["outcome"], got_name,
+            "{name} ({driver:?}): outcome of record {i}"
+        );
+        assert_eq!(
+            want["attempts"].as_u64().unwrap() as u32,
+            got.attempts(),
+            "{name} ({driver:?}): attempts of record {i}"
+        );
+        if let Some(RecordError::Panic(p)) = got.error() {
+            panic!("{name}: record {i} panicked: {p}");
+        }
+    }
+    // Every handler call is accounted for, no two records of a lane overlapped, and each
+    // lane's records started in event order.
+    let calls = handler.calls.into_inner().unwrap();
+    for (i, outcome) in report.outcomes().iter().enumerate() {
+        let n = calls.iter().filter(|c| c.0 == i).count() as u32;
+        assert_eq!(n, outcome.attempts(), "{name}: calls of record {i}");
+    }
+    let mut by_lane: HashMap<u32, Vec<(usize, Duration, Duration)>> = HashMap::new();
+    for &(index, _, start, end) in &calls {
+        if let Some(lane) = lanes[index] {
+            by_lane.entry(lane).or_default().push((index, start, end));
+        }
+    }
+    for (lane, mut runs) in by_lane {
+        runs.sort_by_key(|r| r.1);
+        for pair in runs.windows(2) {
+            assert!(
+                pair[0].2 <= pair[1].1,
+                "{name}: lane {lane} overlapped: {pair:?}"
+            );
+            assert!(
+                pair[0].0 <= pair[1].0,
+                "{name}: lane {lane} out of order: {pair:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_vector_on_the_thread_pool() {
+    let pool = Pool::new(4).unwrap();
+    for vector in vectors() {
+        run(&vector, Driver::Pool, &pool);
+    }
+}
+
+#[test]
+fn every_vector_on_the_async_driver() {
+    let pool = Pool::new(1).unwrap();
+    for vector in vectors() {
+        run(&vector, Driver::Async, &pool);
+    }
+}
