@@ -1,0 +1,71 @@
+'use strict';
+// A ready-to-copy AWS Lambda handler (Node.js) that processes SQS, SQS FIFO, Kinesis and DynamoDB
+// stream batches with lanepool, reporting partial batch failures.
+//
+// Deploy: handler `handler.handler`, with `lanepool` in node_modules; turn on "Report batch item
+// failures" (ReportBatchItemFailures) on the event source mapping.
+//
+// - `pool` is created once, when the module loads (the INIT phase), and reused by every invocation.
+// - `recordHandler` gets each record as Lambda delivered it. It stands in for real work: it waits
+//   10-30 ms (as if calling another service; the duration is derived from the record's identifier,
+//   so runs are reproducible, and equals the Python example's) and throws on a "poison" record, one
+//   whose payload (SQS `body`, base64-decoded Kinesis `data`, DynamoDB `NewImage`) contains
+//   `poison`. Throwing fails that record; in a FIFO message group or Kinesis partition key the later
+//   records of that lane are then skipped (and retried by Lambda), keeping their order.
+// - `handler` resolves to `{ batchItemFailures: [{ itemIdentifier }, ...] }`.
+//
+// Knob (for the end-to-end tests; off by default): LANEPOOL_EXAMPLE_LOG=/path appends one line per
+// record start and end: `start|end <request id> <record id> <time_ns>`.
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const { setTimeout: sleep } = require('node:timers/promises');
+const { Pool } = require('lanepool');
+
+const pool = new Pool({ concurrency: 16 });
+
+const logPath = process.env.LANEPOOL_EXAMPLE_LOG;
+const logFd = logPath ? fs.openSync(logPath, 'a') : null;
+let requestId = '-'; // the invocation being processed; the runtime runs one at a time per process
+
+function recordId(record) {
+  if (record.messageId !== undefined) return record.messageId;
+  if (record.kinesis !== undefined) return record.kinesis.sequenceNumber;
+  return record.dynamodb?.SequenceNumber ?? '?';
+}
+
+function payload(record) {
+  if (record.body !== undefined) return record.body;
+  if (record.kinesis !== undefined) return Buffer.from(record.kinesis.data, 'base64').toString('utf8');
+  return JSON.stringify(record.dynamodb?.NewImage ?? {});
+}
+
+function log(phase, id) {
+  if (logFd === null) return;
+  const ns = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
+  // One write on an O_APPEND descriptor: lines from concurrent records never interleave.
+  fs.writeSync(logFd, `${phase} ${requestId} ${id} ${ns}\n`);
+}
+
+// 10-30 ms, the same for a given identifier every run (and in the Python example).
+function ioMs(id) {
+  return 10 + (crypto.createHash('sha256').update(id).digest()[0] % 21);
+}
+
+async function recordHandler(record) {
+  const id = recordId(record);
+  log('start', id);
+  try {
+    await sleep(ioMs(id)); // the I/O a real handler would do
+    if (payload(record).includes('poison')) throw new Error(`poison record ${id}`);
+  } finally {
+    log('end', id);
+  }
+}
+
+exports.handler = async (event, context) => {
+  requestId = context?.awsRequestId ?? '-';
+  return pool.process(event, recordHandler, { context });
+};
+
+exports.recordHandler = recordHandler;
+exports.ioMs = ioMs;

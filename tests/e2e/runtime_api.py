@@ -1,0 +1,177 @@
+"""A small AWS Lambda Runtime API (2018-06-01) served on 127.0.0.1 for the end-to-end tests.
+
+Endpoints, as Lambda's own:
+
+* ``GET  /2018-06-01/runtime/invocation/next``: blocks until the test queues an event with
+  :meth:`RuntimeApi.invoke`, then hands it out with the headers ``Lambda-Runtime-Aws-Request-Id``,
+  ``Lambda-Runtime-Deadline-Ms``, ``Lambda-Runtime-Invoked-Function-Arn`` and
+  ``Lambda-Runtime-Trace-Id``.
+* ``POST /2018-06-01/runtime/invocation/{id}/response`` and ``/error``: the invocation's result.
+* ``POST /2018-06-01/runtime/init/error``: the handler could not be loaded.
+
+Each result is stored with the size of the example handler's record log
+(``LANEPOOL_EXAMPLE_LOG``) at the moment the result arrived, so a test can tell which log lines
+were written after the response was posted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+PREFIX = "/2018-06-01/runtime"
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:lanepool-example"
+
+
+@dataclass
+class Result:
+    request_id: str
+    kind: str  # "response" | "error"
+    body: object
+    headers: dict
+    log_offset: int  # size of the record log when the result arrived
+    time_ns: int
+
+
+@dataclass
+class RuntimeApi:
+    log_path: str | None = None
+    timeout_ms: int = 60_000
+    results: dict = field(default_factory=dict)
+    init_errors: list = field(default_factory=list)
+    polls: int = 0  # GET /next requests received so far
+    handed_out: list = field(default_factory=list)  # request ids, in order
+
+    def __post_init__(self) -> None:
+        self._queue: queue.Queue = queue.Queue()
+        self._cond = threading.Condition()
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # quiet
+                pass
+
+            def _body(self) -> bytes:
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    out = b""
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0], 16)
+                        chunk = self.rfile.read(size + 2)[:size]
+                        if size == 0:
+                            # trailers until the blank line
+                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                                pass
+                            return out
+                        out += chunk
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def _reply(self, code: int, body: bytes = b"", headers: dict | None = None) -> None:
+                self.send_response(code)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                if self.path != f"{PREFIX}/invocation/next":
+                    return self._reply(404, b'{"errorMessage":"not found"}')
+                with api._cond:
+                    api.polls += 1
+                    api._cond.notify_all()
+                item = api._queue.get()
+                if item is None:  # shutting down: leave the client waiting no longer
+                    self.close_connection = True
+                    return self._reply(500, b'{"errorMessage":"runtime api stopped"}')
+                request_id, event = item
+                with api._cond:
+                    api.handed_out.append(request_id)
+                    api._cond.notify_all()
+                body = json.dumps(event).encode()
+                self._reply(200, body, {
+                    "Content-Type": "application/json",
+                    "Lambda-Runtime-Aws-Request-Id": request_id,
+                    "Lambda-Runtime-Deadline-Ms": str(int(time.time() * 1000) + api.timeout_ms),
+                    "Lambda-Runtime-Invoked-Function-Arn": FUNCTION_ARN,
+                    "Lambda-Runtime-Trace-Id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0",
+                })
+
+            def do_POST(self) -> None:
+                body = self._body()
+                log_offset = os.path.getsize(api.log_path) if api.log_path and os.path.exists(api.log_path) else 0
+                now = time.time_ns()
+                try:
+                    parsed = json.loads(body) if body else None
+                except ValueError:
+                    parsed = body.decode("utf-8", "replace")
+                parts = self.path[len(PREFIX):].strip("/").split("/")
+                if parts == ["init", "error"]:
+                    with api._cond:
+                        api.init_errors.append(parsed)
+                        api._cond.notify_all()
+                    return self._reply(202, b'{"status":"OK"}')
+                if len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
+                    result = Result(parts[1], parts[2], parsed, dict(self.headers), log_offset, now)
+                    with api._cond:
+                        if parts[1] in api.results:
+                            return self._reply(400, b'{"errorMessage":"result already posted"}')
+                        api.results[parts[1]] = result
+                        api._cond.notify_all()
+                    return self._reply(202, b'{"status":"OK"}')
+                self._reply(404, b'{"errorMessage":"not found"}')
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address) -> None:
+                pass  # a client killed at the end of a test: nothing to report
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def address(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"{host}:{port}"
+
+    def invoke(self, event: object) -> str:
+        """Queues an event for the next ``GET /next``; returns its request id."""
+        request_id = str(uuid.uuid4())
+        self._queue.put((request_id, event))
+        return request_id
+
+    def wait(self, predicate, timeout: float, what: str, alive=lambda: True) -> None:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+                if not alive():
+                    raise RuntimeError(f"runtime process exited while waiting for {what}")
+                if self.init_errors:
+                    raise RuntimeError(f"init error posted while waiting for {what}: {self.init_errors}")
+                self._cond.wait(min(left, 0.2))
+
+    def wait_result(self, request_id: str, timeout: float = 60, alive=lambda: True) -> Result:
+        self.wait(lambda: request_id in self.results, timeout, f"the result of {request_id}", alive)
+        return self.results[request_id]
+
+    def wait_polls(self, count: int, timeout: float = 30, alive=lambda: True) -> None:
+        """Waits until ``count`` ``GET /next`` requests have arrived (the runtime is idle)."""
+        self.wait(lambda: self.polls >= count, timeout, f"GET /next number {count}", alive)
+
+    def close(self) -> None:
+        for _ in range(8):
+            self._queue.put(None)
+        self._server.shutdown()
+        self._server.server_close()

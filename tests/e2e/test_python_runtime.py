@@ -1,0 +1,224 @@
+"""End-to-end: examples/python/handler.py under the real AWS runtime interface client.
+
+``python -m awslambdaric handler.lambda_handler`` (the ``awslambdaric`` package from PyPI, as in
+AWS's Python base images) runs in a child process against the Runtime API that
+``runtime_api.py`` serves on 127.0.0.1. Between invocations, once the response is posted and the
+client is back waiting on ``GET /next``, the child is frozen with SIGSTOP and thawed with SIGCONT,
+as Lambda freezes an idle execution environment.
+
+Asserted for each invocation: the posted response (or error) equals the expected one from
+``tests/e2e/events/*.expected.json`` (computed by ``examples/events/generate.py`` from the
+semantics); every record that should run (not skipped) started and ended exactly once, the others
+never started; records of one lane ran one at a time, in event order; and no record of the
+invocation started or ended after its response was posted (every log line of it lies before the
+log offset taken when the response arrived).
+
+Run with ``bash tests/e2e/run.sh`` (or ``pytest tests/e2e`` with a Python that has lanepool and
+awslambdaric installed).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from runtime_api import RuntimeApi  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+EVENTS = Path(__file__).resolve().parent / "events"
+EXAMPLE_DIR = REPO / "examples" / "python"
+
+_spec = importlib.util.spec_from_file_location("lanepool_events", REPO / "examples" / "events" / "generate.py")
+generate = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(generate)
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("awslambdaric") is None, reason="awslambdaric is not installed (tests/e2e/run.sh installs it)"
+)
+
+
+def load(path: Path) -> tuple[dict, dict]:
+    return json.loads(path.read_text()), json.loads(path.with_name(path.stem + ".expected.json").read_text())
+
+
+def records_that_run(event: dict) -> list[str]:
+    """Identifiers of the records the handler is called for: all but the skipped ones."""
+    failed_lanes, ran = set(), []
+    for record in event["Records"]:
+        lane = generate._lane(record)
+        if lane is not None and lane in failed_lanes:
+            continue
+        ran.append(generate._identifier(record))
+        if "poison" in generate._payload(record) and lane is not None:
+            failed_lanes.add(lane)
+    return ran
+
+
+def process_state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+class Runtime:
+    """The child process running the example under awslambdaric, and its Runtime API."""
+
+    def __init__(self, tmp_path: Path):
+        self.log_path = tmp_path / "records.log"
+        self.log_path.touch()
+        self.out_path = tmp_path / "runtime.out"
+        self.api = RuntimeApi(log_path=str(self.log_path))
+        env = dict(os.environ)
+        env.update({
+            "AWS_LAMBDA_RUNTIME_API": self.api.address,
+            "LANEPOOL_EXAMPLE_LOG": str(self.log_path),
+            "AWS_LAMBDA_FUNCTION_NAME": "lanepool-example",
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
+            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/lanepool-example",
+            "AWS_LAMBDA_LOG_STREAM_NAME": "2026/01/01/[$LATEST]e2e",
+            "AWS_REGION": "us-east-1",
+            "LAMBDA_TASK_ROOT": str(EXAMPLE_DIR),
+            "PYTHONUNBUFFERED": "1",
+        })
+        env.pop("AWS_LAMBDA_MAX_CONCURRENCY", None)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(EXAMPLE_DIR), env.get("PYTHONPATH")) if p)
+        self._out = open(self.out_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "awslambdaric", "handler.lambda_handler"],
+            cwd=EXAMPLE_DIR, env=env, stdout=self._out, stderr=subprocess.STDOUT,
+        )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def output(self) -> str:
+        return self.out_path.read_text(errors="replace")[-4000:]
+
+    def close(self) -> None:
+        if self.alive():
+            os.kill(self.proc.pid, signal.SIGCONT)
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+        self._out.close()
+        self.api.close()
+
+    def freeze_and_thaw(self, frozen_s: float = 0.3) -> None:
+        """SIGSTOP the idle runtime (response posted, client waiting on GET /next), then SIGCONT."""
+        os.kill(self.proc.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 5
+        while process_state(self.proc.pid) != "T":
+            assert time.monotonic() < deadline, "the runtime process did not stop"
+            time.sleep(0.005)
+        size = self.log_path.stat().st_size
+        time.sleep(frozen_s)
+        assert self.log_path.stat().st_size == size, "a frozen process wrote to the record log"
+        os.kill(self.proc.pid, signal.SIGCONT)
+
+    def run(self, names: list[str], freeze: bool = True) -> None:
+        """Invokes each event in turn; asserts responses and the record log."""
+        self.api.wait_polls(1, timeout=60, alive=self.alive)  # INIT done: the client asks for work
+        invocations = []
+        for n, name in enumerate(names, start=1):
+            event, expected = load(EVENTS / name if (EVENTS / name).exists() else REPO / "examples" / "events" / name)
+            request_id = self.api.invoke(event)
+            result = self.api.wait_result(request_id, timeout=60, alive=self.alive)
+            # The client posts, then comes straight back to GET /next: Lambda freezes it there.
+            self.api.wait_polls(n + 1, timeout=30, alive=self.alive)
+            time.sleep(0.05)  # give a stray record (there must be none) a chance to show up in the log
+            if freeze:
+                self.freeze_and_thaw()
+            invocations.append((name, request_id, event, expected, result))
+
+        log = self.log_path.read_bytes()
+        for name, request_id, event, expected, result in invocations:
+            if "error" in expected:
+                assert result.kind == "error", f"{name}: expected an invocation error, got {result.body}"
+                assert result.body["errorType"] == expected["error"], f"{name}: {result.body}"
+            else:
+                assert result.kind == "response", f"{name}: the handler failed: {result.body}\n{self.output()}"
+                assert result.body == expected, f"{name}: response differs from {name[:-5]}.expected.json"
+            check_log(name, request_id, event, log, result.log_offset)
+
+
+def check_log(name: str, request_id: str, event: dict, log: bytes, offset_at_response: int) -> None:
+    pos, lines = 0, []
+    for raw in log.splitlines(keepends=True):
+        phase, rid, record_id, _ = raw.decode().split()
+        if rid == request_id:
+            lines.append((pos, phase, record_id))
+        pos += len(raw)
+    late = [(phase, rid) for pos, phase, rid in lines if pos >= offset_at_response]
+    assert not late, f"{name}: {len(late)} record log lines written after the response was posted: {late[:5]}"
+
+    # The example tags each line with the invocation current when the line is written, so a record
+    # of an earlier invocation that ran on into this one shows up here as a foreign record.
+    own = {generate._identifier(r) for r in event["Records"]}
+    foreign = sorted({rid for _, _, rid in lines if rid not in own})
+    assert not foreign, (
+        f"{name}: records of another event ran during this invocation (an earlier invocation's record "
+        f"still running after its response was posted?): {foreign[:5]}"
+    )
+    expect_run = records_that_run(event)
+    starts = [rid for _, phase, rid in lines if phase == "start"]
+    ends = [rid for _, phase, rid in lines if phase == "end"]
+    twice = sorted({rid for rid in starts if starts.count(rid) > 1})
+    assert not twice, f"{name}: records started more than once: {twice[:5]}"
+    assert sorted(starts) == sorted(expect_run), f"{name}: the records started are not the ones that should run"
+    assert sorted(ends) == sorted(expect_run), f"{name}: the records ended are not the ones that should run"
+
+    # Per lane: one record at a time, in event order.
+    lane_of = {generate._identifier(r): generate._lane(r) for r in event["Records"]}
+    order = {generate._identifier(r): i for i, r in enumerate(event["Records"])}
+    running: dict[str, str] = {}
+    last: dict[str, int] = {}
+    for _, phase, rid in lines:
+        lane = lane_of[rid]
+        if lane is None:
+            continue
+        if phase == "start":
+            assert lane not in running, f"{name}: {rid} started while {running[lane]} of lane {lane} was running"
+            assert order[rid] > last.get(lane, -1), f"{name}: lane {lane} ran out of event order"
+            running[lane], last[lane] = rid, order[rid]
+        else:
+            assert running.pop(lane, None) == rid, f"{name}: unexpected end of {rid}"
+
+
+@pytest.fixture
+def runtime(tmp_path):
+    rt = Runtime(tmp_path)
+    try:
+        yield rt
+    except BaseException:
+        print(rt.output())
+        raise
+    finally:
+        rt.close()
+
+
+def test_fifo_invocations_frozen_between(runtime):
+    """Issue 3's end-to-end test: several SQS FIFO invocations, SIGSTOP/SIGCONT between them."""
+    runtime.run(["fifo-1.json", "fifo-2.json", "fifo-3.json", "fifo-4.json", "fifo-1.json"])
+
+
+def test_other_sources_and_all_failed(runtime):
+    """Standard SQS, Kinesis, an all-poison batch (BatchFailedError posted to /error), then FIFO again."""
+    runtime.run(["standard-1.json", "kinesis-1.json", "fifo-all-poison.json", "fifo-2.json"])
+
+
+def test_bundled_sample_events(runtime):
+    """The sample events shipped in examples/events (1,000-record FIFO, standard SQS, Kinesis)."""
+    runtime.run(["sqs-fifo.json", "sqs-standard.json", "kinesis.json"])
+
+
+def test_sample_events_are_up_to_date():
+    """The committed events and expected results are what examples/events/generate.py produces."""
+    subprocess.run([sys.executable, str(REPO / "examples" / "events" / "generate.py"), "--check"], check=True)
