@@ -61,7 +61,8 @@ where
 ///     {"eventSource": "aws:kinesis", "kinesis": {"sequenceNumber": "1", "partitionKey": "k"}},
 ///     {"eventSource": "aws:kinesis", "kinesis": {"sequenceNumber": "2", "partitionKey": "k"}},
 /// ]});
-/// let run = process_event_async(&event, &BatchOptions::new(), |r| async move {
+/// let options = BatchOptions::new();
+/// let run = process_event_async(&event, &options, |r| async move {
 ///     if r["kinesis"]["sequenceNumber"] == "1" { Err("bad") } else { Ok(()) }
 /// });
 /// let report = futures::executor::block_on(run).unwrap();
