@@ -60,6 +60,7 @@ where
 /// let event = serde_json::json!({"Records": [
 ///     {"eventSource": "aws:kinesis", "kinesis": {"sequenceNumber": "1", "partitionKey": "k"}},
 ///     {"eventSource": "aws:kinesis", "kinesis": {"sequenceNumber": "2", "partitionKey": "k"}},
+///     {"eventSource": "aws:kinesis", "kinesis": {"sequenceNumber": "3", "partitionKey": "other"}},
 /// ]});
 /// let options = BatchOptions::new();
 /// let run = process_event_async(&event, &options, |r| async move {
