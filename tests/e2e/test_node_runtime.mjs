@@ -1,0 +1,220 @@
+// End-to-end: examples/node/handler.js in a child Node process driven by a Lambda Runtime API
+// served on 127.0.0.1 (runtime_api.mjs), through the runtime loop in node_bootstrap.js.
+// Between invocations, once the response is posted and the child is back waiting on GET /next,
+// the child is frozen with SIGSTOP and thawed with SIGCONT, as Lambda freezes an idle environment.
+//
+// Asserted for each invocation: the posted response (or error) equals the expected one from
+// tests/e2e/events/*.expected.json (computed by examples/events/generate.py from the semantics);
+// every record that should run (not skipped) started and ended exactly once, the others never
+// started; records of one lane ran one at a time, in event order; and no record of the invocation
+// started or ended after its response was posted.
+//
+// `require('lanepool')` in the example resolves through NODE_PATH: LANEPOOL_E2E_NODE_PATH if set,
+// else a temporary node_modules holding a symlink lanepool -> bindings-node (built by
+// `bash bindings-node/test.sh`). Run with `bash tests/e2e/run.sh` or `node --test tests/e2e/test_node_runtime.mjs`.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { RuntimeApi } from './runtime_api.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '..', '..');
+const EVENTS = path.join(HERE, 'events');
+const EXAMPLE_DIR = path.join(REPO, 'examples', 'node');
+
+let tmp;
+let nodePath;
+
+before(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lanepool-e2e-node-'));
+  nodePath = process.env.LANEPOOL_E2E_NODE_PATH;
+  if (!nodePath) {
+    nodePath = path.join(tmp, 'node_modules');
+    fs.mkdirSync(nodePath);
+    fs.symlinkSync(path.join(REPO, 'bindings-node'), path.join(nodePath, 'lanepool'), 'dir');
+  }
+});
+
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+// The command that runs the handler against AWS_LAMBDA_RUNTIME_API. Today: our minimal loop.
+// Later (AWS's client from npm): ['npx', ['aws-lambda-ric', 'handler.handler']] with cwd EXAMPLE_DIR.
+function runtimeCommand() {
+  return [process.execPath, [path.join(HERE, 'node_bootstrap.js')]];
+}
+
+// ---- the semantics, independent of lanepool (as in examples/events/generate.py)
+const identifier = (r) => (r.eventSource === 'aws:sqs' ? r.messageId : r.kinesis.sequenceNumber);
+const laneOf = (r) => (r.eventSource === 'aws:sqs' ? r.attributes?.MessageGroupId ?? null : r.kinesis.partitionKey);
+const payload = (r) => ('body' in r ? r.body : Buffer.from(r.kinesis.data, 'base64').toString('utf8'));
+
+function recordsThatRun(event) {
+  const failedLanes = new Set();
+  const ran = [];
+  for (const r of event.Records) {
+    const lane = laneOf(r);
+    if (lane !== null && failedLanes.has(lane)) continue;
+    ran.push(identifier(r));
+    if (payload(r).includes('poison') && lane !== null) failedLanes.add(lane);
+  }
+  return ran;
+}
+
+function load(name) {
+  const file = fs.existsSync(path.join(EVENTS, name)) ? path.join(EVENTS, name) : path.join(REPO, 'examples', 'events', name);
+  return [JSON.parse(fs.readFileSync(file, 'utf8')), JSON.parse(fs.readFileSync(file.replace(/\.json$/, '.expected.json'), 'utf8'))];
+}
+
+function processState(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+}
+
+function checkLog(name, requestId, event, log, offsetAtResponse) {
+  const lines = [];
+  let pos = 0;
+  for (const raw of log.split(/(?<=\n)/)) {
+    if (!raw) continue;
+    const [phase, rid, recordId] = raw.trim().split(' ');
+    if (rid === requestId) lines.push({ pos, phase, recordId });
+    pos += Buffer.byteLength(raw);
+  }
+  const late = lines.filter((l) => l.pos >= offsetAtResponse);
+  assert.deepEqual(late, [], `${name}: record log lines written after the response was posted`);
+
+  // The example tags each line with the invocation current when it is written, so a record of an
+  // earlier invocation that ran on into this one shows up here as a foreign record.
+  const own = new Set(event.Records.map(identifier));
+  const foreign = [...new Set(lines.filter((l) => !own.has(l.recordId)).map((l) => l.recordId))];
+  assert.deepEqual(foreign, [], `${name}: records of another event ran during this invocation (an earlier invocation's record still running after its response was posted?)`);
+
+  const expectRun = recordsThatRun(event).sort();
+  const starts = lines.filter((l) => l.phase === 'start').map((l) => l.recordId);
+  const ends = lines.filter((l) => l.phase === 'end').map((l) => l.recordId);
+  const twice = [...new Set(starts.filter((id, i) => starts.indexOf(id) !== i))];
+  assert.deepEqual(twice, [], `${name}: records started more than once`);
+  assert.deepEqual([...starts].sort(), expectRun, `${name}: the records started are not the ones that should run`);
+  assert.deepEqual([...ends].sort(), expectRun, `${name}: the records ended are not the ones that should run`);
+
+  // Per lane: one record at a time, in event order.
+  const lane = new Map(event.Records.map((r) => [identifier(r), laneOf(r)]));
+  const order = new Map(event.Records.map((r, i) => [identifier(r), i]));
+  const running = new Map();
+  const last = new Map();
+  for (const { phase, recordId } of lines) {
+    const l = lane.get(recordId);
+    if (l === null) continue;
+    if (phase === 'start') {
+      assert.ok(!running.has(l), `${name}: ${recordId} started while ${running.get(l)} of lane ${l} was running`);
+      assert.ok(order.get(recordId) > (last.get(l) ?? -1), `${name}: lane ${l} ran out of event order`);
+      running.set(l, recordId);
+      last.set(l, order.get(recordId));
+    } else {
+      assert.equal(running.get(l), recordId, `${name}: unexpected end of ${recordId}`);
+      running.delete(l);
+    }
+  }
+}
+
+async function withRuntime(label, fn) {
+  const dir = fs.mkdtempSync(path.join(tmp, `${label}-`));
+  const logPath = path.join(dir, 'records.log');
+  fs.writeFileSync(logPath, '');
+  const api = await new RuntimeApi({ logPath }).start();
+  const [cmd, args] = runtimeCommand();
+  const out = [];
+  const child = spawn(cmd, args, {
+    cwd: EXAMPLE_DIR,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      NODE_PATH: nodePath,
+      AWS_LAMBDA_RUNTIME_API: api.address,
+      LAMBDA_TASK_ROOT: EXAMPLE_DIR,
+      _HANDLER: 'handler.handler',
+      LANEPOOL_EXAMPLE_LOG: logPath,
+      AWS_LAMBDA_FUNCTION_NAME: 'lanepool-example',
+      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024',
+      AWS_LAMBDA_LOG_GROUP_NAME: '/aws/lambda/lanepool-example',
+      AWS_LAMBDA_LOG_STREAM_NAME: '2026/01/01/[$LATEST]e2e',
+      AWS_REGION: 'us-east-1',
+    },
+  });
+  child.stdout.on('data', (c) => out.push(c));
+  child.stderr.on('data', (c) => out.push(c));
+  let exited = false;
+  child.on('exit', () => {
+    exited = true;
+  });
+  const rt = { api, child, logPath, alive: () => !exited, output: () => Buffer.concat(out).toString().slice(-4000) };
+  try {
+    await fn(rt);
+  } catch (err) {
+    err.message += `\n--- runtime output ---\n${rt.output()}`;
+    throw err;
+  } finally {
+    if (!exited) {
+      try {
+        process.kill(child.pid, 'SIGCONT');
+      } catch {}
+      child.kill('SIGKILL');
+      await new Promise((resolve) => (exited ? resolve() : child.once('exit', resolve)));
+    }
+    await api.close();
+  }
+}
+
+async function freezeAndThaw(rt, frozenMs = 300) {
+  process.kill(rt.child.pid, 'SIGSTOP');
+  const deadline = Date.now() + 5000;
+  while (processState(rt.child.pid) !== 'T') {
+    assert.ok(Date.now() < deadline, 'the runtime process did not stop');
+    await sleep(5);
+  }
+  const size = fs.statSync(rt.logPath).size;
+  await sleep(frozenMs);
+  assert.equal(fs.statSync(rt.logPath).size, size, 'a frozen process wrote to the record log');
+  process.kill(rt.child.pid, 'SIGCONT');
+}
+
+async function runInvocations(rt, names, { freeze = true } = {}) {
+  const { api } = rt;
+  await api.waitPolls(1, { timeoutMs: 60_000, alive: rt.alive }); // INIT done: asking for work
+  const invocations = [];
+  for (const [i, name] of names.entries()) {
+    const [event, expected] = load(name);
+    const requestId = api.invoke(event);
+    const result = await api.waitResult(requestId, { timeoutMs: 60_000, alive: rt.alive });
+    // The loop posts, then comes straight back to GET /next: Lambda freezes it there.
+    await api.waitPolls(i + 2, { timeoutMs: 30_000, alive: rt.alive });
+    await sleep(50); // give a stray record (there must be none) a chance to show up in the log
+    if (freeze) await freezeAndThaw(rt);
+    invocations.push({ name, requestId, event, expected, result });
+  }
+  const log = fs.readFileSync(rt.logPath, 'utf8');
+  for (const { name, requestId, event, expected, result } of invocations) {
+    if (expected.error) {
+      assert.equal(result.kind, 'error', `${name}: expected an invocation error, got ${JSON.stringify(result.body)}`);
+      assert.equal(result.body.errorType, expected.error, `${name}: ${JSON.stringify(result.body)}`);
+    } else {
+      assert.equal(result.kind, 'response', `${name}: the handler failed: ${JSON.stringify(result.body)}`);
+      assert.deepEqual(result.body, expected, `${name}: response differs from its .expected.json`);
+    }
+    checkLog(name, requestId, event, log, result.logOffset);
+  }
+}
+
+test('several SQS FIFO invocations, frozen with SIGSTOP between them', () =>
+  withRuntime('fifo', (rt) => runInvocations(rt, ['fifo-1.json', 'fifo-2.json', 'fifo-3.json', 'fifo-4.json', 'fifo-1.json'])));
+
+test('standard SQS, Kinesis, an all-poison batch (BatchFailedError to /error), then FIFO again', () =>
+  withRuntime('other', (rt) => runInvocations(rt, ['standard-1.json', 'kinesis-1.json', 'fifo-all-poison.json', 'fifo-2.json'])));
+
+test('the bundled sample events in examples/events', () =>
+  withRuntime('samples', (rt) => runInvocations(rt, ['sqs-fifo.json', 'sqs-standard.json', 'kinesis.json'])));
