@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// Builds the native addon in release mode with plain cargo and copies it next to index.js as
+// lanepool.<platform>-<arch>[-<abi>].node (the name index.js loads). CARGO_TARGET_DIR is honoured.
+'use strict';
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const here = __dirname;
+const debug = process.argv.includes('--debug');
+const args = ['build', '-p', 'lanepool-node', '--lib'];
+if (!debug) args.push('--release');
+execFileSync('cargo', args, { cwd: here, stdio: 'inherit' });
+
+function targetDir() {
+  if (process.env.CARGO_TARGET_DIR) return path.resolve(here, process.env.CARGO_TARGET_DIR);
+  const meta = JSON.parse(
+    execFileSync('cargo', ['metadata', '--format-version', '1', '--no-deps'], {
+      cwd: here,
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    }),
+  );
+  return meta.target_directory;
+}
+
+const libName = {
+  linux: 'liblanepool_node.so',
+  darwin: 'liblanepool_node.dylib',
+  win32: 'lanepool_node.dll',
+}[process.platform] || 'liblanepool_node.so';
+const built = path.join(targetDir(), debug ? 'debug' : 'release', libName);
+
+let abi = '';
+if (process.platform === 'linux') {
+  const glibc = process.report && process.report.getReport().header.glibcVersionRuntime;
+  abi = glibc ? '-gnu' : '-musl';
+} else if (process.platform === 'win32') {
+  abi = '-msvc';
+}
+const out = path.join(here, `lanepool.${process.platform}-${process.arch}${abi}.node`);
+fs.copyFileSync(built, out);
+console.log(`lanepool: built ${path.relative(process.cwd(), out)} (${fs.statSync(out).size} bytes)`);

@@ -1,0 +1,198 @@
+'use strict';
+// Shared test helpers: the vectors' test handler, lane of a record, lane assertions, a seeded PRNG.
+
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const VECTORS = path.resolve(__dirname, '../../tests/vectors');
+
+function loadVectors() {
+  return fs
+    .readdirSync(VECTORS)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((file) => ({ file, ...JSON.parse(fs.readFileSync(path.join(VECTORS, file), 'utf8')) }));
+}
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+/** Blocks the thread (for plain sync handlers). */
+function blockFor(ms) {
+  if (ms > 0) Atomics.wait(sleepCell, 0, 0, ms);
+}
+const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function dotted(value, dottedPath) {
+  let v = value;
+  for (const part of dottedPath.split('.')) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = v[part];
+  }
+  return v;
+}
+
+function identifierOf(record) {
+  switch (record.eventSource) {
+    case 'aws:kinesis':
+      return record.kinesis.sequenceNumber;
+    case 'aws:dynamodb':
+      return record.dynamodb.SequenceNumber;
+    default:
+      return record.messageId;
+  }
+}
+
+function canonicalKeys(keys) {
+  return JSON.stringify(
+    Object.keys(keys)
+      .sort()
+      .map((k) => [k, keys[k]]),
+  );
+}
+
+/** The lane of a record by the vectors' README (rule 5); undefined: unkeyed. */
+function laneOf(record, options) {
+  if (options.group_key) {
+    const v = dotted(record, options.group_key);
+    return v === null || v === undefined ? undefined : `custom:${v}`;
+  }
+  if (options.ordering === 'unordered') return undefined;
+  switch (record.eventSource) {
+    case 'aws:sqs': {
+      const g = dotted(record, 'attributes.MessageGroupId');
+      return g === undefined || g === null ? undefined : `sqs:${g}`;
+    }
+    case 'aws:kinesis':
+      return `kinesis:${record.kinesis.partitionKey}`;
+    case 'aws:dynamodb':
+      return `dynamodb:${canonicalKeys(record.dynamodb.Keys)}`;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The vectors' test handler: per attempt sleeps, then fails per fail_always / fail_attempts.
+ * Records every call (record index, start, end). `mode`: 'async' or 'sync' (blocking sleeps).
+ */
+function vectorHandler(spec, records, mode) {
+  const calls = [];
+  const counts = new Map();
+  const index = new Map(records.map((r, i) => [r, i]));
+  const failAlways = new Set(spec.fail_always || []);
+  const failAttempts = spec.fail_attempts || {};
+  const sleeps = spec.sleep_ms || {};
+  const sleepOf = (id) => sleeps[id] ?? spec.default_sleep_ms ?? 0;
+  const verdict = (id, attempt) => failAlways.has(id) || attempt <= (failAttempts[id] || 0);
+  const begin = (record) => {
+    const id = identifierOf(record);
+    const attempt = (counts.get(id) || 0) + 1;
+    counts.set(id, attempt);
+    const call = { i: index.get(record), id, attempt, start: performance.now(), end: NaN };
+    calls.push(call);
+    return call;
+  };
+  const handler =
+    mode === 'sync'
+      ? (record) => {
+          const call = begin(record);
+          blockFor(sleepOf(call.id));
+          call.end = performance.now();
+          if (verdict(call.id, call.attempt)) throw new Error(`fail ${call.id} attempt ${call.attempt}`);
+        }
+      : async (record) => {
+          const call = begin(record);
+          const ms = sleepOf(call.id);
+          if (ms > 0) await delay(ms);
+          else await null;
+          call.end = performance.now();
+          if (verdict(call.id, call.attempt)) throw new Error(`fail ${call.id} attempt ${call.attempt}`);
+        };
+  return { handler, calls, counts };
+}
+
+/** Rule 5: no two calls of one lane overlap, and each lane's records start in event order. */
+function assertLaneDiscipline(calls, lanes, label = '') {
+  const byLane = new Map();
+  for (const c of calls) {
+    const lane = lanes[c.i];
+    if (lane === undefined) continue;
+    if (!byLane.has(lane)) byLane.set(lane, []);
+    byLane.get(lane).push(c);
+  }
+  for (const [lane, list] of byLane) {
+    list.sort((a, b) => a.start - b.start || a.i - b.i);
+    for (let k = 1; k < list.length; k++) {
+      const prev = list[k - 1];
+      const cur = list[k];
+      assert.ok(
+        cur.start >= prev.end,
+        `${label}lane ${lane}: record ${cur.i} started at ${cur.start} before record ${prev.i} ended at ${prev.end}`,
+      );
+      assert.ok(cur.i >= prev.i, `${label}lane ${lane}: record ${cur.i} started after record ${prev.i}`);
+    }
+  }
+}
+
+/** mulberry32: a small seeded PRNG. */
+function rng(seed) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  next.int = (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)); // inclusive
+  next.pick = (arr) => arr[Math.floor(next() * arr.length)];
+  return next;
+}
+
+function sqsRecord(id, group, body = '{}') {
+  const r = {
+    messageId: id,
+    receiptHandle: `rh-${id}`,
+    body,
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: '1700000000000',
+      SenderId: 'AIDAIENQZJOLO23YVJ4VO',
+      ApproximateFirstReceiveTimestamp: '1700000000040',
+    },
+    messageAttributes: {},
+    md5OfBody: '00000000000000000000000000000000',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-2:123456789012:orders.fifo',
+    awsRegion: 'us-east-2',
+  };
+  if (group !== undefined) {
+    r.attributes.MessageGroupId = group;
+    r.attributes.MessageDeduplicationId = `d-${id}`;
+    r.attributes.SequenceNumber = '18849496460467696128';
+  }
+  return r;
+}
+
+function contextWith(remainingMs) {
+  const deadline = performance.now() + remainingMs;
+  return {
+    functionName: 'test',
+    awsRequestId: 'req-1',
+    getRemainingTimeInMillis: () => Math.max(0, Math.round(deadline - performance.now())),
+  };
+}
+
+module.exports = {
+  loadVectors,
+  blockFor,
+  delay,
+  dotted,
+  identifierOf,
+  laneOf,
+  vectorHandler,
+  assertLaneDiscipline,
+  rng,
+  sqsRecord,
+  contextWith,
+};

@@ -1,0 +1,116 @@
+'use strict';
+// Every conformance vector of tests/vectors/, with async handlers and with plain sync functions,
+// through runBatch (the whole report) and, for async handlers, process (the response alone).
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { Pool, EventError, BatchFailedError } = require('lanepool');
+const { loadVectors, vectorHandler, assertLaneDiscipline, laneOf, dotted, contextWith } = require('./helpers');
+
+const vectors = loadVectors();
+
+test('the vectors directory has vectors', () => {
+  assert.ok(vectors.length >= 50, `found ${vectors.length}`);
+});
+
+function callOptions(o) {
+  const options = {
+    retryBackoffMs: o.retry_backoff_ms ?? 1,
+    deadlineMarginMs: o.deadline_margin_ms ?? 0,
+  };
+  if (o.ordering !== undefined) options.ordering = o.ordering;
+  if (o.retries !== undefined) options.retries = o.retries;
+  if (o.raise_on_full_batch_failure !== undefined) options.throwOnFullBatchFailure = o.raise_on_full_batch_failure;
+  if (o.group_key) {
+    options.groupKey = (record) => {
+      const v = dotted(record, o.group_key);
+      return v === null ? undefined : v;
+    };
+  }
+  if (o.remaining_time_ms !== undefined && o.remaining_time_ms !== null) {
+    options.context = contextWith(o.remaining_time_ms);
+  }
+  return options;
+}
+
+async function runVector(v, mode, method) {
+  const o = v.options || {};
+  const pool = new Pool({ concurrency: o.concurrency ?? 4 });
+  const records = Array.isArray(v.event?.Records) ? v.event.Records : [];
+  const h = vectorHandler(v.handler || {}, records, mode);
+  const label = `${v.file} [${mode} ${method}]: ${v.description}\n`;
+  const options = callOptions(o);
+  let result;
+  let error;
+  try {
+    result = await pool[method](v.event, h.handler, options);
+  } catch (e) {
+    error = e;
+  }
+  const expected = v.expect;
+
+  // 1-2: the error kind; no handler ran with an EventError.
+  if (expected.error && expected.error.kind === 'EventError') {
+    assert.ok(error instanceof EventError, `${label}expected EventError, got ${error} / ${JSON.stringify(result)}`);
+    assert.ok(error instanceof TypeError, label);
+    assert.equal(error.index, expected.error.index, label);
+    assert.equal(error.field, expected.error.field, label);
+    if (expected.error.index !== null) assert.match(error.message, new RegExp(`record ${expected.error.index}\\b`), label);
+    if (expected.error.field !== null) assert.ok(error.message.includes(expected.error.field), label + error.message);
+    assert.equal(h.calls.length, 0, `${label}the handler ran`);
+    return;
+  }
+  let report;
+  if (expected.error && expected.error.kind === 'BatchFailed') {
+    assert.ok(error instanceof BatchFailedError, `${label}expected BatchFailedError, got ${error}`);
+    report = error.report;
+  } else {
+    assert.equal(error, undefined, `${label}unexpected error ${error && error.stack}`);
+    report = method === 'runBatch' ? result : { response: result };
+  }
+
+  // 3: the response, exactly; outcomes and attempts.
+  assert.deepEqual(report.response, { batchItemFailures: expected.batchItemFailures }, label);
+  if (report.failures) {
+    const failures = new Map(report.failures.map((f) => [f.itemIdentifier, f]));
+    expected.outcomes.forEach((want, index) => {
+      const id = want.itemIdentifier;
+      if (want.outcome === 'succeeded') {
+        assert.ok(!failures.has(id), `${label}${id} should have succeeded`);
+        assert.ok(report.succeeded.includes(id), `${label}${id} not in succeeded`);
+      } else {
+        const f = failures.get(id);
+        assert.ok(f, `${label}${id} should be reported ${want.outcome}`);
+        assert.equal(f.reason, want.outcome, `${label}${id} reason`);
+        assert.equal(f.attempts, want.attempts, `${label}${id} attempts`);
+        assert.equal(f.index, index, `${label}${id} index`);
+        if (want.outcome === 'error') assert.ok(f.error instanceof Error, `${label}${id} keeps its error`);
+        if (want.outcome === 'skipped') assert.equal(f.error, undefined, label);
+      }
+    });
+    assert.deepEqual(
+      report.succeeded,
+      expected.outcomes.filter((x) => x.outcome === 'succeeded').map((x) => x.itemIdentifier),
+      label,
+    );
+    assert.equal(report.summary.records, expected.outcomes.length, label);
+  }
+
+  // 4: handler calls per record equal its attempts.
+  for (const want of expected.outcomes) {
+    assert.equal(h.counts.get(want.itemIdentifier) || 0, want.attempts, `${label}calls of ${want.itemIdentifier}`);
+  }
+
+  // 5: lane discipline.
+  assertLaneDiscipline(
+    h.calls,
+    records.map((r) => laneOf(r, o)),
+    label,
+  );
+}
+
+for (const v of vectors) {
+  test(`vector ${v.file} (async handler, runBatch)`, () => runVector(v, 'async', 'runBatch'));
+  test(`vector ${v.file} (sync handler, runBatch)`, () => runVector(v, 'sync', 'runBatch'));
+  test(`vector ${v.file} (async handler, process)`, () => runVector(v, 'async', 'process'));
+}
