@@ -1,0 +1,237 @@
+"""lanepool: a worker pool for AWS Lambda batches (SQS, SQS FIFO, Kinesis, DynamoDB streams).
+
+Records of one lane (SQS FIFO message group, Kinesis partition key, DynamoDB item) run one at
+a time and in order; other records run concurrently on a pool of Rust threads. A failed record
+skips the rest of its lane, records not started by the deadline are reported, and the result
+is Lambda's partial batch response::
+
+    import lanepool
+
+    pool = lanepool.Pool()                   # at import (INIT) time, reused by every invocation
+
+    def record_handler(record: dict) -> None:
+        ...                                  # raise to fail the record
+
+    def lambda_handler(event, context):
+        return pool.process(event, record_handler, context=context)
+"""
+
+from __future__ import annotations
+
+from ._errors import BaseExceptionGroup, BatchFailedError, EventError, ExceptionGroup
+from ._lanepool import BatchReport, Failure, Scope, Task
+from ._lanepool import Pool as _CorePool
+
+__all__ = [
+    "Pool",
+    "BatchReport",
+    "Failure",
+    "Scope",
+    "Task",
+    "EventError",
+    "BatchFailedError",
+    "ExceptionGroup",
+    "BaseExceptionGroup",
+]
+
+_CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect
+
+
+def _is_async(fn) -> bool:
+    """Whether ``fn`` is an ``async def`` function (also through methods and partials)."""
+    for _ in range(16):
+        if getattr(fn, "_is_coroutine_marker", None) is not None:  # inspect.markcoroutinefunction
+            return True
+        code = getattr(fn, "__code__", None)
+        if code is not None:
+            return bool(code.co_flags & _CO_COROUTINE)
+        for attr in ("__func__", "func"):  # bound method, functools.partial
+            inner = getattr(fn, attr, None)
+            if inner is not None:
+                fn = inner
+                break
+        else:
+            call = getattr(type(fn), "__call__", None)
+            code = getattr(call, "__code__", None)
+            return bool(code is not None and code.co_flags & _CO_COROUTINE)
+    return False
+
+
+class Pool:
+    """A pool of ``workers`` threads that runs record handlers, scope tasks and maps.
+
+    Create it once, at import time, and reuse it in every invocation. At most ``workers``
+    handlers run at once; the calling thread releases the GIL while it waits and runs handlers
+    itself. A pool used in a process forked from its creator restarts its threads there.
+    """
+
+    __slots__ = ("_core",)
+
+    def __init__(self, workers: int | None = None) -> None:
+        self._core = _CorePool(workers)
+
+    @property
+    def workers(self) -> int:
+        """Most handlers running at once (the pool's threads, the caller counted)."""
+        return self._core.workers
+
+    def __repr__(self) -> str:
+        return f"lanepool.Pool(workers={self._core.workers})"
+
+    def process(
+        self,
+        event,
+        handler,
+        *,
+        context=None,
+        ordering: str = "auto",
+        group_key=None,
+        retries: int = 0,
+        deadline_margin_ms: float = 500,
+        raise_on_full_batch_failure: bool = True,
+        log_summary: bool = False,
+        retry_backoff_ms: float = 100,
+    ) -> dict:
+        """Runs ``handler(record)`` for every record of a Lambda event; returns the partial
+        batch response ``{"batchItemFailures": [{"itemIdentifier": ...}, ...]}``.
+
+        See :meth:`run_batch` for the options; this is ``run_batch(...).response``.
+        """
+        return self.run_batch(
+            event,
+            handler,
+            context=context,
+            ordering=ordering,
+            group_key=group_key,
+            retries=retries,
+            deadline_margin_ms=deadline_margin_ms,
+            raise_on_full_batch_failure=raise_on_full_batch_failure,
+            log_summary=log_summary,
+            retry_backoff_ms=retry_backoff_ms,
+        ).response
+
+    def run_batch(
+        self,
+        event,
+        handler,
+        *,
+        context=None,
+        ordering: str = "auto",
+        group_key=None,
+        retries: int = 0,
+        deadline_margin_ms: float = 500,
+        raise_on_full_batch_failure: bool = True,
+        log_summary: bool = False,
+        retry_backoff_ms: float = 100,
+    ) -> BatchReport:
+        """Runs ``handler(record)`` for every record of a Lambda event; returns the full report.
+
+        - ``handler`` gets each record object of ``event["Records"]`` itself (not a copy) and
+          raises to fail it. An ``async def`` handler runs to completion on a private event
+          loop with at most ``workers`` in flight; this call still returns synchronously.
+        - ``context``: the Lambda context (anything with ``get_remaining_time_in_millis()``).
+          No record starts later than ``deadline_margin_ms`` before the invocation's deadline;
+          those are reported with reason ``"deadline"``. None (or ``{}``): no deadline.
+        - ``ordering``: ``"auto"`` (lanes by SQS FIFO message group, Kinesis partition key,
+          DynamoDB keys) or ``"unordered"`` (no lanes).
+        - ``group_key``: ``callable(record) -> str | None`` giving each record's lane (None:
+          no lane); overrides ``ordering``.
+        - ``retries``: extra attempts for a failing record, ``retry_backoff_ms`` apart
+          (doubling, jittered); its lane waits.
+        - ``raise_on_full_batch_failure``: raise :class:`BatchFailedError` when no record of a
+          non-empty batch succeeded (Lambda then retries the whole batch).
+        - ``log_summary``: print the summary as one JSON log line.
+
+        Raises :class:`EventError` (before any handler runs) for a malformed event. A
+        ``BaseException`` that is not an ``Exception`` (``KeyboardInterrupt``, ``SystemExit``)
+        raised by a handler stops new records from starting, waits for running ones, and
+        propagates. No handler runs after this call returned or raised.
+        """
+        options = (
+            context,
+            ordering,
+            group_key,
+            retries,
+            deadline_margin_ms,
+            raise_on_full_batch_failure,
+            log_summary,
+            retry_backoff_ms,
+        )
+        if _is_async(handler):
+            from . import _aio
+
+            return _aio.run_sync(self._core.workers, event, handler, options)
+        return self._core.run_batch(event, handler, *options)
+
+    async def run_batch_async(
+        self,
+        event,
+        handler,
+        *,
+        context=None,
+        ordering: str = "auto",
+        group_key=None,
+        retries: int = 0,
+        deadline_margin_ms: float = 500,
+        raise_on_full_batch_failure: bool = True,
+        log_summary: bool = False,
+        retry_backoff_ms: float = 100,
+    ) -> BatchReport:
+        """Like :meth:`run_batch` for ``async def`` handlers, on the running event loop, with
+        at most ``workers`` handlers in flight. (A sync handler runs inline on the loop.)
+        Cancelling this call cancels the running handlers and waits for them."""
+        from . import _aio
+
+        options = (
+            context,
+            ordering,
+            group_key,
+            retries,
+            deadline_margin_ms,
+            raise_on_full_batch_failure,
+            log_summary,
+            retry_backoff_ms,
+        )
+        return await _aio.run_batch(self._core.workers, event, handler, options)
+
+    async def process_async(
+        self,
+        event,
+        handler,
+        *,
+        context=None,
+        ordering: str = "auto",
+        group_key=None,
+        retries: int = 0,
+        deadline_margin_ms: float = 500,
+        raise_on_full_batch_failure: bool = True,
+        log_summary: bool = False,
+        retry_backoff_ms: float = 100,
+    ) -> dict:
+        """``(await run_batch_async(...)).response``: the partial batch response."""
+        report = await self.run_batch_async(
+            event,
+            handler,
+            context=context,
+            ordering=ordering,
+            group_key=group_key,
+            retries=retries,
+            deadline_margin_ms=deadline_margin_ms,
+            raise_on_full_batch_failure=raise_on_full_batch_failure,
+            log_summary=log_summary,
+            retry_backoff_ms=retry_backoff_ms,
+        )
+        return report.response
+
+    def scope(self) -> Scope:
+        """A scope for tasks: ``with pool.scope() as s: task = s.spawn(fn, *args, **kwargs)``.
+
+        Leaving the ``with`` block waits until every task spawned in it (nested ones too)
+        finished; if any failed, it then raises an ``ExceptionGroup`` of their exceptions.
+        """
+        return self._core.scope()
+
+    def map(self, fn, items) -> list:
+        """``[fn(item) for item in items]`` on the pool, results in input order. If calls
+        failed, raises (after every call finished) an ``ExceptionGroup`` of their exceptions."""
+        return self._core.map(fn, items)

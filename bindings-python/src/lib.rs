@@ -1,0 +1,23 @@
+//! The Python face of lanepool: `lanepool._lanepool`, wrapped by the `lanepool` package.
+
+mod aio;
+mod batch;
+mod errors;
+mod exec;
+mod json;
+mod pool;
+
+use pyo3::prelude::*;
+
+/// Rust core of the `lanepool` package (use `lanepool`, not this module).
+#[pymodule(gil_used = true)]
+fn _lanepool(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<pool::PyPool>()?;
+    m.add_class::<pool::PyScope>()?;
+    m.add_class::<pool::PyTask>()?;
+    m.add_class::<batch::PyReport>()?;
+    m.add_class::<batch::PyFailure>()?;
+    m.add_class::<aio::PyBatchRun>()?;
+    m.add_function(wrap_pyfunction!(aio::start_batch, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,351 @@
+//! `lanepool._lanepool.Pool`: the thread pool, sync batches, scopes and map.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use parking_lot::{Condvar, Mutex};
+use pyo3::exceptions::{PyException, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+
+use crate::batch::{self, PyReport, RawOptions};
+use crate::errors;
+use crate::exec::{self, OwnedScope};
+use lanepool::batch::RecordError;
+
+/// The worker pool (Rust threads). Use `lanepool.Pool`, which wraps this.
+#[pyclass(frozen, module = "lanepool._lanepool", name = "Pool")]
+pub struct PyPool {
+    pool: exec::Pool,
+}
+
+/// The first `BaseException` that is not an `Exception` raised by a handler.
+#[derive(Default)]
+struct Interrupt(Mutex<Option<PyErr>>);
+
+impl Interrupt {
+    /// Keeps `err` if it is a BaseException that must stop the call; returns whether it was.
+    fn catch(&self, py: Python<'_>, err: &PyErr) -> bool {
+        if err.is_instance_of::<PyException>(py) {
+            return false;
+        }
+        let mut slot = self.0.lock();
+        if slot.is_none() {
+            *slot = Some(err.clone_ref(py));
+        }
+        true
+    }
+
+    fn take(self) -> Option<PyErr> {
+        self.0.into_inner()
+    }
+}
+
+#[pymethods]
+impl PyPool {
+    #[new]
+    #[pyo3(signature = (workers=None))]
+    fn new(workers: Option<i64>) -> PyResult<Self> {
+        let workers = match workers {
+            None => exec::Pool::default_workers(),
+            Some(n) if n >= 1 => n as usize,
+            Some(n) => {
+                return Err(PyValueError::new_err(format!(
+                    "workers must be at least 1, got {n}"
+                )))
+            }
+        };
+        let pool = exec::Pool::new(workers).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        Ok(PyPool { pool })
+    }
+
+    /// Threads that run handlers (the calling thread counts as one of them while it waits).
+    #[getter]
+    fn workers(&self) -> usize {
+        self.pool.workers()
+    }
+
+    /// The default number of workers.
+    #[staticmethod]
+    fn default_workers() -> usize {
+        exec::Pool::default_workers()
+    }
+
+    /// Runs a batch with a sync handler on the pool's threads and returns its report.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (event, handler, context, ordering, group_key, retries,
+                        deadline_margin_ms, raise_on_full_batch_failure, log_summary,
+                        retry_backoff_ms))]
+    fn run_batch<'py>(
+        &self,
+        py: Python<'py>,
+        event: Bound<'py, PyAny>,
+        handler: Bound<'py, PyAny>,
+        context: Option<Bound<'py, PyAny>>,
+        ordering: String,
+        group_key: Option<Bound<'py, PyAny>>,
+        retries: i64,
+        deadline_margin_ms: f64,
+        raise_on_full_batch_failure: bool,
+        log_summary: bool,
+        retry_backoff_ms: f64,
+    ) -> PyResult<Py<PyReport>> {
+        let raw = RawOptions {
+            context,
+            ordering,
+            group_key,
+            retries,
+            deadline_margin_ms,
+            raise_on_full_batch_failure,
+            log_summary,
+            retry_backoff_ms,
+        };
+        let options = batch::batch_options(&raw)?;
+        let (plan, records) = batch::decode(&event, options.ordering, raw.group_key.as_ref())?;
+        let handler = handler.unbind();
+        let interrupt = Interrupt::default();
+        let pool = &self.pool;
+        let result = py.detach(|| {
+            pool.run_plan(plan, &options, |ticket, halt| {
+                Python::attach(|py| {
+                    match handler.bind(py).call1((records[ticket.index].bind(py),)) {
+                        Ok(_) => Ok(()),
+                        Err(err) => {
+                            if interrupt.catch(py, &err) {
+                                halt.halt();
+                            }
+                            Err(err.into_value(py).into_any())
+                        }
+                    }
+                })
+            })
+        });
+        if let Some(err) = interrupt.take() {
+            drop(result);
+            return Err(err);
+        }
+        PyReport::into_result(py, result, |e| match e {
+            RecordError::Error(e) => e,
+            RecordError::Panic(msg) => PyRuntimeError::new_err(format!("handler panicked: {msg}"))
+                .into_value(py)
+                .into_any(),
+        })
+    }
+
+    /// A new scope (see `lanepool.Pool.scope`).
+    fn scope(&self) -> PyScope {
+        PyScope {
+            scope: self.pool.owned_scope(),
+            tasks: Mutex::new(Vec::new()),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// `[fn(item) for item in items]` on the pool, results in input order.
+    fn map<'py>(
+        &self,
+        py: Python<'py>,
+        func: Bound<'py, PyAny>,
+        items: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let items: Vec<Py<PyAny>> = items
+            .try_iter()?
+            .map(|item| item.map(Bound::unbind))
+            .collect::<PyResult<_>>()?;
+        let n = items.len();
+        let func = func.unbind();
+        let results: Vec<Mutex<Option<PyResult<Py<PyAny>>>>> =
+            (0..n).map(|_| Mutex::new(None)).collect();
+        let next = AtomicUsize::new(0);
+        let interrupt = Interrupt::default();
+        let halted = AtomicBool::new(false);
+        let runners = self.pool.workers().min(n);
+        let pool = &self.pool;
+        py.detach(|| {
+            pool.broadcast(runners, |_| loop {
+                if halted.load(Ordering::Acquire) {
+                    return;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return;
+                }
+                let r = Python::attach(|py| {
+                    let r = func.bind(py).call1((items[i].bind(py),));
+                    if let Err(err) = &r {
+                        if interrupt.catch(py, err) {
+                            halted.store(true, Ordering::Release);
+                        }
+                    }
+                    r.map(Bound::unbind)
+                });
+                *results[i].lock() = Some(r);
+            })
+        });
+        drop(interrupt);
+        let mut values = Vec::with_capacity(n);
+        let mut failed = Vec::new();
+        for slot in results {
+            match slot.into_inner() {
+                Some(Ok(v)) => values.push(v),
+                Some(Err(e)) => failed.push(e.into_value(py).into_any()),
+                None => {}
+            }
+        }
+        if !failed.is_empty() {
+            let message = format!("map: {} of {n} calls failed", failed.len());
+            return Err(errors::group(py, message, failed));
+        }
+        PyList::new(py, values)
+    }
+}
+
+enum TaskState {
+    Pending,
+    Done(PyResult<Py<PyAny>>),
+}
+
+/// A function spawned in a scope.
+#[pyclass(frozen, module = "lanepool", name = "Task")]
+pub struct PyTask {
+    state: Mutex<TaskState>,
+    finished: Condvar,
+}
+
+impl PyTask {
+    fn wait(&self, py: Python<'_>) {
+        if self.done() {
+            return;
+        }
+        py.detach(|| {
+            let mut state = self.state.lock();
+            while matches!(*state, TaskState::Pending) {
+                self.finished.wait(&mut state);
+            }
+        });
+    }
+}
+
+#[pymethods]
+impl PyTask {
+    /// Whether the task finished.
+    fn done(&self) -> bool {
+        !matches!(*self.state.lock(), TaskState::Pending)
+    }
+
+    /// The task's return value, or raises its exception (waits for it first).
+    fn result(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.wait(py);
+        match &*self.state.lock() {
+            TaskState::Done(Ok(v)) => Ok(v.clone_ref(py)),
+            TaskState::Done(Err(e)) => Err(e.clone_ref(py)),
+            TaskState::Pending => unreachable!("waited"),
+        }
+    }
+
+    /// The task's exception, or None (waits for it first).
+    fn exception(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.wait(py);
+        match &*self.state.lock() {
+            TaskState::Done(Err(e)) => Some(e.clone_ref(py).into_value(py).into_any()),
+            _ => None,
+        }
+    }
+
+    fn __repr__(&self) -> &'static str {
+        match &*self.state.lock() {
+            TaskState::Pending => "<Task pending>",
+            TaskState::Done(Ok(_)) => "<Task finished>",
+            TaskState::Done(Err(_)) => "<Task failed>",
+        }
+    }
+}
+
+/// A scope: every task spawned in it (nested ones too) finishes before it exits.
+#[pyclass(frozen, module = "lanepool", name = "Scope")]
+pub struct PyScope {
+    scope: OwnedScope,
+    tasks: Mutex<Vec<Py<PyTask>>>,
+    closed: AtomicBool,
+}
+
+#[pymethods]
+impl PyScope {
+    /// Starts `fn(*args, **kwargs)` on the pool; returns its task.
+    #[pyo3(signature = (func, /, *args, **kwargs))]
+    fn spawn(
+        &self,
+        py: Python<'_>,
+        func: Py<PyAny>,
+        args: Py<PyTuple>,
+        kwargs: Option<Py<PyDict>>,
+    ) -> PyResult<Py<PyTask>> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(PyRuntimeError::new_err("spawn on a scope that has exited"));
+        }
+        let task = Py::new(
+            py,
+            PyTask {
+                state: Mutex::new(TaskState::Pending),
+                finished: Condvar::new(),
+            },
+        )?;
+        self.tasks.lock().push(task.clone_ref(py));
+        let handle = task.clone_ref(py);
+        self.scope.spawn(move |_| {
+            Python::attach(|py| {
+                let r = func
+                    .bind(py)
+                    .call(args.bind(py), kwargs.as_ref().map(|k| k.bind(py)))
+                    .map(Bound::unbind);
+                let task = handle.get();
+                *task.state.lock() = TaskState::Done(r);
+                task.finished.notify_all();
+                drop(func);
+                drop(args);
+                drop(kwargs);
+                drop(handle);
+            })
+        });
+        Ok(task)
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// Waits for every task (nested ones too); raises an ExceptionGroup of their exceptions.
+    #[pyo3(signature = (_exc_type=None, exc=None, _tb=None))]
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: Option<Bound<'_, PyAny>>,
+        exc: Option<Bound<'_, PyAny>>,
+        _tb: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        self.wait_all(py);
+        let tasks = std::mem::take(&mut *self.tasks.lock());
+        let total = tasks.len();
+        let mut failed: Vec<Py<PyAny>> = Vec::new();
+        for task in &tasks {
+            if let TaskState::Done(Err(e)) = &*task.get().state.lock() {
+                failed.push(e.clone_ref(py).into_value(py).into_any());
+            }
+        }
+        if failed.is_empty() {
+            return Ok(false);
+        }
+        let message = format!("scope: {} of {total} tasks failed", failed.len());
+        if let Some(exc) = exc.filter(|e| !e.is_none()) {
+            failed.insert(0, exc.unbind());
+        }
+        Err(errors::group(py, message, failed))
+    }
+}
+
+impl PyScope {
+    fn wait_all(&self, py: Python<'_>) {
+        let scope = &self.scope;
+        py.detach(|| scope.wait());
+        self.closed.store(true, Ordering::Release);
+    }
+}

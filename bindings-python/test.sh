@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds the Python extension into bindings-python/.venv and runs its pytest suite.
+# Run from anywhere (paths are relative to this script). Needs Rust and Python >= 3.10 + pip.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+VENV="$HERE/.venv"
+PYTHON="${PYTHON:-python3}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target-py}"
+
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" -c "import maturin, pytest, hypothesis" 2>/dev/null; then
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet "maturin>=1.5,<2" pytest hypothesis
+fi
+
+# Editable install: compiles the Rust extension (release) into python/lanepool/.
+(cd "$HERE" && VIRTUAL_ENV="$VENV" PATH="$VENV/bin:$PATH" "$VENV/bin/maturin" develop --release --quiet)
+
+cd "$ROOT"
+"$VENV/bin/python" -m pytest "$HERE/tests" -q "$@"
