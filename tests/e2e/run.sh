@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# End-to-end tests: the example Lambda handlers (examples/python, examples/node) run in child
+# processes against a Lambda Runtime API served by the tests on 127.0.0.1, several invocations,
+# the process frozen with SIGSTOP between invocations and thawed with SIGCONT.
+#
+#   Python: under AWS's runtime interface client `awslambdaric` (PyPI), tests/e2e/test_python_runtime.py
+#   Node:   under tests/e2e/node_bootstrap.js (a minimal runtime loop), tests/e2e/test_node_runtime.mjs
+#
+# Run from anywhere, after the faces are built:
+#   bash bindings-python/test.sh   # bindings-python/.venv with lanepool installed
+#   bash bindings-node/test.sh     # bindings-node/*.node
+#   bash tests/e2e/run.sh
+# scripts/test does exactly that. This script installs awslambdaric (and pytest) into
+# bindings-python/.venv when missing; awslambdaric ships manylinux wheels, and where pip has to
+# build it from source instead, the Debian packages it needs are installed with apt-get (as root).
+#
+# Knobs: LANEPOOL_E2E_PYTHON=/path/to/python (default bindings-python/.venv/bin/python);
+#        LANEPOOL_E2E_NODE_PATH=dir holding lanepool/ (default: a temporary symlink to bindings-node);
+#        LANEPOOL_E2E_ONLY=python|node to run one suite.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+PY="${LANEPOOL_E2E_PYTHON:-bindings-python/.venv/bin/python}"
+ONLY="${LANEPOOL_E2E_ONLY:-}"
+AWSLAMBDARIC_SPEC='awslambdaric>=3,<5'
+status=0
+
+step() { printf '\n==> e2e: %s\n' "$*"; }
+
+step "sample events are what examples/events/generate.py produces"
+python3 examples/events/generate.py --check
+
+install_awslambdaric() {
+  if "$PY" -m pip install --quiet --disable-pip-version-check --only-binary awslambdaric "$AWSLAMBDARIC_SPEC"; then
+    return 0
+  fi
+  echo "no awslambdaric wheel for this platform: building it from source" >&2
+  local pkgs=(g++ make cmake unzip autoconf automake libtool libcurl4-openssl-dev) missing=() p
+  for p in "${pkgs[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    else
+      echo "awslambdaric needs these packages to build: ${missing[*]} (install them, or run as root)" >&2
+    fi
+  fi
+  "$PY" -m pip install --quiet --disable-pip-version-check "$AWSLAMBDARIC_SPEC"
+}
+
+if [ -z "$ONLY" ] || [ "$ONLY" = python ]; then
+  step "Python: examples/python/handler.py under awslambdaric"
+  if [ ! -x "$PY" ] || ! "$PY" -c 'import lanepool' 2>/dev/null; then
+    echo "lanepool is not importable by $PY: run 'bash bindings-python/test.sh' first" >&2
+    exit 1
+  fi
+  "$PY" -c 'import awslambdaric' 2>/dev/null || install_awslambdaric
+  "$PY" -c 'import pytest' 2>/dev/null || "$PY" -m pip install --quiet --disable-pip-version-check pytest
+  LANEPOOL_E2E_REQUIRE_RIC=1 "$PY" -m pytest -q -p no:cacheprovider tests/e2e/test_python_runtime.py || status=1
+fi
+
+if [ -z "$ONLY" ] || [ "$ONLY" = node ]; then
+  step "Node: examples/node/handler.js under tests/e2e/node_bootstrap.js"
+  if [ -z "${LANEPOOL_E2E_NODE_PATH:-}" ] && ! compgen -G 'bindings-node/*.node' >/dev/null; then
+    echo "bindings-node has no built addon: run 'bash bindings-node/test.sh' first" >&2
+    exit 1
+  fi
+  node --test tests/e2e/test_node_runtime.mjs || status=1
+fi
+
+if [ "$status" != 0 ]; then
+  echo "e2e: FAILED" >&2
+fi
+exit "$status"
