@@ -57,7 +57,10 @@ fn std_tree(depth: u32, n: &AtomicUsize) {
 fn work(i: usize) -> u64 {
     let mut x = i as u64;
     for _ in 0..200 {
-        x = black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407));
+        x = black_box(
+            x.wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407),
+        );
     }
     x
 }

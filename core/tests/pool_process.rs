@@ -33,6 +33,20 @@ fn settle_thread_count(want: usize) -> usize {
     }
 }
 
+/// The thread count once it stopped changing (threads of tests that just ended may still be
+/// leaving).
+fn stable_thread_count() -> usize {
+    let mut last = thread_count();
+    loop {
+        thread::sleep(Duration::from_millis(30));
+        let n = thread_count();
+        if n == last {
+            return n;
+        }
+        last = n;
+    }
+}
+
 /// utime + stime, in clock ticks, of this process's threads whose name starts with `prefix`.
 fn cpu_ticks_of_threads(prefix: &str) -> (u64, usize) {
     let mut ticks = 0;
@@ -74,11 +88,11 @@ fn busy_scope(pool: &Pool) -> usize {
 #[test]
 fn dropping_a_pool_joins_its_threads() {
     let _serial = serial();
-    let baseline = settle_thread_count(thread_count());
+    let baseline = stable_thread_count();
     for round in 0..5 {
         let pool = Pool::new(4).unwrap();
         assert_eq!(
-            thread_count(),
+            settle_thread_count(baseline + 4),
             baseline + 4,
             "round {round}: workers started"
         );

@@ -9,10 +9,13 @@
 //! scope's, so a long task of an unrelated scope cannot delay its return).
 //!
 //! # Design
-//! - Every scope has its own FIFO queue (a `crossbeam_deque::Injector`) and a counting latch
-//!   (the number of its queued or running tasks). The owner thread pops from that queue while it
-//!   waits; the pool's workers take from every scope that has queued work, found through the
-//!   pool's registry of scopes (a scope registers on its first spawn, deregisters on return).
+//! - Every scope has its own queues and a counting latch (the number of its queued or running
+//!   tasks). A thread working on a scope (its owner, or a worker that took one of its tasks)
+//!   pushes the tasks it spawns to a local LIFO deque whose stealer it publishes in the scope;
+//!   other spawns go to the scope's injector. Threads take from their own deque, then the
+//!   injector, then steal (in batches) from the other deques of *that scope*. The owner thus only
+//!   ever runs its own scope's tasks; the pool's workers find scopes with queued work through the
+//!   pool's registry (a scope registers on its first spawn, deregisters on return).
 //! - Idle workers sit on a list and park on their own `Parker`; a spawn wakes one of them only
 //!   when the list is non-empty (one fence and one load otherwise), and wakes the scope's owner if
 //!   it parked waiting for running tasks.

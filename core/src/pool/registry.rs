@@ -9,7 +9,7 @@ use crossbeam_utils::sync::{Parker, Unparker};
 use crossbeam_utils::Backoff;
 use parking_lot::{Mutex, RwLock};
 
-use super::scope::ScopeState;
+use super::scope::{Enter, ScopeState};
 use super::PoolError;
 
 /// What a pool was built with; kept to restart workers after a fork.
@@ -111,10 +111,10 @@ impl Inner {
     }
 
     /// Wakes one parked worker, if any. Call after pushing a task.
+    ///
+    /// The caller must have issued `fence(SeqCst)` after pushing: it pairs with the fence in
+    /// `sleep`, so either we see the worker on the idle list, or it sees the task before it parks.
     pub(crate) fn notify_one(&self) {
-        // Pairs with the fence in `sleep`: either we see the worker on the idle list, or it
-        // sees the task we pushed before it parks.
-        fence(Ordering::SeqCst);
         if self.idle_count.load(Ordering::Relaxed) == 0 {
             return;
         }
@@ -148,19 +148,11 @@ impl Inner {
     }
 
     fn main_loop(&self, index: usize, parker: Parker) {
-        let mut current: Option<Arc<ScopeState>> = None;
         let mut start = index;
         let backoff = Backoff::new();
         loop {
-            if let Some(scope) = &current {
-                if let Some(job) = scope.pop() {
-                    scope.run(job);
-                    continue;
-                }
-                current = None;
-            }
             if let Some(scope) = self.find_work(&mut start) {
-                current = Some(scope);
+                work_on(&scope);
                 backoff.reset();
                 continue;
             }
@@ -191,6 +183,23 @@ impl Inner {
         if let Some(i) = idle.iter().position(|&w| w == index) {
             idle.swap_remove(i);
             self.idle_count.store(idle.len(), Ordering::SeqCst);
+        }
+    }
+}
+
+/// Runs tasks of `scope` until it has none queued for a little while.
+fn work_on(scope: &ScopeState) {
+    let enter = Enter::new(scope);
+    let backoff = Backoff::new();
+    loop {
+        if let Some(job) = enter.pop() {
+            scope.run(job);
+            backoff.reset();
+        } else if scope.is_pending() && !backoff.is_completed() {
+            // More may be spawned soon by the tasks still running: stay a moment.
+            backoff.snooze();
+        } else {
+            return;
         }
     }
 }

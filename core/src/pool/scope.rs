@@ -1,26 +1,36 @@
 //! Scopes: per-scope task queue, counting latch, panic capture, `try_scope` failures.
 
 use std::any::Any;
+use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::ptr;
 use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crossbeam_deque::{Injector, Steal};
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crossbeam_utils::sync::{Parker, Unparker};
 use crossbeam_utils::Backoff;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 use super::registry::Inner;
 
 /// A queued task with its lifetime erased (see `Scope::spawn`).
 pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
 
-/// The shared state of one scope: its queue and its counting latch.
+/// The shared state of one scope: its queues and its counting latch.
+///
+/// Tasks are queued in the local deque of the thread that spawned them when that thread is
+/// working on this scope (the owner, or a worker that took one of its tasks), else in the
+/// injector. Every thread working on the scope takes from its own deque first (LIFO), then from
+/// the injector, then steals from the other threads' deques: a queued task is always visible to
+/// the owner and to idle workers.
 pub(crate) struct ScopeState {
-    queue: Injector<Job>,
+    injector: Injector<Job>,
+    /// Stealers of the local deques of the threads working on this scope, by `LocalQueue` address.
+    stealers: RwLock<Vec<(usize, Stealer<Job>)>>,
     /// Tasks spawned and not yet finished (queued or running). The scope returns at zero.
     pending: AtomicUsize,
     /// The first panic: of a task, or of the scope's body.
@@ -32,10 +42,97 @@ pub(crate) struct ScopeState {
     registered: AtomicBool,
 }
 
+/// A thread's local deque for the scope it is working on.
+struct LocalQueue {
+    scope: *const ScopeState,
+    deque: Worker<Job>,
+}
+
+thread_local! {
+    /// The `LocalQueue` of the innermost scope this thread works on (owned by an `Enter`).
+    static CURRENT: Cell<*const LocalQueue> = const { Cell::new(ptr::null()) };
+}
+
+/// While alive, this thread works on `state`: its spawns for `state` go to a local deque whose
+/// stealer is published in `state`.
+pub(crate) struct Enter<'a> {
+    state: &'a ScopeState,
+    /// From `Box::into_raw`; freed in `Drop`. A raw pointer (not a `Box`) because `CURRENT`
+    /// aliases it.
+    queue: *mut LocalQueue,
+    prev: *const LocalQueue,
+}
+
+impl<'a> Enter<'a> {
+    pub(crate) fn new(state: &'a ScopeState) -> Enter<'a> {
+        let queue = Box::into_raw(Box::new(LocalQueue {
+            scope: state,
+            deque: Worker::new_lifo(),
+        }));
+        // SAFETY: just allocated, valid until `drop`.
+        let stealer = unsafe { (*queue).deque.stealer() };
+        state.stealers.write().push((queue as usize, stealer));
+        let prev = CURRENT.with(|c| c.replace(queue));
+        Enter { state, queue, prev }
+    }
+
+    fn deque(&self) -> &Worker<Job> {
+        // SAFETY: `queue` is valid until `drop`, and only shared references are made from it.
+        unsafe { &(*self.queue).deque }
+    }
+
+    /// The next task of this scope: own deque, then the injector, then the other threads'.
+    pub(crate) fn pop(&self) -> Option<Job> {
+        if let Some(job) = self.deque().pop() {
+            return Some(job);
+        }
+        loop {
+            let mut retry = false;
+            match self.state.injector.steal_batch_and_pop(self.deque()) {
+                Steal::Success(job) => return Some(job),
+                Steal::Retry => retry = true,
+                Steal::Empty => {}
+            }
+            for (id, stealer) in self.state.stealers.read().iter() {
+                if *id == self.queue as usize {
+                    continue;
+                }
+                match stealer.steal_batch_and_pop(self.deque()) {
+                    Steal::Success(job) => return Some(job),
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            if !retry {
+                return None;
+            }
+        }
+    }
+}
+
+impl Drop for Enter<'_> {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.prev));
+        let mut stealers = self.state.stealers.write();
+        if let Some(i) = stealers
+            .iter()
+            .position(|(id, _)| *id == self.queue as usize)
+        {
+            stealers.swap_remove(i);
+        }
+        drop(stealers);
+        // SAFETY: from `Box::into_raw` in `new`; `CURRENT` no longer points to it.
+        let queue = unsafe { Box::from_raw(self.queue) };
+        // Every queued task is counted in `pending`; leaving one behind would hang the scope.
+        debug_assert!(queue.deque.is_empty(), "local deque dropped with tasks");
+    }
+}
+
 impl ScopeState {
     fn new(owner: Unparker) -> ScopeState {
         ScopeState {
-            queue: Injector::new(),
+            injector: Injector::new(),
+            stealers: RwLock::new(Vec::new()),
             pending: AtomicUsize::new(0),
             panic: Mutex::new(None),
             owner,
@@ -44,18 +141,13 @@ impl ScopeState {
         }
     }
 
+    /// Whether some task of this scope is queued (not yet taken).
     pub(crate) fn has_work(&self) -> bool {
-        !self.queue.is_empty()
+        !self.injector.is_empty() || self.stealers.read().iter().any(|(_, s)| !s.is_empty())
     }
 
-    pub(crate) fn pop(&self) -> Option<Job> {
-        loop {
-            match self.queue.steal() {
-                Steal::Success(job) => return Some(job),
-                Steal::Empty => return None,
-                Steal::Retry => {}
-            }
-        }
+    pub(crate) fn is_pending(&self) -> bool {
+        self.pending.load(Ordering::Acquire) != 0
     }
 
     /// Runs one task of this scope and counts it finished.
@@ -89,8 +181,24 @@ impl ScopeState {
         }
         // Counted before it is visible, so the latch cannot reach zero while it is queued.
         self.pending.fetch_add(1, Ordering::AcqRel);
-        self.queue.push(job);
-        // Pairs with the fence in `wait`: the owner either sees the job or is unparked.
+        let me = Arc::as_ptr(self);
+        let job = CURRENT.with(|c| {
+            let q = c.get();
+            // SAFETY: a non-null `CURRENT` points to the `LocalQueue` of a live `Enter` of this
+            // thread (it is reset before the queue is freed).
+            match unsafe { q.as_ref() } {
+                Some(q) if q.scope == me => {
+                    q.deque.push(job);
+                    None
+                }
+                _ => Some(job),
+            }
+        });
+        if let Some(job) = job {
+            self.injector.push(job);
+        }
+        // Pairs with the fences in `wait` and in the workers' sleep: the owner and an idle
+        // worker either see the job or are unparked.
         fence(Ordering::SeqCst);
         if self.owner_sleeping.load(Ordering::Relaxed) {
             self.owner.unpark();
@@ -99,13 +207,13 @@ impl ScopeState {
     }
 
     /// The owner's wait: runs this scope's queued tasks until none is pending.
-    fn wait(&self, parker: &Parker) {
+    fn wait(&self, enter: &Enter<'_>, parker: &Parker) {
         let backoff = Backoff::new();
         loop {
             if self.pending.load(Ordering::Acquire) == 0 {
                 return;
             }
-            if let Some(job) = self.pop() {
+            if let Some(job) = enter.pop() {
                 self.run(job);
                 backoff.reset();
                 continue;
@@ -116,7 +224,7 @@ impl ScopeState {
             }
             self.owner_sleeping.store(true, Ordering::SeqCst);
             fence(Ordering::SeqCst);
-            if self.pending.load(Ordering::SeqCst) != 0 && self.queue.is_empty() {
+            if self.pending.load(Ordering::SeqCst) != 0 && !self.has_work() {
                 parker.park();
             }
             self.owner_sleeping.store(false, Ordering::Relaxed);
@@ -148,6 +256,7 @@ where
         pool,
         state: &state,
     };
+    let enter = Enter::new(&state);
     let result = {
         let scope = Scope {
             state: &state,
@@ -157,7 +266,8 @@ where
         catch_unwind(AssertUnwindSafe(|| f(&scope)))
     };
     // Every task borrowing from 'scope must finish before we return or unwind.
-    state.wait(&parker);
+    state.wait(&enter, &parker);
+    drop(enter);
     let value = match result {
         Ok(value) => Some(value),
         Err(payload) => {
