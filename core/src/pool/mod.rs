@@ -440,6 +440,11 @@ impl fmt::Debug for Pool {
     }
 }
 
+// A panic inside a scope never leaves the pool in a broken state: task and body panics are
+// caught and the pool keeps working (tested), so a `&Pool` may cross `catch_unwind`.
+impl std::panic::UnwindSafe for Pool {}
+impl std::panic::RefUnwindSafe for Pool {}
+
 impl PartialEq for Pool {
     /// Two pools are equal when they are clones sharing the same workers.
     fn eq(&self, other: &Pool) -> bool {
