@@ -10,7 +10,7 @@
 //   10-30 ms (as if calling another service; the duration is derived from the record's identifier,
 //   so runs are reproducible, and equals the Python example's) and throws on a "poison" record, one
 //   whose payload (SQS `body`, base64-decoded Kinesis `data`, DynamoDB `NewImage`) contains
-//   `poison`. Throwing fails that record; in a FIFO message group or Kinesis partition key the later
+//   `poison`. It honours the deadline through the `signal` lanepool passes. Throwing fails that record; in a FIFO message group or Kinesis partition key the later
 //   records of that lane are then skipped (and retried by Lambda), keeping their order.
 // - `handler` resolves to `{ batchItemFailures: [{ itemIdentifier }, ...] }`.
 //
@@ -51,11 +51,13 @@ function ioMs(id) {
   return 10 + (crypto.createHash('sha256').update(id).digest()[0] % 21);
 }
 
-async function recordHandler(record) {
+// lanepool passes `{ signal }`, an AbortSignal that fires at the invocation's deadline (less the
+// margin): hand it to your I/O (fetch, AWS SDK calls) so a record still running then gives up at once.
+async function recordHandler(record, { signal } = {}) {
   const id = recordId(record);
   log('start', id);
   try {
-    await sleep(ioMs(id)); // the I/O a real handler would do
+    await sleep(ioMs(id), undefined, { signal }); // the I/O a real handler would do
     if (payload(record).includes('poison')) throw new Error(`poison record ${id}`);
   } finally {
     log('end', id);

@@ -20,6 +20,7 @@ export class RuntimeApi {
     this.logPath = logPath;
     this.timeoutMs = timeoutMs;
     this.results = new Map();
+    this.deadlinesMs = new Map(); // request id -> the Lambda-Runtime-Deadline-Ms sent
     this.initErrors = [];
     this.polls = 0;
     this.queue = []; // invocations not yet handed out
@@ -44,13 +45,15 @@ export class RuntimeApi {
     while (this.queue.length && this.waiting.length) {
       const res = this.waiting.shift();
       if (res.destroyed) continue;
-      const { requestId, event } = this.queue.shift();
+      const { requestId, event, timeoutMs } = this.queue.shift();
+      const deadlineMs = Date.now() + (timeoutMs ?? this.timeoutMs);
+      this.deadlinesMs.set(requestId, deadlineMs);
       const body = JSON.stringify(event);
       res.writeHead(200, {
         'Content-Type': 'application/json',
         'Content-Length': Buffer.byteLength(body),
         'Lambda-Runtime-Aws-Request-Id': requestId,
-        'Lambda-Runtime-Deadline-Ms': String(Date.now() + this.timeoutMs),
+        'Lambda-Runtime-Deadline-Ms': String(deadlineMs),
         'Lambda-Runtime-Invoked-Function-Arn': FUNCTION_ARN,
         'Lambda-Runtime-Trace-Id': `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString('hex')};Parent=${randomBytes(8).toString('hex')};Sampled=0`,
       });
@@ -91,7 +94,7 @@ export class RuntimeApi {
       }
       if (parts.length === 3 && parts[0] === 'invocation' && (parts[2] === 'response' || parts[2] === 'error')) {
         if (this.results.has(parts[1])) return reply(400, { errorMessage: 'result already posted' });
-        this.results.set(parts[1], { requestId: parts[1], kind: parts[2], body, headers: req.headers, logOffset });
+        this.results.set(parts[1], { requestId: parts[1], kind: parts[2], body, headers: req.headers, logOffset, timeMs: Date.now() });
         this.#changed();
         return reply(202, { status: 'OK' });
       }
@@ -99,10 +102,11 @@ export class RuntimeApi {
     });
   }
 
-  /** Queues an event for the next GET /next; returns its request id. */
-  invoke(event) {
+  /** Queues an event for the next GET /next; returns its request id. The deadline sent is
+   *  timeoutMs (default: the server's) after the event is handed out. */
+  invoke(event, timeoutMs = undefined) {
     const requestId = randomUUID();
-    this.queue.push({ requestId, event });
+    this.queue.push({ requestId, event, timeoutMs });
     this.#handOut();
     return requestId;
   }

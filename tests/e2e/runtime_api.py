@@ -47,6 +47,7 @@ class RuntimeApi:
     init_errors: list = field(default_factory=list)
     polls: int = 0  # GET /next requests received so far
     handed_out: list = field(default_factory=list)  # request ids, in order
+    deadlines_ms: dict = field(default_factory=dict)  # request id -> the Lambda-Runtime-Deadline-Ms sent
 
     def __post_init__(self) -> None:
         self._queue: queue.Queue = queue.Queue()
@@ -91,15 +92,17 @@ class RuntimeApi:
                 if item is None:  # shutting down: leave the client waiting no longer
                     self.close_connection = True
                     return self._reply(500, b'{"errorMessage":"runtime api stopped"}')
-                request_id, event = item
+                request_id, event, timeout_ms = item
+                deadline_ms = int(time.time() * 1000) + (timeout_ms or api.timeout_ms)
                 with api._cond:
                     api.handed_out.append(request_id)
+                    api.deadlines_ms[request_id] = deadline_ms
                     api._cond.notify_all()
                 body = json.dumps(event).encode()
                 self._reply(200, body, {
                     "Content-Type": "application/json",
                     "Lambda-Runtime-Aws-Request-Id": request_id,
-                    "Lambda-Runtime-Deadline-Ms": str(int(time.time() * 1000) + api.timeout_ms),
+                    "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
                     "Lambda-Runtime-Invoked-Function-Arn": FUNCTION_ARN,
                     "Lambda-Runtime-Trace-Id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0",
                 })
@@ -143,10 +146,11 @@ class RuntimeApi:
         host, port = self._server.server_address[:2]
         return f"{host}:{port}"
 
-    def invoke(self, event: object) -> str:
-        """Queues an event for the next ``GET /next``; returns its request id."""
+    def invoke(self, event: object, timeout_ms: int | None = None) -> str:
+        """Queues an event for the next ``GET /next``; returns its request id. The deadline sent is
+        ``timeout_ms`` (default: the server's ``timeout_ms``) after the event is handed out."""
         request_id = str(uuid.uuid4())
-        self._queue.put((request_id, event))
+        self._queue.put((request_id, event, timeout_ms))
         return request_id
 
     def wait(self, predicate, timeout: float, what: str, alive=lambda: True) -> None:

@@ -75,15 +75,23 @@ function processState(pid) {
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
 }
 
-function checkLog(name, requestId, event, log, offsetAtResponse) {
+// {pos (byte offset), phase, recordId, ms} of the invocation's lines in the record log.
+function logLines(log, requestId) {
   const lines = [];
   let pos = 0;
   for (const raw of log.split(/(?<=\n)/)) {
     if (!raw) continue;
-    const [phase, rid, recordId] = raw.trim().split(' ');
-    if (rid === requestId) lines.push({ pos, phase, recordId });
+    const [phase, rid, recordId, ns] = raw.trim().split(' ');
+    if (rid === requestId) lines.push({ pos, phase, recordId, ms: Number(BigInt(ns) / 1000n) / 1000 });
     pos += Buffer.byteLength(raw);
   }
+  return lines;
+}
+
+// Nothing after the response, no foreign records, each record at most once, lanes in order, and
+// (exact) the records that ran are exactly those the semantics run.
+function checkLog(name, requestId, event, log, offsetAtResponse, { exact = true } = {}) {
+  const lines = logLines(log, requestId);
   const late = lines.filter((l) => l.pos >= offsetAtResponse);
   assert.deepEqual(late, [], `${name}: record log lines written after the response was posted`);
 
@@ -98,8 +106,8 @@ function checkLog(name, requestId, event, log, offsetAtResponse) {
   const ends = lines.filter((l) => l.phase === 'end').map((l) => l.recordId);
   const twice = [...new Set(starts.filter((id, i) => starts.indexOf(id) !== i))];
   assert.deepEqual(twice, [], `${name}: records started more than once`);
-  assert.deepEqual([...starts].sort(), expectRun, `${name}: the records started are not the ones that should run`);
-  assert.deepEqual([...ends].sort(), expectRun, `${name}: the records ended are not the ones that should run`);
+  assert.deepEqual([...starts].sort(), [...ends].sort(), `${name}: a record started but never ended (or the reverse)`);
+  if (exact) assert.deepEqual([...starts].sort(), expectRun, `${name}: the records started are not the ones that should run`);
 
   // Per lane: one record at a time, in event order.
   const lane = new Map(event.Records.map((r) => [identifier(r), laneOf(r)]));
@@ -117,6 +125,58 @@ function checkLog(name, requestId, event, log, offsetAtResponse) {
     } else {
       assert.equal(running.get(l), recordId, `${name}: unexpected end of ${recordId}`);
       running.delete(l);
+    }
+  }
+}
+
+const DEADLINE_MARGIN_MS = 500; // lanepool's default deadlineMarginMs, which the example keeps
+const TOLERANCE_MS = 50; // between the scheduler's decision to start a record and the example's log line
+
+function expectedFailures(event) {
+  const failedLanes = new Set();
+  const failed = new Set();
+  for (const r of event.Records) {
+    const lane = laneOf(r);
+    if (lane !== null && failedLanes.has(lane)) failed.add(identifier(r));
+    else if (payload(r).includes('poison')) {
+      failed.add(identifier(r));
+      if (lane !== null) failedLanes.add(lane);
+    }
+  }
+  return failed;
+}
+
+// An invocation whose deadline falls mid-batch: it answers before the deadline, starts nothing at
+// or after deadline - margin, reports every record it did not finish (in event order), and still
+// leaves nothing running after the response (the example's records give up on the AbortSignal).
+function checkDeadline(name, requestId, event, log, result, deadlineMs) {
+  assert.equal(result.kind, 'response', `${name}: the handler failed: ${JSON.stringify(result.body)}`);
+  assert.ok(result.timeMs < deadlineMs, `${name}: the response came after the deadline`);
+  checkLog(name, requestId, event, log, result.logOffset, { exact: false });
+
+  const ids = event.Records.map(identifier);
+  const position = new Map(ids.map((id, i) => [id, i]));
+  const failed = result.body.batchItemFailures.map((f) => f.itemIdentifier);
+  const positions = failed.map((f) => position.get(f));
+  assert.deepEqual(positions, [...positions].sort((a, b) => a - b), `${name}: failures not in event order`);
+  assert.equal(new Set(failed).size, failed.length, `${name}: a failure listed twice`);
+
+  const cutoff = deadlineMs - DEADLINE_MARGIN_MS + TOLERANCE_MS;
+  const lines = logLines(log, requestId);
+  const started = new Map(lines.filter((l) => l.phase === 'start').map((l) => [l.recordId, l.ms]));
+  const ended = new Map(lines.filter((l) => l.phase === 'end').map((l) => [l.recordId, l.ms]));
+  const lateStarts = [...started].filter(([, ms]) => ms >= cutoff).map(([id]) => id);
+  assert.deepEqual(lateStarts, [], `${name}: records started after deadline - margin`);
+  const notStarted = ids.filter((id) => !started.has(id));
+  assert.ok(notStarted.length > 0, `${name}: the deadline was never reached (every record started): make the timeout shorter`);
+  const failedSet = new Set(failed);
+  assert.deepEqual(notStarted.filter((id) => !failedSet.has(id)), [], `${name}: records that never ran are not reported`);
+
+  // Records that finished well before the cutoff have their ordinary outcome.
+  const expectedFail = expectedFailures(event);
+  for (const id of ids) {
+    if (ended.has(id) && ended.get(id) < cutoff - 2 * TOLERANCE_MS) {
+      assert.equal(failedSet.has(id), expectedFail.has(id), `${name}: wrong outcome for ${id}, which finished in time`);
     }
   }
 }
@@ -187,18 +247,24 @@ async function runInvocations(rt, names, { freeze = true } = {}) {
   const { api } = rt;
   await api.waitPolls(1, { timeoutMs: 60_000, alive: rt.alive }); // INIT done: asking for work
   const invocations = [];
-  for (const [i, name] of names.entries()) {
+  for (const [i, item] of names.entries()) {
+    // An item is an event file name, or [name, timeoutMs] for an invocation whose deadline is that close.
+    const [name, timeoutMs] = Array.isArray(item) ? item : [item, undefined];
     const [event, expected] = load(name);
-    const requestId = api.invoke(event);
+    const requestId = api.invoke(event, timeoutMs);
     const result = await api.waitResult(requestId, { timeoutMs: 60_000, alive: rt.alive });
     // The loop posts, then comes straight back to GET /next: Lambda freezes it there.
     await api.waitPolls(i + 2, { timeoutMs: 30_000, alive: rt.alive });
     await sleep(50); // give a stray record (there must be none) a chance to show up in the log
     if (freeze) await freezeAndThaw(rt);
-    invocations.push({ name, requestId, event, expected, result });
+    invocations.push({ name, timeoutMs, requestId, event, expected, result });
   }
   const log = fs.readFileSync(rt.logPath, 'utf8');
-  for (const { name, requestId, event, expected, result } of invocations) {
+  for (const { name, timeoutMs, requestId, event, expected, result } of invocations) {
+    if (timeoutMs !== undefined) {
+      checkDeadline(name, requestId, event, log, result, api.deadlinesMs.get(requestId));
+      continue;
+    }
     if (expected.error) {
       assert.equal(result.kind, 'error', `${name}: expected an invocation error, got ${JSON.stringify(result.body)}`);
       assert.equal(result.body.errorType, expected.error, `${name}: ${JSON.stringify(result.body)}`);
@@ -215,6 +281,9 @@ test('several SQS FIFO invocations, frozen with SIGSTOP between them', () =>
 
 test('standard SQS, Kinesis, an all-poison batch (BatchFailedError to /error), then FIFO again', () =>
   withRuntime('other', (rt) => runInvocations(rt, ['standard-1.json', 'kinesis-1.json', 'fifo-all-poison.json', 'fifo-2.json'])));
+
+test('a deadline mid-batch: the 1,000-record FIFO sample with 1.2 s left, then a whole invocation', () =>
+  withRuntime('deadline', (rt) => runInvocations(rt, [['sqs-fifo.json', 1200], 'fifo-1.json'])));
 
 test('the bundled sample events in examples/events', () =>
   withRuntime('samples', (rt) => runInvocations(rt, ['sqs-fifo.json', 'sqs-standard.json', 'kinesis.json'])));

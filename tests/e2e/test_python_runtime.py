@@ -125,39 +125,56 @@ class Runtime:
         assert self.log_path.stat().st_size == size, "a frozen process wrote to the record log"
         os.kill(self.proc.pid, signal.SIGCONT)
 
-    def run(self, names: list[str], freeze: bool = True) -> None:
-        """Invokes each event in turn; asserts responses and the record log."""
+    def run(self, names: list, freeze: bool = True) -> None:
+        """Invokes each event in turn; asserts responses and the record log.
+
+        An item is an event file name, or ``(name, timeout_ms)`` for an invocation whose deadline
+        (``Lambda-Runtime-Deadline-Ms``) is that close: it must stop early (see check_deadline).
+        """
         self.api.wait_polls(1, timeout=60, alive=self.alive)  # INIT done: the client asks for work
         invocations = []
-        for n, name in enumerate(names, start=1):
+        for n, item in enumerate(names, start=1):
+            name, timeout_ms = item if isinstance(item, tuple) else (item, None)
             event, expected = load(EVENTS / name if (EVENTS / name).exists() else REPO / "examples" / "events" / name)
-            request_id = self.api.invoke(event)
+            request_id = self.api.invoke(event, timeout_ms)
             result = self.api.wait_result(request_id, timeout=60, alive=self.alive)
             # The client posts, then comes straight back to GET /next: Lambda freezes it there.
             self.api.wait_polls(n + 1, timeout=30, alive=self.alive)
             time.sleep(0.05)  # give a stray record (there must be none) a chance to show up in the log
             if freeze:
                 self.freeze_and_thaw()
-            invocations.append((name, request_id, event, expected, result))
+            invocations.append((name, timeout_ms, request_id, event, expected, result))
 
         log = self.log_path.read_bytes()
-        for name, request_id, event, expected, result in invocations:
-            if "error" in expected:
+        for name, timeout_ms, request_id, event, expected, result in invocations:
+            if timeout_ms is not None:
+                check_deadline(name, request_id, event, log, result, self.api.deadlines_ms[request_id])
+            elif "error" in expected:
                 assert result.kind == "error", f"{name}: expected an invocation error, got {result.body}"
                 assert result.body["errorType"] == expected["error"], f"{name}: {result.body}"
             else:
                 assert result.kind == "response", f"{name}: the handler failed: {result.body}\n{self.output()}"
                 assert result.body == expected, f"{name}: response differs from {name[:-5]}.expected.json"
-            check_log(name, request_id, event, log, result.log_offset)
+            if timeout_ms is None:
+                check_log(name, request_id, event, log, result.log_offset)
 
 
-def check_log(name: str, request_id: str, event: dict, log: bytes, offset_at_response: int) -> None:
+def log_lines(log: bytes, request_id: str) -> list[tuple[int, str, str, int]]:
+    """(byte offset, phase, record id, time_ns) of the invocation's lines in the record log."""
     pos, lines = 0, []
     for raw in log.splitlines(keepends=True):
-        phase, rid, record_id, _ = raw.decode().split()
+        phase, rid, record_id, ns = raw.decode().split()
         if rid == request_id:
-            lines.append((pos, phase, record_id))
+            lines.append((pos, phase, record_id, int(ns)))
         pos += len(raw)
+    return lines
+
+
+def check_log(name: str, request_id: str, event: dict, log: bytes, offset_at_response: int,
+              exact: bool = True) -> None:
+    """Nothing after the response, no foreign records, each record at most once, lanes in order,
+    and (``exact``) the records that ran are exactly those the semantics run."""
+    lines = [line[:3] for line in log_lines(log, request_id)]
     late = [(phase, rid) for pos, phase, rid in lines if pos >= offset_at_response]
     assert not late, f"{name}: {len(late)} record log lines written after the response was posted: {late[:5]}"
 
@@ -169,13 +186,14 @@ def check_log(name: str, request_id: str, event: dict, log: bytes, offset_at_res
         f"{name}: records of another event ran during this invocation (an earlier invocation's record "
         f"still running after its response was posted?): {foreign[:5]}"
     )
-    expect_run = records_that_run(event)
     starts = [rid for _, phase, rid in lines if phase == "start"]
     ends = [rid for _, phase, rid in lines if phase == "end"]
     twice = sorted({rid for rid in starts if starts.count(rid) > 1})
     assert not twice, f"{name}: records started more than once: {twice[:5]}"
-    assert sorted(starts) == sorted(expect_run), f"{name}: the records started are not the ones that should run"
-    assert sorted(ends) == sorted(expect_run), f"{name}: the records ended are not the ones that should run"
+    assert sorted(starts) == sorted(ends), f"{name}: a record started but never ended (or the reverse)"
+    if exact:
+        expect_run = records_that_run(event)
+        assert sorted(starts) == sorted(expect_run), f"{name}: the records started are not the ones that should run"
 
     # Per lane: one record at a time, in event order.
     lane_of = {generate._identifier(r): generate._lane(r) for r in event["Records"]}
@@ -192,6 +210,41 @@ def check_log(name: str, request_id: str, event: dict, log: bytes, offset_at_res
             running[lane], last[lane] = rid, order[rid]
         else:
             assert running.pop(lane, None) == rid, f"{name}: unexpected end of {rid}"
+
+
+DEADLINE_MARGIN_MS = 500  # lanepool's default deadline_margin_ms, which the example keeps
+TOLERANCE_MS = 50  # between the scheduler's decision to start a record and the example's log line
+
+
+def check_deadline(name: str, request_id: str, event: dict, log: bytes, result, deadline_ms: int) -> None:
+    """An invocation whose deadline falls mid-batch: it answers before the deadline, starts nothing
+    at or after deadline - margin, reports every record it did not finish (in event order), and
+    still leaves nothing running after the response."""
+    assert result.kind == "response", f"{name}: the handler failed: {result.body}"
+    assert result.time_ns // 1_000_000 < deadline_ms, f"{name}: the response came after the deadline"
+    check_log(name, request_id, event, log, result.log_offset, exact=False)
+
+    ids = [generate._identifier(r) for r in event["Records"]]
+    failed = [f["itemIdentifier"] for f in result.body["batchItemFailures"]]
+    position = {rid: i for i, rid in enumerate(ids)}
+    assert [position[f] for f in failed] == sorted(position[f] for f in failed), f"{name}: failures not in event order"
+    assert len(set(failed)) == len(failed), f"{name}: a failure listed twice"
+
+    cutoff_ns = (deadline_ms - DEADLINE_MARGIN_MS + TOLERANCE_MS) * 1_000_000
+    lines = log_lines(log, request_id)
+    started = {rid: ns for _, phase, rid, ns in lines if phase == "start"}
+    ended = {rid: ns for _, phase, rid, ns in lines if phase == "end"}
+    late_starts = [rid for rid, ns in started.items() if ns >= cutoff_ns]
+    assert not late_starts, f"{name}: records started after deadline - margin: {late_starts[:5]}"
+    not_started = [rid for rid in ids if rid not in started]
+    assert not_started, f"{name}: the deadline was never reached (every record started): make the timeout shorter"
+    assert set(not_started) <= set(failed), f"{name}: records that never ran are not reported"
+
+    # Records that finished well before the cutoff have their ordinary outcome.
+    expected_fail = {f["itemIdentifier"] for f in generate.expected(event)["batchItemFailures"]}
+    for rid in ids:
+        if rid in ended and ended[rid] < cutoff_ns - 2 * TOLERANCE_MS * 1_000_000:
+            assert (rid in failed) == (rid in expected_fail), f"{name}: wrong outcome for {rid}, which finished in time"
 
 
 @pytest.fixture
@@ -214,6 +267,13 @@ def test_fifo_invocations_frozen_between(runtime):
 def test_other_sources_and_all_failed(runtime):
     """Standard SQS, Kinesis, an all-poison batch (BatchFailedError posted to /error), then FIFO again."""
     runtime.run(["standard-1.json", "kinesis-1.json", "fifo-all-poison.json", "fifo-2.json"])
+
+
+def test_deadline_mid_batch(runtime):
+    """The 1,000-record FIFO sample (about 1.3 s of work) with a 1.2 s deadline: it stops starting
+    records 500 ms before the deadline, reports the rest, answers in time; the next invocation is
+    whole."""
+    runtime.run([("sqs-fifo.json", 1200), "fifo-1.json"])
 
 
 def test_bundled_sample_events(runtime):
