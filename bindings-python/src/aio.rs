@@ -57,7 +57,10 @@ pub fn start_batch<'py>(
         run: Some(BatchRun::new(plan, &options, workers.max(1))),
     };
     let records = PyList::new(py, records)?;
-    PyTuple::new(py, [Py::new(py, run)?.into_any(), records.into_any().unbind()])
+    PyTuple::new(
+        py,
+        [Py::new(py, run)?.into_any(), records.into_any().unbind()],
+    )
 }
 
 #[pymethods]
@@ -111,7 +114,9 @@ impl PyBatchRun {
             .ok_or_else(|| PyRuntimeError::new_err("the batch has finished"))?;
         if !run.scheduler().is_done() {
             self.run = Some(run);
-            return Err(PyRuntimeError::new_err("finish() before every record has its outcome"));
+            return Err(PyRuntimeError::new_err(
+                "finish() before every record has its outcome",
+            ));
         }
         PyReport::into_result(py, run.finish(), |e| e)
     }

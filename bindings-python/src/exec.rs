@@ -1,129 +1,131 @@
-//! TEMPORARY stand-in for `lanepool::pool::Pool` while the core's pool is being written:
-//! same method names, plain `std::thread` underneath. Swapped for the core pool once it lands.
+//! The core's thread pool, plus what the binding needs on top of it: `broadcast` (runners on
+//! the pool, the caller being one of them) and `OwnedScope`, a scope that outlives a Rust call
+//! frame (for Python's `with pool.scope() as s:`).
+//!
+//! `OwnedScope` is a stand-in until the core has one (`Pool::owned_scope`): its tasks run in a
+//! borrowed `Pool::scope` held open by a host thread, which the scope starts on its first spawn.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
-use lanepool::batch::{BatchError, BatchOptions, BatchReport, BatchRun, RecordError, Step};
-use lanepool::event::BatchPlan;
-use lanepool::lanes::Ticket;
 use parking_lot::{Condvar, Mutex};
 
-pub type BatchResult<E> = Result<BatchReport<RecordError<E>>, BatchError<RecordError<E>>>;
+pub use lanepool::pool::Pool;
 
-#[derive(Debug, Default)]
-pub struct Halt(AtomicBool);
-
-impl Halt {
-    pub fn halt(&self) {
-        self.0.store(true, Ordering::Release);
-    }
-    pub fn is_halted(&self) -> bool {
-        self.0.load(Ordering::Acquire)
-    }
-}
-
-pub struct Pool {
-    workers: usize,
-}
-
-impl Pool {
-    pub fn new(workers: usize) -> Result<Pool, String> {
-        if workers == 0 {
-            return Err("workers must be at least 1".into());
-        }
-        Ok(Pool { workers })
-    }
-
-    pub fn default_workers() -> usize {
-        std::thread::available_parallelism().map_or(4, |n| n.get())
-    }
-
-    pub fn workers(&self) -> usize {
-        self.workers
-    }
-
-    /// Runs `f(i)` for `runners` runners, the caller being runner 0.
-    pub fn broadcast<F: Fn(usize) + Sync>(&self, runners: usize, f: F) {
-        std::thread::scope(|s| {
+/// Runs `f(i)` for `i` in `0..runners` on the pool, `f(0)` on the calling thread, and returns
+/// when every one returned.
+pub fn broadcast<F: Fn(usize) + Sync>(pool: &Pool, runners: usize, f: F) {
+    match runners {
+        0 => {}
+        1 => f(0),
+        _ => pool.scope(|s| {
+            let f = &f;
             for i in 1..runners {
-                let f = &f;
-                s.spawn(move || f(i));
+                s.spawn(move |_| f(i));
             }
-            if runners > 0 {
-                f(0);
-            }
-        });
-    }
-
-    pub fn run_plan<E, H>(&self, plan: BatchPlan, options: &BatchOptions, handler: H) -> BatchResult<E>
-    where
-        E: Send,
-        H: Fn(Ticket, &Halt) -> Result<(), E> + Sync,
-    {
-        let run = BatchRun::new(plan, options, self.workers());
-        let runners = run.concurrency().min(run.len());
-        let run = Mutex::new(run);
-        let wake = Condvar::new();
-        let halt = Halt::default();
-        self.broadcast(runners, |_| {
-            let mut guard = run.lock();
-            loop {
-                if halt.is_halted() {
-                    guard.halt();
-                }
-                match guard.step() {
-                    Step::Run(ticket) => {
-                        let result = parking_lot::MutexGuard::unlocked(&mut guard, || {
-                            handler(ticket, &halt).map_err(RecordError::Error)
-                        });
-                        guard.complete(ticket.index, result).expect("running");
-                        wake.notify_all();
-                    }
-                    Step::Wait(Some(t)) => {
-                        wake.wait_for(&mut guard, t);
-                    }
-                    Step::Wait(None) => wake.wait(&mut guard),
-                    Step::Done => {
-                        wake.notify_all();
-                        return;
-                    }
-                }
-            }
-        });
-        run.into_inner().finish()
-    }
-
-    pub fn owned_scope(&self) -> OwnedScope {
-        OwnedScope {
-            state: Arc::new((Mutex::new(0), Condvar::new())),
-        }
+            f(0);
+        }),
     }
 }
 
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+#[derive(Default)]
+struct State {
+    /// Tasks spawned and not finished (nested ones included).
+    pending: usize,
+    /// Tasks not yet handed to the host.
+    queue: VecDeque<Job>,
+    closing: bool,
+    host: Option<JoinHandle<()>>,
+}
+
+struct Inner {
+    pool: Pool,
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+/// A scope not tied to a Rust call frame: `spawn` from anywhere (tasks too), `wait` once.
 #[derive(Clone)]
 pub struct OwnedScope {
-    state: Arc<(Mutex<usize>, Condvar)>,
+    inner: Arc<Inner>,
+}
+
+/// Decrements `pending` when a task ends, even by a panic.
+struct Finished(Arc<Inner>);
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        let mut st = self.0.state.lock();
+        st.pending -= 1;
+        if st.pending == 0 {
+            self.0.changed.notify_all();
+        }
+    }
 }
 
 impl OwnedScope {
-    pub fn spawn(&self, f: impl FnOnce(&OwnedScope) + Send + 'static) {
-        *self.state.0.lock() += 1;
-        let me = self.clone();
-        std::thread::spawn(move || {
-            f(&me);
-            let mut n = me.state.0.lock();
-            *n -= 1;
-            if *n == 0 {
-                me.state.1.notify_all();
-            }
-        });
-    }
-
-    pub fn wait(&self) {
-        let mut n = self.state.0.lock();
-        while *n > 0 {
-            self.state.1.wait(&mut n);
+    pub fn new(pool: &Pool) -> Self {
+        OwnedScope {
+            inner: Arc::new(Inner {
+                pool: pool.clone(),
+                state: Mutex::new(State::default()),
+                changed: Condvar::new(),
+            }),
         }
     }
+
+    /// Starts `f` on the pool.
+    pub fn spawn(&self, f: impl FnOnce(&OwnedScope) + Send + 'static) {
+        let me = self.clone();
+        let job: Job = Box::new(move || {
+            let _finished = Finished(me.inner.clone());
+            f(&me);
+        });
+        let mut st = self.inner.state.lock();
+        st.pending += 1;
+        st.queue.push_back(job);
+        if st.host.is_none() {
+            let inner = self.inner.clone();
+            st.host = Some(std::thread::spawn(move || host(&inner)));
+        }
+        self.inner.changed.notify_all();
+    }
+
+    /// Waits until every task spawned (nested ones too) finished.
+    pub fn wait(&self) {
+        let host = {
+            let mut st = self.inner.state.lock();
+            while st.pending > 0 {
+                self.inner.changed.wait(&mut st);
+            }
+            st.closing = true;
+            self.inner.changed.notify_all();
+            st.host.take()
+        };
+        if let Some(host) = host {
+            let _ = host.join();
+        }
+    }
+}
+
+/// Holds a pool scope open and spawns every queued task into it, until the scope closes.
+fn host(inner: &Inner) {
+    inner.pool.scope(|s| loop {
+        let jobs: Vec<Job> = {
+            let mut st = inner.state.lock();
+            while st.queue.is_empty() && !st.closing {
+                inner.changed.wait(&mut st);
+            }
+            if st.queue.is_empty() {
+                return;
+            }
+            st.queue.drain(..).collect()
+        };
+        for job in jobs {
+            s.spawn(move |_| job());
+        }
+    });
 }

@@ -10,6 +10,7 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use crate::batch::{self, PyReport, RawOptions};
 use crate::errors;
 use crate::exec::{self, OwnedScope};
+use lanepool::batch::Halt;
 use lanepool::batch::RecordError;
 
 /// The worker pool (Rust threads). Use `lanepool.Pool`, which wraps this.
@@ -105,7 +106,7 @@ impl PyPool {
         let interrupt = Interrupt::default();
         let pool = &self.pool;
         let result = py.detach(|| {
-            pool.run_plan(plan, &options, |ticket, halt| {
+            pool.run_plan(plan, &options, |ticket, halt: &Halt| {
                 Python::attach(|py| {
                     match handler.bind(py).call1((records[ticket.index].bind(py),)) {
                         Ok(_) => Ok(()),
@@ -134,7 +135,7 @@ impl PyPool {
     /// A new scope (see `lanepool.Pool.scope`).
     fn scope(&self) -> PyScope {
         PyScope {
-            scope: self.pool.owned_scope(),
+            scope: OwnedScope::new(&self.pool),
             tasks: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
         }
@@ -161,7 +162,7 @@ impl PyPool {
         let runners = self.pool.workers().min(n);
         let pool = &self.pool;
         py.detach(|| {
-            pool.broadcast(runners, |_| loop {
+            exec::broadcast(pool, runners, |_| loop {
                 if halted.load(Ordering::Acquire) {
                     return;
                 }

@@ -1,0 +1,136 @@
+"""Shared helpers: the recording test handlers of tests/vectors/README.md."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+VECTORS = ROOT / "tests" / "vectors"
+
+
+class Context:
+    """A Lambda context whose remaining time counts down from `remaining_ms`."""
+
+    def __init__(self, remaining_ms: float) -> None:
+        self._deadline = time.monotonic() + remaining_ms / 1000.0
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def identifier(record: dict) -> str:
+    source = record.get("eventSource")
+    if source == "aws:kinesis":
+        return record["kinesis"]["sequenceNumber"]
+    if source == "aws:dynamodb":
+        return record["dynamodb"]["SequenceNumber"]
+    return record["messageId"]
+
+
+class Recorder:
+    """The vector test handler: sleeps and fails per `spec`, logs every call."""
+
+    def __init__(self, spec: dict | None = None) -> None:
+        spec = spec or {}
+        self.fail_attempts = spec.get("fail_attempts", {})
+        self.fail_always = set(spec.get("fail_always", []))
+        self.sleep_ms = spec.get("sleep_ms", {})
+        self.default_sleep_ms = spec.get("default_sleep_ms", 0)
+        self.lock = threading.Lock()
+        self.counts: dict[str, int] = {}
+        self.calls: list[tuple[str, float, float]] = []  # (id, start, end)
+        self.in_flight = 0
+        self.peak = 0
+        self.records: list = []  # the record objects handed to the handler
+
+    def _begin(self, record) -> tuple[str, int, float]:
+        rid = identifier(record)
+        with self.lock:
+            attempt = self.counts.get(rid, 0) + 1
+            self.counts[rid] = attempt
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            self.records.append(record)
+        return rid, attempt, time.monotonic()
+
+    def _end(self, rid: str, attempt: int, start: float) -> None:
+        end = time.monotonic()
+        with self.lock:
+            self.in_flight -= 1
+            self.calls.append((rid, start, end))
+        if rid in self.fail_always or attempt <= self.fail_attempts.get(rid, 0):
+            raise RuntimeError(f"{rid} attempt {attempt} fails")
+
+    def _sleep_s(self, rid: str) -> float:
+        return self.sleep_ms.get(rid, self.default_sleep_ms) / 1000.0
+
+    def sync(self, record) -> None:
+        rid, attempt, start = self._begin(record)
+        delay = self._sleep_s(rid)
+        if delay:
+            time.sleep(delay)
+        self._end(rid, attempt, start)
+
+    async def async_(self, record) -> None:
+        rid, attempt, start = self._begin(record)
+        delay = self._sleep_s(rid)
+        if delay:
+            await asyncio.sleep(delay)
+        else:
+            await asyncio.sleep(0)
+        self._end(rid, attempt, start)
+
+    def check_lanes(self, records: list, lane_of) -> None:
+        """No two calls of one lane overlap; each lane's records start in event order."""
+        index = {identifier(r): i for i, r in enumerate(records)}
+        lanes: dict = {}
+        for rid, start, end in self.calls:
+            lane = lane_of(records[index[rid]])
+            if lane is not None:
+                lanes.setdefault(lane, []).append((start, end, index[rid]))
+        for lane, calls in lanes.items():
+            calls.sort()
+            for (s0, e0, i0), (s1, e1, i1) in zip(calls, calls[1:]):
+                assert s1 >= e0, f"lane {lane!r}: record {i1} started before record {i0} ended"
+                assert i1 >= i0, f"lane {lane!r}: record {i1} started before record {i0}"
+
+
+def load_vectors() -> list:
+    return [pytest.param(json.loads(p.read_text()), id=p.stem) for p in sorted(VECTORS.glob("*.json"))]
+
+
+def dotted(record, path: str):
+    value = record
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def vector_lane(options: dict):
+    """The lane of a record per rule 5 of tests/vectors/README.md (None: unkeyed)."""
+    group_key = options.get("group_key")
+    ordering = options.get("ordering", "auto")
+
+    def lane_of(record):
+        if group_key is not None:
+            return dotted(record, group_key)
+        if ordering == "unordered":
+            return None
+        source = record.get("eventSource")
+        if source == "aws:sqs":
+            return dotted(record, "attributes.MessageGroupId")
+        if source == "aws:kinesis":
+            return dotted(record, "kinesis.partitionKey")
+        if source == "aws:dynamodb":
+            return json.dumps(record["dynamodb"]["Keys"], sort_keys=True)
+        return None
+
+    return lane_of

@@ -1,0 +1,234 @@
+"""Exceptions and BaseExceptions raised by handlers; errors of the call itself."""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import threading
+import time
+
+import pytest
+from conftest import Context
+
+import lanepool
+
+pool = lanepool.Pool(workers=4)
+
+
+def sqs(n, group=None):
+    return {
+        "Records": [
+            {
+                "messageId": f"m{i}",
+                "eventSource": "aws:sqs",
+                "body": str(i),
+                "attributes": {"MessageGroupId": group} if group else {},
+            }
+            for i in range(n)
+        ]
+    }
+
+
+def run_mode(mode, event, handler, **kwargs):
+    if mode == "run_batch_async":
+        return asyncio.run(pool.run_batch_async(event, handler, **kwargs))
+    return pool.run_batch(event, handler, **kwargs)
+
+
+def make_handler(mode, body):
+    """A handler running `body(record)` (sync) around an optional sleep."""
+    if mode == "sync":
+
+        def handler(record):
+            body(record)
+
+        return handler
+
+    async def ahandler(record):
+        await asyncio.sleep(0)
+        body(record)
+
+    return ahandler
+
+
+MODES = ["sync", "async", "run_batch_async"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_exception_fails_only_its_record_and_is_kept(mode):
+    err = KeyError("missing")
+
+    def body(record):
+        if record["messageId"] == "m1":
+            raise err
+
+    report = run_mode(mode, sqs(3), make_handler(mode, body))
+    [failure] = report.failures
+    assert (failure.item_identifier, failure.index, failure.reason) == ("m1", 1, "error")
+    assert failure.exception is err
+    assert failure.exception.__traceback__ is not None
+    assert report.succeeded == ["m0", "m2"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("exc_type", [KeyboardInterrupt, SystemExit, GeneratorExit])
+def test_base_exception_halts_and_propagates(mode, exc_type):
+    # One lane (FIFO group), so records run one after another: nothing starts after m2.
+    started = []
+
+    def body(record):
+        started.append(record["messageId"])
+        if record["messageId"] == "m2":
+            raise exc_type("stop")
+
+    with pytest.raises(exc_type):
+        run_mode(mode, sqs(6, group="g"), make_handler(mode, body), retries=2, retry_backoff_ms=0)
+    assert started == ["m0", "m1", "m2"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_base_exception_lets_running_handlers_finish(mode):
+    lock = threading.Lock()
+    log = []
+
+    if mode == "sync":
+
+        def handler(record):
+            with lock:
+                log.append(("start", record["messageId"]))
+            if record["messageId"] == "m0":
+                time.sleep(0.02)
+                raise KeyboardInterrupt
+            time.sleep(0.1)
+            with lock:
+                log.append(("end", record["messageId"]))
+
+    else:
+
+        async def handler(record):
+            log.append(("start", record["messageId"]))
+            if record["messageId"] == "m0":
+                await asyncio.sleep(0.02)
+                raise KeyboardInterrupt
+            await asyncio.sleep(0.1)
+            log.append(("end", record["messageId"]))
+
+    with pytest.raises(KeyboardInterrupt):
+        run_mode(mode, sqs(12), handler)
+    after = list(log)
+    started = {m for kind, m in after if kind == "start"}
+    ended = {m for kind, m in after if kind == "end"}
+    # the records running when m0 raised (m1..m3 with 4 workers) finished before the call returned
+    assert started - {"m0"} == ended
+    assert 1 <= len(ended) <= 3
+    time.sleep(0.15)
+    assert log == after
+
+
+def test_event_error_attributes_and_no_handler_call():
+    calls = []
+    event = {"Records": [{"eventSource": "aws:sqs", "messageId": "a"}, {"eventSource": "aws:sqs"}]}
+    with pytest.raises(lanepool.EventError) as info:
+        pool.process(event, calls.append)
+    e = info.value
+    assert isinstance(e, ValueError)
+    assert (e.index, e.field) == (1, "messageId")
+    assert str(e) == "record 1: field `messageId`: missing"
+    assert calls == []
+    e2 = pickle.loads(pickle.dumps(e))
+    assert (type(e2), str(e2), e2.index, e2.field) == (lanepool.EventError, str(e), 1, "messageId")
+
+
+@pytest.mark.parametrize(
+    "event,index,field",
+    [
+        ([], None, None),
+        ({}, None, "Records"),
+        ({"Records": None}, None, "Records"),
+        ({"Records": [1]}, 0, None),
+        ({"Records": ({"eventSource": "aws:sqs", "messageId": 3},)}, 0, "messageId"),
+    ],
+)
+def test_event_errors(event, index, field):
+    for mode in ("sync", "async"):
+        handler = (lambda r: None) if mode == "sync" else make_handler("async", lambda r: None)
+        with pytest.raises(lanepool.EventError) as info:
+            pool.process(event, handler)
+        assert (info.value.index, info.value.field) == (index, field)
+
+
+def test_tuple_records_are_accepted():
+    event = {"Records": tuple(sqs(3)["Records"])}
+    seen = []
+    assert pool.process(event, seen.append) == {"batchItemFailures": []}
+    assert sorted(id(r) for r in seen) == sorted(id(r) for r in event["Records"])
+
+
+def test_batch_failed_error_carries_report():
+    def handler(record):
+        raise ValueError(record["messageId"])
+
+    with pytest.raises(lanepool.BatchFailedError) as info:
+        pool.process(sqs(3), handler)
+    report = info.value.report
+    assert report.response == {"batchItemFailures": [{"itemIdentifier": f"m{i}"} for i in range(3)]}
+    assert [str(f.exception) for f in report.failures] == ["m0", "m1", "m2"]
+    assert pool.process(sqs(2), handler, raise_on_full_batch_failure=False) == {
+        "batchItemFailures": [{"itemIdentifier": "m0"}, {"itemIdentifier": "m1"}]
+    }
+
+
+def test_group_key_errors():
+    event = sqs(3)
+    with pytest.raises(TypeError, match="record 1"):
+        pool.process(event, lambda r: None, group_key=lambda r: 5 if r["messageId"] == "m1" else "k")
+
+    def key(record):
+        if record["messageId"] == "m2":
+            raise LookupError("no key")
+        return None
+
+    calls = []
+    with pytest.raises(LookupError) as info:
+        pool.process(event, calls.append, group_key=key)
+    assert calls == []
+    assert any("record 2" in n for n in getattr(info.value, "__notes__", ["record 2"]))
+
+
+def test_bad_options():
+    with pytest.raises(ValueError, match="ordering"):
+        pool.process(sqs(1), lambda r: None, ordering="fifo")
+    with pytest.raises(ValueError, match="retries"):
+        pool.process(sqs(1), lambda r: None, retries=-1)
+    with pytest.raises(TypeError, match="get_remaining_time_in_millis"):
+        pool.process(sqs(1), lambda r: None, context=object())
+    with pytest.raises(ValueError, match="workers"):
+        lanepool.Pool(workers=0)
+
+
+def test_context_none_or_empty_dict_has_no_deadline():
+    for context in (None, {}):
+        assert pool.process(sqs(2), lambda r: None, context=context, deadline_margin_ms=10**9) == {
+            "batchItemFailures": []
+        }
+    report = pool.run_batch(
+        sqs(2), lambda r: None, context=Context(100), deadline_margin_ms=200, raise_on_full_batch_failure=False
+    )
+    assert [f.reason for f in report.failures] == ["deadline", "deadline"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_retries_keep_the_last_exception(mode):
+    attempts = []
+
+    def body(record):
+        attempts.append(record["messageId"])
+        raise ValueError(len(attempts))
+
+    report = run_mode(
+        mode, sqs(1), make_handler(mode, body), retries=2, retry_backoff_ms=0, raise_on_full_batch_failure=False
+    )
+    [failure] = report.failures
+    assert failure.attempts == 3 and attempts == ["m0"] * 3
+    assert failure.exception.args == (3,)
+    assert report.summary["retries"] == 2

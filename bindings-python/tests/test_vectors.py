@@ -1,0 +1,111 @@
+"""Every conformance vector of tests/vectors/, with sync and async handlers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from conftest import Context, Recorder, dotted, load_vectors, vector_lane
+
+import lanepool
+
+VECTORS = load_vectors()
+_POOLS: dict[int, lanepool.Pool] = {}
+
+
+def pool_for(concurrency: int) -> lanepool.Pool:
+    if concurrency not in _POOLS:
+        _POOLS[concurrency] = lanepool.Pool(workers=concurrency)
+    return _POOLS[concurrency]
+
+
+def test_vectors_present():
+    assert len(VECTORS) >= 50
+
+
+def call(mode: str, vector: dict, recorder: Recorder):
+    options = vector.get("options", {})
+    pool = pool_for(options.get("concurrency", 4))
+    group_key = options.get("group_key")
+    remaining = options.get("remaining_time_ms")
+    kwargs = dict(
+        ordering=options.get("ordering", "auto"),
+        group_key=(lambda r: dotted(r, group_key)) if group_key is not None else None,
+        retries=options.get("retries", 0),
+        retry_backoff_ms=options.get("retry_backoff_ms", 1),
+        raise_on_full_batch_failure=options.get("raise_on_full_batch_failure", True),
+        deadline_margin_ms=options.get("deadline_margin_ms", 0),
+    )
+    event = vector["event"]
+    if mode == "sync":
+        ctx = Context(remaining) if remaining is not None else None
+        return pool.run_batch(event, recorder.sync, context=ctx, **kwargs)
+    if mode == "async-handler":
+        ctx = Context(remaining) if remaining is not None else None
+        return pool.run_batch(event, recorder.async_, context=ctx, **kwargs)
+
+    async def main():
+        ctx = Context(remaining) if remaining is not None else None
+        return await pool.run_batch_async(event, recorder.async_, context=ctx, **kwargs)
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("mode", ["sync", "async-handler", "run_batch_async"])
+@pytest.mark.parametrize("vector", VECTORS)
+def test_vector(vector: dict, mode: str):
+    recorder = Recorder(vector.get("handler"))
+    expect = vector["expect"]
+    error = expect.get("error")
+    why = vector["description"]
+    try:
+        report = call(mode, vector, recorder)
+        raised = None
+    except lanepool.EventError as e:
+        raised, report = e, None
+    except lanepool.BatchFailedError as e:
+        raised, report = e, e.report
+
+    if error is None:
+        assert raised is None, f"{why}: raised {raised!r}"
+    elif error["kind"] == "EventError":
+        assert isinstance(raised, lanepool.EventError), f"{why}: got {raised!r}"
+        assert isinstance(raised, ValueError)
+        assert (raised.index, raised.field) == (error.get("index"), error.get("field")), why
+        if error.get("index") is not None:
+            assert f"record {error['index']}" in str(raised)
+        if error.get("field") is not None:
+            assert error["field"] in str(raised)
+        assert recorder.calls == [], f"{why}: a handler ran"
+        return
+    else:
+        assert error["kind"] == "BatchFailed"
+        assert isinstance(raised, lanepool.BatchFailedError), f"{why}: got {raised!r}"
+        assert raised.report is report
+
+    assert report.response == {"batchItemFailures": expect["batchItemFailures"]}, why
+    assert report.outcomes == expect["outcomes"], why
+    records = vector["event"]["Records"]
+    for outcome in expect["outcomes"]:
+        rid = outcome["itemIdentifier"]
+        assert recorder.counts.get(rid, 0) == outcome["attempts"], f"{why}: calls of {rid}"
+    # failures carry the reason, the attempts and the exception of the last attempt
+    by_id = {o["itemIdentifier"]: o for o in expect["outcomes"]}
+    for failure in report.failures:
+        o = by_id[failure.item_identifier]
+        assert failure.reason == o["outcome"]
+        assert failure.attempts == o["attempts"]
+        assert records[failure.index] is not None
+        if failure.reason == "error":
+            assert isinstance(failure.exception, RuntimeError)
+        else:
+            assert failure.exception is None
+    assert report.succeeded == [o["itemIdentifier"] for o in expect["outcomes"] if o["outcome"] == "succeeded"]
+    summary = report.summary
+    assert summary["records"] == len(records)
+    assert summary["succeeded"] == len(report.succeeded)
+    assert summary["failed"] == len(expect["batchItemFailures"])
+    recorder.check_lanes(records, vector_lane(vector.get("options", {})))
+    assert recorder.peak <= vector.get("options", {}).get("concurrency", 4)
+    # handlers got the caller's own record objects
+    assert all(any(r is x for x in records) for r in recorder.records)
