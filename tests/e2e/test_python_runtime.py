@@ -65,6 +65,18 @@ def records_that_run(event: dict) -> list[str]:
     return ran
 
 
+def group_pids(pgid: int) -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            pids.append(int(stat.parent.name))
+    return pids
+
+
 def process_state(pid: int) -> str:
     with open(f"/proc/{pid}/stat") as f:
         return f.read().rsplit(")", 1)[1].split()[0]
@@ -73,7 +85,7 @@ def process_state(pid: int) -> str:
 class Runtime:
     """The child process running the example under awslambdaric, and its Runtime API."""
 
-    def __init__(self, tmp_path: Path):
+    def __init__(self, tmp_path: Path, max_concurrency: int | None = None):
         self.log_path = tmp_path / "records.log"
         self.log_path.touch()
         self.out_path = tmp_path / "runtime.out"
@@ -92,11 +104,16 @@ class Runtime:
             "PYTHONUNBUFFERED": "1",
         })
         env.pop("AWS_LAMBDA_MAX_CONCURRENCY", None)
+        if max_concurrency is not None:
+            # awslambdaric's multi-concurrency mode: it forks this many worker processes, each
+            # importing the handler and polling GET /next on its own.
+            env["AWS_LAMBDA_MAX_CONCURRENCY"] = str(max_concurrency)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(EXAMPLE_DIR), env.get("PYTHONPATH")) if p)
         self._out = open(self.out_path, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "awslambdaric", "handler.lambda_handler"],
             cwd=EXAMPLE_DIR, env=env, stdout=self._out, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: SIGSTOP reaches forked workers too
         )
 
     def alive(self) -> bool:
@@ -106,24 +123,50 @@ class Runtime:
         return self.out_path.read_text(errors="replace")[-4000:]
 
     def close(self) -> None:
-        if self.alive():
-            os.kill(self.proc.pid, signal.SIGCONT)
-            self.proc.kill()
+        for sig in (signal.SIGCONT, signal.SIGKILL):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
         self.proc.wait(timeout=10)
         self._out.close()
         self.api.close()
 
     def freeze_and_thaw(self, frozen_s: float = 0.3) -> None:
         """SIGSTOP the idle runtime (response posted, client waiting on GET /next), then SIGCONT."""
-        os.kill(self.proc.pid, signal.SIGSTOP)
+        os.killpg(self.proc.pid, signal.SIGSTOP)
         deadline = time.monotonic() + 5
-        while process_state(self.proc.pid) != "T":
+        while any(process_state(pid) != "T" for pid in group_pids(self.proc.pid)):
             assert time.monotonic() < deadline, "the runtime process did not stop"
             time.sleep(0.005)
         size = self.log_path.stat().st_size
         time.sleep(frozen_s)
         assert self.log_path.stat().st_size == size, "a frozen process wrote to the record log"
-        os.kill(self.proc.pid, signal.SIGCONT)
+        os.killpg(self.proc.pid, signal.SIGCONT)
+
+    def run_concurrent(self, workers: int, rounds: list[list[str]]) -> None:
+        """Multi-concurrency mode: each round's events are queued at once and served by the
+        worker processes in parallel; the process group is frozen between rounds."""
+        self.api.wait_polls(workers, timeout=60, alive=self.alive)  # every worker asks for work
+        assert len(group_pids(self.proc.pid)) >= workers + 1, "awslambdaric did not fork its workers"
+        invocations, handed = [], 0
+        for names in rounds:
+            batch = []
+            for name in names:
+                event, expected = load(EVENTS / name)
+                batch.append((name, self.api.invoke(event), event, expected))
+            for name, request_id, event, expected in batch:
+                invocations.append((name, request_id, event, expected,
+                                    self.api.wait_result(request_id, timeout=60, alive=self.alive)))
+            handed += len(names)
+            self.api.wait_polls(workers + handed, timeout=30, alive=self.alive)
+            time.sleep(0.05)
+            self.freeze_and_thaw()
+        log = self.log_path.read_bytes()
+        for name, request_id, event, expected, result in invocations:
+            assert result.kind == "response", f"{name}: the handler failed: {result.body}\n{self.output()}"
+            assert result.body == expected, f"{name}: response differs from {name[:-5]}.expected.json"
+            check_log(name, request_id, event, log, result.log_offset)
 
     def run(self, names: list, freeze: bool = True) -> None:
         """Invokes each event in turn; asserts responses and the record log.
@@ -274,6 +317,22 @@ def test_deadline_mid_batch(runtime):
     records 500 ms before the deadline, reports the rest, answers in time; the next invocation is
     whole."""
     runtime.run([("sqs-fifo.json", 1200), "fifo-1.json"])
+
+
+def test_multi_concurrency_mode(tmp_path):
+    """awslambdaric with AWS_LAMBDA_MAX_CONCURRENCY=3 forks three workers, each with its own pool,
+    serving invocations at the same time; the process group is frozen between rounds."""
+    rt = Runtime(tmp_path, max_concurrency=3)
+    try:
+        rt.run_concurrent(3, [
+            ["fifo-1.json", "fifo-2.json", "fifo-3.json"],
+            ["fifo-4.json", "standard-1.json", "kinesis-1.json", "fifo-1.json"],
+        ])
+    except BaseException:
+        print(rt.output())
+        raise
+    finally:
+        rt.close()
 
 
 def test_bundled_sample_events(runtime):
