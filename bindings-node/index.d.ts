@@ -1,0 +1,173 @@
+// Type declarations of the npm package `lanepool`. Events, records and responses are the
+// `@types/aws-lambda` types.
+import type {
+  DynamoDBBatchResponse,
+  DynamoDBRecord,
+  DynamoDBStreamEvent,
+  KinesisStreamBatchResponse,
+  KinesisStreamEvent,
+  KinesisStreamRecord,
+  SQSBatchResponse,
+  SQSEvent,
+  SQSRecord,
+} from 'aws-lambda';
+
+export type {
+  DynamoDBBatchResponse,
+  DynamoDBRecord,
+  DynamoDBStreamEvent,
+  KinesisStreamBatchResponse,
+  KinesisStreamEvent,
+  KinesisStreamRecord,
+  SQSBatchResponse,
+  SQSEvent,
+  SQSRecord,
+};
+
+/** A Lambda event lanepool processes: SQS (standard or FIFO), Kinesis or DynamoDB streams. */
+export type BatchEvent = SQSEvent | KinesisStreamEvent | DynamoDBStreamEvent;
+
+type IsAny<T> = 0 extends 1 & T ? true : false;
+
+/** The record type of an event (`SQSRecord` for an `SQSEvent`, ...). */
+export type RecordOf<E> =
+  IsAny<E> extends true ? any : E extends { Records: ReadonlyArray<infer R> } ? R : unknown;
+
+/** The partial batch response type of an event. */
+export type ResponseOf<E> =
+  IsAny<E> extends true
+    ? BatchResponse
+    : E extends SQSEvent
+      ? SQSBatchResponse
+      : E extends KinesisStreamEvent
+        ? KinesisStreamBatchResponse
+        : E extends DynamoDBStreamEvent
+          ? DynamoDBBatchResponse
+          : BatchResponse;
+
+/** Lambda's partial batch response, as lanepool builds it for every source. */
+export interface BatchResponse {
+  batchItemFailures: Array<{ itemIdentifier: string }>;
+}
+
+/** The second argument of every record handler. */
+export interface HandlerContext {
+  /** Aborts when the batch's deadline (the context's remaining time less `deadlineMarginMs`) passes. */
+  readonly signal: AbortSignal;
+}
+
+/** A record handler: throw (or reject) to fail the record. Sync or async. */
+export type RecordHandler<R> = (record: R, context: HandlerContext) => unknown;
+
+/** Anything with Lambda's `getRemainingTimeInMillis()`, such as the handler's `Context`. */
+export interface RemainingTime {
+  getRemainingTimeInMillis(): number;
+}
+
+export interface BatchOptions<R = any> {
+  /** The Lambda context: its remaining time sets the batch's deadline. Without it, no deadline. */
+  context?: RemainingTime | null;
+  /** 'auto' (default): lanes by source (SQS FIFO MessageGroupId, Kinesis partitionKey,
+   *  DynamoDB Keys); 'unordered': no lanes. */
+  ordering?: 'auto' | 'unordered';
+  /** A custom lane key per record (undefined or null: unkeyed); replaces `ordering`. */
+  groupKey?: (record: R) => string | number | bigint | undefined | null;
+  /** Retries after a failed attempt (default 0). */
+  retries?: number;
+  /** Base delay of the jittered retry backoff in milliseconds (default: the core's, 100). */
+  retryBackoffMs?: number;
+  /** Time kept back before the Lambda deadline: no record starts later (default 500). */
+  deadlineMarginMs?: number;
+  /** Reject with `BatchFailedError` when no record of a non-empty batch succeeded (default true). */
+  throwOnFullBatchFailure?: boolean;
+  /** Print the batch summary as one JSON log line on stdout (default false). */
+  logSummary?: boolean;
+}
+
+/** Why a record is reported. */
+export type FailureReason = 'error' | 'skipped' | 'deadline';
+
+export interface BatchFailure {
+  itemIdentifier: string;
+  /** The record's index in `event.Records`. */
+  index: number;
+  reason: FailureReason;
+  /** What the handler threw on its last attempt (any value), or undefined (skipped, not started). */
+  error: unknown;
+  /** Handler calls made for the record. */
+  attempts: number;
+}
+
+export interface BatchSummary {
+  source: 'aws:sqs' | 'aws:kinesis' | 'aws:dynamodb' | null;
+  records: number;
+  succeeded: number;
+  failed: number;
+  error: number;
+  skipped: number;
+  deadline: number;
+  durationMs: number;
+  peakInFlight: number;
+  lanes: number;
+  retries: number;
+}
+
+export interface BatchReport<Response = BatchResponse> {
+  /** Lambda's partial batch response. */
+  response: Response;
+  /** Identifiers of the records that succeeded, in event order. */
+  succeeded: string[];
+  /** Every reported record, in event order. */
+  failures: BatchFailure[];
+  summary: BatchSummary;
+}
+
+export interface PoolOptions {
+  /** Most handlers (or scope/map tasks) in flight at once in one call; default 16. */
+  concurrency?: number;
+}
+
+/** What `scope` hands its body. */
+export interface Scope {
+  /** Starts `task` when a slot is free; the promise is the task's (the scope also reports its error). */
+  spawn<T>(task: (scope: Scope) => T | PromiseLike<T>): Promise<Awaited<T>>;
+}
+
+export declare const DEFAULT_CONCURRENCY: number;
+
+export declare class Pool {
+  constructor(options?: PoolOptions);
+  /** Most handlers or tasks in flight at once in one call. */
+  readonly concurrency: number;
+  /** Processes a Lambda batch; resolves to the partial batch response. */
+  process<E extends BatchEvent = BatchEvent>(
+    event: E,
+    handler: RecordHandler<RecordOf<E>>,
+    options?: BatchOptions<RecordOf<E>>,
+  ): Promise<ResponseOf<E>>;
+  /** Like `process`, resolving to the whole report. */
+  runBatch<E extends BatchEvent = BatchEvent>(
+    event: E,
+    handler: RecordHandler<RecordOf<E>>,
+    options?: BatchOptions<RecordOf<E>>,
+  ): Promise<BatchReport<ResponseOf<E>>>;
+  /** Settles after the body and every spawned task settled; AggregateError of every error. */
+  scope<T>(body: (scope: Scope) => T | PromiseLike<T>): Promise<Awaited<T>>;
+  /** Results in input order; AggregateError (input order) of every error after all settled. */
+  map<T, U>(items: Iterable<T>, fn: (item: T, index: number) => U | PromiseLike<U>): Promise<Awaited<U>[]>;
+}
+
+/** A malformed event, before any handler ran. */
+export declare class EventError extends TypeError {
+  constructor(message: string, index?: number | null, field?: string | null);
+  /** The record's index in `Records`, or null for an event-level problem. */
+  readonly index: number | null;
+  /** The field's dotted path relative to the record (or `Records`), or null. */
+  readonly field: string | null;
+}
+
+/** No record of a non-empty batch succeeded (with `throwOnFullBatchFailure`, the default). */
+export declare class BatchFailedError extends Error {
+  constructor(message: string, report: BatchReport);
+  readonly report: BatchReport;
+}
