@@ -71,3 +71,17 @@ exports.handler = async (event, context) => {
 
 exports.recordHandler = recordHandler;
 exports.ioMs = ioMs;
+
+if (require.main === module) {
+  // Local run: node examples/node/handler.js examples/events/sqs-fifo.json
+  // (with lanepool resolvable, e.g. NODE_PATH=<dir holding lanepool/>)
+  const event = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+  const deadline = Date.now() + 60_000;
+  const context = { awsRequestId: crypto.randomUUID(), getRemainingTimeInMillis: () => deadline - Date.now() };
+  const started = performance.now();
+  exports.handler(event, context).then((response) => {
+    console.log(JSON.stringify(response, null, 2));
+    const ms = Math.round(performance.now() - started);
+    console.error(`${event.Records.length} records, ${response.batchItemFailures.length} failures, ${ms} ms`);
+  });
+}

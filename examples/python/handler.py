@@ -76,3 +76,24 @@ def lambda_handler(event, context):
     global _request_id
     _request_id = getattr(context, "aws_request_id", "-")
     return POOL.process(event, record_handler, context=context)
+
+
+if __name__ == "__main__":
+    # Local run: python examples/python/handler.py examples/events/sqs-fifo.json
+    import sys
+    import types
+    import uuid
+
+    with open(sys.argv[1]) as f:
+        event = json.load(f)
+    deadline = time.monotonic() + 60
+    context = types.SimpleNamespace(
+        aws_request_id=str(uuid.uuid4()),
+        get_remaining_time_in_millis=lambda: int((deadline - time.monotonic()) * 1000),
+    )
+    started = time.perf_counter()
+    response = lambda_handler(event, context)
+    elapsed = time.perf_counter() - started
+    print(json.dumps(response, indent=2))
+    print(f"{len(event['Records'])} records, {len(response['batchItemFailures'])} failures, "
+          f"{elapsed * 1000:.0f} ms", file=sys.stderr)
