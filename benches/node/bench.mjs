@@ -1,0 +1,340 @@
+// lanepool's Node face side by side with Powertools for AWS Lambda (TypeScript) batch, p-map and
+// plain Promise.all, in one process.
+//
+//   node benches/node/bench.mjs [--json out.json] [--quick] [--no-sweep]
+//
+// Rivals come from benches/node/node_modules (scripts/bench runs `npm install` there); lanepool
+// from bindings-node (built by its own build script). Every figure is the median of several runs;
+// ratios are lanepool / this (below 1.0: lanepool is faster).
+
+import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, statSync, writeFileSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import {
+  BatchProcessor,
+  EventType,
+  SqsFifoPartialProcessorAsync,
+  processPartialResponse,
+} from '@aws-lambda-powertools/batch';
+import pMap from 'p-map';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '..', '..');
+const BINDING = join(ROOT, 'bindings-node');
+const require = createRequire(import.meta.url);
+const { Pool } = require(BINDING);
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const noSweep = args.includes('--no-sweep');
+const jsonPath = args.includes('--json') ? args[args.indexOf('--json') + 1] : null;
+const RUNS_FAST = quick ? 3 : 7;
+const RUNS_IO = quick ? 1 : 3;
+const SLEEP_MS = 20;
+
+// ------------------------------------------------------------------ events
+
+function sqsRecord(i, group) {
+  const attributes = {
+    ApproximateReceiveCount: '1',
+    SentTimestamp: '1700000000000',
+    SenderId: 'AIDAEXAMPLE',
+    ApproximateFirstReceiveTimestamp: '1700000000001',
+  };
+  let arn = 'arn:aws:sqs:us-east-1:123456789012:bench';
+  if (group !== undefined) {
+    attributes.MessageGroupId = group;
+    attributes.MessageDeduplicationId = `dedup-${i}`;
+    attributes.SequenceNumber = String(18800000000000000000n + BigInt(i));
+    arn += '.fifo';
+  }
+  return {
+    messageId: `msg-${String(i).padStart(6, '0')}`,
+    receiptHandle: `handle-${i}`,
+    body: `{"n": ${i}}`,
+    attributes,
+    messageAttributes: {},
+    md5OfBody: 'd41d8cd98f00b204e9800998ecf8427e',
+    eventSource: 'aws:sqs',
+    eventSourceARN: arn,
+    awsRegion: 'us-east-1',
+  };
+}
+
+const standardEvent = (n) => ({ Records: Array.from({ length: n }, (_, i) => sqsRecord(i)) });
+const fifoEvent = (n, groups) => ({
+  Records: Array.from({ length: n }, (_, i) => sqsRecord(i, `group-${i % groups}`)),
+});
+
+function groupsOf(event) {
+  const groups = new Map();
+  for (const r of event.Records) {
+    const g = r.attributes.MessageGroupId;
+    if (!groups.has(g)) groups.set(g, []);
+    groups.get(g).push(r);
+  }
+  return [...groups.values()];
+}
+
+// ------------------------------------------------------------------ handlers
+
+const trivial = async (_record) => {};
+const sleepy = async (_record) => {
+  await sleep(SLEEP_MS);
+};
+
+// ------------------------------------------------------------------ rivals (same work, same answer)
+
+const ptBatch = (event, handler) =>
+  processPartialResponse(event, handler, new BatchProcessor(EventType.SQS));
+const ptFifo = (event, handler) =>
+  processPartialResponse(event, handler, new SqsFifoPartialProcessorAsync({ skipGroupOnError: true }));
+
+async function pMapRun(event, handler, concurrency) {
+  const results = await pMap(
+    event.Records,
+    async (r) => {
+      try {
+        await handler(r);
+        return null;
+      } catch {
+        return { itemIdentifier: r.messageId };
+      }
+    },
+    { concurrency },
+  );
+  return { batchItemFailures: results.filter(Boolean) };
+}
+
+async function pMapFifoRun(event, handler, concurrency) {
+  const failed = new Set();
+  await pMap(
+    groupsOf(event),
+    async (group) => {
+      for (let k = 0; k < group.length; k++) {
+        try {
+          await handler(group[k]);
+        } catch {
+          for (const r of group.slice(k)) failed.add(r.messageId);
+          return;
+        }
+      }
+    },
+    { concurrency },
+  );
+  return {
+    batchItemFailures: event.Records.filter((r) => failed.has(r.messageId)).map((r) => ({
+      itemIdentifier: r.messageId,
+    })),
+  };
+}
+
+async function promiseAllRun(event, handler) {
+  const settled = await Promise.allSettled(event.Records.map((r) => handler(r)));
+  return {
+    batchItemFailures: event.Records.filter((_, i) => settled[i].status === 'rejected').map((r) => ({
+      itemIdentifier: r.messageId,
+    })),
+  };
+}
+
+/** Promise.all over `limit` workers pulling from a shared index: the hand-rolled limiter. */
+async function promiseAllLimitRun(event, handler, limit) {
+  const records = event.Records;
+  const failures = new Array(records.length).fill(false);
+  let next = 0;
+  const worker = async () => {
+    while (next < records.length) {
+      const i = next++;
+      try {
+        await handler(records[i]);
+      } catch {
+        failures[i] = true;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, records.length) }, worker));
+  return {
+    batchItemFailures: records.filter((_, i) => failures[i]).map((r) => ({ itemIdentifier: r.messageId })),
+  };
+}
+
+// ------------------------------------------------------------------ timing
+
+function check(response) {
+  if (!response || !Array.isArray(response.batchItemFailures) || response.batchItemFailures.length !== 0) {
+    throw new Error(`unexpected response ${JSON.stringify(response)}`);
+  }
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+
+async function medianTime(fn, runs, warmup = 2) {
+  for (let i = 0; i < warmup; i++) check(await fn());
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    const out = await fn();
+    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    check(out);
+  }
+  return median(times);
+}
+
+const rows = [];
+function row(caseName, unit, entries, primary, goal, ideal) {
+  const lp = entries[primary];
+  const all = ideal !== undefined ? { ideal, ...entries } : entries;
+  rows.push({
+    case: caseName,
+    unit,
+    primary,
+    lanepool: lp,
+    ideal: ideal ?? null,
+    goal,
+    entries: Object.entries(all).map(([name, value]) => ({ name, value, ratio: value ? lp / value : null })),
+  });
+}
+
+// ------------------------------------------------------------------ the cases
+
+async function main() {
+  // (a) trivial async handler, 10,000 records, µs per record.
+  const N = 10_000;
+  let ev = standardEvent(N);
+  const fev = fifoEvent(N, 100);
+  const conc = 10;
+  const pool = new Pool({ concurrency: conc });
+  const us = (s) => (s * 1e6) / N;
+  const a = {};
+  a['lanepool'] = us(await medianTime(() => pool.process(ev, trivial), RUNS_FAST));
+  a['lanepool FIFO (100 groups)'] = us(await medianTime(() => pool.process(fev, trivial), RUNS_FAST));
+  a['lanepool unordered'] = us(
+    await medianTime(() => pool.process(fev, trivial, { ordering: 'unordered' }), RUNS_FAST),
+  );
+  a['p-map (10)'] = us(await medianTime(() => pMapRun(ev, trivial, conc), RUNS_FAST));
+  a['Promise.all (no limit)'] = us(await medianTime(() => promiseAllRun(ev, trivial), RUNS_FAST));
+  a['Promise.all, 10 workers'] = us(await medianTime(() => promiseAllLimitRun(ev, trivial, conc), RUNS_FAST));
+  a['Powertools BatchProcessor (parallel, no limit)'] = us(await medianTime(() => ptBatch(ev, trivial), RUNS_FAST));
+  a['Powertools SqsFifoPartialProcessorAsync'] = us(await medianTime(() => ptFifo(fev, trivial), RUNS_FAST));
+  row(`(a) trivial async handler, 10,000 records, concurrency ${conc}`, 'us/record', a, 'lanepool',
+    "at most p-map's per-record cost");
+
+  // (b) 100 records x 20 ms at concurrency 10: ideal 0.2 s.
+  ev = standardEvent(100);
+  const b = {};
+  b['lanepool'] = await medianTime(() => pool.process(ev, sleepy), RUNS_IO);
+  b['p-map (10)'] = await medianTime(() => pMapRun(ev, sleepy, conc), RUNS_IO);
+  b['Promise.all, 10 workers'] = await medianTime(() => promiseAllLimitRun(ev, sleepy, conc), RUNS_IO);
+  b['Powertools BatchProcessor (parallel, no limit)'] = await medianTime(() => ptBatch(ev, sleepy), RUNS_IO);
+  row('(b) 100 records x 20 ms, concurrency 10', 's', b, 'lanepool', 'within 10% of ideal 0.2 s', 0.2);
+
+  // (c) FIFO: 100 records in 10 groups x 20 ms: ideal = largest group x 20 ms.
+  ev = fifoEvent(100, 10);
+  const idealC = (Math.max(...groupsOf(ev).map((g) => g.length)) * SLEEP_MS) / 1000;
+  const c = {};
+  c['lanepool'] = await medianTime(() => pool.process(ev, sleepy), RUNS_IO);
+  c['p-map (10), task per group'] = await medianTime(() => pMapFifoRun(ev, sleepy, conc), RUNS_IO);
+  c['Powertools SqsFifoPartialProcessorAsync'] = await medianTime(() => ptFifo(ev, sleepy), RUNS_IO, 0);
+  row('(c) SQS FIFO, 100 records in 10 groups x 20 ms, concurrency 10', 's', c, 'lanepool',
+    `within 10% of ideal ${idealC.toFixed(1)} s`, idealC);
+
+  const results = {
+    face: 'node',
+    node: process.version,
+    versions: {
+      '@aws-lambda-powertools/batch': pkgVersion('@aws-lambda-powertools/batch'),
+      'p-map': pkgVersion('p-map'),
+    },
+    rows,
+    require_ms: requireTime(quick ? 3 : 7),
+    sizes: sizes(),
+    sweep: noSweep ? {} : await sweep(),
+  };
+  printTable(results);
+  if (jsonPath) {
+    writeFileSync(jsonPath, JSON.stringify(results, null, 1) + '\n');
+    console.log(`wrote ${jsonPath}`);
+  }
+}
+
+async function sweep() {
+  const concurrency = [1, 2, 5, 10, 20, 50];
+  const std = standardEvent(100);
+  const fifo = fifoEvent(100, 10);
+  const out = { concurrency, standard: {}, fifo: {} };
+  // Powertools has no concurrency setting: BatchProcessor runs every record at once and the FIFO
+  // processor one record at a time. Measured once, drawn flat.
+  const ptStd = await medianTime(() => ptBatch(std, sleepy), 1, 0);
+  const ptFifoT = await medianTime(() => ptFifo(fifo, sleepy), 1, 0);
+  out.standard['Powertools TypeScript (BatchProcessor)'] = concurrency.map(() => ptStd);
+  out.fifo['Powertools TypeScript (SqsFifoPartialProcessorAsync)'] = concurrency.map(() => ptFifoT);
+  for (const k of ['lanepool Node', 'p-map']) {
+    out.standard[k] = [];
+    out.fifo[k] = [];
+  }
+  for (const c of concurrency) {
+    const pool = new Pool({ concurrency: c });
+    out.standard['lanepool Node'].push(await medianTime(() => pool.process(std, sleepy), 1, 0));
+    out.fifo['lanepool Node'].push(await medianTime(() => pool.process(fifo, sleepy), 1, 0));
+    out.standard['p-map'].push(await medianTime(() => pMapRun(std, sleepy, c), 1, 0));
+    out.fifo['p-map'].push(await medianTime(() => pMapFifoRun(fifo, sleepy, c), 1, 0));
+  }
+  return out;
+}
+
+function pkgVersion(name) {
+  try {
+    return JSON.parse(readFileSync(join(HERE, 'node_modules', name, 'package.json'), 'utf8')).version;
+  } catch {
+    return null;
+  }
+}
+
+/** Milliseconds `require('lanepool')` takes in a fresh Node process (median of runs). */
+function requireTime(runs) {
+  const code = `const t0 = process.hrtime.bigint(); require(${JSON.stringify(BINDING)});` +
+    `process.stdout.write(String(Number(process.hrtime.bigint() - t0) / 1e6));`;
+  const xs = [];
+  for (let i = 0; i < runs; i++) xs.push(Number(execFileSync(process.execPath, ['-e', code]).toString()));
+  return { lanepool_require_ms: median(xs) };
+}
+
+function sizes() {
+  const nodes = readdirSync(BINDING).filter((f) => f.endsWith('.node'));
+  return Object.fromEntries(nodes.map((f) => [f, statSync(join(BINDING, f)).size]));
+}
+
+function printTable(results) {
+  console.log(`\nlanepool Node benches (Node ${results.node}, Powertools ${results.versions['@aws-lambda-powertools/batch']}, p-map ${results.versions['p-map']})`);
+  for (const r of results.rows) {
+    console.log(`\n${r.case} [${r.unit}]  goal: ${r.goal}`);
+    console.log(`  ${''.padEnd(50)} ${'value'.padStart(10)}  ratio (${r.primary} / this)`);
+    for (const e of r.entries) {
+      const ratio = e.ratio === null ? '-' : e.ratio.toFixed(2);
+      console.log(`  ${e.name.padEnd(50)} ${e.value.toFixed(4).padStart(10)}  ${ratio.padStart(10)}`);
+    }
+  }
+  console.log(`\nrequire('lanepool'): ${results.require_ms.lanepool_require_ms.toFixed(2)} ms (goal < 10 ms)`);
+  for (const [f, s] of Object.entries(results.sizes)) console.log(`${f}: ${s} bytes (goal < 2 MB)`);
+  if (results.sweep.concurrency) {
+    console.log(`\nsweep (s) concurrency: ${results.sweep.concurrency.join(', ')}`);
+    for (const panel of ['standard', 'fifo']) {
+      for (const [k, v] of Object.entries(results.sweep[panel])) {
+        console.log(`  ${panel.padEnd(8)} ${k.padEnd(52)} ${v.map((x) => x.toFixed(3).padStart(6)).join(' ')}`);
+      }
+    }
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

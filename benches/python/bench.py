@@ -1,0 +1,425 @@
+"""lanepool's Python face side by side with Powertools for AWS Lambda, ThreadPoolExecutor and
+asyncio.gather + Semaphore, in one process.
+
+    benches/.venv/bin/python benches/python/bench.py [--json out.json] [--quick] [--no-sweep]
+
+Needs `aws-lambda-powertools` (scripts/bench installs it into benches/.venv) and lanepool: the
+installed one, or else the editable build in bindings-python/python (bash bindings-python/test.sh).
+Every figure is the median of several runs; ratios are lanepool / rival (below 1.0: lanepool is
+faster, or closer to the ideal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+try:
+    import lanepool
+except ImportError:  # reuse the editable build of bindings-python
+    sys.path.insert(0, str(ROOT / "bindings-python" / "python"))
+    import lanepool
+
+from aws_lambda_powertools.utilities.batch import (
+    AsyncBatchProcessor,
+    BatchProcessor,
+    EventType,
+    SqsFifoPartialProcessor,
+    async_process_partial_response,
+    process_partial_response,
+)
+
+SLEEP = 0.020
+
+
+# ---------------------------------------------------------------- events
+
+def sqs_record(i: int, group: str | None) -> dict:
+    attributes = {
+        "ApproximateReceiveCount": "1",
+        "SentTimestamp": "1700000000000",
+        "SenderId": "AIDAEXAMPLE",
+        "ApproximateFirstReceiveTimestamp": "1700000000001",
+    }
+    arn = "arn:aws:sqs:us-east-1:123456789012:bench"
+    if group is not None:
+        attributes["MessageGroupId"] = group
+        attributes["MessageDeduplicationId"] = f"dedup-{i}"
+        attributes["SequenceNumber"] = str(18800000000000000000 + i)
+        arn += ".fifo"
+    return {
+        "messageId": f"msg-{i:06d}",
+        "receiptHandle": f"handle-{i}",
+        "body": '{"n": %d}' % i,
+        "attributes": attributes,
+        "messageAttributes": {},
+        "md5OfBody": "d41d8cd98f00b204e9800998ecf8427e",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": arn,
+        "awsRegion": "us-east-1",
+    }
+
+
+def standard_event(n: int) -> dict:
+    return {"Records": [sqs_record(i, None) for i in range(n)]}
+
+
+def fifo_event(n: int, groups: int) -> dict:
+    # Interleaved groups, as a FIFO queue delivers several groups in one batch.
+    return {"Records": [sqs_record(i, f"group-{i % groups}") for i in range(n)]}
+
+
+def groups_of(event: dict) -> list[list[dict]]:
+    groups: dict[str, list[dict]] = {}
+    for r in event["Records"]:
+        groups.setdefault(r["attributes"]["MessageGroupId"], []).append(r)
+    return list(groups.values())
+
+
+# ---------------------------------------------------------------- handlers
+
+def trivial(record) -> None:
+    return None
+
+
+async def trivial_async(record) -> None:
+    return None
+
+
+def sleepy(record) -> None:
+    time.sleep(SLEEP)
+
+
+async def sleepy_async(record) -> None:
+    await asyncio.sleep(SLEEP)
+
+
+# ---------------------------------------------------------------- rivals (same work, same answer)
+
+def tpe_run(executor: ThreadPoolExecutor, event: dict, handler) -> dict:
+    records = event["Records"]
+    futures = [executor.submit(handler, r) for r in records]
+    failures = []
+    for r, f in zip(records, futures):
+        if f.exception() is not None:
+            failures.append({"itemIdentifier": r["messageId"]})
+    return {"batchItemFailures": failures}
+
+
+def tpe_fifo_run(executor: ThreadPoolExecutor, event: dict, handler) -> dict:
+    """One task per message group, records of a group in order, the rest skipped after a failure."""
+
+    def run_group(group):
+        for k, r in enumerate(group):
+            try:
+                handler(r)
+            except Exception:
+                return [x["messageId"] for x in group[k:]]
+        return []
+
+    failed = set()
+    for f in [executor.submit(run_group, g) for g in groups_of(event)]:
+        failed.update(f.result())
+    return {
+        "batchItemFailures": [
+            {"itemIdentifier": r["messageId"]} for r in event["Records"] if r["messageId"] in failed
+        ]
+    }
+
+
+async def gather_run(event: dict, handler, limit: int) -> dict:
+    sem = asyncio.Semaphore(limit)
+
+    async def one(r):
+        async with sem:
+            await handler(r)
+
+    results = await asyncio.gather(*(one(r) for r in event["Records"]), return_exceptions=True)
+    return {
+        "batchItemFailures": [
+            {"itemIdentifier": r["messageId"]}
+            for r, res in zip(event["Records"], results)
+            if isinstance(res, BaseException)
+        ]
+    }
+
+
+async def gather_fifo_run(event: dict, handler, limit: int) -> dict:
+    sem = asyncio.Semaphore(limit)
+    failed: set[str] = set()
+
+    async def group_task(group):
+        for k, r in enumerate(group):
+            async with sem:
+                try:
+                    await handler(r)
+                except Exception:
+                    failed.update(x["messageId"] for x in group[k:])
+                    return
+
+    await asyncio.gather(*(group_task(g) for g in groups_of(event)))
+    return {
+        "batchItemFailures": [
+            {"itemIdentifier": r["messageId"]} for r in event["Records"] if r["messageId"] in failed
+        ]
+    }
+
+
+def pt_batch(event, handler):
+    return process_partial_response(
+        event=event, record_handler=handler, processor=BatchProcessor(event_type=EventType.SQS)
+    )
+
+
+def pt_fifo(event, handler):
+    return process_partial_response(
+        event=event, record_handler=handler, processor=SqsFifoPartialProcessor(skip_group_on_error=True)
+    )
+
+
+def pt_async(event, handler):
+    return async_process_partial_response(
+        event=event, record_handler=handler, processor=AsyncBatchProcessor(event_type=EventType.SQS)
+    )
+
+
+# ---------------------------------------------------------------- timing
+
+def median_time(fn, runs: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        check(fn())
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+        check(out)
+    return statistics.median(times)
+
+
+def check(response) -> None:
+    assert response == {"batchItemFailures": []}, response
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--json")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--no-sweep", action="store_true")
+    args = ap.parse_args()
+    runs_fast = 3 if args.quick else 7
+    runs_io = 1 if args.quick else 3
+
+    results: dict = {"face": "python", "python": sys.version.split()[0], "rows": [], "sweep": {}}
+    try:
+        from importlib.metadata import version
+
+        results["versions"] = {"aws-lambda-powertools": version("aws-lambda-powertools")}
+    except Exception:  # pragma: no cover
+        results["versions"] = {}
+    rows = results["rows"]
+
+    def row(case, unit, entries, primary, goal=None, ideal=None):
+        """One case: every library's figure, and each ratio as primary lanepool variant / it."""
+        lp = entries[primary]
+        if ideal is not None:
+            entries = {"ideal": ideal, **entries}
+        rows.append(
+            {
+                "case": case,
+                "unit": unit,
+                "primary": primary,
+                "lanepool": lp,
+                "ideal": ideal,
+                "goal": goal,
+                "entries": [
+                    {"name": k, "value": v, "ratio": (lp / v) if v else None} for k, v in entries.items()
+                ],
+            }
+        )
+
+    # (a) trivial handler, 10,000 records, µs per record.
+    n = 10_000
+    ev = standard_event(n)
+    fev = fifo_event(n, 100)
+    workers_a = os.cpu_count() or 2
+    pool_a = lanepool.Pool(workers=workers_a)
+    us = lambda s: s * 1e6 / n  # noqa: E731
+    loop = asyncio.new_event_loop()
+    a = {}
+    with ThreadPoolExecutor(max_workers=workers_a) as ex:
+        a["lanepool sync"] = us(median_time(lambda: pool_a.process(ev, trivial), runs_fast))
+        pool_1 = lanepool.Pool(workers=1)
+        a["lanepool sync, Pool(workers=1)"] = us(median_time(lambda: pool_1.process(ev, trivial), runs_fast))
+        a["lanepool sync FIFO (100 groups)"] = us(median_time(lambda: pool_a.process(fev, trivial), runs_fast))
+        a["lanepool unordered"] = us(
+            median_time(lambda: pool_a.process(fev, trivial, ordering="unordered"), runs_fast)
+        )
+        a["lanepool async (process)"] = us(median_time(lambda: pool_a.process(ev, trivial_async), runs_fast))
+        a["lanepool process_async"] = us(
+            median_time(lambda: loop.run_until_complete(pool_a.process_async(ev, trivial_async)), runs_fast)
+        )
+        a["ThreadPoolExecutor"] = us(median_time(lambda: tpe_run(ex, ev, trivial), runs_fast))
+        a["asyncio.gather+Semaphore"] = us(
+            median_time(lambda: loop.run_until_complete(gather_run(ev, trivial_async, workers_a)), runs_fast)
+        )
+        a["Powertools BatchProcessor"] = us(median_time(lambda: pt_batch(ev, trivial), runs_fast))
+        a["Powertools SqsFifoPartialProcessor"] = us(median_time(lambda: pt_fifo(fev, trivial), runs_fast))
+        a["Powertools AsyncBatchProcessor"] = us(median_time(lambda: pt_async(ev, trivial_async), runs_fast))
+    row(
+        f"(a) trivial handler, 10,000 records, {workers_a} workers",
+        "us/record",
+        a,
+        "lanepool sync",
+        goal="<= 3 us/record and below ThreadPoolExecutor",
+    )
+
+    # (b) 100 records x 20 ms, 10 workers: ideal 0.2 s.
+    ev = standard_event(100)
+    pool10 = lanepool.Pool(workers=10)
+    b = {}
+    with ThreadPoolExecutor(max_workers=10) as ex:
+        b["lanepool sync (time.sleep)"] = median_time(lambda: pool10.process(ev, sleepy), runs_io)
+        b["lanepool async (process)"] = median_time(lambda: pool10.process(ev, sleepy_async), runs_io)
+        b["lanepool process_async"] = median_time(
+            lambda: loop.run_until_complete(pool10.process_async(ev, sleepy_async)), runs_io
+        )
+        b["ThreadPoolExecutor(10)"] = median_time(lambda: tpe_run(ex, ev, sleepy), runs_io)
+        b["asyncio.gather+Semaphore(10)"] = median_time(
+            lambda: loop.run_until_complete(gather_run(ev, sleepy_async, 10)), runs_io
+        )
+        b["Powertools BatchProcessor (sequential)"] = median_time(lambda: pt_batch(ev, sleepy), runs_io, warmup=0)
+        b["Powertools AsyncBatchProcessor (no limit)"] = median_time(lambda: pt_async(ev, sleepy_async), runs_io)
+    row("(b) 100 records x 20 ms, 10 workers", "s", b, "lanepool sync (time.sleep)",
+        goal="within 10% of ideal 0.2 s", ideal=0.2)
+
+    # (c) SQS FIFO: 100 records in 10 groups x 20 ms: ideal = largest group x 20 ms = 0.2 s.
+    ev = fifo_event(100, 10)
+    ideal_c = max(len(g) for g in groups_of(ev)) * SLEEP
+    c = {}
+    with ThreadPoolExecutor(max_workers=10) as ex:
+        c["lanepool sync (time.sleep)"] = median_time(lambda: pool10.process(ev, sleepy), runs_io)
+        c["lanepool async (process)"] = median_time(lambda: pool10.process(ev, sleepy_async), runs_io)
+        c["lanepool process_async"] = median_time(
+            lambda: loop.run_until_complete(pool10.process_async(ev, sleepy_async)), runs_io
+        )
+        c["ThreadPoolExecutor(10), task per group"] = median_time(lambda: tpe_fifo_run(ex, ev, sleepy), runs_io)
+        c["asyncio.gather+Semaphore(10), task per group"] = median_time(
+            lambda: loop.run_until_complete(gather_fifo_run(ev, sleepy_async, 10)), runs_io
+        )
+        c["Powertools SqsFifoPartialProcessor"] = median_time(lambda: pt_fifo(ev, sleepy), runs_io, warmup=0)
+    row("(c) SQS FIFO, 100 records in 10 groups x 20 ms, 10 workers", "s", c, "lanepool sync (time.sleep)",
+        goal=f"within 10% of ideal {ideal_c:.1f} s", ideal=ideal_c)
+
+    # Import time and package size.
+    results["import_ms"] = import_time_ms(runs=3 if args.quick else 7)
+    results["sizes"] = sizes()
+
+    # Sweep for the chart: batch duration against concurrency.
+    if not args.no_sweep:
+        results["sweep"] = sweep(loop, quick=args.quick)
+    loop.close()
+
+    print_table(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+        print(f"wrote {args.json}")
+
+
+def sweep(loop, quick: bool) -> dict:
+    conc = [1, 2, 5, 10, 20, 50]
+    std = standard_event(100)
+    fifo = fifo_event(100, 10)
+    out = {"concurrency": conc, "standard": {}, "fifo": {}}
+    # Powertools' sync processors are sequential whatever the setting: measure once, plot flat.
+    pt_std = median_time(lambda: pt_batch(std, sleepy), 1, warmup=0)
+    pt_fifo_t = median_time(lambda: pt_fifo(fifo, sleepy), 1, warmup=0)
+    out["standard"]["Powertools Python (BatchProcessor)"] = [pt_std] * len(conc)
+    out["fifo"]["Powertools Python (SqsFifoPartialProcessor)"] = [pt_fifo_t] * len(conc)
+    for key in ("lanepool Python", "ThreadPoolExecutor"):
+        out["standard"][key] = []
+        out["fifo"][key] = []
+    for c in conc:
+        pool = lanepool.Pool(workers=c)
+        with ThreadPoolExecutor(max_workers=c) as ex:
+            out["standard"]["lanepool Python"].append(median_time(lambda: pool.process(std, sleepy), 1, warmup=0))
+            out["fifo"]["lanepool Python"].append(median_time(lambda: pool.process(fifo, sleepy), 1, warmup=0))
+            out["standard"]["ThreadPoolExecutor"].append(median_time(lambda: tpe_run(ex, std, sleepy), 1, warmup=0))
+            out["fifo"]["ThreadPoolExecutor"].append(median_time(lambda: tpe_fifo_run(ex, fifo, sleepy), 1, warmup=0))
+        del pool
+    return out
+
+
+def import_time_ms(runs: int) -> dict:
+    """`python -X importtime -c "import lanepool"`: the cumulative microseconds of lanepool's line."""
+    env = dict(os.environ)
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec("lanepool")
+        pkg_parent = str(Path(spec.origin).parent.parent)
+        env["PYTHONPATH"] = pkg_parent + os.pathsep + env.get("PYTHONPATH", "")
+    except Exception:
+        pass
+    values, walls = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        p = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", "import lanepool"],
+            capture_output=True, text=True, env=env, check=True,
+        )
+        walls.append(time.perf_counter() - t0)
+        cum = None
+        for line in p.stderr.splitlines():
+            parts = [x.strip() for x in line.split("|")]
+            if len(parts) == 3 and parts[2] == "lanepool":
+                cum = int(parts[1])
+        values.append(cum / 1000.0)
+    return {"lanepool_cumulative_ms": statistics.median(values), "interpreter_with_import_wall_ms": statistics.median(walls) * 1e3}
+
+
+def sizes() -> dict:
+    pkg = Path(lanepool.__file__).parent
+    ext = sorted(pkg.glob("_lanepool*.so")) + sorted(pkg.glob("_lanepool*.pyd"))
+    out = {"extension_bytes": ext[0].stat().st_size if ext else None, "wheel": None, "wheel_bytes": None}
+    wheels = sorted((ROOT / "benches" / "out" / "wheels").glob("lanepool-*.whl"))
+    if wheels:
+        out["wheel"] = wheels[-1].name
+        out["wheel_bytes"] = wheels[-1].stat().st_size
+    return out
+
+
+def print_table(results: dict) -> None:
+    print(f"\nlanepool Python benches (Python {results['python']}, Powertools {results['versions'].get('aws-lambda-powertools')})")
+    for r in results["rows"]:
+        print(f"\n{r['case']} [{r['unit']}]  goal: {r['goal']}")
+        print(f"  {'':<48} {'value':>10}  {'ratio (' + r['primary'] + ' / this)':>10}")
+        for e in r["entries"]:
+            ratio = f"{e['ratio']:.2f}" if e["ratio"] is not None else "-"
+            print(f"  {e['name']:<48} {e['value']:>10.4f}  {ratio:>10}")
+    im = results["import_ms"]
+    print(f"\nimport lanepool (-X importtime cumulative): {im['lanepool_cumulative_ms']:.2f} ms (goal < 10 ms); "
+          f"interpreter + import wall {im['interpreter_with_import_wall_ms']:.1f} ms")
+    s = results["sizes"]
+    print(f"extension module: {s['extension_bytes']} bytes; wheel: {s['wheel']} {s['wheel_bytes']} bytes (goal < 2 MB)")
+    if results.get("sweep"):
+        sw = results["sweep"]
+        print("\nsweep (s) concurrency:", sw["concurrency"])
+        for panel in ("standard", "fifo"):
+            for k, v in sw[panel].items():
+                print(f"  {panel:<8} {k:<44} " + " ".join(f"{x:6.3f}" for x in v))
+
+
+if __name__ == "__main__":
+    main()
