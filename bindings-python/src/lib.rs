@@ -6,6 +6,7 @@ mod errors;
 mod exec;
 mod json;
 mod pool;
+mod sync_run;
 
 use pyo3::prelude::*;
 

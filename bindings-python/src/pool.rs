@@ -10,8 +10,8 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use crate::batch::{self, PyReport, RawOptions};
 use crate::errors;
 use crate::exec::{self, OwnedScope};
-use lanepool::batch::Halt;
-use lanepool::batch::RecordError;
+use crate::sync_run::{self, Ended};
+use lanepool::batch::BatchRun;
 
 /// The worker pool (Rust threads). Use `lanepool.Pool`, which wraps this.
 #[pyclass(frozen, module = "lanepool._lanepool", name = "Pool")]
@@ -34,10 +34,6 @@ impl Interrupt {
             *slot = Some(err.clone_ref(py));
         }
         true
-    }
-
-    fn take(self) -> Option<PyErr> {
-        self.0.into_inner()
     }
 }
 
@@ -103,33 +99,14 @@ impl PyPool {
         let options = batch::batch_options(&raw)?;
         let (plan, records) = batch::decode(&event, options.ordering, raw.group_key.as_ref())?;
         let handler = handler.unbind();
-        let interrupt = Interrupt::default();
-        let pool = &self.pool;
-        let result = py.detach(|| {
-            pool.run_plan(plan, &options, |ticket, halt: &Halt| {
-                Python::attach(|py| {
-                    match handler.bind(py).call1((records[ticket.index].bind(py),)) {
-                        Ok(_) => Ok(()),
-                        Err(err) => {
-                            if interrupt.catch(py, &err) {
-                                halt.halt();
-                            }
-                            Err(err.into_value(py).into_any())
-                        }
-                    }
-                })
-            })
+        let run = BatchRun::new(plan, &options, self.pool.workers());
+        let ended = sync_run::run_batch(py, &self.pool, run, |py, index| {
+            handler.bind(py).call1((records[index].bind(py),)).map(drop)
         });
-        if let Some(err) = interrupt.take() {
-            drop(result);
-            return Err(err);
+        match ended {
+            Ended::Interrupted(err) => Err(err),
+            Ended::Finished(result) => PyReport::into_result(py, result, |e| e),
         }
-        PyReport::into_result(py, result, |e| match e {
-            RecordError::Error(e) => e,
-            RecordError::Panic(msg) => PyRuntimeError::new_err(format!("handler panicked: {msg}"))
-                .into_value(py)
-                .into_any(),
-        })
     }
 
     /// A new scope (see `lanepool.Pool.scope`).
@@ -162,24 +139,24 @@ impl PyPool {
         let runners = self.pool.workers().min(n);
         let pool = &self.pool;
         py.detach(|| {
-            exec::broadcast(pool, runners, |_| loop {
-                if halted.load(Ordering::Acquire) {
-                    return;
-                }
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= n {
-                    return;
-                }
-                let r = Python::attach(|py| {
+            // Each runner keeps the GIL across its calls (released while a call blocks).
+            exec::broadcast(pool, runners, |_| {
+                Python::attach(|py| loop {
+                    if halted.load(Ordering::Acquire) {
+                        return;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        return;
+                    }
                     let r = func.bind(py).call1((items[i].bind(py),));
                     if let Err(err) = &r {
                         if interrupt.catch(py, err) {
                             halted.store(true, Ordering::Release);
                         }
                     }
-                    r.map(Bound::unbind)
-                });
-                *results[i].lock() = Some(r);
+                    *results[i].lock() = Some(r.map(Bound::unbind));
+                })
             })
         });
         drop(interrupt);
