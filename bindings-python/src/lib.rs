@@ -4,6 +4,7 @@ mod aio;
 mod batch;
 mod errors;
 mod exec;
+mod gil;
 mod json;
 mod pool;
 mod sync_run;

@@ -141,7 +141,7 @@ impl PyPool {
         py.detach(|| {
             // Each runner keeps the GIL across its calls (released while a call blocks).
             exec::broadcast(pool, runners, |_| {
-                Python::attach(|py| loop {
+                crate::gil::attach(|py| loop {
                     if halted.load(Ordering::Acquire) {
                         return;
                     }
@@ -270,7 +270,7 @@ impl PyScope {
         self.tasks.lock().push(task.clone_ref(py));
         let handle = task.clone_ref(py);
         self.scope.spawn(move |_| {
-            Python::attach(|py| {
+            crate::gil::attach(|py| {
                 let r = func
                     .bind(py)
                     .call(args.bind(py), kwargs.as_ref().map(|k| k.bind(py)))

@@ -57,7 +57,7 @@ where
     if runners > 0 {
         py.detach(|| {
             exec::broadcast(pool, runners, |_| {
-                Python::attach(|py| runner(py, &shared, &call));
+                crate::gil::attach(|py| runner(py, &shared, &call));
             })
         });
     }
