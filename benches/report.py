@@ -1,0 +1,373 @@
+"""Merges the Rust, Python and Node benchmark figures into benches/results.json, draws
+benches/chart.svg (batch duration against concurrency, one panel for a standard batch and one for
+a FIFO batch) and writes benches/README.md. Standard library only; run by scripts/bench.
+
+    python3 benches/report.py benches/out/rust.json benches/out/python.json benches/out/node.json
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+import sys
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+SLEEP = 0.020
+RECORDS = 100
+GROUPS = 10
+
+
+# ---------------------------------------------------------------- machine and versions
+
+def run(cmd: list[str]) -> str | None:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT).stdout.strip()
+    except Exception:
+        return None
+
+
+def cpu_model() -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def os_name() -> str:
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return f"{line.split('=', 1)[1].strip(chr(34))} (kernel {platform.release()})"
+    except OSError:
+        pass
+    return f"{platform.system()} {platform.release()}"
+
+
+def lock_version(name: str) -> str | None:
+    try:
+        text = (ROOT / "Cargo.lock").read_text()
+    except OSError:
+        return None
+    m = re.search(r'name = "%s"\nversion = "([^"]+)"' % re.escape(name), text)
+    return m.group(1) if m else None
+
+
+def machine() -> dict:
+    return {
+        "nproc": int(run(["nproc"]) or os.cpu_count() or 0),
+        "cpu_model": cpu_model(),
+        "os": os_name(),
+        "memory_gb": mem_gb(),
+    }
+
+
+def mem_gb() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+# ---------------------------------------------------------------- chart
+
+COLORS = {
+    "lanepool Python": "#d62728",
+    "lanepool Node": "#ff7f0e",
+    "Powertools Python": "#1f77b4",
+    "Powertools TypeScript": "#17becf",
+    "ThreadPoolExecutor": "#2ca02c",
+    "p-map": "#9467bd",
+    "ideal": "#000000",
+}
+
+
+def color_for(name: str) -> str:
+    for key, color in COLORS.items():
+        if name.startswith(key):
+            return color
+    return "#7f7f7f"
+
+
+def ideal_curve(conc: list[int], fifo: bool) -> list[float]:
+    out = []
+    for c in conc:
+        waves = math.ceil(RECORDS / c)
+        if fifo:
+            waves = max(waves, math.ceil(RECORDS / GROUPS))
+        out.append(waves * SLEEP)
+    return out
+
+
+def chart(series: dict[str, dict], conc: list[int]) -> str:
+    """Two log-log panels: duration (s) against concurrency; `series[panel][name] = [seconds...]`."""
+    W, H = 1000, 470
+    pw, ph = 390, 330
+    panels = [("standard", "Standard SQS batch: 100 records x 20 ms", 70), ("fifo", "SQS FIFO batch: 100 records in 10 groups x 20 ms", 560)]
+    top = 50
+    ymin, ymax = 0.01, 5.0
+    xmin, xmax = 1, 50
+
+    def x_of(c, left):
+        return left + (math.log10(c) - math.log10(xmin)) / (math.log10(xmax) - math.log10(xmin)) * pw
+
+    def y_of(v):
+        v = min(max(v, ymin), ymax)
+        return top + ph - (math.log10(v) - math.log10(ymin)) / (math.log10(ymax) - math.log10(ymin)) * ph
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
+        'font-family="Helvetica, Arial, sans-serif" font-size="12">',
+        f'<rect width="{W}" height="{H}" fill="#ffffff"/>',
+        f'<text x="{W / 2}" y="22" text-anchor="middle" font-size="16" font-weight="bold">'
+        "Batch duration against concurrency (lower is better; log-log)</text>",
+    ]
+    legend: dict[str, tuple[str, bool]] = {}
+    for key, title, left in panels:
+        out.append(f'<text x="{left + pw / 2}" y="{top - 8}" text-anchor="middle" font-size="13">{escape(title)}</text>')
+        out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#444"/>')
+        for v in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5):
+            y = y_of(v)
+            out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#e5e5e5"/>')
+            out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{v:g}</text>')
+        for c in conc:
+            x = x_of(c, left)
+            out.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + ph}" stroke="#e5e5e5"/>')
+            out.append(f'<text x="{x:.1f}" y="{top + ph + 16}" text-anchor="middle">{c}</text>')
+        out.append(f'<text x="{left + pw / 2}" y="{top + ph + 34}" text-anchor="middle">concurrency (workers / promises in flight)</text>')
+        out.append(
+            f'<text x="{left - 45}" y="{top + ph / 2}" text-anchor="middle" '
+            f'transform="rotate(-90 {left - 45} {top + ph / 2})">batch duration (s)</text>'
+        )
+        lines = dict(series.get(key, {}))
+        lines["ideal"] = ideal_curve(conc, key == "fifo")
+        for name, values in lines.items():
+            color = color_for(name)
+            dashed = name == "ideal"
+            pts = " ".join(f"{x_of(c, left):.1f},{y_of(v):.1f}" for c, v in zip(conc, values) if v is not None)
+            dash = ' stroke-dasharray="6,4"' if dashed else ""
+            width = 2.5 if name.startswith("lanepool") else 1.8
+            out.append(f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="{width}"{dash}>'
+                       f"<title>{escape(name)}</title></polyline>")
+            for c, v in zip(conc, values):
+                if v is not None:
+                    out.append(f'<circle cx="{x_of(c, left):.1f}" cy="{y_of(v):.1f}" r="2.5" fill="{color}">'
+                               f"<title>{escape(name)}: {v:.3f} s at {c}</title></circle>")
+            legend.setdefault(re.sub(r" \(.*\)$", "", name), (color, dashed))
+    # Legend along the bottom.
+    x, y = 70, H - 40
+    for name, (color, dashed) in legend.items():
+        dash = ' stroke-dasharray="6,4"' if dashed else ""
+        out.append(f'<line x1="{x}" y1="{y}" x2="{x + 24}" y2="{y}" stroke="{color}" stroke-width="2.5"{dash}/>')
+        out.append(f'<text x="{x + 30}" y="{y + 4}">{escape(name)}</text>')
+        x += 38 + 7 * len(name)
+        if x > W - 150:
+            x, y = 70, y + 18
+    out.append(
+        f'<text x="{W - 10}" y="{H - 6}" text-anchor="end" font-size="10" fill="#666">'
+        "Powertools has no concurrency setting: Python's processors and the TypeScript FIFO processor run "
+        "records one at a time, TypeScript's BatchProcessor all at once; drawn flat.</text>"
+    )
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------- README
+
+def fmt(v: float, unit: str) -> str:
+    if unit == "s":
+        return f"{v * 1000:.0f} ms"
+    if unit == "ms":
+        return f"{v:.2f} ms" if v < 100 else f"{v:.0f} ms"
+    if unit == "ns/record":
+        return f"{v:.0f} ns"
+    if unit == "us/record":
+        return f"{v:.2f} µs"
+    return f"{v:.3g} {unit}"
+
+
+def readme(results: dict) -> str:
+    m = results["machine"]
+    v = results["versions"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "lanepool side by side with the libraries people would otherwise use, every rival in the same",
+        "process run as lanepool. Figures are medians of several runs; a ratio is lanepool / rival",
+        "(below 1.0: lanepool is faster; against *ideal*, 1.00 is perfect).",
+        "",
+        f"Reproduce: `{results['command']}` (installs the rivals into git-ignored `benches/.venv` and",
+        "`benches/node/node_modules`, builds what is missing, writes `benches/results.json`,",
+        "`benches/chart.svg` and this file).",
+        "",
+        f"Machine: {m['nproc']} CPUs ({m['cpu_model']}), {m.get('memory_gb')} GB, {m['os']}; "
+        f"{results['date']}; lanepool {v.get('lanepool_commit')}.",
+        f"Versions: rustc {v.get('rustc')}, rayon {v.get('rayon')}; Python {v.get('python')}, "
+        f"aws-lambda-powertools {v.get('aws-lambda-powertools')}; Node {v.get('node')}, "
+        f"@aws-lambda-powertools/batch {v.get('@aws-lambda-powertools/batch')}, p-map {v.get('p-map')}.",
+        "",
+        "The machine was shared with other work while these figures were taken: small differences"
+        " (a few percent, and more for the microsecond figures) are noise.",
+        "",
+        "![batch duration against concurrency](chart.svg)",
+        "",
+        "## Goals",
+        "",
+        "| goal | figure | met |",
+        "| --- | --- | --- |",
+    ]
+    lines += [f"| {g} | {f} | {'yes' if ok else '**no**'} |" for g, f, ok in goals(results)]
+    lines.append("")
+    for face, title in (("rust", "Rust core"), ("python", "Python face"), ("node", "Node face")):
+        data = results.get(face)
+        if not data:
+            continue
+        lines += [f"## {title}", ""]
+        if face == "rust":
+            lines += ["| case | lanepool | rival | rival's figure | ratio | goal |", "| --- | --- | --- | --- | --- | --- |"]
+            for r in data["rows"]:
+                for j, rv in enumerate(r["rivals"]):
+                    first = j == 0
+                    lines.append(
+                        f"| {r['case'] if first else ''} | {fmt(r['lanepool'], r['unit']) if first else ''} | "
+                        f"{rv['name']} | {fmt(rv['value'], r['unit'])} | {rv['ratio']:.2f} | {(r['goal'] or '') if first else ''} |"
+                    )
+            lines.append("")
+            continue
+        for r in data["rows"]:
+            lines += [f"**{r['case']}** (goal: {r['goal']})", "", f"| library | figure | {r['primary']} / this |", "| --- | --- | --- |"]
+            for e in r["entries"]:
+                ratio = f"{e['ratio']:.2f}" if e["ratio"] is not None else "-"
+                lines.append(f"| {e['name']} | {fmt(e['value'], r['unit'])} | {ratio} |")
+            lines.append("")
+        if face == "python":
+            im, s = data["import_ms"], data["sizes"]
+            wheel = f"{s['wheel_bytes'] / 1e6:.2f} MB ({s['wheel']})" if s.get("wheel_bytes") else "not built"
+            lines += [
+                f"`python -X importtime -c \"import lanepool\"`: {im['lanepool_cumulative_ms']:.2f} ms "
+                f"(goal < 10 ms). Wheel: {wheel}; extension module "
+                f"{(s['extension_bytes'] or 0) / 1e6:.2f} MB uncompressed (goal < 2 MB).",
+                "",
+            ]
+        else:
+            sizes = ", ".join(f"`{k}` {b / 1e6:.2f} MB" for k, b in data["sizes"].items())
+            lines += [f"`require('lanepool')`: {data['require_ms']['lanepool_require_ms']:.2f} ms (goal < 10 ms). {sizes} (goal < 2 MB).", ""]
+    sweep = results.get("sweep")
+    if sweep and sweep.get("concurrency"):
+        conc = sweep["concurrency"]
+        for key, title in (("standard", "Standard batch, 100 records x 20 ms"), ("fifo", "FIFO batch, 100 records in 10 groups x 20 ms")):
+            lines += [f"## Sweep: {title} (seconds)", "", "| library | " + " | ".join(f"c={c}" for c in conc) + " |",
+                      "| --- |" + " --- |" * len(conc)]
+            lines.append("| ideal | " + " | ".join(f"{x:.3f}" for x in ideal_curve(conc, key == "fifo")) + " |")
+            for name, vals in sweep[key].items():
+                lines.append(f"| {name} | " + " | ".join(f"{x:.3f}" for x in vals) + " |")
+            lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def goals(results: dict) -> list[tuple[str, str, bool]]:
+    out = []
+    rust = results.get("rust")
+    if rust:
+        rows = {r["case"]: r for r in rust["rows"]}
+        for r in rust["rows"]:
+            if r["case"].startswith("scope"):
+                ratio = r["rivals"][0]["ratio"]
+                out.append((f"Rust {r['case']}: lanepool / rayon <= 1.0", f"{ratio:.2f}", ratio <= 1.0))
+            elif r["case"].startswith("lanes"):
+                out.append((f"Rust {r['case']}: < 1 µs per record", fmt(r["lanepool"], r["unit"]), r["lanepool"] < 1000))
+            elif r["case"].startswith("I/O"):
+                ratio = r["rivals"][0]["ratio"]
+                out.append((f"Rust {r['case']}: within 10% of ideal", f"{ratio:.3f} x ideal", ratio <= 1.1))
+    for face in ("python", "node"):
+        data = results.get(face)
+        if not data:
+            continue
+        for r in data["rows"]:
+            ent = {e["name"]: e["value"] for e in r["entries"]}
+            if r["case"].startswith("(a)"):
+                if face == "python":
+                    tpe = ent.get("ThreadPoolExecutor")
+                    ok = r["lanepool"] <= 3 and tpe is not None and r["lanepool"] < tpe
+                    out.append(("Python (a) <= 3 µs/record and below ThreadPoolExecutor",
+                                f"{r['lanepool']:.2f} µs vs {tpe:.2f} µs", ok))
+                else:
+                    pm = ent.get("p-map (10)")
+                    out.append(("Node (a) at most p-map's µs/record", f"{r['lanepool']:.2f} µs vs {pm:.2f} µs",
+                                pm is not None and r["lanepool"] <= pm))
+            elif r["ideal"]:
+                ratio = r["lanepool"] / r["ideal"]
+                out.append((f"{face.capitalize()} {r['case'][:3]} within 10% of ideal {r['ideal']:.1f} s",
+                            f"{ratio:.3f} x ideal", ratio <= 1.1))
+        if face == "python":
+            im = data["import_ms"]["lanepool_cumulative_ms"]
+            out.append(("Python import < 10 ms", f"{im:.2f} ms", im < 10))
+            s = data["sizes"]
+            size = s.get("wheel_bytes") or s.get("extension_bytes")
+            what = "wheel" if s.get("wheel_bytes") else "extension module (no wheel)"
+            if size:
+                out.append((f"Python {what} < 2 MB", f"{size / 1e6:.2f} MB", size < 2e6))
+        else:
+            rq = data["require_ms"]["lanepool_require_ms"]
+            out.append(("Node require < 10 ms", f"{rq:.2f} ms", rq < 10))
+            for k, b in data["sizes"].items():
+                out.append((f"Node `{k}` < 2 MB", f"{b / 1e6:.2f} MB", b < 2e6))
+    return out
+
+
+# ---------------------------------------------------------------- main
+
+def main(paths: list[str]) -> None:
+    faces = {}
+    for p in paths:
+        data = json.loads(Path(p).read_text())
+        faces[data["face"]] = data
+    versions = {
+        "lanepool_commit": run(["git", "rev-parse", "--short", "HEAD"]),
+        "rustc": (run(["rustc", "--version"]) or "").replace("rustc ", "") or None,
+        "rayon": lock_version("rayon"),
+        "python": faces.get("python", {}).get("python"),
+        "node": faces.get("node", {}).get("node"),
+    }
+    versions.update(faces.get("python", {}).get("versions", {}))
+    versions.update(faces.get("node", {}).get("versions", {}))
+    sweep = {"concurrency": None, "standard": {}, "fifo": {}}
+    for face in ("python", "node"):
+        sw = faces.get(face, {}).get("sweep") or {}
+        if sw.get("concurrency"):
+            sweep["concurrency"] = sw["concurrency"]
+            for key in ("standard", "fifo"):
+                sweep[key].update(sw[key])
+    results = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "command": os.environ.get("BENCH_COMMAND", "scripts/bench"),
+        "machine": machine(),
+        "versions": versions,
+        "note": "ratios are lanepool / rival; medians of several runs on a machine shared with other work",
+        **faces,
+        "sweep": sweep,
+    }
+    results["goals"] = [{"goal": g, "figure": f, "met": ok} for g, f, ok in goals(results)]
+    (HERE / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    if sweep["concurrency"]:
+        (HERE / "chart.svg").write_text(chart({"standard": sweep["standard"], "fifo": sweep["fifo"]}, sweep["concurrency"]))
+    (HERE / "README.md").write_text(readme(results))
+    print("wrote benches/results.json, benches/chart.svg, benches/README.md")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
