@@ -156,7 +156,11 @@ function plan(event, o) {
   return decoded;
 }
 
+// The core's step codes (see Batch::step in src/lib.rs): >= 0 run that record; DONE; WAIT for a
+// completion; <= WAIT_FOR: wait for a completion or WAIT_FOR - code milliseconds.
 const DONE = -1;
+const WAIT_FOR = -3;
+const STEP = -0.5; // pump(): ask the core first
 
 /**
  * Drives one batch: the core says which record runs next; handlers run on the event loop.
@@ -180,7 +184,6 @@ function runBatch(concurrency, event, handler, options, full) {
     let wakeTimer = null;
     let wakeAt = 0;
     let deadlineTimer = null;
-    let pumping = false;
     let finished = false;
 
     const ttd = batch.timeToDeadline();
@@ -194,7 +197,7 @@ function runBatch(concurrency, event, handler, options, full) {
         return;
       }
       abort();
-      pump();
+      pump(STEP);
     }
 
     function abort() {
@@ -207,83 +210,74 @@ function runBatch(concurrency, event, handler, options, full) {
 
     function onWake() {
       wakeTimer = null;
-      pump();
+      pump(STEP);
     }
 
+    /** Tells the core how the attempt ended; returns the core's next step. */
     function settle(index, ok, error) {
-      if (ok) {
-        batch.complete(index, true);
-        return;
-      }
+      if (ok) return batch.complete(index, true);
       (errors ??= new Map()).set(index, error);
       // A handler that gave up on the deadline's signal ends as `deadline`, keeping its error.
-      if (signal.aborted && error !== undefined && error !== null && (error === signal.reason || error.name === 'AbortError')) {
-        batch.cancel(index);
-      } else {
-        batch.complete(index, false);
+      if (
+        signal.aborted &&
+        error !== undefined &&
+        error !== null &&
+        (error === signal.reason || error.name === 'AbortError')
+      ) {
+        return batch.cancel(index);
       }
+      return batch.complete(index, false);
     }
 
+    /** Starts record `index`'s handler; returns the core's next step. */
     function start(index) {
       let result;
       try {
         result = handler(records[index], ctx);
       } catch (error) {
-        settle(index, false, error);
-        return;
+        return settle(index, false, error);
       }
-      if (!isThenable(result)) {
-        settle(index, true);
-        return;
-      }
+      if (!isThenable(result)) return settle(index, true);
       const promise = result instanceof Promise ? result : Promise.resolve(result);
       promise.then(
         () => after(index, true, undefined),
         (error) => after(index, false, error),
       );
+      return batch.step();
     }
 
     function after(index, ok, error) {
       if (finished) return;
+      let next;
       try {
-        settle(index, ok, error);
+        next = settle(index, ok, error);
       } catch (e) {
         fail(e);
         return;
       }
-      pump();
+      pump(next);
     }
 
-    function pump() {
-      if (pumping || finished) return;
-      pumping = true;
+    /** Follows the core's steps until it says wait or done. */
+    function pump(next) {
+      if (finished) return;
       try {
-        for (;;) {
-          const next = batch.step();
-          if (next >= 0) {
-            start(next);
-            continue;
+        if (next === STEP) next = batch.step();
+        while (next >= 0) next = start(next);
+        if (next === DONE) {
+          done();
+        } else if (next <= WAIT_FOR) {
+          const ms = WAIT_FOR - next;
+          const at = performance.now() + ms;
+          if (wakeTimer === null || wakeAt > at) {
+            if (wakeTimer !== null) clearTimeout(wakeTimer);
+            wakeAt = at;
+            // libuv timers count whole milliseconds: never wake before the core's time.
+            wakeTimer = setTimeout(onWake, Math.ceil(ms) + 1);
           }
-          if (next === DONE) {
-            done();
-            return;
-          }
-          const ms = batch.waitMs();
-          if (ms >= 0) {
-            const at = performance.now() + ms;
-            if (wakeTimer === null || wakeAt > at) {
-              if (wakeTimer !== null) clearTimeout(wakeTimer);
-              wakeAt = at;
-              // libuv timers count whole milliseconds: never wake before the core's time.
-              wakeTimer = setTimeout(onWake, Math.ceil(ms) + 1);
-            }
-          }
-          return;
-        }
+        } // else WAIT: a completion will call pump again
       } catch (error) {
         fail(error);
-      } finally {
-        pumping = false;
       }
     }
 
@@ -329,7 +323,7 @@ function runBatch(concurrency, event, handler, options, full) {
       else resolve(report);
     }
 
-    pump();
+    pump(STEP);
   });
 }
 

@@ -14,146 +14,228 @@ use std::time::Duration;
 use lanepool::batch::{BatchError, BatchOptions, BatchReport, BatchRun, Step};
 use lanepool::event::{BatchPlan, EventError, JsonKind, JsonView, LaneOrdering};
 use napi::bindgen_prelude::Either;
-use napi::{JsObject, JsUnknown, KeyCollectionMode, KeyConversion, KeyFilter, Result, ValueType};
+use napi::{sys, Env, JsUnknown, NapiRaw, Result, Status};
 use napi_derive::napi;
+use std::ptr;
 
-/// A JavaScript value seen through the core's [`JsonView`]. A getter or proxy that throws
-/// ends the read (`None`) and the first such error is kept in `failure`, to be rethrown.
-struct NodeView<'a> {
-    value: JsUnknown,
-    failure: &'a RefCell<Option<napi::Error>>,
+/// What one decode shares: the env, the first error met, and the property keys made so far
+/// (each key is created once per decode, not once per record).
+struct Reader {
+    env: sys::napi_env,
+    failure: RefCell<Option<napi::Error>>,
+    keys: RefCell<Vec<(String, sys::napi_value)>>,
 }
 
-impl<'a> NodeView<'a> {
-    fn new(value: JsUnknown, failure: &'a RefCell<Option<napi::Error>>) -> Self {
-        NodeView { value, failure }
-    }
-
-    fn wrap(&self, value: JsUnknown) -> Self {
-        NodeView::new(value, self.failure)
-    }
-
-    fn ok<T>(&self, result: Result<T>) -> Option<T> {
-        match result {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.failure.borrow_mut().get_or_insert(e);
-                None
-            }
+impl Reader {
+    fn new(env: &Env) -> Self {
+        Reader {
+            env: env.raw(),
+            failure: RefCell::new(None),
+            keys: RefCell::new(Vec::with_capacity(8)),
         }
     }
 
-    fn value_type(&self) -> ValueType {
-        self.value.get_type().unwrap_or(ValueType::Unknown)
-    }
-
-    fn is_array(&self) -> bool {
-        self.value.is_array().unwrap_or(false)
-    }
-
-    /// The value as a plain (non-array) object.
-    fn object(&self) -> Option<JsObject> {
-        if self.value_type() == ValueType::Object && !self.is_array() {
-            // SAFETY: the value's type was checked to be an object.
-            Some(unsafe { self.value.cast::<JsObject>() })
-        } else {
-            None
+    /// `Some(())` when the call succeeded; else keeps the first error (a getter or proxy that
+    /// threw leaves its exception pending, and it is rethrown as is).
+    fn check(&self, status: sys::napi_status) -> Option<()> {
+        if status == sys::Status::napi_ok {
+            return Some(());
         }
+        let mut failure = self.failure.borrow_mut();
+        if failure.is_none() {
+            *failure = Some(napi::Error::new(
+                Status::from(status),
+                "lanepool: reading the event failed".to_owned(),
+            ));
+        }
+        None
     }
 
-    fn array(&self) -> Option<JsObject> {
-        if self.is_array() {
-            // SAFETY: arrays are objects.
-            Some(unsafe { self.value.cast::<JsObject>() })
-        } else {
-            None
+    fn key(&self, name: &str) -> Option<sys::napi_value> {
+        if let Some((_, key)) = self.keys.borrow().iter().find(|(n, _)| n == name) {
+            return Some(*key);
         }
+        let mut key = ptr::null_mut();
+        // SAFETY: a valid env and a UTF-8 buffer of the given length.
+        self.check(unsafe {
+            sys::napi_create_string_utf8(self.env, name.as_ptr().cast(), name.len(), &mut key)
+        })?;
+        self.keys.borrow_mut().push((name.to_owned(), key));
+        Some(key)
     }
 
-    /// `undefined` is an absent member, as in JSON.
-    fn present(&self, value: JsUnknown) -> Option<Self> {
-        match value.get_type() {
-            Ok(ValueType::Undefined) => None,
-            _ => Some(self.wrap(value)),
+    fn view(&self, value: sys::napi_value) -> Option<NodeView<'_>> {
+        let mut ty = 0;
+        // SAFETY: a valid env and value for the duration of the native call.
+        self.check(unsafe { sys::napi_typeof(self.env, value, &mut ty) })?;
+        let mut array = false;
+        if ty == sys::ValueType::napi_object {
+            // SAFETY: as above.
+            self.check(unsafe { sys::napi_is_array(self.env, value, &mut array) })?;
         }
+        Some(NodeView {
+            reader: self,
+            value,
+            ty,
+            array,
+        })
+    }
+}
+
+/// A JavaScript value seen through the core's [`JsonView`]; valid during one native call.
+struct NodeView<'a> {
+    reader: &'a Reader,
+    value: sys::napi_value,
+    ty: sys::napi_valuetype,
+    array: bool,
+}
+
+impl NodeView<'_> {
+    fn is_object(&self) -> bool {
+        self.ty == sys::ValueType::napi_object && !self.array
+    }
+
+    fn get(&self, key: sys::napi_value) -> Option<sys::napi_value> {
+        let mut out = ptr::null_mut();
+        // SAFETY: an object value and a key created in this call.
+        self.reader
+            .check(unsafe { sys::napi_get_property(self.reader.env, self.value, key, &mut out) })?;
+        Some(out)
+    }
+
+    fn string(&self, value: sys::napi_value) -> Option<String> {
+        let env = self.reader.env;
+        // Most identifiers and keys fit a small buffer: one call instead of two.
+        let mut small = [0u8; 128];
+        let mut written = 0usize;
+        // SAFETY: a string value and a buffer of the given size.
+        self.reader.check(unsafe {
+            sys::napi_get_value_string_utf8(
+                env,
+                value,
+                small.as_mut_ptr().cast(),
+                small.len(),
+                &mut written,
+            )
+        })?;
+        // Unused room for a whole character (up to 4 bytes): the string ended.
+        if written + 4 < small.len() {
+            return String::from_utf8(small[..written].to_vec()).ok();
+        }
+        let mut len = 0usize;
+        // SAFETY: as above; first the length, then the bytes into a buffer of len + 1.
+        self.reader.check(unsafe {
+            sys::napi_get_value_string_utf8(env, value, ptr::null_mut(), 0, &mut len)
+        })?;
+        let mut buf = vec![0u8; len + 1];
+        self.reader.check(unsafe {
+            sys::napi_get_value_string_utf8(
+                env,
+                value,
+                buf.as_mut_ptr().cast(),
+                len + 1,
+                &mut written,
+            )
+        })?;
+        buf.truncate(written);
+        String::from_utf8(buf).ok()
     }
 }
 
 impl JsonView for NodeView<'_> {
     fn kind(&self) -> JsonKind {
-        match self.value_type() {
-            ValueType::Undefined | ValueType::Null => JsonKind::Null,
-            ValueType::Boolean => JsonKind::Bool,
-            ValueType::Number => JsonKind::Number,
-            ValueType::String => JsonKind::String,
-            ValueType::Object if self.is_array() => JsonKind::Array,
-            ValueType::Object => JsonKind::Object,
+        match self.ty {
+            sys::ValueType::napi_undefined | sys::ValueType::napi_null => JsonKind::Null,
+            sys::ValueType::napi_boolean => JsonKind::Bool,
+            sys::ValueType::napi_number => JsonKind::Number,
+            sys::ValueType::napi_string => JsonKind::String,
+            sys::ValueType::napi_object if self.array => JsonKind::Array,
+            sys::ValueType::napi_object => JsonKind::Object,
             _ => JsonKind::Other,
         }
     }
 
     fn type_name(&self) -> Cow<'static, str> {
-        Cow::Borrowed(match self.value_type() {
-            ValueType::Undefined => "undefined",
-            ValueType::Null => "null",
-            ValueType::Boolean => "boolean",
-            ValueType::Number => "number",
-            ValueType::String => "string",
-            ValueType::Object if self.is_array() => "array",
-            ValueType::Object => "object",
-            ValueType::Function => "function",
-            ValueType::BigInt => "bigint",
-            ValueType::Symbol => "symbol",
+        Cow::Borrowed(match self.ty {
+            sys::ValueType::napi_undefined => "undefined",
+            sys::ValueType::napi_null => "null",
+            sys::ValueType::napi_boolean => "boolean",
+            sys::ValueType::napi_number => "number",
+            sys::ValueType::napi_string => "string",
+            sys::ValueType::napi_object if self.array => "array",
+            sys::ValueType::napi_object => "object",
+            sys::ValueType::napi_function => "function",
+            sys::ValueType::napi_bigint => "bigint",
+            sys::ValueType::napi_symbol => "symbol",
             _ => "non-JSON value",
         })
     }
 
+    /// `undefined` is an absent member, as in JSON.
     fn member(&self, key: &str) -> Option<Self> {
-        let object = self.object()?;
-        let value = self.ok(object.get_named_property::<JsUnknown>(key))?;
-        self.present(value)
+        if !self.is_object() {
+            return None;
+        }
+        let value = self.get(self.reader.key(key)?)?;
+        let view = self.reader.view(value)?;
+        (view.ty != sys::ValueType::napi_undefined).then_some(view)
     }
 
     fn array_len(&self) -> Option<usize> {
-        let array = self.array()?;
-        self.ok(array.get_array_length()).map(|n| n as usize)
+        if !self.array {
+            return None;
+        }
+        let mut len = 0u32;
+        // SAFETY: an array value.
+        self.reader
+            .check(unsafe { sys::napi_get_array_length(self.reader.env, self.value, &mut len) })?;
+        Some(len as usize)
     }
 
     fn item(&self, index: usize) -> Option<Self> {
-        let array = self.array()?;
-        let value = self.ok(array.get_element::<JsUnknown>(index as u32))?;
-        Some(self.wrap(value))
+        if !self.array {
+            return None;
+        }
+        let mut out = ptr::null_mut();
+        // SAFETY: an array value.
+        self.reader.check(unsafe {
+            sys::napi_get_element(self.reader.env, self.value, index as u32, &mut out)
+        })?;
+        self.reader.view(out)
     }
 
     fn text(&self) -> Option<Cow<'_, str>> {
-        if self.value_type() != ValueType::String {
+        if self.ty != sys::ValueType::napi_string {
             return None;
         }
-        // SAFETY: the value's type was checked to be a string.
-        let string = unsafe { self.value.cast::<napi::JsString>() };
-        let utf8 = self.ok(string.into_utf8())?;
-        self.ok(utf8.into_owned()).map(Cow::Owned)
+        self.string(self.value).map(Cow::Owned)
     }
 
     fn members(&self) -> Option<Vec<(String, Self)>> {
-        let object = self.object()?;
-        let names = self.ok(object.get_all_property_names(
-            KeyCollectionMode::OwnOnly,
-            KeyFilter::Enumerable,
-            KeyConversion::NumbersToStrings,
-        ))?;
-        let len = self.ok(names.get_array_length())?;
-        let mut out = Vec::with_capacity(len as usize);
+        if !self.is_object() {
+            return None;
+        }
+        let env = self.reader.env;
+        let mut names = ptr::null_mut();
+        // SAFETY: an object value; own, enumerable, string keys (like `Object.keys`).
+        self.reader.check(unsafe {
+            sys::napi_get_all_property_names(
+                env,
+                self.value,
+                sys::KeyCollectionMode::own_only,
+                sys::KeyFilter::enumerable | sys::KeyFilter::skip_symbols,
+                sys::KeyConversion::numbers_to_strings,
+                &mut names,
+            )
+        })?;
+        let names = self.reader.view(names)?;
+        let len = names.array_len()?;
+        let mut out = Vec::with_capacity(len);
         for i in 0..len {
-            let name = self.ok(names.get_element::<JsUnknown>(i))?;
-            if name.get_type().ok() != Some(ValueType::String) {
-                continue; // a symbol key is not JSON
-            }
-            // SAFETY: the key's type was checked to be a string.
-            let name = unsafe { name.cast::<napi::JsString>() };
-            let name = self.ok(name.into_utf8().and_then(|s| s.into_owned()))?;
-            let value = self.ok(object.get_named_property::<JsUnknown>(&name))?;
-            out.push((name, self.wrap(value)));
+            let name = names.item(i)?;
+            let text = name.text()?.into_owned();
+            let value = self.reader.view(self.get(name.value)?)?;
+            out.push((text, value));
         }
         Some(out)
     }
@@ -186,15 +268,19 @@ pub struct Plan {
 /// Decodes `event` with the core's rules. `unordered`: no lanes (also the first step of a
 /// custom `groupKey`, whose keys then come through [`Plan::set_keys`]).
 #[napi]
-pub fn decode(event: JsUnknown, unordered: bool) -> Result<Either<Plan, EventErrorInfo>> {
-    let failure = RefCell::new(None);
+pub fn decode(env: Env, event: JsUnknown, unordered: bool) -> Result<Either<Plan, EventErrorInfo>> {
+    let reader = Reader::new(&env);
     let ordering = if unordered {
         LaneOrdering::Unordered
     } else {
         LaneOrdering::Auto
     };
-    let decoded = BatchPlan::decode(NodeView::new(event, &failure), ordering);
-    if let Some(e) = failure.into_inner() {
+    // SAFETY: the value belongs to this call's env.
+    let decoded = match reader.view(unsafe { event.raw() }) {
+        Some(view) => BatchPlan::decode(view, ordering),
+        None => Ok(BatchPlan::default()),
+    };
+    if let Some(e) = reader.failure.into_inner() {
         return Err(e);
     }
     Ok(match decoded {
@@ -258,7 +344,6 @@ impl Plan {
         }
         Ok(Batch {
             run: Some(BatchRun::new(plan, &options, concurrency as usize)),
-            wait_ms: -1.0,
         })
     }
 }
@@ -352,16 +437,26 @@ fn finish_info(
 #[napi]
 pub struct Batch {
     run: Option<BatchRun<()>>,
-    wait_ms: f64,
 }
 
-/// `step()` results below 0.
+/// `step()` codes below 0: -1 every record has its outcome; -2 wait for a completion; -3 - ms
+/// (<= -3): wait for a completion or `ms` milliseconds.
 const DONE: f64 = -1.0;
 const WAIT: f64 = -2.0;
+const WAIT_FOR: f64 = -3.0;
 
 impl Batch {
     fn run(&mut self) -> Result<&mut BatchRun<()>> {
         self.run.as_mut().ok_or_else(used)
+    }
+
+    fn next(&mut self) -> Result<f64> {
+        Ok(match self.run()?.step() {
+            Step::Run(ticket) => ticket.index as f64,
+            Step::Wait(None) => WAIT,
+            Step::Wait(Some(timeout)) => WAIT_FOR - ms_of(timeout),
+            Step::Done => DONE,
+        })
     }
 }
 
@@ -371,41 +466,30 @@ fn protocol(e: impl std::fmt::Display) -> napi::Error {
 
 #[napi]
 impl Batch {
-    /// What to do next: a record index (>= 0) to run now, -1 when every record has its
-    /// outcome, -2 to wait for a completion or [`Batch::wait_ms`] milliseconds.
+    /// What to do next: a record index (>= 0) to run now, or a code below 0 (see `DONE`,
+    /// `WAIT`, `WAIT_FOR`).
     #[napi]
     pub fn step(&mut self) -> Result<f64> {
-        Ok(match self.run()?.step() {
-            Step::Run(ticket) => ticket.index as f64,
-            Step::Wait(timeout) => {
-                self.wait_ms = timeout.map_or(-1.0, ms_of);
-                WAIT
-            }
-            Step::Done => DONE,
-        })
+        self.next()
     }
 
-    /// After a wait step: milliseconds until something falls due (-1: only a completion).
+    /// The attempt running record `index` ended (`ok`: it succeeded); returns the next step.
     #[napi]
-    pub fn wait_ms(&self) -> f64 {
-        self.wait_ms
-    }
-
-    /// The attempt running record `index` ended (`ok`: it succeeded).
-    #[napi]
-    pub fn complete(&mut self, index: u32, ok: bool) -> Result<()> {
+    pub fn complete(&mut self, index: u32, ok: bool) -> Result<f64> {
         let result = if ok { Ok(()) } else { Err(()) };
         self.run()?
             .complete(index as usize, result)
-            .map_err(protocol)
+            .map_err(protocol)?;
+        self.next()
     }
 
-    /// The attempt running record `index` gave up at the deadline.
+    /// The attempt running record `index` gave up at the deadline; returns the next step.
     #[napi]
-    pub fn cancel(&mut self, index: u32) -> Result<()> {
+    pub fn cancel(&mut self, index: u32) -> Result<f64> {
         self.run()?
             .cancel(index as usize, Some(()))
-            .map_err(protocol)
+            .map_err(protocol)?;
+        self.next()
     }
 
     /// Stops starting records (running ones still complete).

@@ -447,3 +447,18 @@ test('batches on one pool run side by side, each with its own limit', async () =
   assert.deepEqual(b, { batchItemFailures: [] });
   assert.equal(peak, 4);
 });
+
+test('identifiers of any length and non-ASCII text are read exactly', async () => {
+  const pool = new Pool({ concurrency: 4 });
+  const ids = [];
+  for (let n = 118; n <= 132; n++) ids.push('x'.repeat(n - 2) + 'é'); // é is 2 bytes in UTF-8
+  for (let n = 118; n <= 132; n++) ids.push('y'.repeat(n - 3) + '€'); // € is 3 bytes
+  ids.push('😀'.repeat(40), 'ü', 'a'.repeat(5000));
+  const event = { Records: ids.map((id) => ({ eventSource: 'aws:sqs', messageId: id, attributes: { MessageGroupId: id } })) };
+  const report = await pool.runBatch(event, () => {}, {});
+  assert.deepEqual(report.succeeded, ids);
+  const failed = await pool.process(event, () => {
+    throw new Error('x');
+  }, { throwOnFullBatchFailure: false });
+  assert.deepEqual(failed.batchItemFailures.map((f) => f.itemIdentifier), ids);
+});
