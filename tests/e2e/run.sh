@@ -15,7 +15,7 @@
 # build it from source instead, the Debian packages it needs are installed with apt-get (as root).
 #
 # Knobs: LANEPOOL_E2E_PYTHON=/path/to/python (default bindings-python/.venv/bin/python);
-#        LANEPOOL_E2E_NODE_PATH=dir holding lanepool/ (default: a temporary symlink to bindings-node);
+#        LANEPOOL_E2E_NODE_PATH=dir holding lanepool/ (default: a temporary copy of bindings-node);
 #        LANEPOOL_E2E_ONLY=python|node to run one suite.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
