@@ -9,14 +9,16 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 
 use crate::batch::{self, PyReport, RawOptions};
 use crate::errors;
-use crate::exec::{self, OwnedScope};
+use crate::exec::{self, Dispatcher, OwnedScope};
 use crate::sync_run::{self, Ended};
 use lanepool::batch::BatchRun;
+use std::sync::Arc;
 
 /// The worker pool (Rust threads). Use `lanepool.Pool`, which wraps this.
 #[pyclass(frozen, module = "lanepool._lanepool", name = "Pool")]
 pub struct PyPool {
     pool: exec::Pool,
+    scopes: Arc<Dispatcher>,
 }
 
 /// The first `BaseException` that is not an `Exception` raised by a handler.
@@ -52,7 +54,10 @@ impl PyPool {
             }
         };
         let pool = exec::Pool::new(workers).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-        Ok(PyPool { pool })
+        Ok(PyPool {
+            scopes: Arc::new(Dispatcher::new(pool.clone())),
+            pool,
+        })
     }
 
     /// Threads that run handlers (the calling thread counts as one of them while it waits).
@@ -112,7 +117,7 @@ impl PyPool {
     /// A new scope (see `lanepool.Pool.scope`).
     fn scope(&self) -> PyScope {
         PyScope {
-            scope: OwnedScope::new(&self.pool),
+            scope: OwnedScope::new(&self.scopes),
             tasks: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
         }
@@ -149,7 +154,7 @@ impl PyPool {
                     if i >= n {
                         return;
                     }
-                    let r = func.bind(py).call1((items[i].bind(py),));
+                    let r = exec::as_task(|| func.bind(py).call1((items[i].bind(py),)));
                     if let Err(err) = &r {
                         if interrupt.catch(py, err) {
                             halted.store(true, Ordering::Release);

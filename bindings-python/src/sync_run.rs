@@ -82,7 +82,9 @@ where
         };
         match step {
             Step::Run(ticket) => {
-                let result = match catch_unwind(AssertUnwindSafe(|| call(py, ticket.index))) {
+                let result = match catch_unwind(AssertUnwindSafe(|| {
+                    exec::as_task(|| call(py, ticket.index))
+                })) {
                     Ok(result) => result,
                     Err(_) => Err(PyRuntimeError::new_err("lanepool: handler call panicked")),
                 };

@@ -193,3 +193,30 @@ def test_handler_spawning_failing_scope_tasks_fails_its_record():
     assert failure.item_identifier == "m1"
     assert isinstance(failure.exception, lanepool.ExceptionGroup)
     assert len(failure.exception.exceptions) == 2
+
+
+def test_nested_scopes_waited_inside_tasks_never_deadlock():
+    # Every worker blocks in a nested scope's exit: those scopes' tasks must still run.
+    small = lanepool.Pool(workers=2)
+    result = {}
+
+    def inner(i, j):
+        time.sleep(0.005)
+        return i * 10 + j
+
+    def outer(i):
+        time.sleep(0.01)  # let every outer task start before any nested one
+        with small.scope() as s:
+            tasks = [s.spawn(inner, i, j) for j in range(3)]
+        return [t.result() for t in tasks]
+
+    def main():
+        with small.scope() as s:
+            tasks = [s.spawn(outer, i) for i in range(6)]
+        result["value"] = [t.result() for t in tasks]
+
+    thread = threading.Thread(target=main, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), "deadlock"
+    assert result["value"] == [[i * 10 + j for j in range(3)] for i in range(6)]
