@@ -151,7 +151,8 @@ where
             Some(timeout) => {
                 let deadline = std::time::Instant::now() + timeout;
                 let timer = sleep.get_or_insert_with(|| timer::sleep_until(deadline));
-                if timer.deadline() != deadline {
+                // An earlier timer only wakes us early (we ask again); a later one is replaced.
+                if timer.deadline() > deadline {
                     *timer = timer::sleep_until(deadline);
                 }
                 if Pin::new(timer).poll(cx).is_ready() {
