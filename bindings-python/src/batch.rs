@@ -171,9 +171,10 @@ impl PyFailure {
             Some(e) => e.bind(py).repr()?.to_string(),
             None => "None".into(),
         };
+        let id = PyString::new(py, &self.item_identifier).repr()?;
         Ok(format!(
-            "Failure(item_identifier={:?}, index={}, reason={:?}, exception={exc}, attempts={})",
-            self.item_identifier, self.index, self.reason, self.attempts
+            "Failure(item_identifier={id}, index={}, reason='{}', exception={exc}, attempts={})",
+            self.index, self.reason, self.attempts
         ))
     }
 }

@@ -232,3 +232,39 @@ def test_retries_keep_the_last_exception(mode):
     assert failure.attempts == 3 and attempts == ["m0"] * 3
     assert failure.exception.args == (3,)
     assert report.summary["retries"] == 2
+
+
+def test_report_objects():
+    def handler(record):
+        if record["messageId"] == "m1":
+            raise ValueError("x")
+
+    report = pool.run_batch(sqs(3), handler, raise_on_full_batch_failure=False)
+    assert len(report) == 3
+    assert repr(report.failures[0]) == (
+        "Failure(item_identifier='m1', index=1, reason='error', exception=ValueError('x'), attempts=1)"
+    )
+    assert "records=3" in repr(report)
+    summary = report.summary
+    assert {k: summary[k] for k in ("source", "records", "succeeded", "failed", "error", "skipped", "deadline")} == {
+        "source": "aws:sqs", "records": 3, "succeeded": 2, "failed": 1, "error": 1, "skipped": 0, "deadline": 0,
+    }
+    assert summary["peak_in_flight"] >= 1 and summary["duration_ms"] >= 0
+    import json
+
+    line = json.loads(report.log_line())
+    assert line["records"] == 3 and line["failed"] == 1
+
+
+def test_log_summary_prints_one_json_line(capfd):
+    import json
+
+    pool.process(sqs(2), lambda r: None, log_summary=True)
+    out = capfd.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and json.loads(out[0])["records"] == 2
+
+
+def test_empty_batch():
+    calls = []
+    assert pool.process({"Records": []}, calls.append) == {"batchItemFailures": []}
+    assert calls == []

@@ -220,3 +220,10 @@ def test_nested_scopes_waited_inside_tasks_never_deadlock():
     thread.join(10)
     assert not thread.is_alive(), "deadlock"
     assert result["value"] == [[i * 10 + j for j in range(3)] for i in range(6)]
+
+
+def test_task_result_waits_inside_the_block():
+    with pool.scope() as s:
+        t = s.spawn(lambda: (time.sleep(0.05), 42)[1])
+        assert t.result() == 42
+        assert t.done()
