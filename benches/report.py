@@ -266,6 +266,27 @@ def readme(results: dict) -> str:
         else:
             sizes = ", ".join(f"`{k}` {b / 1e6:.2f} MB" for k, b in data["sizes"].items())
             lines += [f"`require('lanepool')`: {data['require_ms']['lanepool_require_ms']:.2f} ms (goal < 10 ms). {sizes} (goal < 2 MB).", ""]
+    lines += [
+        "## Running one face",
+        "",
+        "```sh",
+        "CARGO_TARGET_DIR=target-bench cargo run --release -p lanepool-benches -- [--quick] [--json out.json]",
+        "benches/.venv/bin/python benches/python/bench.py [--quick] [--no-sweep] [--json out.json]",
+        "node benches/node/bench.mjs [--quick] [--no-sweep] [--json out.json]",
+        "python3 benches/report.py benches/out/rust.json benches/out/python.json benches/out/node.json",
+        "```",
+        "",
+        "Rivals: Rust `rayon::scope` on a rayon pool of the same size, `std::thread::scope` with one chunk"
+        " per thread, and a rayon group-by (a HashMap of groups, one task per group; no report, no skip"
+        " rule: a lower bound). Python: Powertools' `BatchProcessor`, `SqsFifoPartialProcessor"
+        "(skip_group_on_error=True)` and `AsyncBatchProcessor` through `process_partial_response` /"
+        " `async_process_partial_response`, `ThreadPoolExecutor` (FIFO: one task per message group),"
+        " `asyncio.gather` with a `Semaphore`. Node: Powertools' `BatchProcessor` and"
+        " `SqsFifoPartialProcessorAsync({ skipGroupOnError: true })` through `processPartialResponse`,"
+        " `p-map` (FIFO: one task per group), `Promise.all`. Every rival builds the same partial batch"
+        " response and each run checks it.",
+        "",
+    ]
     sweep = results.get("sweep")
     if sweep and sweep.get("concurrency"):
         conc = sweep["concurrency"]
