@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use parking_lot::{Condvar, Mutex};
-use pyo3::exceptions::{PyException, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyException, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
@@ -106,7 +106,19 @@ impl PyPool {
         let handler = handler.unbind();
         let run = BatchRun::new(plan, &options, self.pool.workers());
         let ended = sync_run::run_batch(py, &self.pool, run, |py, index| {
-            handler.bind(py).call1((records[index].bind(py),)).map(drop)
+            let value = handler.bind(py).call1((records[index].bind(py),))?;
+            if !value.is_none() && value.hasattr("__await__")? {
+                // A sync-looking callable returned an awaitable (e.g. an async function behind a
+                // plain decorator): never report that as a success.
+                if value.hasattr("close")? {
+                    value.call_method0("close")?;
+                }
+                return Err(PyTypeError::new_err(
+                    "the handler returned an awaitable: pass an `async def` handler (or use \
+                     run_batch_async) so that lanepool awaits it",
+                ));
+            }
+            Ok(())
         });
         match ended {
             Ended::Interrupted(err) => Err(err),

@@ -268,3 +268,16 @@ def test_empty_batch():
     calls = []
     assert pool.process({"Records": []}, calls.append) == {"batchItemFailures": []}
     assert calls == []
+
+
+def test_sync_looking_handler_returning_a_coroutine_fails_its_record():
+    async def real(record):
+        return None
+
+    def wrapper(record):  # a plain decorator around an async function
+        return real(record)
+
+    report = pool.run_batch(sqs(2), wrapper, raise_on_full_batch_failure=False)
+    assert [f.reason for f in report.failures] == ["error", "error"]
+    assert all(isinstance(f.exception, TypeError) for f in report.failures)
+    assert "async def" in str(report.failures[0].exception)
