@@ -16,6 +16,10 @@ if ! "$VENV/bin/python" -c "import maturin, pytest, hypothesis" 2>/dev/null; the
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
     "$VENV/bin/python" -m pip install --quiet "maturin>=1.5,<2" pytest hypothesis
 fi
+if ! "$VENV/bin/python" -c "import aws_lambda_powertools, pydantic" 2>/dev/null; then
+    # tests/test_powertools.py: lanepool.powertools against Powertools' own processors
+    "$VENV/bin/python" -m pip install --quiet "aws-lambda-powertools[parser]>=3"
+fi
 
 # Editable install: compiles the Rust extension (release) into python/lanepool/.
 (cd "$HERE" && VIRTUAL_ENV="$VENV" PATH="$VENV/bin:$PATH" "$VENV/bin/maturin" develop --release --quiet)

@@ -3,6 +3,10 @@ asyncio.gather + Semaphore, in one process.
 
     benches/.venv/bin/python benches/python/bench.py [--json out.json] [--quick] [--no-sweep]
 
+Also lanepool's Powertools processor (lanepool.powertools.ParallelBatchProcessor) on the same
+batches: (d) on the FIFO batch against the lane ideal, (e) its cost per record over lanepool's
+own `process` with a trivial handler.
+
 Needs `aws-lambda-powertools` (scripts/bench installs it into benches/.venv) and lanepool: the
 installed one, or else the editable build in bindings-python/python (bash bindings-python/test.sh).
 Every figure is the median of several runs; ratios are lanepool / rival (below 1.0: lanepool is
@@ -30,6 +34,7 @@ try:
 except ImportError:  # reuse the editable build of bindings-python
     sys.path.insert(0, str(ROOT / "bindings-python" / "python"))
     import lanepool
+from lanepool.powertools import ParallelBatchProcessor
 
 from aws_lambda_powertools.utilities.batch import (
     AsyncBatchProcessor,
@@ -194,6 +199,21 @@ def pt_async(event, handler):
     )
 
 
+def lp_processor(pool, event, handler, ordering="auto"):
+    """lanepool.powertools.ParallelBatchProcessor, used as Powertools' processors are."""
+    return process_partial_response(
+        event=event,
+        record_handler=handler,
+        processor=ParallelBatchProcessor(EventType.SQS, pool=pool, ordering=ordering),
+    )
+
+
+def lp_processor_async(pool, event, handler):
+    return async_process_partial_response(
+        event=event, record_handler=handler, processor=ParallelBatchProcessor(EventType.SQS, pool=pool)
+    )
+
+
 # ---------------------------------------------------------------- timing
 
 def median_time(fn, runs: int, warmup: int = 1) -> float:
@@ -206,6 +226,23 @@ def median_time(fn, runs: int, warmup: int = 1) -> float:
         times.append(time.perf_counter() - t0)
         check(out)
     return statistics.median(times)
+
+
+def median_delta(fn, base, runs: int, warmup: int = 1) -> float:
+    """Median over alternating runs of time(fn) - time(base): a small difference of two
+    figures, measured in pairs so that drift on a busy machine cancels out."""
+    for _ in range(warmup):
+        check(fn())
+        check(base())
+    deltas = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        check(fn())
+        t1 = time.perf_counter()
+        check(base())
+        t2 = time.perf_counter()
+        deltas.append((t1 - t0) - (t2 - t1))
+    return statistics.median(deltas)
 
 
 def check(response) -> None:
@@ -277,12 +314,34 @@ def main() -> None:
         a["Powertools BatchProcessor"] = us(median_time(lambda: pt_batch(ev, trivial), runs_fast))
         a["Powertools SqsFifoPartialProcessor"] = us(median_time(lambda: pt_fifo(fev, trivial), runs_fast))
         a["Powertools AsyncBatchProcessor"] = us(median_time(lambda: pt_async(ev, trivial_async), runs_fast))
+        a["lanepool ParallelBatchProcessor"] = us(median_time(lambda: lp_processor(pool_a, ev, trivial), runs_fast))
+        a["lanepool ParallelBatchProcessor FIFO (100 groups)"] = us(
+            median_time(lambda: lp_processor(pool_a, fev, trivial), runs_fast)
+        )
+        # The price of Powertools' record wrapping and bookkeeping: the processor minus
+        # lanepool's own process on the same batch, same pool.
+        e = {
+            "standard SQS": us(median_delta(lambda: lp_processor(pool_a, ev, trivial),
+                                            lambda: pool_a.process(ev, trivial), runs_fast * 3)),
+            "SQS FIFO (100 groups)": us(median_delta(lambda: lp_processor(pool_a, fev, trivial),
+                                                     lambda: pool_a.process(fev, trivial), runs_fast * 3)),
+            "async handler (async_process - process_async)": us(median_delta(
+                lambda: lp_processor_async(pool_a, ev, trivial_async),
+                lambda: loop.run_until_complete(pool_a.process_async(ev, trivial_async)), runs_fast * 3)),
+        }
     row(
         f"(a) trivial handler, 10,000 records, {workers_a} workers",
         "us/record",
         a,
         "lanepool sync",
         goal="<= 3 us/record and below ThreadPoolExecutor",
+    )
+    row(
+        f"(e) ParallelBatchProcessor minus lanepool's process, trivial handler, 10,000 records, {workers_a} workers",
+        "us/record",
+        e,
+        "standard SQS",
+        goal="<= 2 us/record (sync)",
     )
 
     # (b) 100 records x 20 ms, 10 workers: ideal 0.2 s.
@@ -301,6 +360,10 @@ def main() -> None:
         )
         b["Powertools BatchProcessor (sequential)"] = median_time(lambda: pt_batch(ev, sleepy), runs_io, warmup=0)
         b["Powertools AsyncBatchProcessor (no limit)"] = median_time(lambda: pt_async(ev, sleepy_async), runs_io)
+        b["lanepool ParallelBatchProcessor"] = median_time(lambda: lp_processor(pool10, ev, sleepy), runs_io)
+        b["lanepool ParallelBatchProcessor (async_process)"] = median_time(
+            lambda: lp_processor_async(pool10, ev, sleepy_async), runs_io
+        )
     row("(b) 100 records x 20 ms, 10 workers", "s", b, "lanepool sync (time.sleep)",
         goal="within 10% of ideal 0.2 s", ideal=0.2)
 
@@ -319,8 +382,17 @@ def main() -> None:
             lambda: loop.run_until_complete(gather_fifo_run(ev, sleepy_async, 10)), runs_io
         )
         c["Powertools SqsFifoPartialProcessor"] = median_time(lambda: pt_fifo(ev, sleepy), runs_io, warmup=0)
+        c["lanepool ParallelBatchProcessor"] = median_time(lambda: lp_processor(pool10, ev, sleepy), runs_io)
+        c["lanepool ParallelBatchProcessor (async_process)"] = median_time(
+            lambda: lp_processor_async(pool10, ev, sleepy_async), runs_io
+        )
     row("(c) SQS FIFO, 100 records in 10 groups x 20 ms, 10 workers", "s", c, "lanepool sync (time.sleep)",
         goal=f"within 10% of ideal {ideal_c:.1f} s", ideal=ideal_c)
+    # (d) the same FIFO batch through Powertools' API: lanepool's processor against Powertools'.
+    d = {k: c[k] for k in ("lanepool ParallelBatchProcessor", "lanepool ParallelBatchProcessor (async_process)",
+                           "lanepool sync (time.sleep)", "Powertools SqsFifoPartialProcessor")}
+    row("(d) Powertools API, SQS FIFO, 100 records in 10 groups x 20 ms, 10 workers", "s", d,
+        "lanepool ParallelBatchProcessor", goal=f"within 10% of ideal {ideal_c:.1f} s", ideal=ideal_c)
 
     # Import time and package size.
     results["import_ms"] = import_time_ms(runs=3 if args.quick else 7)

@@ -1,0 +1,317 @@
+"""Powertools for AWS Lambda (Python) integration: lanepool's lanes and bounded parallelism
+behind Powertools' batch utility.
+
+``ParallelBatchProcessor`` is a subclass of Powertools' ``BatchProcessor``; swap it in and keep
+your record handlers, data classes or parser models, ``process_partial_response`` /
+``async_process_partial_response``, the ``batch_processor`` decorator and the context-manager
+form::
+
+    import lanepool
+    from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
+    from lanepool.powertools import ParallelBatchProcessor
+
+    processor = ParallelBatchProcessor(EventType.SQS, pool=lanepool.Pool())
+
+    def lambda_handler(event, context):
+        return process_partial_response(event, record_handler, processor, context)
+
+lanepool schedules the records (lanes by SQS FIFO message group, Kinesis partition key or
+DynamoDB keys, or ``ordering="unordered"``; at most ``pool.workers`` at once; the rest of a
+failed lane skipped; deadline; retries); each record goes through Powertools' own per-record
+machinery (``_process_record`` / ``_async_process_record``: record conversion, model
+validation, ``lambda_context`` injection, ``success_handler`` / ``failure_handler``), and the
+processor's state is then assembled in event order.
+
+Importing this module imports Powertools (``pip install "lanepool[powertools]"``); importing
+``lanepool`` does not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+
+from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, BatchProcessor, EventType
+from aws_lambda_powertools.utilities.batch.exceptions import SQSFifoMessageGroupCircuitBreakerError
+
+import lanepool
+
+__all__ = ["ParallelBatchProcessor", "SkippedRecordError", "DeadlineRecordError", "default_pool"]
+
+
+class SkippedRecordError(SQSFifoMessageGroupCircuitBreakerError):
+    """A record not processed because an earlier record of its lane failed.
+
+    A subclass of Powertools' ``SQSFifoMessageGroupCircuitBreakerError`` (what
+    ``SqsFifoPartialProcessor(skip_group_on_error=True)`` reports for the same records), for
+    every source. ``item_identifier`` and ``index`` name the record.
+    """
+
+    def __init__(self, message: str = "", item_identifier: str | None = None, index: int | None = None):
+        super().__init__(message)
+        self.item_identifier = item_identifier
+        self.index = index
+
+
+class DeadlineRecordError(Exception):
+    """A record not started because the invocation's deadline (less ``deadline_margin_ms``)
+    came first. ``item_identifier`` and ``index`` name the record."""
+
+    def __init__(self, message: str = "", item_identifier: str | None = None, index: int | None = None):
+        super().__init__(message)
+        self.item_identifier = item_identifier
+        self.index = index
+
+
+class _RecordFailed(Exception):
+    """Raised to lanepool for a record Powertools' machinery failed (lanepool then skips the
+    rest of its lane, or retries it); carries Powertools' entry and exception info."""
+
+    __slots__ = ("entry", "exc_info")
+
+    def __init__(self, entry, exc_info):
+        super().__init__(entry[1])
+        self.entry = entry
+        self.exc_info = exc_info
+
+
+_default_pool: lanepool.Pool | None = None
+_default_lock = threading.Lock()
+
+
+def default_pool() -> lanepool.Pool:
+    """The pool used by processors created with ``pool=None``: one per process, created on
+    first use with ``lanepool.Pool()`` (as many workers as the function's CPUs)."""
+    global _default_pool
+    pool = _default_pool
+    if pool is None:
+        with _default_lock:
+            pool = _default_pool
+            if pool is None:
+                pool = _default_pool = lanepool.Pool()
+    return pool
+
+
+class ParallelBatchProcessor(BatchProcessor):
+    """Powertools' ``BatchProcessor``, with the records scheduled by lanepool.
+
+    The first four parameters are ``BatchProcessor``'s (``event_type``, ``model``,
+    ``raise_on_entire_batch_failure``, ``logger``); the rest are keyword-only and lanepool's:
+
+    - ``pool``: the :class:`lanepool.Pool` to run on; None uses :func:`default_pool`.
+    - ``ordering``: ``"auto"`` (lanes by SQS FIFO message group, Kinesis partition key,
+      DynamoDB keys; standard SQS records are unkeyed) or ``"unordered"`` (no lanes, like
+      ``BatchProcessor``).
+    - ``group_key``: ``callable(raw_record_dict) -> str | None``, your own lanes (overrides
+      ``ordering``).
+    - ``retries`` / ``retry_backoff_ms``: extra attempts for a failing record (each one goes
+      through Powertools' machinery again; its lane waits).
+    - ``deadline_margin_ms``: no record starts later than this before the invocation's
+      deadline (read from the ``lambda_context`` given to the processor; a context without
+      ``get_remaining_time_in_millis``, such as ``{}`` or None, means no deadline).
+    - ``log_summary``: print lanepool's one-line JSON summary of each batch.
+
+    Sync record handlers go with ``process()`` / ``process_partial_response``; ``async def``
+    handlers with ``async_process()`` / ``async_process_partial_response``. Results, the
+    ``success_messages``, ``fail_messages`` and ``exceptions`` lists and ``response()`` are what
+    Powertools' processors hold, in event order. A record skipped because an earlier record of
+    its lane failed is a failure with :class:`SkippedRecordError`, one not started by the
+    deadline with :class:`DeadlineRecordError`. When every record failed, leaving the ``with``
+    block raises Powertools' ``BatchProcessingError`` unless
+    ``raise_on_entire_batch_failure=False``. ``report`` is lanepool's ``BatchReport`` of the
+    last batch (None before the first one).
+
+    A malformed record (one lanepool cannot identify: ``lanepool.EventError``) raises before
+    any handler runs. Kafka events are not supported.
+    """
+
+    def __init__(
+        self,
+        event_type: EventType,
+        model=None,
+        raise_on_entire_batch_failure: bool = True,
+        logger=None,
+        *,
+        pool: lanepool.Pool | None = None,
+        ordering: str = "auto",
+        group_key=None,
+        retries: int = 0,
+        deadline_margin_ms: float = 500,
+        retry_backoff_ms: float = 100,
+        log_summary: bool = False,
+    ) -> None:
+        if event_type == EventType.Kafka:
+            raise ValueError("ParallelBatchProcessor supports SQS, Kinesis and DynamoDB events, not Kafka")
+        if ordering not in ("auto", "unordered"):
+            raise ValueError(f"ordering must be 'auto' or 'unordered', not {ordering!r}")
+        super().__init__(event_type, model, raise_on_entire_batch_failure, logger)
+        self.pool = pool
+        self.ordering = ordering
+        self.group_key = group_key
+        self.retries = retries
+        self.deadline_margin_ms = deadline_margin_ms
+        self.retry_backoff_ms = retry_backoff_ms
+        self.log_summary = log_summary
+        self.report = None
+        # Exception info of failed entries, by id(entry), from failure_handler to the record's
+        # lanepool handler (thread-safe: one dict operation each, under the GIL).
+        self._failed_exc: dict = {}
+
+    # Powertools' async per-record machinery, on this BatchProcessor subclass.
+    _async_process_record = AsyncBatchProcessor._async_process_record
+
+    def failure_handler(self, record, exception):
+        entry = super().failure_handler(record, exception)
+        self._failed_exc[id(entry)] = exception
+        return entry
+
+    # ------------------------------------------------------------------ running
+
+    def _run_options(self) -> dict:
+        context = getattr(self, "lambda_context", None)
+        if not callable(getattr(context, "get_remaining_time_in_millis", None)):
+            context = None
+        return {
+            "context": context,
+            "ordering": self.ordering,
+            "group_key": self.group_key,
+            "retries": self.retries,
+            "deadline_margin_ms": self.deadline_margin_ms,
+            "raise_on_full_batch_failure": False,  # Powertools' _clean applies its own rule
+            "log_summary": self.log_summary,
+            "retry_backoff_ms": self.retry_backoff_ms,
+        }
+
+    def process(self) -> list[tuple]:
+        """Runs every record through Powertools' ``_process_record`` on the pool, lanes kept;
+        returns Powertools' result tuples in event order."""
+        records = self.records
+        successes: dict = {}
+        failed_exc = self._failed_exc
+        process_record = self._process_record
+
+        def run(raw):
+            entry = process_record(raw)
+            if entry[0] == "success":
+                successes[id(raw)] = entry
+                return
+            raise _RecordFailed(entry, failed_exc.pop(id(entry), None))
+
+        pool = self.pool if self.pool is not None else default_pool()
+        try:
+            report = pool.run_batch({"Records": records}, run, **self._run_options())
+        finally:
+            failed_exc.clear()
+        return self._assemble(records, report, successes)
+
+    def async_process(self) -> list[tuple]:
+        """Runs every record through Powertools' ``_async_process_record`` (``async def``
+        handlers) on lanepool's asyncio driver, at most ``pool.workers`` in flight, lanes
+        kept; returns Powertools' result tuples in event order. Like Powertools, this is a
+        sync call: in Lambda it runs on the thread's event loop (created once), elsewhere on
+        ``asyncio.run``."""
+        records = self.records
+        successes: dict = {}
+        failed_exc = self._failed_exc
+        process_record = self._async_process_record
+
+        async def run(raw):
+            entry = await process_record(raw)
+            # failure_handler ran with no await since, so the entry is this task's.
+            if entry[0] == "success":
+                successes[id(raw)] = entry
+                return
+            raise _RecordFailed(entry, failed_exc.pop(id(entry), None))
+
+        pool = self.pool if self.pool is not None else default_pool()
+        coro = pool.run_batch_async({"Records": records}, run, **self._run_options())
+        try:
+            report = _run_like_powertools(coro)
+        finally:
+            failed_exc.clear()
+        return self._assemble(records, report, successes)
+
+    # ------------------------------------------------------------------ assembling
+
+    def _assemble(self, records, report, successes) -> list[tuple]:
+        """Turns lanepool's report and Powertools' per-record entries into Powertools' state,
+        in event order."""
+        self.report = report
+        failures = {f.index: f for f in report.failures}
+        if not failures:  # the common case, kept cheap
+            entries = [successes[id(raw)] for raw in records]
+            self.success_messages[:] = [entry[2] for entry in entries]
+            self.fail_messages.clear()
+            self.exceptions.clear()
+            return entries
+        entries = []
+        exceptions: dict = {}
+        for index, raw in enumerate(records):
+            failure = failures.get(index)
+            if failure is None:
+                entries.append(successes[id(raw)])
+                continue
+            exc = failure.exception
+            if isinstance(exc, _RecordFailed):
+                entry, exc_info = exc.entry, exc.exc_info
+                if exc_info is None:  # failure_handler overridden without calling ours
+                    exc_info = (type(exc), exc, exc.__traceback__)
+            else:
+                if failure.reason == "skipped":
+                    error = SkippedRecordError(
+                        f"record {failure.item_identifier} was not processed: "
+                        "an earlier record of its lane failed",
+                        failure.item_identifier,
+                        index,
+                    )
+                    exc_info = (SkippedRecordError, error, None)
+                elif failure.reason == "deadline":
+                    error = DeadlineRecordError(
+                        f"record {failure.item_identifier} was not started: "
+                        "the invocation's deadline came first",
+                        failure.item_identifier,
+                        index,
+                    )
+                    exc_info = (DeadlineRecordError, error, None)
+                else:  # raised outside Powertools' try (should not happen)
+                    exc_info = (type(exc), exc, getattr(exc, "__traceback__", None))
+                entry = self.failure_handler(self._batch_record(raw), exc_info)
+                self._failed_exc.pop(id(entry), None)
+            entries.append(entry)
+            exceptions[index] = exc_info
+        # Rebuild the lists the per-record calls appended to in completion order.
+        self.success_messages.clear()
+        self.fail_messages.clear()
+        self.exceptions.clear()
+        for index, entry in enumerate(entries):
+            if entry[0] == "success":
+                self.success_messages.append(entry[2])
+            else:
+                self.fail_messages.append(entry[2])
+                self.exceptions.append(exceptions[index])
+        return entries
+
+    def _batch_record(self, raw):
+        """The record as Powertools hands it out: the model instance, or (when it does not
+        validate, as for Powertools' poison records) the event source data class."""
+        if self.model is not None:
+            try:
+                return self._to_batch_type(record=raw, event_type=self.event_type, model=self.model)
+            except Exception:  # noqa: BLE001 - falls back like Powertools' poison-record path
+                pass
+        return self._to_batch_type(record=raw, event_type=self.event_type)
+
+
+def _run_like_powertools(coro):
+    """Runs ``coro`` to completion the way Powertools' ``async_process`` does: in Lambda on the
+    thread's event loop (created if there is none, and kept, so clients bound to it survive
+    between invocations), elsewhere with ``asyncio.run``."""
+    if os.getenv("LAMBDA_TASK_ROOT"):
+        try:
+            loop = asyncio.get_event_loop()
+        except RuntimeError:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+        return loop.run_until_complete(loop.create_task(coro))
+    return asyncio.run(coro)
