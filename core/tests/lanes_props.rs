@@ -75,7 +75,10 @@ fn simulate(b: &Batch) -> Trace {
         match s.next(now) {
             Next::Run(t) => {
                 if let Some(d) = b.deadline_ms {
-                    assert!(now < Duration::from_millis(d), "started at/after the deadline");
+                    assert!(
+                        now < Duration::from_millis(d),
+                        "started at/after the deadline"
+                    );
                 }
                 if let Some(lane) = b.lanes[t.index] {
                     assert!(
@@ -87,7 +90,10 @@ fn simulate(b: &Batch) -> Trace {
                 assert_eq!(t.attempt, attempts_made[t.index], "attempt numbering");
                 in_flight.push((t.index, t.attempt));
                 peak = peak.max(in_flight.len());
-                assert!(in_flight.len() <= b.concurrency, "over the concurrency limit");
+                assert!(
+                    in_flight.len() <= b.concurrency,
+                    "over the concurrency limit"
+                );
                 starts.push((t.index, t.attempt, now));
             }
             Next::Wait { until } => {

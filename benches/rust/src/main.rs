@@ -95,9 +95,15 @@ fn main() {
         .and_then(|i| args.get(i + 1).cloned());
     let quick = args.iter().any(|a| a == "--quick");
     let cfg = if quick {
-        Config { runs: 7, io_runs: 3 }
+        Config {
+            runs: 7,
+            io_runs: 3,
+        }
     } else {
-        Config { runs: 31, io_runs: 5 }
+        Config {
+            runs: 31,
+            io_runs: 5,
+        }
     };
 
     let workers = Pool::default_workers();
@@ -150,7 +156,10 @@ fn main() {
         case: "scope: 10,000 empty tasks",
         unit: "ms",
         lanepool: ms(lp),
-        rivals: vec![("rayon::scope", ms(ry)), ("std::thread::scope+chunks", ms(st))],
+        rivals: vec![
+            ("rayon::scope", ms(ry)),
+            ("std::thread::scope+chunks", ms(st)),
+        ],
         goal: Some("ratio vs rayon <= 1.0".into()),
     });
 
@@ -199,7 +208,10 @@ fn main() {
         case: "scope: 100 tasks x 100 nested",
         unit: "ms",
         lanepool: ms(lp),
-        rivals: vec![("rayon::scope", ms(ry)), ("std::thread::scope+chunks", ms(st))],
+        rivals: vec![
+            ("rayon::scope", ms(ry)),
+            ("std::thread::scope+chunks", ms(st)),
+        ],
         goal: Some("ratio vs rayon <= 1.0".into()),
     });
 
