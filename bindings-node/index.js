@@ -130,15 +130,142 @@ function readOptions(options) {
   return o;
 }
 
+// ------------------------------------------------------------------ decoding
+//
+// The core decodes every event (src/lib.rs, src/projected.rs). Reading a record's fields through
+// N-API costs a property lookup per field, so for the common events JavaScript reads the few
+// values the core names (`native.projection`: for each record, the kind of each value on those
+// paths and the text of the strings) and the core decodes that projection with its own rules.
+// Whenever the core does not accept the projection as it stands (any malformed event, anything
+// unusual), the live event is decoded through N-API instead, so every error is the core's
+// answer for the live object.
+
+const { isProxy } = require('node:util').types;
+
+// Value kinds, one byte each (as src/projected.rs reads them).
+const K_UNDEFINED = 0;
+const K_STRING = 4;
+const K_ARRAY = 5;
+const K_OBJECT = 6;
+const K_STRING_AGAIN = 10; // a string equal to the last one sent for this node (not sent again)
+
+function kindOf(v) {
+  if (typeof v === 'string') return K_STRING;
+  if (typeof v === 'object') return v === null ? 1 : Array.isArray(v) ? K_ARRAY : K_OBJECT;
+  if (v === undefined) return K_UNDEFINED;
+  if (typeof v === 'number') return 3;
+  if (typeof v === 'boolean') return 2;
+  if (typeof v === 'function') return 7;
+  if (typeof v === 'bigint') return 8;
+  if (typeof v === 'symbol') return 9;
+  return 255;
+}
+
+/** eventSource + ordering -> { parents, keys } (the values the core reads), or null. */
+const projections = new Map();
+
+function projectionFor(source, unordered) {
+  const id = (unordered ? 'u' : 'a') + source;
+  let spec = projections.get(id);
+  if (spec === undefined) {
+    const flat = native.projection(source, unordered);
+    spec = null;
+    if (flat != null) {
+      const m = flat.length / 2;
+      spec = { m, parents: new Int32Array(m), keys: new Array(m) };
+      for (let k = 0; k < m; k++) {
+        spec.parents[k] = flat[2 * k];
+        spec.keys[k] = flat[2 * k + 1];
+      }
+    }
+    if (projections.size < 64) projections.set(id, spec);
+  }
+  return spec;
+}
+
+// Buffers reused by every decode (each is read by the native call before it returns).
+let kindsBuf = new Uint8Array(0);
+let lensBuf = new Uint32Array(0);
+
+/**
+ * The fast decode: `{ plan, records }`, or null when the live event must be decoded (also when
+ * reading threw: the live decode reads again, in the core's order, and meets the same error or
+ * an earlier one).
+ */
+function decodeProjected(event, unordered) {
+  try {
+    if (event === null || typeof event !== 'object' || Array.isArray(event)) return null;
+    const records = event.Records;
+    if (!Array.isArray(records) || isProxy(records)) return null;
+    const n = records.length;
+    if (n === 0) return null;
+    const first = records[0];
+    if (first === null || typeof first !== 'object') return null;
+    const source = first.eventSource;
+    if (typeof source !== 'string') return null;
+    const spec = projectionFor(source, unordered);
+    if (spec === null) return null;
+    const { m, parents, keys } = spec;
+    const stride = m + 1;
+    if (kindsBuf.length < n * stride) kindsBuf = new Uint8Array(n * stride);
+    if (lensBuf.length < n * m) lensBuf = new Uint32Array(n * m);
+    const kinds = kindsBuf;
+    const lens = lensBuf;
+    const values = new Array(m);
+    const last = new Array(m).fill(undefined); // each node's last string
+    const texts = [];
+    for (let r = 0; r < n; r++) {
+      const record = records[r];
+      const base = r * stride;
+      const rk = kindOf(record);
+      if (rk !== K_OBJECT) return null; // the core rejects it: let it say how
+      kinds[base] = rk;
+      for (let k = 0; k < m; k++) {
+        const p = parents[k];
+        const parent = p < 0 ? record : values[p];
+        const pk = p < 0 ? K_OBJECT : kinds[base + 1 + p];
+        let v;
+        let vk = K_UNDEFINED;
+        if (pk === K_OBJECT) {
+          v = parent[keys[k]];
+          vk = kindOf(v);
+          if (vk === K_STRING) {
+            if (v === last[k]) vk = K_STRING_AGAIN;
+            else {
+              last[k] = v;
+              texts.push(v);
+              lens[r * m + k] = v.length;
+            }
+          }
+        } else if (pk === K_ARRAY && parent[keys[k]] !== undefined) {
+          return null; // an array (or a proxy of one) with that member: let N-API look
+        }
+        values[k] = v;
+        kinds[base + 1 + k] = vk;
+        if (vk !== K_STRING) lens[r * m + k] = 0;
+      }
+    }
+    const plan = native.decodeProjected(source, unordered, n, kinds, lens, texts.join(''));
+    return plan === null ? null : { plan, records };
+  } catch {
+    return null;
+  }
+}
+
 /** Decodes with the core's rules; custom keys (after the core validated the event) from JS. */
 function plan(event, o) {
-  const decoded = native.decode(event, o.unordered || o.groupKey !== null);
-  if (!(decoded instanceof native.Plan)) {
-    throw new EventError(decoded.message, decoded.index ?? null, decoded.field ?? null);
+  const unordered = o.unordered || o.groupKey !== null;
+  let decoded = decodeProjected(event, unordered);
+  if (decoded === null) {
+    const p = native.decode(event, unordered);
+    if (!(p instanceof native.Plan)) {
+      throw new EventError(p.message, p.index ?? null, p.field ?? null);
+    }
+    decoded = { plan: p, records: p.length > 0 ? event.Records : [] };
   }
   if (o.groupKey !== null) {
-    const records = event.Records;
-    const n = decoded.length;
+    const { records } = decoded;
+    const n = decoded.plan.length;
     const keys = new Array(n);
     for (let i = 0; i < n; i++) {
       const key = o.groupKey(records[i]);
@@ -151,19 +278,27 @@ function plan(event, o) {
         );
       }
     }
-    decoded.setKeys(keys);
+    decoded.plan.setKeys(keys);
   }
   return decoded;
 }
 
-// The core's step codes (see Batch::step in src/lib.rs): >= 0 run that record; DONE; WAIT for a
-// completion; <= WAIT_FOR: wait for a completion or WAIT_FOR - code milliseconds.
+// ------------------------------------------------------------------ the driver
+//
+// `batch.drive(io, ended, limit)` (src/lib.rs) takes the attempts that ended since the last call
+// (io[0..ended), `index * 4 + kind`, in the order they ended) and returns how many records to
+// start (io[cap..]), with the core's last step code in io[2 * cap]: DONE; WAIT for a completion;
+// <= WAIT_FOR: wait for a completion or WAIT_FOR - code milliseconds; MORE: call again.
+// Completions that settle in the same microtask turn reach the core in one call.
 const DONE = -1;
 const WAIT_FOR = -3;
-const STEP = -0.5; // pump(): ask the core first
+const MORE = -0.5;
+const ENDED_OK = 0;
+const ENDED_ERR = 1;
+const ENDED_DEADLINE = 2;
 
 /**
- * Drives one batch: the core says which record runs next; handlers run on the event loop.
+ * Drives one batch: the core says which records run next; handlers run on the event loop.
  * `full`: build the whole report (runBatch) rather than only the response (process).
  */
 function runBatch(concurrency, event, handler, options, full) {
@@ -171,10 +306,19 @@ function runBatch(concurrency, event, handler, options, full) {
     if (typeof handler !== 'function') throw new TypeError('lanepool: handler must be a function');
     const o = readOptions(options);
     const started = performance.now();
-    const p = plan(event, o);
-    const records = p.length > 0 ? event.Records : [];
+    const { plan: p, records } = plan(event, o);
+    const length = p.length;
     if (o.remainingMs >= 0) o.remainingMs = Math.max(0, o.remainingMs - (performance.now() - started));
     const batch = p.start(concurrency, o.retries, o.backoffMs, o.remainingMs, o.marginMs);
+
+    // Never more in flight (nor ended and untold) than min(concurrency, records).
+    const cap = Math.max(1, Math.min(concurrency, length));
+    const io = new Float64Array(2 * cap + 1);
+    let ended = 0; // attempts in io[0..ended) not yet told to the core
+    let flushQueued = false;
+    let driving = false;
+    // 1 while handlers end synchronously: then each is told before the next starts, step by step.
+    let limit = 1;
 
     const controller = new AbortController();
     const { signal } = controller;
@@ -197,7 +341,7 @@ function runBatch(concurrency, event, handler, options, full) {
         return;
       }
       abort();
-      pump(STEP);
+      flush();
     }
 
     function abort() {
@@ -210,12 +354,11 @@ function runBatch(concurrency, event, handler, options, full) {
 
     function onWake() {
       wakeTimer = null;
-      pump(STEP);
+      flush();
     }
 
-    /** Tells the core how the attempt ended; returns the core's next step. */
-    function settle(index, ok, error) {
-      if (ok) return batch.complete(index, true);
+    /** How a failed attempt ended; keeps its error. */
+    function failedKind(index, error) {
       (errors ??= new Map()).set(index, error);
       // A handler that gave up on the deadline's signal ends as `deadline`, keeping its error.
       if (
@@ -224,61 +367,78 @@ function runBatch(concurrency, event, handler, options, full) {
         error !== null &&
         (error === signal.reason || error.name === 'AbortError')
       ) {
-        return batch.cancel(index);
+        return ENDED_DEADLINE;
       }
-      return batch.complete(index, false);
+      return ENDED_ERR;
     }
 
-    /** Starts record `index`'s handler; returns the core's next step. */
-    function start(index) {
+    /** An attempt that ended after its handler returned: told to the core in this turn. */
+    function endLater(code) {
+      if (finished) return;
+      io[ended++] = code;
+      if (!flushQueued && !driving) {
+        flushQueued = true;
+        queueMicrotask(flush);
+      }
+    }
+
+    /** Starts record `index`'s handler. */
+    function launch(index) {
       let result;
       try {
         result = handler(records[index], ctx);
       } catch (error) {
-        return settle(index, false, error);
-      }
-      if (!isThenable(result)) return settle(index, true);
-      const promise = result instanceof Promise ? result : Promise.resolve(result);
-      promise.then(
-        () => after(index, true, undefined),
-        (error) => after(index, false, error),
-      );
-      return batch.step();
-    }
-
-    function after(index, ok, error) {
-      if (finished) return;
-      let next;
-      try {
-        next = settle(index, ok, error);
-      } catch (e) {
-        fail(e);
+        io[ended++] = index * 4 + failedKind(index, error);
+        limit = 1;
         return;
       }
-      pump(next);
+      if (!isThenable(result)) {
+        io[ended++] = index * 4 + ENDED_OK;
+        limit = 1;
+        return;
+      }
+      limit = cap;
+      const promise = result instanceof Promise ? result : Promise.resolve(result);
+      promise.then(
+        () => endLater(index * 4 + ENDED_OK),
+        (error) => {
+          if (!finished) endLater(index * 4 + failedKind(index, error));
+        },
+      );
     }
 
-    /** Follows the core's steps until it says wait or done. */
-    function pump(next) {
-      if (finished) return;
+    /** Tells the core what ended and starts what it says, until it says wait or done. */
+    function flush() {
+      flushQueued = false;
+      if (finished || driving) return;
+      driving = true;
       try {
-        if (next === STEP) next = batch.step();
-        while (next >= 0) next = start(next);
-        if (next === DONE) {
-          done();
-        } else if (next <= WAIT_FOR) {
-          const ms = WAIT_FOR - next;
-          const at = performance.now() + ms;
-          if (wakeTimer === null || wakeAt > at) {
-            if (wakeTimer !== null) clearTimeout(wakeTimer);
-            wakeAt = at;
-            // libuv timers count whole milliseconds: never wake before the core's time.
-            wakeTimer = setTimeout(onWake, Math.ceil(ms) + 1);
-          }
-        } // else WAIT: a completion will call pump again
+        for (;;) {
+          const told = ended;
+          ended = 0;
+          const n = batch.drive(io, told, limit);
+          const code = io[2 * cap];
+          for (let j = 0; j < n; j++) launch(io[cap + j]);
+          if (ended > 0 || code === MORE) continue;
+          if (code === DONE) {
+            driving = false;
+            done();
+          } else if (code <= WAIT_FOR) {
+            const ms = WAIT_FOR - code;
+            const at = performance.now() + ms;
+            if (wakeTimer === null || wakeAt > at) {
+              if (wakeTimer !== null) clearTimeout(wakeTimer);
+              wakeAt = at;
+              // libuv timers count whole milliseconds: never wake before the core's time.
+              wakeTimer = setTimeout(onWake, Math.ceil(ms) + 1);
+            }
+          } // else WAIT: a completion will flush again
+          break;
+        }
       } catch (error) {
         fail(error);
       }
+      driving = false;
     }
 
     function clearTimers() {
@@ -323,7 +483,7 @@ function runBatch(concurrency, event, handler, options, full) {
       else resolve(report);
     }
 
-    pump(STEP);
+    flush();
   });
 }
 

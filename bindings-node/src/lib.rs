@@ -12,11 +12,13 @@ use std::cell::RefCell;
 use std::time::Duration;
 
 use lanepool::batch::{BatchError, BatchOptions, BatchReport, BatchRun, Step};
-use lanepool::event::{BatchPlan, EventError, JsonKind, JsonView, LaneOrdering};
+use lanepool::event::{BatchPlan, EventError, JsonKind, JsonView, LaneOrdering, Source};
 use napi::bindgen_prelude::Either;
 use napi::{sys, Env, JsUnknown, NapiRaw, Result, Status};
 use napi_derive::napi;
 use std::ptr;
+
+mod projected;
 
 /// What one decode shares: the env, the first error met, and the property keys made so far
 /// (each key is created once per decode, not once per record).
@@ -289,6 +291,144 @@ pub fn decode(env: Env, event: JsUnknown, unordered: bool) -> Result<Either<Plan
     })
 }
 
+/// The values `index.js` reads of each record of `source` for the fast decode (see
+/// [`projected`]): a flat list `[parent, key, parent, key, ...]`, parent -1 the record itself,
+/// else the position of an earlier pair. `null`: decode the live event (an unknown source, or
+/// a lane key that needs more than a few fields).
+#[napi]
+pub fn projection(source: String, unordered: bool) -> Option<Vec<Either<i32, &'static str>>> {
+    let nodes = projected::nodes(Source::parse(&source)?, unordered)?;
+    Some(
+        nodes
+            .into_iter()
+            .flat_map(|(parent, key)| [Either::A(parent), Either::B(key)])
+            .collect(),
+    )
+}
+
+/// The data of a typed array argument of the expected type, borrowed for this call.
+///
+/// # Safety
+/// `value` belongs to this call's env; the slice must not outlive the call.
+unsafe fn typed<'a, T>(env: sys::napi_env, value: sys::napi_value, ty: i32) -> Result<&'a mut [T]> {
+    let mut actual = -1;
+    let mut len = 0usize;
+    let mut data = ptr::null_mut();
+    let mut buffer = ptr::null_mut();
+    let mut offset = 0usize;
+    let status = sys::napi_get_typedarray_info(
+        env,
+        value,
+        &mut actual,
+        &mut len,
+        &mut data,
+        &mut buffer,
+        &mut offset,
+    );
+    if status != sys::Status::napi_ok || actual != ty {
+        return Err(napi::Error::new(
+            Status::InvalidArg,
+            "lanepool: expected a typed array of the driver's type".to_owned(),
+        ));
+    }
+    if len == 0 {
+        return Ok(&mut []);
+    }
+    Ok(std::slice::from_raw_parts_mut(data.cast::<T>(), len))
+}
+
+/// Decodes the projection `index.js` read of an event whose record 0 has `eventSource` `source`
+/// (see [`projection`]): `kinds` one byte per value (each record, then each node), `lens` the
+/// UTF-16 length of each node's text (0 unless a string), `text` every string node's text in
+/// order. `null` unless the core accepts it as it stands: then decode the live event with
+/// [`decode`] (which names any error exactly).
+#[napi]
+pub fn decode_projected(
+    env: Env,
+    source: String,
+    unordered: bool,
+    records: u32,
+    kinds: JsUnknown,
+    lens: JsUnknown,
+    text: JsUnknown,
+) -> Result<Option<Plan>> {
+    let Some(nodes) = Source::parse(&source).and_then(|s| projected::nodes(s, unordered)) else {
+        return Ok(None);
+    };
+    let raw = env.raw();
+    // SAFETY: argument values of this call; the slices are dropped before it returns.
+    let kinds: &[u8] = unsafe { typed(raw, kinds.raw(), sys::TypedarrayType::uint8_array)? };
+    let lens: &[u32] = unsafe { typed(raw, lens.raw(), sys::TypedarrayType::uint32_array)? };
+    let needed = (records as usize).saturating_mul(nodes.len());
+    let Some(lens) = lens.get(..needed) else {
+        return Ok(None);
+    };
+    let total: usize = lens.iter().map(|&l| l as usize).sum();
+    projected::SCRATCH.with(|scratch| {
+        let Ok(mut scratch) = scratch.try_borrow_mut() else {
+            return Ok(None);
+        };
+        let plan = decode_with(
+            raw,
+            &nodes,
+            unordered,
+            records,
+            kinds,
+            lens,
+            total,
+            text,
+            &mut scratch,
+        );
+        scratch.trim();
+        plan
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn decode_with(
+    raw: sys::napi_env,
+    nodes: &[(i32, &'static str)],
+    unordered: bool,
+    records: u32,
+    kinds: &[u8],
+    lens: &[u32],
+    total: usize,
+    text: JsUnknown,
+    scratch: &mut projected::Scratch,
+) -> Result<Option<Plan>> {
+    scratch.units.clear();
+    // One unit more than expected: a longer string shows as written > total.
+    scratch.units.resize(total + 2, 0);
+    let mut written = 0usize;
+    // SAFETY: a buffer of total + 2 units; a non-string fails with a status, not UB.
+    let status = unsafe {
+        sys::napi_get_value_string_utf16(
+            raw,
+            text.raw(),
+            scratch.units.as_mut_ptr(),
+            total + 2,
+            &mut written,
+        )
+    };
+    if status != sys::Status::napi_ok || written != total {
+        return Ok(None);
+    }
+    scratch.units.truncate(total);
+    let Some(projection) =
+        projected::Projection::new(nodes, records as usize, kinds, lens, scratch)
+    else {
+        return Ok(None);
+    };
+    let ordering = if unordered {
+        LaneOrdering::Unordered
+    } else {
+        LaneOrdering::Auto
+    };
+    Ok(projection
+        .decode(ordering)
+        .map(|plan| Plan { plan: Some(plan) }))
+}
+
 fn used() -> napi::Error {
     napi::Error::from_reason("lanepool: this batch has already finished")
 }
@@ -444,6 +584,13 @@ pub struct Batch {
 const DONE: f64 = -1.0;
 const WAIT: f64 = -2.0;
 const WAIT_FOR: f64 = -3.0;
+/// `drive()` only: the run list is full, call again after starting these.
+const MORE: f64 = -0.5;
+
+/// `drive()` completion codes: `index * 4 + kind`.
+const ENDED_OK: u64 = 0;
+const ENDED_ERR: u64 = 1;
+const ENDED_DEADLINE: u64 = 2;
 
 impl Batch {
     fn run(&mut self) -> Result<&mut BatchRun<()>> {
@@ -490,6 +637,64 @@ impl Batch {
             .cancel(index as usize, Some(()))
             .map_err(protocol)?;
         self.next()
+    }
+
+    /// Many steps in one call. `io` is a `Float64Array` of `2 * cap + 1`: its first `ended`
+    /// entries are attempts that ended, in the order they ended (`index * 4 + kind`, kind 0
+    /// succeeded, 1 failed, 2 gave up at the deadline); the core is told each in turn, then
+    /// asked what next until it says wait or done or `cap` records are to start. Those records
+    /// go to `io[cap..cap + n]` (n returned, to be started in that order), the final step code
+    /// to `io[2 * cap]` (`DONE`, `WAIT`, `WAIT_FOR - ms`, or `MORE`: call again).
+    ///
+    /// At most `limit` records start per call (1: the driver starts one, and a handler that
+    /// ended at once is told before the core is asked again, as step by step). Right after a
+    /// record started and filled the last free slot the core is not asked again (it could only
+    /// say wait); a call that starts nothing still asks it, so a timer's call sees the deadline.
+    #[napi]
+    pub fn drive(&mut self, env: Env, io: JsUnknown, ended: u32, limit: u32) -> Result<u32> {
+        // SAFETY: an argument value of this call; the slice is dropped before it returns.
+        let io: &mut [f64] =
+            unsafe { typed(env.raw(), io.raw(), sys::TypedarrayType::float64_array)? };
+        if io.len() < 3 || io.len() % 2 == 0 || ended as usize > (io.len() - 1) / 2 {
+            return Err(protocol("drive() buffer of the wrong size"));
+        }
+        let cap = (io.len() - 1) / 2;
+        let limit = (limit as usize).clamp(1, cap);
+        let run = self.run()?;
+        for &code in &io[..ended as usize] {
+            if !(code >= 0.0 && code < 2f64.powi(53)) {
+                return Err(protocol(format!("bad completion code {code}")));
+            }
+            let code = code as u64;
+            let index = (code / 4) as usize;
+            match code % 4 {
+                ENDED_OK => run.complete(index, Ok(())),
+                ENDED_ERR => run.complete(index, Err(())),
+                ENDED_DEADLINE => run.cancel(index, Some(())),
+                _ => return Err(protocol(format!("bad completion code {code}"))),
+            }
+            .map_err(protocol)?;
+        }
+        let mut started = 0usize;
+        let code = loop {
+            if started > 0 && run.scheduler().in_flight() >= run.concurrency() {
+                break WAIT;
+            }
+            if started == limit {
+                break MORE;
+            }
+            match run.step() {
+                Step::Run(ticket) => {
+                    io[cap + started] = ticket.index as f64;
+                    started += 1;
+                }
+                Step::Wait(None) => break WAIT,
+                Step::Wait(Some(timeout)) => break WAIT_FOR - ms_of(timeout),
+                Step::Done => break DONE,
+            }
+        };
+        io[2 * cap] = code;
+        Ok(started as u32)
     }
 
     /// Stops starting records (running ones still complete).
