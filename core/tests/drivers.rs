@@ -72,6 +72,7 @@ fn a_panicking_handler_fails_its_record_and_the_batch_goes_on() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // timing-sensitive or long: too slow under Miri
 fn nothing_runs_after_the_sync_driver_returns() {
     let pool = Pool::new(4).unwrap();
     for _ in 0..20 {
@@ -100,6 +101,7 @@ fn nothing_runs_after_the_sync_driver_returns() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // timing-sensitive or long: too slow under Miri
 fn the_concurrency_limit_holds_and_is_reached_on_both_drivers() {
     let pool = Pool::new(4).unwrap();
     let gauge = Gauge::new();
@@ -129,6 +131,7 @@ fn the_concurrency_limit_holds_and_is_reached_on_both_drivers() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // timing-sensitive or long: too slow under Miri
 fn async_handlers_are_cancelled_at_the_deadline_when_asked() {
     // Handlers that would run 5 s, 700 ms left, a 300 ms margin: the call returns in well
     // under a second with every record reported `deadline`, and nothing runs afterwards.
@@ -168,6 +171,7 @@ fn async_handlers_are_cancelled_at_the_deadline_when_asked() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // timing-sensitive or long: too slow under Miri
 fn without_cancellation_running_async_handlers_are_awaited() {
     let options = BatchOptions::new()
         .concurrency(2)
@@ -259,6 +263,7 @@ impl Rng {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // timing-sensitive or long: too slow under Miri
 fn stress_random_batches_on_threads_match_the_reference_model() {
     let pool = Pool::new(4).unwrap();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);

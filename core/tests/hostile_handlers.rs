@@ -37,6 +37,12 @@ fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'st
     }
 }
 
+/// The size of the huge panic message: 10 MB (64 KB under Miri, which is too slow for 10 MB).
+const BIG: usize = if cfg!(miri) { 64 << 10 } else { 10 << 20 };
+
+/// How long a test may take before it counts as hung (Miri runs far slower).
+const LIMIT: Duration = Duration::from_secs(if cfg!(miri) { 600 } else { 60 });
+
 /// A struct payload, not a string.
 #[derive(Debug)]
 struct Oops {
@@ -87,7 +93,7 @@ fn hostile(index: usize) -> Result<(), String> {
             panic_any(inner)
         }
         4 => std::panic::resume_unwind(Box::new(())),
-        5 => panic!("{}", "x".repeat(10 << 20)),
+        5 => panic!("{}", "x".repeat(BIG)),
         6 => {
             // A value whose Drop panics, dropped on the handler's normal return.
             let _guard = PanicOnDrop("drop of a handler's value panicked");
@@ -106,7 +112,7 @@ fn check_hostile_report(report: &RecordReport<String>, n: usize) {
     assert_eq!(panic_text(report, 3), non_string);
     assert_eq!(panic_text(report, 4), non_string);
     let big = panic_text(report, 5);
-    assert_eq!(big.len(), 10 << 20);
+    assert_eq!(big.len(), BIG);
     assert!(big.bytes().all(|b| b == b'x'));
     assert_eq!(panic_text(report, 6), "drop of a handler's value panicked");
     assert!(matches!(
@@ -135,7 +141,7 @@ fn sync_driver_turns_every_hostile_panic_into_that_records_failure() {
     quiet_panics();
     let pool = Pool::new(3).unwrap();
     let n = 12;
-    let report = within(Duration::from_secs(60), move || {
+    let report = within(LIMIT, move || {
         pool.run_plan(plan(n, None), &BatchOptions::new(), |t, _| hostile(t.index))
             .unwrap()
     });
@@ -146,7 +152,7 @@ fn sync_driver_turns_every_hostile_panic_into_that_records_failure() {
 fn async_driver_turns_every_hostile_panic_into_that_records_failure() {
     quiet_panics();
     let n = 12;
-    let report = within(Duration::from_secs(60), move || {
+    let report = within(LIMIT, move || {
         futures::executor::block_on(run_plan_async(
             plan(n, None),
             &BatchOptions::new(),
