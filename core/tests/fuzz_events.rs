@@ -185,7 +185,10 @@ fn run_and_check(pool: &Pool, event: &Value, fail: &[bool], use_async: bool) {
     match (result, want) {
         (Err(BatchError::Event(e)), Err(w)) => {
             check_error(event, &e, &w);
-            assert!(log.lock().unwrap().is_empty(), "a handler ran on a bad event");
+            assert!(
+                log.lock().unwrap().is_empty(),
+                "a handler ran on a bad event"
+            );
         }
         (Ok(report), Ok(records)) => {
             // The model: a failure skips the rest of its lane; everything else runs once.
@@ -396,10 +399,16 @@ fn mutate(event: &mut Value, target: Option<usize>, path: &str, op: &Op) {
             let records = event["Records"].as_array_mut().unwrap();
             let i = i % records.len();
             let mut cur = &mut records[i];
-            let parts: Vec<&str> = if path.is_empty() { vec![] } else { path.split('.').collect() };
+            let parts: Vec<&str> = if path.is_empty() {
+                vec![]
+            } else {
+                path.split('.').collect()
+            };
             for (k, part) in parts.iter().enumerate() {
                 let last = k + 1 == parts.len();
-                let Some(obj) = cur.as_object_mut() else { return };
+                let Some(obj) = cur.as_object_mut() else {
+                    return;
+                };
                 if !obj.contains_key(*part) {
                     return; // the path does not exist in this record's kind
                 }
@@ -454,9 +463,12 @@ fn mutated_event() -> impl Strategy<Value = Value> {
                 match target {
                     Some(_) if !has_records => {}
                     Some(_) => mutate(&mut event, *target, path, op),
-                    None if event.is_object() && event.get("Records").is_some() => {
-                        mutate(&mut event, None, if path.len() % 2 == 0 { "" } else { "Records" }, op)
-                    }
+                    None if event.is_object() && event.get("Records").is_some() => mutate(
+                        &mut event,
+                        None,
+                        if path.len() % 2 == 0 { "" } else { "Records" },
+                        op,
+                    ),
                     None => {}
                 }
             }

@@ -129,7 +129,11 @@ fn check_hostile_report(report: &RecordReport<String>, n: usize) {
     // Every reason is readable as text (what the faces and the log line show).
     for f in report.failures() {
         let text = f.error.map(|e| e.to_string()).unwrap_or_default();
-        assert!(!text.is_empty(), "record {} has no readable reason", f.index);
+        assert!(
+            !text.is_empty(),
+            "record {} has no readable reason",
+            f.index
+        );
         assert!(std::str::from_utf8(text.as_bytes()).is_ok());
     }
     assert_eq!(report.summary().error, 8);
@@ -194,10 +198,8 @@ fn a_hostile_panic_skips_its_lane_and_retries_like_any_failure() {
 #[test]
 fn an_async_handlers_future_dropping_a_panicking_value_fails_only_its_record() {
     quiet_panics();
-    let report = futures::executor::block_on(run_plan_async(
-        plan(6, None),
-        &BatchOptions::new(),
-        |t| {
+    let report =
+        futures::executor::block_on(run_plan_async(plan(6, None), &BatchOptions::new(), |t| {
             // Captured by the future, dropped inside its last poll when it completes.
             let guard = (t.index == 2).then(|| PanicOnDrop("captured value's Drop panicked"));
             async move {
@@ -205,9 +207,8 @@ fn an_async_handlers_future_dropping_a_panicking_value_fails_only_its_record() {
                 drop(guard);
                 Ok::<(), ()>(())
             }
-        },
-    ))
-    .unwrap();
+        }))
+        .unwrap();
     assert_eq!(panic_text(&report, 2), "captured value's Drop panicked");
     assert_eq!(report.summary().succeeded, 5);
 }
@@ -275,11 +276,9 @@ impl std::future::Future for HoldsAfterReady {
 fn a_future_whose_drop_panics_after_completion_fails_only_its_record() {
     quiet_panics();
     let result = catch_unwind(|| {
-        futures::executor::block_on(run_plan_async(
-            plan(3, None),
-            &BatchOptions::new(),
-            |t| HoldsAfterReady((t.index == 1).then(|| PanicOnDrop("future's Drop panicked"))),
-        ))
+        futures::executor::block_on(run_plan_async(plan(3, None), &BatchOptions::new(), |t| {
+            HoldsAfterReady((t.index == 1).then(|| PanicOnDrop("future's Drop panicked")))
+        }))
     });
     let report = result
         .expect("the panic of a future's Drop escaped the batch call")
@@ -299,14 +298,10 @@ fn a_future_whose_drop_panics_after_completion_fails_only_its_record() {
 fn an_async_handler_panicking_before_returning_its_future_fails_only_its_record() {
     quiet_panics();
     let result = catch_unwind(|| {
-        futures::executor::block_on(run_plan_async(
-            plan(3, None),
-            &BatchOptions::new(),
-            |t| {
-                assert!(t.index != 1, "could not read record {}", t.index);
-                async { Ok::<(), ()>(()) }
-            },
-        ))
+        futures::executor::block_on(run_plan_async(plan(3, None), &BatchOptions::new(), |t| {
+            assert!(t.index != 1, "could not read record {}", t.index);
+            async { Ok::<(), ()>(()) }
+        }))
     });
     let report = result
         .expect("a handler's synchronous panic escaped the batch call")

@@ -248,8 +248,16 @@ fn a_pool_dropped_while_idle_joins_its_threads() {
         let t0 = Instant::now();
         drop(pool);
         // Joined: gone by the time drop returns.
-        assert_eq!(mine(&thread_names()), 0, "round {round}: threads joined on drop");
-        assert!(t0.elapsed() < Duration::from_secs(1), "drop took {:?}", t0.elapsed());
+        assert_eq!(
+            mine(&thread_names()),
+            0,
+            "round {round}: threads joined on drop"
+        );
+        assert!(
+            t0.elapsed() < Duration::from_secs(1),
+            "drop took {:?}",
+            t0.elapsed()
+        );
     }
 }
 

@@ -254,7 +254,11 @@ fn soak_mixed_events_memory_threads_and_fds_stay_flat() {
             }
             Err(BatchError::AllFailed(report)) => {
                 assert!(options.raise_on_full_batch_failure);
-                assert_eq!(want.len(), inv.ids.len(), "invocation {n}: AllFailed wrongly");
+                assert_eq!(
+                    want.len(),
+                    inv.ids.len(),
+                    "invocation {n}: AllFailed wrongly"
+                );
                 *report
             }
             Err(e) => panic!("invocation {n}: {e}"),
@@ -289,8 +293,14 @@ fn soak_mixed_events_memory_threads_and_fds_stay_flat() {
         end.fds
     );
     let _ = std::panic::take_hook();
-    assert!(growth_kb < 5 * 1024, "resident memory grew by {growth_kb} kB");
-    assert!(end.threads <= base.threads, "threads grew: {base:?} -> {end:?}");
+    assert!(
+        growth_kb < 5 * 1024,
+        "resident memory grew by {growth_kb} kB"
+    );
+    assert!(
+        end.threads <= base.threads,
+        "threads grew: {base:?} -> {end:?}"
+    );
     assert!(end.fds <= base.fds, "fds grew: {base:?} -> {end:?}");
 }
 

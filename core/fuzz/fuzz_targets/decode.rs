@@ -32,7 +32,9 @@ fuzz_target!(|data: &[u8]| {
         Ok(plan) => {
             assert_eq!(plan.len(), records);
             assert!(plan.identifiers().iter().all(|id| !id.is_empty()));
-            let u = unordered.as_ref().expect("a valid event decodes unordered too");
+            let u = unordered
+                .as_ref()
+                .expect("a valid event decodes unordered too");
             assert_eq!(u.identifiers(), plan.identifiers());
         }
         Err(e) => {
@@ -47,9 +49,20 @@ fuzz_target!(|data: &[u8]| {
     }
     // Fail every third record by position in the array.
     let all = event.get("Records").and_then(Value::as_array);
-    let index_of = |r: &Value| all.unwrap().iter().position(|x| std::ptr::eq(x, r)).unwrap();
+    let index_of = |r: &Value| {
+        all.unwrap()
+            .iter()
+            .position(|x| std::ptr::eq(x, r))
+            .unwrap()
+    };
     let options = BatchOptions::new().raise_on_full_batch_failure(false);
-    let handler = |r: &Value| if index_of(r) % 3 == 2 { Err("bad") } else { Ok(()) };
+    let handler = |r: &Value| {
+        if index_of(r) % 3 == 2 {
+            Err("bad")
+        } else {
+            Ok(())
+        }
+    };
     let sync = pool().process_event(&event, &options, handler);
     let asynch = futures_lite_block_on(process_event_async(&event, &options, |r| {
         let out = handler(r);
