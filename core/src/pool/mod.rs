@@ -22,6 +22,9 @@
 //! - A task that panics is caught on the thread that ran it; the scope still waits for every
 //!   other task, then resumes the first panic on the caller. [`Pool::try_scope`] collects task
 //!   errors and panics instead.
+//! - [`Pool::owned_scope`] gives the same machinery as a value ([`OwnedScope`]): `'static`
+//!   tasks that start at once, a wait that helps with this scope's tasks only, any number of
+//!   waiting threads, and a wait on drop.
 //! - Re-entrancy: a task may call [`Pool::scope`] again on the same pool. The nested caller runs
 //!   its own scope's tasks itself, so nesting with every worker busy still completes.
 //! - Fork safety: the workers record the process id when started. A scope entered in a forked
@@ -46,6 +49,7 @@
 //! assert_eq!(sum.into_inner(), 10);
 //! ```
 
+mod owned;
 mod registry;
 mod scope;
 
@@ -60,6 +64,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use registry::{Config, Inner};
+pub use owned::OwnedScope;
 pub use scope::{panic_message, Scope, ScopeError, TaskFailure, TryScope};
 
 /// Megabytes of function memory that AWS Lambda pairs with one vCPU of CPU share.
@@ -444,6 +449,9 @@ impl fmt::Debug for Pool {
 // caught and the pool keeps working (tested), so a `&Pool` may cross `catch_unwind`.
 impl std::panic::UnwindSafe for Pool {}
 impl std::panic::RefUnwindSafe for Pool {}
+// Likewise for an owned scope: a task's panic is caught and handed to a wait.
+impl std::panic::UnwindSafe for OwnedScope {}
+impl std::panic::RefUnwindSafe for OwnedScope {}
 
 impl PartialEq for Pool {
     /// Two pools are equal when they are clones sharing the same workers.

@@ -35,11 +35,16 @@ pub(crate) struct ScopeState {
     pending: AtomicUsize,
     /// The first panic: of a task, or of the scope's body.
     panic: Mutex<Option<Box<dyn Any + Send>>>,
-    /// Wakes the owner (the thread in `Pool::scope`) when it parked waiting.
-    owner: Unparker,
-    owner_sleeping: AtomicBool,
-    /// Whether the pool's registry lists this scope (set on first spawn).
+    /// Threads parked in a wait on this scope (the caller of `Pool::scope`, or any number of
+    /// threads waiting on an `OwnedScope`), by their parker's address.
+    sleepers: Mutex<Vec<(usize, Unparker)>>,
+    /// `sleepers.len()`, readable without the lock.
+    sleeping: AtomicUsize,
+    /// Whether the pool's registry lists this scope (set on the first spawn; an owned scope
+    /// clears it again when a wait finds nothing pending).
     registered: AtomicBool,
+    /// Serialises registering and deregistering.
+    registration: Mutex<()>,
 }
 
 /// A thread's local deque for the scope it is working on.
@@ -129,15 +134,87 @@ impl Drop for Enter<'_> {
 }
 
 impl ScopeState {
-    fn new(owner: Unparker) -> ScopeState {
+    pub(crate) fn new() -> ScopeState {
         ScopeState {
             injector: Injector::new(),
             stealers: RwLock::new(Vec::new()),
             pending: AtomicUsize::new(0),
             panic: Mutex::new(None),
-            owner,
-            owner_sleeping: AtomicBool::new(false),
+            sleepers: Mutex::new(Vec::new()),
+            sleeping: AtomicUsize::new(0),
             registered: AtomicBool::new(false),
+            registration: Mutex::new(()),
+        }
+    }
+
+    /// Tasks spawned and not yet finished.
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    /// Takes the first panic recorded, if any.
+    pub(crate) fn take_panic(&self) -> Option<Box<dyn Any + Send>> {
+        self.panic.lock().take()
+    }
+
+    /// Unparks every thread parked waiting on this scope. Call after a `fence(SeqCst)` that
+    /// follows the change they wait for (pairs with the fence in `sleep`).
+    fn wake_sleepers(&self) {
+        if self.sleeping.load(Ordering::Relaxed) != 0 {
+            for (_, u) in self.sleepers.lock().iter() {
+                u.unpark();
+            }
+        }
+    }
+
+    /// Parks the calling thread unless `ready()` holds once it is listed as a sleeper (so a
+    /// change followed by `wake_sleepers` cannot be missed).
+    fn sleep(&self, parker: &Parker, ready: impl Fn() -> bool) {
+        let id = parker as *const Parker as usize;
+        self.sleepers.lock().push((id, parker.unparker().clone()));
+        self.sleeping.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if !ready() {
+            parker.park();
+        }
+        self.sleeping.fetch_sub(1, Ordering::SeqCst);
+        let mut sleepers = self.sleepers.lock();
+        if let Some(i) = sleepers.iter().position(|(s, _)| *s == id) {
+            sleepers.swap_remove(i);
+        }
+    }
+
+    /// Lists this scope in the pool's registry unless it is listed.
+    fn register(self: &Arc<Self>, pool: &Inner) {
+        let _guard = self.registration.lock();
+        if !self.registered.load(Ordering::SeqCst) {
+            pool.register(Arc::clone(self));
+            self.registered.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Removes this scope from the registry if nothing is pending (an owned scope, after a
+    /// wait). A concurrent `push` counts its task before it checks `registered`: either this
+    /// sees the task pending and keeps the scope listed, or the pusher sees `false` and
+    /// registers again.
+    pub(crate) fn deregister_if_idle(&self, pool: &Inner) {
+        let _guard = self.registration.lock();
+        if !self.registered.load(Ordering::SeqCst) {
+            return;
+        }
+        self.registered.store(false, Ordering::SeqCst);
+        if self.pending.load(Ordering::SeqCst) != 0 {
+            self.registered.store(true, Ordering::SeqCst);
+        } else {
+            pool.deregister(self);
+        }
+    }
+
+    /// Removes this scope from the registry (its end).
+    pub(crate) fn deregister(&self, pool: &Inner) {
+        let _guard = self.registration.lock();
+        if self.registered.swap(false, Ordering::SeqCst) {
+            pool.deregister(self);
         }
     }
 
@@ -161,9 +238,7 @@ impl ScopeState {
         // The job and everything it captured are dropped by now (FnOnce consumed it).
         if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
             fence(Ordering::SeqCst);
-            if self.owner_sleeping.load(Ordering::Relaxed) {
-                self.owner.unpark();
-            }
+            self.wake_sleepers();
         }
     }
 
@@ -174,13 +249,13 @@ impl ScopeState {
         }
     }
 
-    fn push(self: &Arc<Self>, pool: &Inner, job: Job) {
-        if !self.registered.load(Ordering::Relaxed) && !self.registered.swap(true, Ordering::AcqRel)
-        {
-            pool.register(Arc::clone(self));
+    pub(crate) fn push(self: &Arc<Self>, pool: &Inner, job: Job) {
+        // Counted before it is visible, so the latch cannot reach zero while it is queued; and
+        // before `registered` is read (see `deregister_if_idle`).
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        if !self.registered.load(Ordering::SeqCst) {
+            self.register(pool);
         }
-        // Counted before it is visible, so the latch cannot reach zero while it is queued.
-        self.pending.fetch_add(1, Ordering::AcqRel);
         let me = Arc::as_ptr(self);
         let job = CURRENT.with(|c| {
             let q = c.get();
@@ -200,14 +275,20 @@ impl ScopeState {
         // Pairs with the fences in `wait` and in the workers' sleep: the owner and an idle
         // worker either see the job or are unparked.
         fence(Ordering::SeqCst);
-        if self.owner_sleeping.load(Ordering::Relaxed) {
-            self.owner.unpark();
-        }
+        self.wake_sleepers();
         pool.notify_one();
     }
 
-    /// The owner's wait: runs this scope's queued tasks until none is pending.
-    fn wait(&self, enter: &Enter<'_>, parker: &Parker) {
+    /// A waiter that does not run tasks: sleeps until none is pending.
+    pub(crate) fn wait_idle(&self, parker: &Parker) {
+        while self.pending.load(Ordering::Acquire) != 0 {
+            self.sleep(parker, || self.pending.load(Ordering::SeqCst) == 0);
+        }
+    }
+
+    /// A helping wait (the owner of a `Pool::scope`, or a thread waiting on an owned scope):
+    /// runs this scope's queued tasks until none is pending.
+    pub(crate) fn wait(&self, enter: &Enter<'_>, parker: &Parker) {
         let backoff = Backoff::new();
         loop {
             if self.pending.load(Ordering::Acquire) == 0 {
@@ -222,12 +303,9 @@ impl ScopeState {
                 backoff.snooze();
                 continue;
             }
-            self.owner_sleeping.store(true, Ordering::SeqCst);
-            fence(Ordering::SeqCst);
-            if self.pending.load(Ordering::SeqCst) != 0 && !self.has_work() {
-                parker.park();
-            }
-            self.owner_sleeping.store(false, Ordering::Relaxed);
+            self.sleep(parker, || {
+                self.pending.load(Ordering::SeqCst) == 0 || self.has_work()
+            });
         }
     }
 }
@@ -241,9 +319,15 @@ struct Deregister<'a> {
 impl Drop for Deregister<'_> {
     fn drop(&mut self) {
         if self.state.registered.load(Ordering::Acquire) {
-            self.pool.deregister(self.state);
+            self.state.deregister(self.pool);
         }
     }
+}
+
+/// Whether the calling thread takes part in a pool right now: a worker running a task, the
+/// caller of a `Pool::scope`, or a thread helping in an owned scope's wait.
+pub(crate) fn in_pool() -> bool {
+    CURRENT.with(|c| !c.get().is_null())
 }
 
 pub(crate) fn run_scope<'env, F, R>(pool: &Inner, f: F) -> R
@@ -251,7 +335,7 @@ where
     F: for<'scope> FnOnce(&Scope<'scope, 'env>) -> R,
 {
     let parker = Parker::new();
-    let state = Arc::new(ScopeState::new(parker.unparker().clone()));
+    let state = Arc::new(ScopeState::new());
     let _deregister = Deregister {
         pool,
         state: &state,
