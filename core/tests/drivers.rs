@@ -318,3 +318,136 @@ fn stress_random_batches_on_threads_match_the_reference_model() {
         }
     }
 }
+
+/// A stand-in for Python's GIL: one lock a runner holds across its records (`run`) and gives
+/// up only while it blocks (`block`) or while its handler "releases" it.
+struct FakeGil {
+    lock: parking_lot::Mutex<()>,
+    runs: AtomicUsize,
+    blocks: AtomicUsize,
+    holders: AtomicUsize,
+}
+
+impl FakeGil {
+    fn new() -> Self {
+        FakeGil {
+            lock: parking_lot::Mutex::new(()),
+            runs: AtomicUsize::new(0),
+            blocks: AtomicUsize::new(0),
+            holders: AtomicUsize::new(0),
+        }
+    }
+    fn acquire(&self) {
+        std::mem::forget(self.lock.lock());
+        assert_eq!(
+            self.holders.fetch_add(1, Ordering::SeqCst),
+            0,
+            "two GIL holders"
+        );
+    }
+    fn release(&self) {
+        self.holders.fetch_sub(1, Ordering::SeqCst);
+        // SAFETY: acquired by this thread in `acquire` (its guard forgotten).
+        unsafe { self.lock.force_unlock() };
+    }
+    /// Like `Python::detach`.
+    fn detached<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.release();
+        let r = f();
+        self.acquire();
+        r
+    }
+}
+
+impl lanepool::batch::RunnerGate for FakeGil {
+    fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        self.acquire();
+        let r = f();
+        self.release();
+        r
+    }
+    fn block<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.blocks.fetch_add(1, Ordering::SeqCst);
+        self.detached(f)
+    }
+}
+
+#[test]
+fn a_gate_is_held_across_records_and_released_while_blocking_without_deadlock() {
+    let pool = Pool::new(3).unwrap();
+    for round in 0..30 {
+        let gil = FakeGil::new();
+        // Lanes force waits (one in flight per lane), retries force timed waits.
+        let lanes: Vec<Option<String>> = (0..60)
+            .map(|i| (i % 4 != 0).then(|| format!("g{}", i % 3)))
+            .collect();
+        let plan = BatchPlan::from_parts(
+            None,
+            lanes
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (format!("r{i}"), l.clone())),
+        );
+        let attempts: Vec<AtomicUsize> = (0..60).map(|_| AtomicUsize::new(0)).collect();
+        let options = BatchOptions::new()
+            .retries(1)
+            .retry_backoff(Duration::from_micros(200))
+            .raise_on_full_batch_failure(false);
+        let start = Instant::now();
+        let report = pool
+            .run_plan_gated(plan, &options, &gil, |t, _| {
+                // The handler runs holding the gate.
+                assert_eq!(gil.holders.load(Ordering::SeqCst), 1);
+                let n = attempts[t.index].fetch_add(1, Ordering::SeqCst);
+                if t.index % 5 == 0 {
+                    // Blocking work releases it, as Python's time.sleep does.
+                    gil.detached(|| thread_sleep_us(50 + (round % 3) * 20));
+                }
+                if t.index % 7 == 3 && n == 0 {
+                    return Err("first attempt fails");
+                }
+                Ok::<(), &str>(())
+            })
+            .unwrap();
+        assert!(start.elapsed() < Duration::from_secs(10));
+        assert_eq!(report.succeeded().len(), 60, "round {round}");
+        assert_eq!(gil.runs.load(Ordering::SeqCst), 3);
+        assert_eq!(gil.holders.load(Ordering::SeqCst), 0);
+        for (i, a) in attempts.iter().enumerate() {
+            let want = if i % 7 == 3 { 2 } else { 1 };
+            assert_eq!(a.load(Ordering::SeqCst), want, "record {i}");
+        }
+    }
+}
+
+fn thread_sleep_us(us: usize) {
+    std::thread::sleep(Duration::from_micros(us as u64));
+}
+
+#[test]
+fn run_plan_is_run_plan_gated_with_no_gate() {
+    use lanepool::batch::NoGate;
+    let pool = Pool::new(2).unwrap();
+    let lanes = [Some("a"), Some("a"), None, Some("b"), Some("a")];
+    let plain = pool
+        .run_plan(plan(&lanes), &BatchOptions::new(), |t, _| {
+            if t.index == 1 {
+                Err("x")
+            } else {
+                Ok(())
+            }
+        })
+        .unwrap();
+    let gated = pool
+        .run_plan_gated(plan(&lanes), &BatchOptions::new(), &NoGate, |t, _| {
+            if t.index == 1 {
+                Err("x")
+            } else {
+                Ok(())
+            }
+        })
+        .unwrap();
+    assert_eq!(plain.response(), gated.response());
+    assert_eq!(plain.succeeded(), ["r0", "r2", "r3"]);
+}

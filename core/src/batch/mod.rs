@@ -16,7 +16,7 @@ pub use async_driver::{
 pub use options::{BatchOptions, DEFAULT_DEADLINE_MARGIN};
 pub use report::{BatchReport, BatchResponse, BatchSummary, Failure};
 pub use run::{BatchRun, Step};
-pub use sync_driver::{BatchResult, Halt, RecordReport};
+pub use sync_driver::{BatchResult, Halt, NoGate, RecordReport, RunnerGate};
 
 use crate::event::EventError;
 

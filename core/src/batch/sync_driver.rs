@@ -3,7 +3,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::{BatchError, BatchOptions, BatchReport, BatchRun, RecordError, Step};
 use crate::event::{BatchPlan, BatchRecord};
@@ -32,8 +32,73 @@ impl Halt {
     }
 }
 
+/// How a runner of [`Pool::run_plan_gated`] enters and leaves a binding's context.
+///
+/// A runner takes records one after another until the batch is done. [`run`](RunnerGate::run)
+/// wraps a whole runner (every record it runs, and its waits); [`block`](RunnerGate::block)
+/// wraps every wait of the runner for other runners' completions or a retry's backoff. The
+/// Python face attaches the GIL in `run` (once per runner, not per record) and detaches it in
+/// `block`, so a runner keeps the GIL across consecutive records.
+///
+/// The driver never blocks inside `run` while holding what another runner needs in order to
+/// leave `block`: the run's lock is only held for the scheduler's short steps, never across a
+/// `block` boundary, and a completion bumps a generation counter so that a runner that saw
+/// "wait" and released its lock and context first still cannot miss the wake-up. (The run's
+/// lock is taken inside `run`, and failed attempts' errors `E` may be dropped under it: a gate
+/// whose context can be lost while code runs, as the GIL can in Python code, must make sure
+/// dropping an `E` there runs none; the Python face keeps a second reference to each error.)
+///
+/// ```
+/// use lanepool::batch::{BatchOptions, RunnerGate};
+/// use lanepool::event::BatchPlan;
+/// use lanepool::Pool;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// #[derive(Default)]
+/// struct Count { runners: AtomicUsize }
+/// impl RunnerGate for Count {
+///     fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+///         self.runners.fetch_add(1, Ordering::SeqCst);
+///         f()
+///     }
+/// }
+/// let gate = Count::default();
+/// let plan = BatchPlan::from_parts(None, (0..8).map(|i| (format!("r{i}"), None)));
+/// let pool = Pool::new(2).unwrap();
+/// let report = pool
+///     .run_plan_gated(plan, &BatchOptions::new(), &gate, |_, _| Ok::<(), ()>(()))
+///     .unwrap();
+/// assert_eq!(report.succeeded().len(), 8);
+/// assert_eq!(gate.runners.load(Ordering::SeqCst), 2);
+/// ```
+pub trait RunnerGate: Sync {
+    /// Runs one runner's whole loop (default: as is).
+    fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        f()
+    }
+
+    /// Runs one blocking wait of a runner, inside [`run`](RunnerGate::run) (default: as is).
+    fn block<R>(&self, f: impl FnOnce() -> R) -> R {
+        f()
+    }
+}
+
+/// The gate of [`Pool::run_plan`]: no context to enter or leave.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoGate;
+
+impl RunnerGate for NoGate {}
+
+struct State<E> {
+    run: BatchRun<RecordError<E>>,
+    /// Bumped on every completion. A runner told to wait remembers it, releases the lock (and
+    /// then its gate), and sleeps only if it is unchanged once it holds the lock again: no
+    /// wake-up is lost in between.
+    generation: u64,
+}
+
 struct Shared<E> {
-    run: Mutex<BatchRun<RecordError<E>>>,
+    state: Mutex<State<E>>,
     wake: Condvar,
     halt: Halt,
 }
@@ -134,51 +199,98 @@ impl Pool {
         E: Send,
         H: Fn(Ticket, &Halt) -> Result<(), E> + Sync,
     {
+        self.run_plan_gated(plan, options, &NoGate, handler)
+    }
+
+    /// [`run_plan`](Pool::run_plan) with a [`RunnerGate`]: each runner's loop runs inside
+    /// `gate.run`, each of its blocking waits inside `gate.block`. A binding uses it to keep a
+    /// per-runner context (the Python face: the GIL) across records.
+    ///
+    /// ```
+    /// use lanepool::{batch::{BatchOptions, NoGate}, event::BatchPlan, Pool};
+    /// let plan = BatchPlan::from_parts(None, (0..3).map(|i| (format!("r{i}"), None)));
+    /// let pool = Pool::new(2).unwrap();
+    /// let report = pool
+    ///     .run_plan_gated(plan, &BatchOptions::new(), &NoGate, |t, _| {
+    ///         if t.index == 0 { Err("no") } else { Ok(()) }
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(report.succeeded(), ["r1", "r2"]);
+    /// ```
+    pub fn run_plan_gated<E, G, H>(
+        &self,
+        plan: BatchPlan,
+        options: &BatchOptions,
+        gate: &G,
+        handler: H,
+    ) -> BatchResult<E>
+    where
+        E: Send,
+        G: RunnerGate,
+        H: Fn(Ticket, &Halt) -> Result<(), E> + Sync,
+    {
         let run = BatchRun::new(plan, options, self.workers());
         let runners = run.concurrency().min(run.len());
         let shared = Shared {
-            run: Mutex::new(run),
+            state: Mutex::new(State { run, generation: 0 }),
             wake: Condvar::new(),
             halt: Halt::default(),
         };
         if runners > 0 {
             self.scope(|s| {
                 for _ in 0..runners {
-                    s.spawn(|_| run_records(&shared, &handler));
+                    s.spawn(|_| gate.run(|| run_records(&shared, gate, &handler)));
                 }
             });
         }
-        shared.run.into_inner().finish()
+        shared.state.into_inner().run.finish()
     }
 }
 
-/// One runner: takes records from the shared run until it is done.
-fn run_records<E, H>(shared: &Shared<E>, handler: &H)
+/// One runner: takes records from the shared run until it is done. Runs inside `gate.run`.
+fn run_records<E, G, H>(shared: &Shared<E>, gate: &G, handler: &H)
 where
+    G: RunnerGate,
     H: Fn(Ticket, &Halt) -> Result<(), E>,
 {
-    let mut run = shared.run.lock();
+    let mut st = shared.state.lock();
     loop {
         if shared.halt.is_halted() {
-            run.halt();
+            st.run.halt();
         }
-        match run.step() {
+        match st.run.step() {
             Step::Run(ticket) => {
-                let result = parking_lot::MutexGuard::unlocked(&mut run, || {
+                let result = MutexGuard::unlocked(&mut st, || {
                     match catch_unwind(AssertUnwindSafe(|| handler(ticket, &shared.halt))) {
                         Ok(Ok(())) => Ok(()),
                         Ok(Err(e)) => Err(RecordError::Error(e)),
                         Err(payload) => Err(RecordError::Panic(panic_message(&*payload))),
                     }
                 });
-                run.complete(ticket.index, result)
+                st.run
+                    .complete(ticket.index, result)
                     .expect("the ticket's record is running");
+                st.generation = st.generation.wrapping_add(1);
                 shared.wake.notify_all();
             }
-            Step::Wait(Some(timeout)) => {
-                shared.wake.wait_for(&mut run, timeout);
+            Step::Wait(timeout) => {
+                let seen = st.generation;
+                // Never hold the lock across the gate: leaving `block` may wait for a context
+                // (the GIL) that a thread waiting for this lock holds.
+                MutexGuard::unlocked(&mut st, || {
+                    gate.block(|| {
+                        let mut st = shared.state.lock();
+                        if st.generation == seen {
+                            match timeout {
+                                Some(t) => {
+                                    shared.wake.wait_for(&mut st, t);
+                                }
+                                None => shared.wake.wait(&mut st),
+                            }
+                        }
+                    })
+                });
             }
-            Step::Wait(None) => shared.wake.wait(&mut run),
             Step::Done => {
                 shared.wake.notify_all();
                 return;

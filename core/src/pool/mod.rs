@@ -63,8 +63,8 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use registry::{Config, Inner};
 pub use owned::OwnedScope;
+use registry::{Config, Inner};
 pub use scope::{panic_message, Scope, ScopeError, TaskFailure, TryScope};
 
 /// Megabytes of function memory that AWS Lambda pairs with one vCPU of CPU share.
