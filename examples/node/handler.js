@@ -71,6 +71,8 @@ exports.handler = async (event, context) => {
 
 exports.recordHandler = recordHandler;
 exports.ioMs = ioMs;
+exports.recordId = recordId;
+exports.pool = pool; // the demo (examples/demo/driver.js) runs its batches on this pool
 
 if (require.main === module) {
   // Local run: node examples/node/handler.js examples/events/sqs-fifo.json

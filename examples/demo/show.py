@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Renders the demo: progress lines while a face's driver runs, then the table. Standard library only.
+
+    <driver> 2>&1 >>LOG | show.py progress --face F --results R.jsonl
+    show.py table --results R.jsonl --log LOG EVENT.json...
+
+``progress`` reads the driver's protocol from stdin (``@progress <event> <done> <total>``,
+``@result {json}``; anything else is passed through to stderr), draws one progress line per
+event (updated in place on a terminal, a few plain lines otherwise) and appends each result to
+R.jsonl. ``table`` prints the results, checks each response file against the expected one beside
+its event (``<event>.expected.json``; exit 1 when one differs) and shows the summary log lines
+lanepool wrote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+TTY = sys.stdout.isatty()
+
+
+def _bar(done: int, total: int, width: int = 24) -> str:
+    filled = width if total == 0 else done * width // total
+    return "[" + "#" * filled + "." * (width - filled) + "]"
+
+
+def progress(face: str, results: Path) -> int:
+    current: str | None = None  # the event whose line is open (TTY: not yet ended by a newline)
+    shown: dict[str, int] = {}  # plain output: events whose halfway line is printed
+    started: dict[str, float] = {}
+
+    def line(event: str, done: int, total: int, tail: str = "") -> str:
+        return f"  {face:<7} {event:<14} {_bar(done, total)} {done:>5}/{total:<5} records{tail}"
+
+    def close_open_line() -> None:
+        nonlocal current
+        if TTY and current is not None:
+            sys.stdout.write("\n")
+        current = None
+
+    for raw in sys.stdin:
+        text = raw.rstrip("\n")
+        if text.startswith("@progress "):
+            _, event, done_s, total_s = text.split()
+            done, total = int(done_s), int(total_s)
+            started.setdefault(event, time.monotonic())
+            if TTY:
+                if current not in (None, event):
+                    close_open_line()
+                current = event
+                sys.stdout.write("\r\x1b[2K" + line(event, done, total))
+            elif 0 < done < total and shown.get(event, 0) < done * 2 // total:
+                shown[event] = 1  # plain output: one line halfway, one at the end
+                sys.stdout.write(line(event, done, total) + "\n")
+            sys.stdout.flush()
+        elif text.startswith("@result "):
+            result = json.loads(text[len("@result "):])
+            with results.open("a") as f:
+                f.write(json.dumps(result) + "\n")
+            tail = f"  done in {result['duration_ms'] / 1000:.2f} s"
+            event, total = result["event"], result["records"]
+            sys.stdout.write(("\r\x1b[2K" if TTY else "") + line(event, total, total, tail) + "\n")
+            current = None
+            sys.stdout.flush()
+        else:
+            close_open_line()
+            sys.stdout.flush()
+            print(text, file=sys.stderr, flush=True)
+    close_open_line()
+    return 0
+
+
+def table(results: Path, log: Path, events: list[Path]) -> int:
+    expected_of = {e.stem: e.with_name(e.stem + ".expected.json") for e in events}
+    rows = [json.loads(l) for l in results.read_text().splitlines() if l.strip()]
+    header = ["face", "event", "records", "succeeded", "reported (error/skipped/deadline)",
+              "in flight", "duration", "sequential", "speed-up", "= expected", "response file"]
+    body = []
+    mismatches = []
+    for r in rows:
+        reported = r["error"] + r["skipped"] + r["deadline"]
+        speedup = r["sequential_ms"] / r["duration_ms"] if r["duration_ms"] else float("inf")
+        response_file = Path(r["response_file"])
+        expected_file = expected_of.get(r["event"])
+        if expected_file is not None and expected_file.exists():
+            same = json.loads(response_file.read_text()) == json.loads(expected_file.read_text())
+            verdict = "yes" if same else "NO"
+            if not same:
+                mismatches.append((response_file, expected_file))
+        else:
+            verdict = "-"
+        try:
+            shown_file = str(response_file.resolve().relative_to(Path.cwd()))
+        except ValueError:
+            shown_file = str(response_file)
+        body.append([
+            r["face"], r["event"], str(r["records"]), str(r["succeeded"]),
+            f"{reported} ({r['error']}/{r['skipped']}/{r['deadline']})", str(r["peak_in_flight"]),
+            f"{r['duration_ms'] / 1000:.2f} s", f"{r['sequential_ms'] / 1000:.2f} s",
+            f"{speedup:.1f}x", verdict, shown_file,
+        ])
+    numeric = {2, 3, 5, 6, 7, 8}
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+
+    def fmt(row: list[str]) -> str:
+        cells = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        return "  ".join(cells).rstrip()
+
+    print(fmt(header))
+    print("  ".join("-" * w for w in widths))
+    for row in body:
+        print(fmt(row))
+    print()
+    print("sequential = the sum of the simulated I/O (10-30 ms) of every record the handler ran: what")
+    print("processing the same records one at a time takes at least; speed-up = sequential / duration.")
+    print("in flight = most handlers running at once (at most 16, and at most the lanes: FIFO groups,")
+    print("Kinesis partition keys; a lane runs one record at a time).")
+    print("= expected: the response file equals <event>.expected.json beside the event.")
+
+    lines = [l for l in log.read_text().splitlines() if l.startswith("{")] if log.exists() else []
+    summaries = []
+    for l in lines:
+        try:
+            obj = json.loads(l)
+        except ValueError:
+            continue
+        if obj.get("message") == "lanepool batch summary":
+            summaries.append(obj)
+    print()
+    print(f"lanepool's summary log (opt-in, one JSON line per batch): {len(summaries)} for "
+          f"{len(rows)} batch{'es' if len(rows) != 1 else ''} in {log}; the first:")
+    if summaries:
+        print("  " + json.dumps(summaries[0], separators=(",", ":")))
+
+    status = 0
+    if len(summaries) != len(rows):
+        print(f"expected one summary line per batch ({len(rows)}), found {len(summaries)}", file=sys.stderr)
+        status = 1
+    for got, want in mismatches:
+        print(f"MISMATCH: {got} differs from {want}", file=sys.stderr)
+        status = 1
+    return status
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("progress")
+    p.add_argument("--face", required=True)
+    p.add_argument("--results", required=True, type=Path)
+    t = sub.add_parser("table")
+    t.add_argument("--results", required=True, type=Path)
+    t.add_argument("--log", required=True, type=Path)
+    t.add_argument("events", nargs="*", type=Path)
+    args = parser.parse_args()
+    if args.command == "progress":
+        return progress(args.face, args.results)
+    return table(args.results, args.log, args.events)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
