@@ -36,3 +36,29 @@ where
     });
     Python::attach(f)
 }
+
+/// The `RunnerGate` of the Python face's sync batches: a runner attaches once and keeps the
+/// GIL across its records; it detaches while it waits for other runners or a retry.
+pub struct GilGate;
+
+impl lanepool::batch::RunnerGate for GilGate {
+    fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        attach(|_py| f())
+    }
+
+    fn block<R>(&self, f: impl FnOnce() -> R) -> R {
+        /// Takes the GIL back even if `f` unwinds.
+        struct Restore(*mut ffi::PyThreadState);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                // SAFETY: the state saved below, on this thread.
+                unsafe { ffi::PyEval_RestoreThread(self.0) };
+            }
+        }
+        // SAFETY: `block` is only called inside `run`, so this thread holds the GIL. The core's
+        // blocking closure only locks and waits: it touches no Python object while detached.
+        // (`Python::detach` cannot be used: it needs `f: Send`, which the trait does not give.)
+        let _restore = Restore(unsafe { ffi::PyEval_SaveThread() });
+        f()
+    }
+}

@@ -3,11 +3,9 @@
 mod aio;
 mod batch;
 mod errors;
-mod exec;
 mod gil;
 mod json;
 mod pool;
-mod sync_run;
 
 use pyo3::prelude::*;
 

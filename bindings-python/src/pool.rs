@@ -9,16 +9,30 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 
 use crate::batch::{self, PyReport, RawOptions};
 use crate::errors;
-use crate::exec::{self, Dispatcher, OwnedScope};
-use crate::sync_run::{self, Ended};
-use lanepool::batch::BatchRun;
-use std::sync::Arc;
+use crate::gil::GilGate;
+use lanepool::batch::RecordError;
+use lanepool::pool::{panic_message, OwnedScope, Pool};
 
 /// The worker pool (Rust threads). Use `lanepool.Pool`, which wraps this.
 #[pyclass(frozen, module = "lanepool._lanepool", name = "Pool")]
 pub struct PyPool {
-    pool: exec::Pool,
-    scopes: Arc<Dispatcher>,
+    pool: Pool,
+}
+
+/// Runs `f(i)` for `i` in `0..runners` on the pool, `f(0)` on the calling thread, and returns
+/// when every one returned.
+fn broadcast<F: Fn(usize) + Sync>(pool: &Pool, runners: usize, f: F) {
+    match runners {
+        0 => {}
+        1 => f(0),
+        _ => pool.scope(|s| {
+            let f = &f;
+            for i in 1..runners {
+                s.spawn(move |_| f(i));
+            }
+            f(0);
+        }),
+    }
 }
 
 /// The first `BaseException` that is not an `Exception` raised by a handler.
@@ -45,7 +59,7 @@ impl PyPool {
     #[pyo3(signature = (workers=None))]
     fn new(workers: Option<i64>) -> PyResult<Self> {
         let workers = match workers {
-            None => exec::Pool::default_workers(),
+            None => Pool::default_workers(),
             Some(n) if n >= 1 => n as usize,
             Some(n) => {
                 return Err(PyValueError::new_err(format!(
@@ -53,11 +67,8 @@ impl PyPool {
                 )))
             }
         };
-        let pool = exec::Pool::new(workers).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-        Ok(PyPool {
-            scopes: Arc::new(Dispatcher::new(pool.clone())),
-            pool,
-        })
+        let pool = Pool::new(workers).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        Ok(PyPool { pool })
     }
 
     /// Threads that run handlers (the calling thread counts as one of them while it waits).
@@ -69,7 +80,7 @@ impl PyPool {
     /// The default number of workers.
     #[staticmethod]
     fn default_workers() -> usize {
-        exec::Pool::default_workers()
+        Pool::default_workers()
     }
 
     /// Runs a batch with a sync handler on the pool's threads and returns its report.
@@ -104,8 +115,7 @@ impl PyPool {
         let options = batch::batch_options(&raw)?;
         let (plan, records) = batch::decode(&event, options.ordering, raw.group_key.as_ref())?;
         let handler = handler.unbind();
-        let run = BatchRun::new(plan, &options, self.pool.workers());
-        let ended = sync_run::run_batch(py, &self.pool, run, |py, index| {
+        let call = |py: Python<'_>, index: usize| -> PyResult<()> {
             let value = handler.bind(py).call1((records[index].bind(py),))?;
             if !value.is_none() && value.hasattr("__await__")? {
                 // A sync-looking callable returned an awaitable (e.g. an async function behind a
@@ -119,17 +129,47 @@ impl PyPool {
                 ));
             }
             Ok(())
+        };
+        let interrupt = Interrupt::default();
+        // A second reference to every error, dropped here with the GIL: the core may drop a
+        // failed attempt's error under its run lock, which must then run no Python code.
+        let errors: Mutex<Vec<Py<PyAny>>> = Mutex::new(Vec::new());
+        let pool = &self.pool;
+        // Runners on the pool's threads (the caller being one), each keeping the GIL across its
+        // records and releasing it whenever it blocks (see `GilGate`).
+        let result = py.detach(|| {
+            pool.run_plan_gated(plan, &options, &GilGate, |ticket, halt| {
+                // SAFETY: handlers run inside `GilGate::run`, which holds the GIL.
+                let py = unsafe { Python::assume_attached() };
+                call(py, ticket.index).map_err(|err| {
+                    if interrupt.catch(py, &err) {
+                        // KeyboardInterrupt, SystemExit, ...: stop starting records.
+                        halt.halt();
+                    }
+                    let value = err.into_value(py).into_any();
+                    errors.lock().push(value.clone_ref(py));
+                    value
+                })
+            })
         });
-        match ended {
-            Ended::Interrupted(err) => Err(err),
-            Ended::Finished(result) => PyReport::into_result(py, result, |e| e),
+        drop(errors);
+        if let Some(err) = interrupt.0.into_inner() {
+            return Err(err);
         }
+        PyReport::into_result(py, result, |e| match e {
+            RecordError::Error(value) => value,
+            RecordError::Panic(message) => {
+                PyRuntimeError::new_err(format!("lanepool: handler call panicked: {message}"))
+                    .into_value(py)
+                    .into_any()
+            }
+        })
     }
 
     /// A new scope (see `lanepool.Pool.scope`).
     fn scope(&self) -> PyScope {
         PyScope {
-            scope: OwnedScope::new(&self.scopes),
+            scope: Some(self.pool.owned_scope()),
             tasks: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
         }
@@ -157,7 +197,7 @@ impl PyPool {
         let pool = &self.pool;
         py.detach(|| {
             // Each runner keeps the GIL across its calls (released while a call blocks).
-            exec::broadcast(pool, runners, |_| {
+            broadcast(pool, runners, |_| {
                 crate::gil::attach(|py| loop {
                     if halted.load(Ordering::Acquire) {
                         return;
@@ -166,7 +206,7 @@ impl PyPool {
                     if i >= n {
                         return;
                     }
-                    let r = exec::as_task(|| func.bind(py).call1((items[i].bind(py),)));
+                    let r = func.bind(py).call1((items[i].bind(py),));
                     if let Err(err) = &r {
                         if interrupt.catch(py, err) {
                             halted.store(true, Ordering::Release);
@@ -258,7 +298,8 @@ impl PyTask {
 /// A scope: every task spawned in it (nested ones too) finishes before it exits.
 #[pyclass(frozen, module = "lanepool", name = "Scope")]
 pub struct PyScope {
-    scope: OwnedScope,
+    /// Always `Some` until dropped (see `Drop`).
+    scope: Option<OwnedScope>,
     tasks: Mutex<Vec<Py<PyTask>>>,
     closed: AtomicBool,
 }
@@ -286,7 +327,7 @@ impl PyScope {
         )?;
         self.tasks.lock().push(task.clone_ref(py));
         let handle = task.clone_ref(py);
-        self.scope.spawn(move |_| {
+        self.scope().spawn(move |_| {
             crate::gil::attach(|py| {
                 let r = func
                     .bind(py)
@@ -317,7 +358,7 @@ impl PyScope {
         exc: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
-        self.wait_all(py);
+        self.wait_all(py)?;
         let tasks = std::mem::take(&mut *self.tasks.lock());
         let total = tasks.len();
         let mut failed: Vec<Py<PyAny>> = Vec::new();
@@ -338,9 +379,38 @@ impl PyScope {
 }
 
 impl PyScope {
-    fn wait_all(&self, py: Python<'_>) {
-        let scope = &self.scope;
-        py.detach(|| scope.wait());
+    fn scope(&self) -> &OwnedScope {
+        self.scope
+            .as_ref()
+            .expect("a scope has its OwnedScope until dropped")
+    }
+
+    /// Waits for every task: a thread outside the pool (the `with` block's) only sleeps, so
+    /// at most `workers` tasks run at once; inside a pool task it runs this scope's tasks too.
+    fn wait_all(&self, py: Python<'_>) -> PyResult<()> {
+        let scope = self.scope();
+        let ended = py.detach(|| scope.try_wait_on_workers());
         self.closed.store(true, Ordering::Release);
+        ended.map_err(|payload| {
+            PyRuntimeError::new_err(format!(
+                "lanepool: scope task panicked: {}",
+                panic_message(&*payload)
+            ))
+        })
+    }
+}
+
+impl Drop for PyScope {
+    /// A scope dropped without `__exit__` still waits for its tasks (the core's `OwnedScope`
+    /// does on drop), with the GIL released so that they can finish. Dropped by one of its own
+    /// tasks, it does not wait (for itself).
+    fn drop(&mut self) {
+        if let Some(scope) = self.scope.take() {
+            if scope.pending() == 0 {
+                drop(scope);
+            } else {
+                Python::attach(|py| py.detach(move || drop(scope)));
+            }
+        }
     }
 }

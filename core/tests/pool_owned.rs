@@ -250,29 +250,51 @@ fn reentrant_from_pool_tasks_with_every_worker_busy() {
 }
 
 #[test]
-fn wait_on_workers_from_outside_never_runs_tasks_on_the_caller() {
+fn wait_on_workers_from_outside_keeps_to_the_worker_count() {
     within(LIMIT, || {
         let pool = Pool::new(3).unwrap();
+        for _ in 0..20 {
+            let scope = pool.owned_scope();
+            let now = Arc::new(AtomicUsize::new(0));
+            let peak = Arc::new(AtomicUsize::new(0));
+            for _ in 0..12 {
+                let (now, peak) = (Arc::clone(&now), Arc::clone(&peak));
+                scope.spawn(move |_| {
+                    let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(n, Ordering::SeqCst);
+                    thread::sleep(Duration::from_millis(1));
+                    now.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+            scope.try_wait_on_workers().unwrap();
+            assert!(peak.load(Ordering::SeqCst) <= 3);
+            assert!(peak.load(Ordering::SeqCst) >= 2);
+        }
+        // With the only worker busy elsewhere, the waiter runs the tasks itself.
+        let pool = Pool::new(1).unwrap();
+        let blocker = pool.owned_scope();
+        let (tx, rx) = mpsc::channel::<()>();
+        let (started_tx, started_rx) = mpsc::channel();
+        blocker.spawn(move |_| {
+            started_tx.send(()).unwrap();
+            let _ = rx.recv();
+        });
+        started_rx.recv().unwrap();
         let scope = pool.owned_scope();
-        let now = Arc::new(AtomicUsize::new(0));
-        let peak = Arc::new(AtomicUsize::new(0));
         let main = thread::current().id();
-        let on_main = Arc::new(AtomicBool::new(false));
-        for _ in 0..30 {
-            let (now, peak, on_main) = (Arc::clone(&now), Arc::clone(&peak), Arc::clone(&on_main));
+        let on_main = Arc::new(AtomicUsize::new(0));
+        for _ in 0..5 {
+            let on_main = Arc::clone(&on_main);
             scope.spawn(move |_| {
                 if thread::current().id() == main {
-                    on_main.store(true, Ordering::SeqCst);
+                    on_main.fetch_add(1, Ordering::SeqCst);
                 }
-                let n = now.fetch_add(1, Ordering::SeqCst) + 1;
-                peak.fetch_max(n, Ordering::SeqCst);
-                thread::sleep(Duration::from_millis(2));
-                now.fetch_sub(1, Ordering::SeqCst);
             });
         }
         scope.try_wait_on_workers().unwrap();
-        assert!(!on_main.load(Ordering::SeqCst));
-        assert!(peak.load(Ordering::SeqCst) <= 3);
+        assert_eq!(on_main.load(Ordering::SeqCst), 5);
+        drop(tx);
+        blocker.wait();
     });
 }
 

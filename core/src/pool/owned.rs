@@ -39,7 +39,7 @@ impl Drop for WaitOnDrop {
             // run to the end on the workers.
             return;
         }
-        if let Err(payload) = wait_helping(&self.0) {
+        if let Err(payload) = wait_helping(&self.0, true) {
             if !std::thread::panicking() {
                 resume_unwind(payload);
             }
@@ -86,12 +86,13 @@ fn in_task_frame<R>(state: *const ScopeState, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Waits with the calling thread running queued tasks of this scope; then the first panic.
-fn wait_helping(core: &Core) -> Result<(), Box<dyn Any + Send>> {
+/// Waits with the calling thread running queued tasks of this scope (always if `force`, else
+/// only while fewer than `workers` threads run them); then the first panic.
+fn wait_helping(core: &Core, force: bool) -> Result<(), Box<dyn Any + Send>> {
     if core.state.pending() != 0 {
         let parker = Parker::new();
         let enter = Enter::new(&core.state);
-        core.state.wait(&enter, &parker);
+        core.state.wait(&enter, &parker, force);
     }
     finish_wait(core)
 }
@@ -168,7 +169,7 @@ impl Pool {
         let core = Arc::new(Core {
             _pool: self.clone(),
             inner,
-            state: Arc::new(ScopeState::new()),
+            state: Arc::new(ScopeState::with_limit(self.workers())),
         });
         OwnedScope {
             _waits: Some(Arc::new(WaitOnDrop(Arc::clone(&core)))),
@@ -238,31 +239,25 @@ impl OwnedScope {
     /// ```
     pub fn try_wait(&self) -> Result<(), Box<dyn Any + Send>> {
         self.check_not_own_task();
-        wait_helping(&self.core)
+        wait_helping(&self.core, true)
     }
 
     /// Like [`try_wait`](OwnedScope::try_wait), but a thread that is not already taking part in
     /// the pool (not a worker running a task, not inside [`Pool::scope`] or a helping wait)
-    /// only sleeps: the tasks run on the workers alone, so at most `workers` tasks of this
-    /// scope run at once. Inside the pool it helps, as `try_wait` does, so nested waits with
-    /// every worker busy still finish. (The Python face's `with pool.scope()` uses this.)
+    /// runs this scope's tasks only while fewer than `workers` threads run them: at most
+    /// `workers` tasks of this scope run at once, the waiter counted. Inside the pool it helps
+    /// as `try_wait` does (its thread already counts), so nested waits with every worker busy
+    /// still finish. (The Python face's `with pool.scope()` uses this.)
     ///
     /// ```
     /// let pool = lanepool::pool::Pool::new(2).unwrap();
     /// let scope = pool.owned_scope();
-    /// let main = std::thread::current().id();
-    /// scope.spawn(move |_| assert_ne!(std::thread::current().id(), main));
+    /// scope.spawn(|_| {});
     /// scope.try_wait_on_workers().unwrap();
     /// ```
     pub fn try_wait_on_workers(&self) -> Result<(), Box<dyn Any + Send>> {
         self.check_not_own_task();
-        if in_pool() {
-            return wait_helping(&self.core);
-        }
-        if self.core.state.pending() != 0 {
-            self.core.state.wait_idle(&Parker::new());
-        }
-        finish_wait(&self.core)
+        wait_helping(&self.core, in_pool())
     }
 
     /// Tasks spawned in this scope and not finished yet (queued or running).

@@ -192,7 +192,7 @@ fn work_on(scope: &ScopeState) {
     let enter = Enter::new(scope);
     let backoff = Backoff::new();
     loop {
-        if let Some(job) = enter.pop() {
+        if let Some(job) = scope.take(&enter, false) {
             scope.run(job);
             backoff.reset();
         } else if scope.is_pending() && !backoff.is_completed() {

@@ -45,6 +45,12 @@ pub(crate) struct ScopeState {
     registered: AtomicBool,
     /// Serialises registering and deregistering.
     registration: Mutex<()>,
+    /// Most threads running this scope's tasks at once, counting only those that take a task
+    /// without forcing (`usize::MAX`: no limit, `running` unused). An owned scope sets it to the
+    /// pool's workers, so a waiter from outside the pool helps only while a worker is free.
+    limit: usize,
+    /// Threads running a task of this scope (when `limit` is set).
+    running: AtomicUsize,
 }
 
 /// A thread's local deque for the scope it is working on.
@@ -144,7 +150,39 @@ impl ScopeState {
             sleeping: AtomicUsize::new(0),
             registered: AtomicBool::new(false),
             registration: Mutex::new(()),
+            limit: usize::MAX,
+            running: AtomicUsize::new(0),
         }
+    }
+
+    /// A scope whose tasks run on at most `limit` threads at once, forced takes aside.
+    pub(crate) fn with_limit(limit: usize) -> ScopeState {
+        ScopeState {
+            limit: limit.max(1),
+            ..ScopeState::new()
+        }
+    }
+
+    fn limited(&self) -> bool {
+        self.limit != usize::MAX
+    }
+
+    /// The next queued task for this thread to run, taking one of the `limit` places unless
+    /// `force` (a thread that already counts, such as a waiter inside the pool, takes one
+    /// anyway). Run it with `run`, which gives the place back.
+    pub(crate) fn take(&self, enter: &Enter<'_>, force: bool) -> Option<Job> {
+        if self.limited() {
+            let before = self.running.fetch_add(1, Ordering::SeqCst);
+            if before >= self.limit && !force {
+                self.running.fetch_sub(1, Ordering::SeqCst);
+                return None;
+            }
+        }
+        let job = enter.pop();
+        if job.is_none() && self.limited() {
+            self.running.fetch_sub(1, Ordering::SeqCst);
+        }
+        job
     }
 
     /// Tasks spawned and not yet finished.
@@ -218,8 +256,13 @@ impl ScopeState {
         }
     }
 
-    /// Whether some task of this scope is queued (not yet taken).
+    /// Whether some task of this scope is queued (not yet taken) and a place is free to run it.
     pub(crate) fn has_work(&self) -> bool {
+        (!self.limited() || self.running.load(Ordering::SeqCst) < self.limit) && self.queued()
+    }
+
+    /// Whether some task of this scope is queued (not yet taken).
+    fn queued(&self) -> bool {
         !self.injector.is_empty() || self.stealers.read().iter().any(|(_, s)| !s.is_empty())
     }
 
@@ -234,6 +277,11 @@ impl ScopeState {
     pub(crate) fn run(&self, job: Job) {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(job)) {
             self.record_panic(payload);
+        }
+        if self.limited() {
+            // The thread that gives a place back takes the next task itself (its loop goes
+            // on), so no one needs waking for it.
+            self.running.fetch_sub(1, Ordering::SeqCst);
         }
         // The job and everything it captured are dropped by now (FnOnce consumed it).
         if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
@@ -279,22 +327,15 @@ impl ScopeState {
         pool.notify_one();
     }
 
-    /// A waiter that does not run tasks: sleeps until none is pending.
-    pub(crate) fn wait_idle(&self, parker: &Parker) {
-        while self.pending.load(Ordering::Acquire) != 0 {
-            self.sleep(parker, || self.pending.load(Ordering::SeqCst) == 0);
-        }
-    }
-
     /// A helping wait (the owner of a `Pool::scope`, or a thread waiting on an owned scope):
-    /// runs this scope's queued tasks until none is pending.
-    pub(crate) fn wait(&self, enter: &Enter<'_>, parker: &Parker) {
+    /// runs this scope's queued tasks until none is pending; within the limit unless `force`.
+    pub(crate) fn wait(&self, enter: &Enter<'_>, parker: &Parker, force: bool) {
         let backoff = Backoff::new();
         loop {
             if self.pending.load(Ordering::Acquire) == 0 {
                 return;
             }
-            if let Some(job) = enter.pop() {
+            if let Some(job) = self.take(enter, force) {
                 self.run(job);
                 backoff.reset();
                 continue;
@@ -304,7 +345,12 @@ impl ScopeState {
                 continue;
             }
             self.sleep(parker, || {
-                self.pending.load(Ordering::SeqCst) == 0 || self.has_work()
+                self.pending.load(Ordering::SeqCst) == 0
+                    || if force {
+                        self.queued()
+                    } else {
+                        self.has_work()
+                    }
             });
         }
     }
@@ -350,7 +396,7 @@ where
         catch_unwind(AssertUnwindSafe(|| f(&scope)))
     };
     // Every task borrowing from 'scope must finish before we return or unwind.
-    state.wait(&enter, &parker);
+    state.wait(&enter, &parker, true);
     drop(enter);
     let value = match result {
         Ok(value) => Some(value),
