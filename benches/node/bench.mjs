@@ -27,6 +27,9 @@ const ROOT = resolve(HERE, '..', '..');
 const BINDING = join(ROOT, 'bindings-node');
 const require = createRequire(import.meta.url);
 const { Pool } = require(BINDING);
+// lanepool's Powertools processor (bindings-node/powertools.js; it loads @aws-lambda-powertools/batch
+// from bindings-node's devDependencies: `npm ci` there).
+const { ParallelBatchProcessor } = require(join(BINDING, 'powertools.js'));
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -91,8 +94,13 @@ const sleepy = async (_record) => {
 
 const ptBatch = (event, handler) =>
   processPartialResponse(event, handler, new BatchProcessor(EventType.SQS));
+// skipGroupOnError is an option of processPartialResponse (the constructor takes none).
 const ptFifo = (event, handler) =>
-  processPartialResponse(event, handler, new SqsFifoPartialProcessorAsync({ skipGroupOnError: true }));
+  processPartialResponse(event, handler, new SqsFifoPartialProcessorAsync(), { skipGroupOnError: true });
+// lanepool's drop-in processor for Powertools users: records through Powertools' processRecord,
+// scheduled by lanepool (lanes by FIFO group; standard SQS unordered).
+const lpProcessor = (pool) => new ParallelBatchProcessor(EventType.SQS, { pool });
+const ptLanepool = (processor, event, handler) => processPartialResponse(event, handler, processor);
 
 async function pMapRun(event, handler, concurrency) {
   const results = await pMap(
@@ -176,6 +184,24 @@ const median = (xs) => {
   return s[Math.floor(s.length / 2)];
 };
 
+/** Median over `runs` back-to-back pairs of (b - a) seconds: the extra cost of b over a. */
+async function pairedOverhead(a, b, runs, warmup = 2) {
+  for (let i = 0; i < warmup; i++) {
+    check(await a());
+    check(await b());
+  }
+  const diffs = [];
+  for (let i = 0; i < runs; i++) {
+    let t0 = process.hrtime.bigint();
+    check(await a());
+    const ta = Number(process.hrtime.bigint() - t0) / 1e9;
+    t0 = process.hrtime.bigint();
+    check(await b());
+    diffs.push(Number(process.hrtime.bigint() - t0) / 1e9 - ta);
+  }
+  return median(diffs);
+}
+
 async function medianTime(fn, runs, warmup = 2) {
   for (let i = 0; i < warmup; i++) check(await fn());
   const times = [];
@@ -212,12 +238,22 @@ async function main() {
   const fev = fifoEvent(N, 100);
   const conc = 10;
   const pool = new Pool({ concurrency: conc });
+  const processor = lpProcessor(pool);
   const us = (s) => (s * 1e6) / N;
   const a = {};
   a['lanepool'] = us(await medianTime(() => pool.process(ev, trivial), RUNS_FAST));
   a['lanepool FIFO (100 groups)'] = us(await medianTime(() => pool.process(fev, trivial), RUNS_FAST));
   a['lanepool unordered'] = us(
     await medianTime(() => pool.process(fev, trivial, { ordering: 'unordered' }), RUNS_FAST),
+  );
+  a['lanepool ParallelBatchProcessor (Powertools)'] = us(
+    await medianTime(() => ptLanepool(processor, ev, trivial), RUNS_FAST),
+  );
+  a['lanepool ParallelBatchProcessor, FIFO (100 groups)'] = us(
+    await medianTime(() => ptLanepool(processor, fev, trivial), RUNS_FAST),
+  );
+  const overheadUs = us(
+    await pairedOverhead(() => pool.process(ev, trivial), () => ptLanepool(processor, ev, trivial), RUNS_FAST * 3),
   );
   a['p-map (10)'] = us(await medianTime(() => pMapRun(ev, trivial, conc), RUNS_FAST));
   a['Promise.all (no limit)'] = us(await medianTime(() => promiseAllRun(ev, trivial), RUNS_FAST));
@@ -231,6 +267,7 @@ async function main() {
   ev = standardEvent(100);
   const b = {};
   b['lanepool'] = await medianTime(() => pool.process(ev, sleepy), RUNS_IO);
+  b['lanepool ParallelBatchProcessor (Powertools)'] = await medianTime(() => ptLanepool(processor, ev, sleepy), RUNS_IO);
   b['p-map (10)'] = await medianTime(() => pMapRun(ev, sleepy, conc), RUNS_IO);
   b['Promise.all, 10 workers'] = await medianTime(() => promiseAllLimitRun(ev, sleepy, conc), RUNS_IO);
   b['Powertools BatchProcessor (parallel, no limit)'] = await medianTime(() => ptBatch(ev, sleepy), RUNS_IO);
@@ -241,6 +278,7 @@ async function main() {
   const idealC = (Math.max(...groupsOf(ev).map((g) => g.length)) * SLEEP_MS) / 1000;
   const c = {};
   c['lanepool'] = await medianTime(() => pool.process(ev, sleepy), RUNS_IO);
+  c['lanepool ParallelBatchProcessor (Powertools)'] = await medianTime(() => ptLanepool(processor, ev, sleepy), RUNS_IO);
   c['p-map (10), task per group'] = await medianTime(() => pMapFifoRun(ev, sleepy, conc), RUNS_IO);
   c['Powertools SqsFifoPartialProcessorAsync'] = await medianTime(() => ptFifo(ev, sleepy), RUNS_IO, 0);
   row('(c) SQS FIFO, 100 records in 10 groups x 20 ms, concurrency 10', 's', c, 'lanepool',
@@ -254,6 +292,20 @@ async function main() {
       'p-map': pkgVersion('p-map'),
     },
     rows,
+    // lanepool's Powertools processor (lanepool/powertools): its price over pool.process with a
+    // trivial handler (paired runs, 10,000 records) and its FIFO time against the lane ideal.
+    powertools_processor: {
+      trivial_us_per_record: a['lanepool ParallelBatchProcessor (Powertools)'],
+      process_us_per_record: a['lanepool'],
+      overhead_us_per_record: overheadUs,
+      overhead_goal_us: 2,
+      io_s: b['lanepool ParallelBatchProcessor (Powertools)'],
+      io_ideal_s: 0.2,
+      fifo_s: c['lanepool ParallelBatchProcessor (Powertools)'],
+      fifo_ideal_s: idealC,
+      fifo_vs_ideal: c['lanepool ParallelBatchProcessor (Powertools)'] / idealC,
+      fifo_goal: 'within 10% of ideal',
+    },
     require_ms: requireTime(quick ? 3 : 7),
     sizes: sizes(),
     sweep: noSweep ? {} : await sweep(),
@@ -322,6 +374,12 @@ function printTable(results) {
       console.log(`  ${e.name.padEnd(50)} ${e.value.toFixed(4).padStart(10)}  ${ratio.padStart(10)}`);
     }
   }
+  const pt = results.powertools_processor;
+  console.log(
+    `\nlanepool/powertools ParallelBatchProcessor: ${pt.overhead_us_per_record.toFixed(2)} us/record over pool.process ` +
+      `(trivial handler; goal <= ${pt.overhead_goal_us}); FIFO ${pt.fifo_s.toFixed(3)} s vs ideal ${pt.fifo_ideal_s.toFixed(1)} s ` +
+      `(x${pt.fifo_vs_ideal.toFixed(3)}; goal within 10%); I/O ${pt.io_s.toFixed(3)} s vs ideal ${pt.io_ideal_s} s`,
+  );
   console.log(`\nrequire('lanepool'): ${results.require_ms.lanepool_require_ms.toFixed(2)} ms (goal < 10 ms)`);
   for (const [f, s] of Object.entries(results.sizes)) console.log(`${f}: ${s} bytes (goal < 2 MB)`);
   if (results.sweep.concurrency) {
