@@ -72,4 +72,5 @@ pub mod lanes;
 pub mod pool;
 pub mod timer;
 
-pub use pool::{Pool, PoolBuilder, PoolError};
+pub use batch::{BatchOptions, NoGate, RunnerGate};
+pub use pool::{OwnedScope, Pool, PoolBuilder, PoolError};

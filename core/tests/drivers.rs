@@ -132,7 +132,7 @@ fn the_concurrency_limit_holds_and_is_reached_on_both_drivers() {
 
 #[test]
 #[cfg_attr(miri, ignore)] // timing-sensitive or long: too slow under Miri
-fn async_handlers_are_cancelled_at_the_deadline_when_asked() {
+fn async_handlers_are_cancelled_at_the_deadline_by_default() {
     // Handlers that would run 5 s, 700 ms left, a 300 ms margin: the call returns in well
     // under a second with every record reported `deadline`, and nothing runs afterwards.
     let started = AtomicUsize::new(0);
@@ -141,7 +141,6 @@ fn async_handlers_are_cancelled_at_the_deadline_when_asked() {
         .concurrency(4)
         .remaining_time(Duration::from_millis(700))
         .deadline_margin(Duration::from_millis(300))
-        .cancel_at_deadline(true)
         .raise_on_full_batch_failure(false);
     let t0 = Instant::now();
     let report = futures::executor::block_on(run_plan_async(plan(&[None; 8]), &options, |_| {
@@ -176,7 +175,8 @@ fn without_cancellation_running_async_handlers_are_awaited() {
     let options = BatchOptions::new()
         .concurrency(2)
         .remaining_time(Duration::from_millis(100))
-        .deadline_margin(Duration::from_millis(50));
+        .deadline_margin(Duration::from_millis(50))
+        .cancel_at_deadline(false);
     let report =
         futures::executor::block_on(run_plan_async(plan(&[None; 4]), &options, |_| async {
             lanepool::timer::sleep(Duration::from_millis(120)).await;

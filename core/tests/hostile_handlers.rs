@@ -1,9 +1,6 @@
 //! Hostile handlers: panics with non-string payloads, a 10 MB panic message, a panicking
 //! `Drop` of a value the handler (or its future) holds. Each must end as that record's failure
 //! with a readable reason, and the batch goes on.
-//!
-//! Two tests are `#[ignore]`d because they show core bugs (see each test's doc comment);
-//! run them with `cargo test -p lanepool --test hostile_handlers -- --ignored`.
 
 use std::any::Any;
 use std::panic::{catch_unwind, panic_any, AssertUnwindSafe};
@@ -223,18 +220,10 @@ impl Drop for PayloadPanicsOnDrop {
     }
 }
 
-/// CORE BUG (sync driver): `run_records` in core/src/batch/sync_driver.rs drops the caught
-/// panic payload *outside* `catch_unwind` (`Err(payload) => Err(RecordError::Panic(
-/// panic_message(&*payload)))`). A payload whose `Drop` panics unwinds out of the runner with
-/// its record still counted as running, so the other runners wait for a completion that never
-/// comes: the batch hangs (here: fails after 10 s). Same in the async driver (`async_driver.rs`,
-/// the `Err(payload)` arm). Fix: read the message, then drop the payload inside
-/// `catch_unwind` and `mem::forget` a second panic's payload (the approach std took for
-/// `JoinHandle` results, rust-lang/rust#86027), e.g. a helper
-/// `fn panic_reason(p: Box<dyn Any + Send>) -> String { let m = panic_message(&*p);
-///  if let Err(p2) = catch_unwind(AssertUnwindSafe(move || drop(p))) { mem::forget(p2); } m }`.
+/// The sync driver drops a caught panic's payload inside `catch_unwind` and leaks a second
+/// panic's payload: a payload whose `Drop` panics fails only its record (it used to unwind out
+/// of the runner with the record still counted as running, and the batch hung).
 #[test]
-#[ignore = "core bug: a panic payload whose Drop panics hangs the sync driver (see doc comment)"]
 fn a_panic_payload_whose_drop_panics_fails_only_its_record() {
     quiet_panics();
     let pool = Pool::new(2).unwrap();
@@ -264,15 +253,10 @@ impl std::future::Future for HoldsAfterReady {
     }
 }
 
-/// CORE BUG (async driver): `run_plan_async` in core/src/batch/async_driver.rs drops a finished
-/// handler future (`drop(in_flight.swap_remove(i))`) and, with `cancel_at_deadline`, a
-/// cancelled one (`drop(future)`) outside `catch_unwind`: a panicking `Drop` of a value the
-/// future holds unwinds out of the whole call, and the batch's report is lost. Fix: drop the
-/// future inside `catch_unwind(AssertUnwindSafe(|| drop(fut)))` and, on a panic, record that
-/// record's failure as `RecordError::Panic` (for a completed future, replace an `Ok` result;
-/// for a cancelled one, pass the message as the `deadline` error).
+/// The async driver drops a finished (or, with `cancel_at_deadline`, a cancelled) handler
+/// future inside `catch_unwind`: a panicking `Drop` of a value the future holds fails its
+/// record instead of unwinding out of the whole call and losing the batch's report.
 #[test]
-#[ignore = "core bug: a panicking Drop of a finished handler future unwinds out of run_plan_async (see doc comment)"]
 fn a_future_whose_drop_panics_after_completion_fails_only_its_record() {
     quiet_panics();
     let result = catch_unwind(|| {
@@ -287,14 +271,9 @@ fn a_future_whose_drop_panics_after_completion_fails_only_its_record() {
     assert_eq!(report.summary().succeeded, 2);
 }
 
-/// CORE BUG (async driver): `run_plan_async` calls the handler (`handler(ticket)`, which builds
-/// the record's future) outside `catch_unwind`, so an async handler that panics before it
-/// returns its future (a failed `unwrap` while reading the record, say) unwinds out of the
-/// whole call instead of failing its record. Fix: in the `Step::Run` arm, call the handler in
-/// `catch_unwind(AssertUnwindSafe(|| handler(ticket)))` and on `Err(payload)` complete the
-/// record at once with `RecordError::Panic(panic_message(&*payload))` (then `continue`).
+/// The async driver calls the handler (which builds the record's future) inside
+/// `catch_unwind`: a handler that panics before it returns its future fails its record.
 #[test]
-#[ignore = "core bug: an async handler panicking before it returns its future unwinds out of run_plan_async (see doc comment)"]
 fn an_async_handler_panicking_before_returning_its_future_fails_only_its_record() {
     quiet_panics();
     let result = catch_unwind(|| {

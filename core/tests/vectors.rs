@@ -94,12 +94,33 @@ impl TestHandler {
         }
     }
 
-    fn record(&self, t: Ticket, start: Duration) {
-        let end = self.origin.elapsed();
-        self.calls
+    /// Starts recording one call: the call's end is taken when the returned guard drops, on
+    /// return or when the call is cancelled (its future dropped).
+    fn begin(&self, t: Ticket) -> CallRecord<'_> {
+        CallRecord {
+            handler: self,
+            ticket: t,
+            start: self.origin.elapsed(),
+        }
+    }
+}
+
+/// One handler call in progress; dropping it records the call with its end time.
+struct CallRecord<'h> {
+    handler: &'h TestHandler,
+    ticket: Ticket,
+    start: Duration,
+}
+
+impl Drop for CallRecord<'_> {
+    fn drop(&mut self) {
+        let end = self.handler.origin.elapsed();
+        let t = self.ticket;
+        self.handler
+            .calls
             .lock()
             .unwrap()
-            .push((t.index, t.attempt, start, end));
+            .push((t.index, t.attempt, self.start, end));
     }
 }
 
@@ -120,6 +141,9 @@ fn options_of(v: &Value) -> BatchOptions {
         .deadline_margin(Duration::from_millis(
             o["deadline_margin_ms"].as_u64().unwrap_or(0),
         ));
+    if let Some(cancel) = o["cancel_at_deadline"].as_bool() {
+        options = options.cancel_at_deadline(cancel);
+    }
     if let Some(ms) = o["remaining_time_ms"].as_u64() {
         options = options.remaining_time(Duration::from_millis(ms));
     }
@@ -175,14 +199,17 @@ fn run(vector: &Vector, driver: Driver, pool: &Pool) {
         expect["error"]["kind"], "EventError",
         "{name}: decoded a malformed event"
     );
+    if matches!(driver, Driver::Pool) && v["handler"]["async_only"] == true {
+        // Sync handlers cannot be interrupted at the deadline: the rule is for async ones.
+        return;
+    }
     let lanes = plan.lanes().to_vec();
     let handler = TestHandler::new(&v["handler"], plan.identifiers().to_vec());
     let options = options_of(v);
     let result: BatchResult<String> = match driver {
         Driver::Pool => pool.run_plan(plan, &options, |t, _| {
-            let start = handler.origin.elapsed();
+            let _call = handler.begin(t);
             std::thread::sleep(handler.sleep_for(t));
-            handler.record(t, start);
             handler.result_for(t)
         }),
         Driver::Async => {
@@ -194,14 +221,20 @@ fn run(vector: &Vector, driver: Driver, pool: &Pool) {
             rt.block_on(run_plan_async(plan, &options, |t| {
                 let handler = &handler;
                 async move {
-                    let start = handler.origin.elapsed();
+                    let _call = handler.begin(t);
                     tokio::time::sleep(handler.sleep_for(t)).await;
-                    handler.record(t, start);
                     handler.result_for(t)
                 }
             }))
         }
     };
+    let returned_at = handler.origin.elapsed();
+    if let Some(ms) = expect["returns_within_ms"].as_u64() {
+        assert!(
+            returned_at <= Duration::from_millis(ms),
+            "{name} ({driver:?}): returned after {returned_at:?}, more than {ms} ms"
+        );
+    }
     let report = match (result, expect["error"]["kind"].as_str()) {
         (Ok(report), None) => report,
         (Err(BatchError::AllFailed(report)), Some("BatchFailed")) => *report,
@@ -248,6 +281,12 @@ fn run(vector: &Vector, driver: Driver, pool: &Pool) {
     // Every handler call is accounted for, no two records of a lane overlapped, and each
     // lane's records started in event order.
     let calls = handler.calls.into_inner().unwrap();
+    for &(index, attempt, _, end) in &calls {
+        assert!(
+            end <= returned_at,
+            "{name} ({driver:?}): record {index} attempt {attempt} ended after the call returned"
+        );
+    }
     for (i, outcome) in report.outcomes().iter().enumerate() {
         let n = calls.iter().filter(|c| c.0 == i).count() as u32;
         assert_eq!(n, outcome.attempts(), "{name}: calls of record {i}");

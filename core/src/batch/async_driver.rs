@@ -8,7 +8,7 @@ use std::task::Poll;
 use super::{BatchOptions, BatchResult, BatchRun, RecordError, Step};
 use crate::event::{BatchPlan, BatchRecord};
 use crate::lanes::Ticket;
-use crate::pool::panic_message;
+use crate::pool::{drop_catching, take_panic_message};
 use crate::timer::{self, Sleep};
 
 /// Handlers in flight at once when the options set no concurrency: async handlers mostly
@@ -19,9 +19,10 @@ pub const DEFAULT_ASYNC_CONCURRENCY: usize = 16;
 /// needed: timers come from lanepool's own timer thread).
 ///
 /// Every in-flight handler future is owned by the returned future and polled whenever it is
-/// woken, so none is starved. Handlers still running at the deadline are awaited, or, with
-/// [`BatchOptions::cancel_at_deadline`], dropped (their records end as `deadline`). Dropping
-/// the returned future drops every handler future, so nothing outlives it.
+/// woken, so none is starved. Handlers still running at the deadline are cancelled: their
+/// futures are dropped and their records end as `deadline` (unless
+/// [`BatchOptions::cancel_at_deadline`] is turned off, when they are awaited). Dropping the
+/// returned future drops every handler future, so nothing outlives it.
 ///
 /// ```
 /// use lanepool::{batch::{process_async, BatchOptions}, event::BatchRecord};
@@ -112,7 +113,17 @@ where
     poll_fn(|cx| loop {
         let wait = loop {
             match run.step() {
-                Step::Run(ticket) => in_flight.push((ticket.index, Box::pin(handler(ticket)))),
+                Step::Run(ticket) => {
+                    // A handler may panic before it returns its future: that fails its record.
+                    match catch_unwind(AssertUnwindSafe(|| handler(ticket))) {
+                        Ok(future) => in_flight.push((ticket.index, Box::pin(future))),
+                        Err(payload) => {
+                            let error = RecordError::Panic(take_panic_message(payload));
+                            run.complete(ticket.index, Err(error))
+                                .expect("the record is running");
+                        }
+                    }
+                }
                 Step::Wait(wait) => break wait,
                 Step::Done => return Poll::Ready(()),
             }
@@ -129,18 +140,23 @@ where
                 }
                 Ok(Poll::Ready(Ok(()))) => Ok(()),
                 Ok(Poll::Ready(Err(e))) => Err(RecordError::Error(e)),
-                Err(payload) => Err(RecordError::Panic(panic_message(&*payload))),
+                Err(payload) => Err(RecordError::Panic(take_panic_message(payload))),
             };
             let index = *index;
-            drop(in_flight.swap_remove(i));
+            // A value the finished future still holds may panic in its `Drop`: that fails the
+            // record (unless it already failed) instead of unwinding out of the batch.
+            let result = match drop_catching(in_flight.swap_remove(i)) {
+                Some(message) if result.is_ok() => Err(RecordError::Panic(message)),
+                _ => result,
+            };
             run.complete(index, result).expect("the record is running");
             completed = true;
         }
         if cancel_at_deadline && !in_flight.is_empty() && run.deadline_passed() {
             // Stop what still runs: dropping a future cancels it.
             for (index, future) in in_flight.drain(..) {
-                drop(future);
-                run.cancel(index, None).expect("the record is running");
+                let error = drop_catching(future).map(RecordError::Panic);
+                run.cancel(index, error).expect("the record is running");
             }
             continue;
         }

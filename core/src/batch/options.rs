@@ -41,8 +41,8 @@ pub struct BatchOptions {
     /// Whether to print the summary as one JSON log line to stdout.
     pub log_summary: bool,
     /// Whether async handlers still running at `deadline - margin` are cancelled (their
-    /// futures dropped, their records reported `deadline`) instead of awaited. Sync
-    /// handlers cannot be interrupted and are always awaited.
+    /// futures dropped, their records reported `deadline`) instead of awaited. Default:
+    /// `true`. Sync handlers cannot be interrupted and are always awaited.
     pub cancel_at_deadline: bool,
 }
 
@@ -57,7 +57,7 @@ impl Default for BatchOptions {
             deadline_margin: DEFAULT_DEADLINE_MARGIN,
             raise_on_full_batch_failure: true,
             log_summary: false,
-            cancel_at_deadline: false,
+            cancel_at_deadline: true,
         }
     }
 }
@@ -132,7 +132,9 @@ impl BatchOptions {
         self
     }
 
-    /// Sets whether async handlers still running at the deadline are cancelled.
+    /// Sets whether async handlers still running at the deadline are cancelled (default) or
+    /// awaited. Turn it off for handlers that must not be stopped half-way, such as a
+    /// non-idempotent write that is not safe to repeat.
     pub fn cancel_at_deadline(mut self, cancel: bool) -> Self {
         self.cancel_at_deadline = cancel;
         self

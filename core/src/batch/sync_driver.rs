@@ -8,7 +8,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 use super::{BatchError, BatchOptions, BatchReport, BatchRun, RecordError, Step};
 use crate::event::{BatchPlan, BatchRecord};
 use crate::lanes::Ticket;
-use crate::pool::{panic_message, Pool};
+use crate::pool::{take_panic_message, Pool};
 
 /// The report of a Rust driver: failures keep the handler's error or its panic message.
 pub type RecordReport<E> = BatchReport<RecordError<E>>;
@@ -264,7 +264,7 @@ where
                     match catch_unwind(AssertUnwindSafe(|| handler(ticket, &shared.halt))) {
                         Ok(Ok(())) => Ok(()),
                         Ok(Err(e)) => Err(RecordError::Error(e)),
-                        Err(payload) => Err(RecordError::Panic(panic_message(&*payload))),
+                        Err(payload) => Err(RecordError::Panic(take_panic_message(payload))),
                     }
                 });
                 st.run

@@ -65,6 +65,7 @@ use parking_lot::Mutex;
 
 pub use owned::OwnedScope;
 use registry::{Config, Inner};
+pub(crate) use scope::{drop_catching, take_panic_message};
 pub use scope::{panic_message, Scope, ScopeError, TaskFailure, TryScope};
 
 /// Megabytes of function memory that AWS Lambda pairs with one vCPU of CPU share.

@@ -697,3 +697,24 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> String {
         String::from("non-string panic payload")
     }
 }
+
+/// Takes a caught panic's message and drops its payload, even one whose own `Drop` panics
+/// (that second payload is leaked rather than let unwind into the driver).
+pub(crate) fn take_panic_message(payload: Box<dyn Any + Send>) -> String {
+    let message = panic_message(&*payload);
+    drop_catching(payload);
+    message
+}
+
+/// Drops `value`, catching a panic of its `Drop`: returns that panic's message. The second
+/// payload is forgotten, since dropping it could panic again.
+pub(crate) fn drop_catching<T>(value: T) -> Option<String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(value))) {
+        Ok(()) => None,
+        Err(payload) => {
+            let message = panic_message(&*payload);
+            std::mem::forget(payload);
+            Some(message)
+        }
+    }
+}
