@@ -10,30 +10,10 @@
 
 const { setMaxListeners } = require('node:events');
 
-const native = loadAddon();
+const native = require('./binding.js');
 
 /** Handlers in flight at once when `new Pool()` is given no `concurrency`. */
 const DEFAULT_CONCURRENCY = 16;
-
-function loadAddon() {
-  const { platform, arch } = process;
-  const abis =
-    platform === 'linux' ? ['-gnu', '-musl'] : platform === 'win32' ? ['-msvc', ''] : [''];
-  const tried = [];
-  for (const abi of abis) {
-    const file = `./lanepool.${platform}-${arch}${abi}.node`;
-    try {
-      return require(file);
-    } catch (e) {
-      if (e && e.code !== 'MODULE_NOT_FOUND') throw e;
-      tried.push(file);
-    }
-  }
-  throw new Error(
-    `lanepool: no native addon for ${platform}-${arch} (tried ${tried.join(', ')}); ` +
-      'build it with `npm run build` in the package directory (needs Rust and cargo)',
-  );
-}
 
 /** A malformed Lambda event, named by record index and field. Thrown before any handler runs. */
 class EventError extends TypeError {
