@@ -350,6 +350,69 @@ def goals(results: dict) -> list[tuple[str, str, bool]]:
     return out
 
 
+# ---------------------------------------------------------------- the top-level README's table
+
+README_BEGIN = "<!-- benchmark figures: written by benches/report.py from benches/results.json -->"
+README_END = "<!-- end of benchmark figures -->"
+
+
+def summary_table(results: dict) -> str:
+    """The latest figures for the top-level README: every case with each rival's figure and the
+    ratio lanepool / rival (ratios below 1.0: lanepool is faster)."""
+    m, v = results["machine"], results["versions"]
+    lines = [
+        README_BEGIN,
+        "",
+        "| face | case | lanepool | rivals: figure (lanepool / rival) |",
+        "| --- | --- | --- | --- |",
+    ]
+    rust = results.get("rust")
+    if rust:
+        for r in rust["rows"]:
+            if r["case"].startswith("lanes") and not r["case"].endswith("run_plan, 10k rec/100 groups"):
+                continue
+            rivals = " · ".join(f"{rv['name']} {fmt(rv['value'], r['unit'])} ({rv['ratio']:.2f})" for rv in r["rivals"])
+            lines.append(f"| Rust | {r['case']} | {fmt(r['lanepool'], r['unit'])} | {rivals} |")
+    for face in ("python", "node"):
+        data = results.get(face)
+        if not data:
+            continue
+        for r in data["rows"]:
+            if not r["case"][:3] in ("(a)", "(b)", "(c)"):
+                continue
+            rivals = []
+            if r.get("ideal"):
+                rivals.append(f"ideal {fmt(r['ideal'], r['unit'])} ({r['lanepool'] / r['ideal']:.2f})")
+            for e in r["entries"]:
+                if e["name"].startswith("lanepool") or e["name"] == "ideal" or e["ratio"] is None:
+                    continue
+                rivals.append(f"{e['name']} {fmt(e['value'], r['unit'])} ({e['ratio']:.2f})")
+            lines.append(f"| {face.capitalize()} | {r['case']} | {fmt(r['lanepool'], r['unit'])} | {' · '.join(rivals)} |")
+    lines += [
+        "",
+        f"Measured {results['date']} on {m['nproc']} CPUs ({m['cpu_model']}), {m['os']}, lanepool "
+        f"{v.get('lanepool_commit')}, with `{results['command']}`; every rival runs in the same process "
+        "run. All figures, goals and the sweep: [benches/README.md](benches/README.md).",
+        "",
+        README_END,
+    ]
+    return "\n".join(lines)
+
+
+def update_root_readme(results: dict, check: bool = False) -> bool:
+    """Writes (or with check=True, compares) the figures block of the top-level README."""
+    path = ROOT / "README.md"
+    text = path.read_text()
+    start, end = text.find(README_BEGIN), text.find(README_END)
+    if start < 0 or end < 0:
+        raise SystemExit(f"{path}: the benchmark figures markers are missing")
+    new = text[:start] + summary_table(results) + text[end + len(README_END):]
+    if check:
+        return new == text
+    path.write_text(new)
+    return True
+
+
 # ---------------------------------------------------------------- main
 
 def main(paths: list[str]) -> None:
@@ -387,8 +450,30 @@ def main(paths: list[str]) -> None:
     if sweep["concurrency"]:
         (HERE / "chart.svg").write_text(chart({"standard": sweep["standard"], "fifo": sweep["fifo"]}, sweep["concurrency"]))
     (HERE / "README.md").write_text(readme(results))
-    print("wrote benches/results.json, benches/chart.svg, benches/README.md")
+    update_root_readme(results)
+    print("wrote benches/results.json, benches/chart.svg, benches/README.md and README.md's figures")
+
+
+def check() -> None:
+    """Fails when the READMEs' figures are not the ones benches/results.json holds."""
+    results = json.loads((HERE / "results.json").read_text())
+    stale = []
+    if not update_root_readme(results, check=True):
+        stale.append("README.md")
+    if (HERE / "README.md").read_text() != readme(results):
+        stale.append("benches/README.md")
+    if stale:
+        raise SystemExit(f"{', '.join(stale)}: figures differ from benches/results.json; run scripts/bench"
+                         " (or python3 benches/report.py --rewrite)")
+    print("README figures match benches/results.json")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if sys.argv[1:] == ["--check"]:
+        check()
+    elif sys.argv[1:] == ["--rewrite"]:
+        data = json.loads((HERE / "results.json").read_text())
+        (HERE / "README.md").write_text(readme(data))
+        update_root_readme(data)
+    else:
+        main(sys.argv[1:])
