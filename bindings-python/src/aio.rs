@@ -12,6 +12,7 @@ use crate::batch::{self, PyReport, RawOptions};
 #[pyclass(module = "lanepool._lanepool", name = "BatchRun")]
 pub struct PyBatchRun {
     run: Option<BatchRun<Py<PyAny>>>,
+    cancel_at_deadline: bool,
 }
 
 impl PyBatchRun {
@@ -24,10 +25,13 @@ impl PyBatchRun {
 
 /// Decodes `event` and starts a batch: returns `(run, records)` where `records` are the
 /// caller's own record objects. Raises `EventError` for a malformed event.
+/// `cancel_at_deadline`: running handlers are to be cancelled at the deadline (see
+/// `cancel_due()`) rather than awaited.
 #[allow(clippy::too_many_arguments)]
 #[pyfunction]
 #[pyo3(signature = (event, workers, context, ordering, group_key, retries, deadline_margin_ms,
-                    raise_on_full_batch_failure, log_summary, retry_backoff_ms))]
+                    raise_on_full_batch_failure, log_summary, retry_backoff_ms,
+                    cancel_at_deadline=true))]
 pub fn start_batch<'py>(
     py: Python<'py>,
     event: Bound<'py, PyAny>,
@@ -40,6 +44,7 @@ pub fn start_batch<'py>(
     raise_on_full_batch_failure: bool,
     log_summary: bool,
     retry_backoff_ms: f64,
+    cancel_at_deadline: bool,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let raw = RawOptions {
         context,
@@ -51,10 +56,11 @@ pub fn start_batch<'py>(
         log_summary,
         retry_backoff_ms,
     };
-    let options = batch::batch_options(&raw)?;
+    let options = batch::batch_options(&raw)?.cancel_at_deadline(cancel_at_deadline);
     let (plan, records) = batch::decode(&event, options.ordering, raw.group_key.as_ref())?;
     let run = PyBatchRun {
         run: Some(BatchRun::new(plan, &options, workers.max(1))),
+        cancel_at_deadline: options.cancel_at_deadline,
     };
     let records = PyList::new(py, records)?;
     PyTuple::new(
@@ -92,6 +98,32 @@ impl PyBatchRun {
         self.run()?
             .cancel(index, exception)
             .map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    /// Whether the deadline (`deadline - margin`) has passed (False without a deadline).
+    fn deadline_passed(&mut self) -> PyResult<bool> {
+        Ok(self.run()?.deadline_passed())
+    }
+
+    /// Seconds left until the deadline (`deadline - margin`; 0.0 once passed), or None
+    /// without a deadline.
+    #[getter]
+    fn time_to_deadline(&mut self) -> PyResult<Option<f64>> {
+        Ok(self.run()?.time_to_deadline().map(|d| d.as_secs_f64()))
+    }
+
+    /// Whether handlers still running must be cancelled now: the deadline has passed and
+    /// the batch was started with `cancel_at_deadline`. Each cancelled attempt is then
+    /// reported with `cancel(index, exception)`.
+    fn cancel_due(&mut self) -> PyResult<bool> {
+        let cancel = self.cancel_at_deadline;
+        Ok(cancel && self.run()?.deadline_passed())
+    }
+
+    /// Whether the batch cancels running handlers at the deadline (else it awaits them).
+    #[getter]
+    fn cancel_at_deadline(&self) -> bool {
+        self.cancel_at_deadline
     }
 
     /// Stops starting records; running ones still complete.

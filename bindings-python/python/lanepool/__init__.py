@@ -91,11 +91,13 @@ class Pool:
         raise_on_full_batch_failure: bool = True,
         log_summary: bool = False,
         retry_backoff_ms: float = 100,
+        cancel_at_deadline: bool = True,
     ) -> dict:
         """Runs ``handler(record)`` for every record of a Lambda event; returns the partial
         batch response ``{"batchItemFailures": [{"itemIdentifier": ...}, ...]}``.
 
-        See :meth:`run_batch` for the options; this is ``run_batch(...).response``.
+        See :meth:`run_batch` for the options (``cancel_at_deadline`` applies to ``async def``
+        handlers; sync handlers are always awaited); this is ``run_batch(...).response``.
         """
         return self.run_batch(
             event,
@@ -108,6 +110,7 @@ class Pool:
             raise_on_full_batch_failure=raise_on_full_batch_failure,
             log_summary=log_summary,
             retry_backoff_ms=retry_backoff_ms,
+            cancel_at_deadline=cancel_at_deadline,
         ).response
 
     def run_batch(
@@ -123,6 +126,7 @@ class Pool:
         raise_on_full_batch_failure: bool = True,
         log_summary: bool = False,
         retry_backoff_ms: float = 100,
+        cancel_at_deadline: bool = True,
     ) -> BatchReport:
         """Runs ``handler(record)`` for every record of a Lambda event; returns the full report.
 
@@ -141,6 +145,12 @@ class Pool:
         - ``raise_on_full_batch_failure``: raise :class:`BatchFailedError` when no record of a
           non-empty batch succeeded (Lambda then retries the whole batch).
         - ``log_summary``: print the summary as one JSON log line.
+        - ``cancel_at_deadline`` (``async def`` handlers only): handlers still running at
+          ``deadline - margin`` are cancelled (``asyncio.CancelledError`` at their next
+          ``await``); the call still waits until each one ended (one that swallows the
+          cancellation is waited for), and their records end as ``"deadline"`` with the
+          exception they ended with on the report's failure. ``False``: they are awaited
+          and end as they end. Sync handlers cannot be interrupted and are always awaited.
 
         Raises :class:`EventError` (before any handler runs) for a malformed event. A
         ``BaseException`` that is not an ``Exception`` (``KeyboardInterrupt``, ``SystemExit``)
@@ -160,7 +170,7 @@ class Pool:
         if _is_async(handler):
             from . import _aio
 
-            return _aio.run_sync(self._core.workers, event, handler, options)
+            return _aio.run_sync(self._core.workers, event, handler, options, cancel_at_deadline)
         return self._core.run_batch(event, handler, *options)
 
     async def run_batch_async(
@@ -176,10 +186,15 @@ class Pool:
         raise_on_full_batch_failure: bool = True,
         log_summary: bool = False,
         retry_backoff_ms: float = 100,
+        cancel_at_deadline: bool = True,
     ) -> BatchReport:
         """Like :meth:`run_batch` for ``async def`` handlers, on the running event loop, with
         at most ``workers`` handlers in flight. (A sync handler runs inline on the loop.)
-        Cancelling this call cancels the running handlers and waits for them."""
+
+        With ``cancel_at_deadline`` (the default) handlers still running at ``deadline -
+        margin`` are cancelled, waited for, and reported as ``"deadline"`` (exception: the
+        ``CancelledError`` or whatever they ended with); ``False`` awaits them. Cancelling this
+        call cancels the running handlers and waits for them."""
         from . import _aio
 
         options = (
@@ -192,7 +207,9 @@ class Pool:
             log_summary,
             retry_backoff_ms,
         )
-        return await _aio.run_batch(self._core.workers, event, handler, options)
+        return await _aio.run_batch(
+            self._core.workers, event, handler, options, cancel_at_deadline
+        )
 
     async def process_async(
         self,
@@ -207,8 +224,12 @@ class Pool:
         raise_on_full_batch_failure: bool = True,
         log_summary: bool = False,
         retry_backoff_ms: float = 100,
+        cancel_at_deadline: bool = True,
     ) -> dict:
-        """``(await run_batch_async(...)).response``: the partial batch response."""
+        """``(await run_batch_async(...)).response``: the partial batch response.
+
+        Handlers still running at ``deadline - margin`` are cancelled and awaited (they end as
+        ``"deadline"``) unless ``cancel_at_deadline=False``; see :meth:`run_batch_async`."""
         report = await self.run_batch_async(
             event,
             handler,
@@ -220,6 +241,7 @@ class Pool:
             raise_on_full_batch_failure=raise_on_full_batch_failure,
             log_summary=log_summary,
             retry_backoff_ms=retry_backoff_ms,
+            cancel_at_deadline=cancel_at_deadline,
         )
         return report.response
 

@@ -103,6 +103,7 @@ class Pool:
         raise_on_full_batch_failure: bool = True,
         log_summary: bool = False,
         retry_backoff_ms: float = 100,
+        cancel_at_deadline: bool = True,
     ) -> dict[str, list[dict[str, str]]]: ...
     def run_batch(
         self,
@@ -117,6 +118,7 @@ class Pool:
         raise_on_full_batch_failure: bool = True,
         log_summary: bool = False,
         retry_backoff_ms: float = 100,
+        cancel_at_deadline: bool = True,
     ) -> BatchReport: ...
     async def run_batch_async(
         self,
@@ -131,6 +133,7 @@ class Pool:
         raise_on_full_batch_failure: bool = True,
         log_summary: bool = False,
         retry_backoff_ms: float = 100,
+        cancel_at_deadline: bool = True,
     ) -> BatchReport: ...
     async def process_async(
         self,
@@ -145,6 +148,7 @@ class Pool:
         raise_on_full_batch_failure: bool = True,
         log_summary: bool = False,
         retry_backoff_ms: float = 100,
+        cancel_at_deadline: bool = True,
     ) -> dict[str, list[dict[str, str]]]: ...
     def scope(self) -> Scope: ...
     def map(self, fn: Callable[[_T], _R], items: Iterable[_T]) -> list[_R]: ...

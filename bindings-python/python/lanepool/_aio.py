@@ -15,21 +15,52 @@ _RUN, _WAIT, _DONE = 0, 1, 2
 
 
 async def _attempt(handler, record):
-    """One attempt: None on success, else the exception (never raises, but for cancellation)."""
+    """One attempt: None on success, else the exception it raised (never raises).
+
+    A cancellation (at the deadline, or of the whole call) is returned like any other
+    exception: the caller knows whether it cancelled the task and decides what it means.
+    """
     try:
         result = handler(record)
         if hasattr(result, "__await__"):
             await result
-    except asyncio.CancelledError:
-        raise
     except BaseException as exc:  # noqa: BLE001 - every failure is the record's (or a halt)
         return exc
     return None
 
 
-async def run_batch(workers, event, handler, options):
-    """Runs one batch on the running loop with at most ``workers`` handlers in flight."""
-    run, records = start_batch(event, workers, *options)
+def _outcome(task):
+    """What a finished attempt task ended with: None, or the exception."""
+    if task.cancelled():  # cancelled before its first step: the handler never saw it
+        return asyncio.CancelledError()
+    return task.result()
+
+
+async def _cancel_running(run, running: dict) -> BaseException | None:
+    """Cancels every running attempt at the deadline, waits until each one ended (one that
+    swallows the cancellation is waited for) and reports them with ``run.cancel``; returns
+    the first non-``Exception`` one raised (``KeyboardInterrupt``, ...), if any."""
+    for task in running:
+        task.cancel()
+    await asyncio.wait(running)
+    interrupt = None
+    for task, index in running.items():
+        exc = _outcome(task)
+        if interrupt is None and exc is not None and not isinstance(exc, Exception):
+            if not isinstance(exc, asyncio.CancelledError):
+                interrupt = exc
+        run.cancel(index, exc)
+    running.clear()
+    return interrupt
+
+
+async def run_batch(workers, event, handler, options, cancel_at_deadline=True):
+    """Runs one batch on the running loop with at most ``workers`` handlers in flight.
+
+    With ``cancel_at_deadline``, handlers still running at ``deadline - margin`` are cancelled
+    and awaited, and end as ``deadline``; otherwise they are awaited and end as they end.
+    """
+    run, records = start_batch(event, workers, *options, cancel_at_deadline)
     loop = asyncio.get_running_loop()
     running: dict = {}
     interrupt = None
@@ -42,6 +73,11 @@ async def run_batch(workers, event, handler, options):
                 continue
             if kind == _DONE:
                 break
+            if running and run.cancel_due():
+                halted = await _cancel_running(run, running)
+                if interrupt is None:
+                    interrupt = halted
+                continue
             if not running:
                 # A retry waits for its backoff with nothing in flight.
                 await asyncio.sleep(value if value is not None else 0)
@@ -51,10 +87,7 @@ async def run_batch(workers, event, handler, options):
             )
             for task in done:
                 index = running.pop(task)
-                if task.cancelled():
-                    exc = asyncio.CancelledError()
-                else:
-                    exc = task.result()
+                exc = _outcome(task)
                 if exc is not None and not isinstance(exc, Exception):
                     # KeyboardInterrupt, SystemExit, ...: no record starts any more, running
                     # ones finish, then it propagates.
@@ -78,18 +111,19 @@ async def run_batch(workers, event, handler, options):
     return run.finish()
 
 
-def run_sync(workers, event, handler, options):
+def run_sync(workers, event, handler, options, cancel_at_deadline=True):
     """Runs :func:`run_batch` to completion on a private event loop and returns its result."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return _run_private(run_batch(workers, event, handler, options))
+        return _run_private(run_batch(workers, event, handler, options, cancel_at_deadline))
     # This thread already runs a loop: use a private one on a helper thread.
     box: list = []
 
     def target():
         try:
-            box.append((True, _run_private(run_batch(workers, event, handler, options))))
+            coro = run_batch(workers, event, handler, options, cancel_at_deadline)
+            box.append((True, _run_private(coro)))
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
             box.append((False, exc))
 

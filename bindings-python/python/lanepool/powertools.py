@@ -55,8 +55,9 @@ class SkippedRecordError(SQSFifoMessageGroupCircuitBreakerError):
 
 
 class DeadlineRecordError(Exception):
-    """A record not started because the invocation's deadline (less ``deadline_margin_ms``)
-    came first. ``item_identifier`` and ``index`` name the record."""
+    """A record not started, or (async handlers) stopped, because the invocation's deadline
+    (less ``deadline_margin_ms``) came first. ``item_identifier`` and ``index`` name the
+    record; a stopped one has the exception its handler ended with as ``__cause__``."""
 
     def __init__(self, message: str = "", item_identifier: str | None = None, index: int | None = None):
         super().__init__(message)
@@ -111,6 +112,9 @@ class ParallelBatchProcessor(BatchProcessor):
       deadline (read from the ``lambda_context`` given to the processor; a context without
       ``get_remaining_time_in_millis``, such as ``{}`` or None, means no deadline).
     - ``log_summary``: print lanepool's one-line JSON summary of each batch.
+    - ``cancel_at_deadline`` (``async_process`` only): ``async def`` handlers still running at
+      the deadline are cancelled, waited for, and fail with :class:`DeadlineRecordError`;
+      ``False`` awaits them. Sync handlers are always awaited.
 
     Sync record handlers go with ``process()`` / ``process_partial_response``; ``async def``
     handlers with ``async_process()`` / ``async_process_partial_response``. Results, the
@@ -140,6 +144,7 @@ class ParallelBatchProcessor(BatchProcessor):
         deadline_margin_ms: float = 500,
         retry_backoff_ms: float = 100,
         log_summary: bool = False,
+        cancel_at_deadline: bool = True,
     ) -> None:
         if event_type == EventType.Kafka:
             raise ValueError("ParallelBatchProcessor supports SQS, Kinesis and DynamoDB events, not Kafka")
@@ -153,6 +158,7 @@ class ParallelBatchProcessor(BatchProcessor):
         self.deadline_margin_ms = deadline_margin_ms
         self.retry_backoff_ms = retry_backoff_ms
         self.log_summary = log_summary
+        self.cancel_at_deadline = cancel_at_deadline
         self.report = None
         # Exception info of failed entries, by id(entry), from failure_handler to the record's
         # lanepool handler (thread-safe: one dict operation each, under the GIL).
@@ -225,7 +231,10 @@ class ParallelBatchProcessor(BatchProcessor):
             raise _RecordFailed(entry, failed_exc.pop(id(entry), None))
 
         pool = self.pool if self.pool is not None else default_pool()
-        coro = pool.run_batch_async({"Records": records}, run, **self._run_options())
+        options = self._run_options()
+        coro = pool.run_batch_async(
+            {"Records": records}, run, cancel_at_deadline=self.cancel_at_deadline, **options
+        )
         try:
             report = _run_like_powertools(coro)
         finally:
@@ -267,12 +276,15 @@ class ParallelBatchProcessor(BatchProcessor):
                     )
                     exc_info = (SkippedRecordError, error, None)
                 elif failure.reason == "deadline":
+                    what = "was stopped" if failure.attempts else "was not started"
                     error = DeadlineRecordError(
-                        f"record {failure.item_identifier} was not started: "
+                        f"record {failure.item_identifier} {what}: "
                         "the invocation's deadline came first",
                         failure.item_identifier,
                         index,
                     )
+                    if exc is not None:  # the CancelledError (or what it ended with)
+                        error.__cause__ = exc
                     exc_info = (DeadlineRecordError, error, None)
                 else:  # raised outside Powertools' try (should not happen)
                     exc_info = (type(exc), exc, getattr(exc, "__traceback__", None))

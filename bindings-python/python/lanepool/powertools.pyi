@@ -19,7 +19,7 @@ class SkippedRecordError(SQSFifoMessageGroupCircuitBreakerError):
     def __init__(self, message: str = "", item_identifier: str | None = None, index: int | None = None) -> None: ...
 
 class DeadlineRecordError(Exception):
-    """A record not started because the invocation's deadline came first."""
+    """A record not started (or, async, stopped) because the invocation's deadline came first."""
 
     item_identifier: str | None
     index: int | None
@@ -39,6 +39,7 @@ class ParallelBatchProcessor(BatchProcessor):
     deadline_margin_ms: float
     retry_backoff_ms: float
     log_summary: bool
+    cancel_at_deadline: bool
     report: BatchReport | None
     def __init__(
         self,
@@ -54,6 +55,7 @@ class ParallelBatchProcessor(BatchProcessor):
         deadline_margin_ms: float = 500,
         retry_backoff_ms: float = 100,
         log_summary: bool = False,
+        cancel_at_deadline: bool = True,
     ) -> None: ...
     def process(self) -> list[tuple[Any, ...]]: ...
     def async_process(self) -> list[tuple[Any, ...]]: ...
