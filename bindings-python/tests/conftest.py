@@ -59,11 +59,14 @@ class Recorder:
             self.records.append(record)
         return rid, attempt, time.monotonic()
 
-    def _end(self, rid: str, attempt: int, start: float) -> None:
+    def _end(self, rid: str, start: float) -> None:
+        """Logs the end of a call (in a ``finally``: also when it raised or was cancelled)."""
         end = time.monotonic()
         with self.lock:
             self.in_flight -= 1
             self.calls.append((rid, start, end))
+
+    def _outcome(self, rid: str, attempt: int) -> None:
         if rid in self.fail_always or attempt <= self.fail_attempts.get(rid, 0):
             raise RuntimeError(f"{rid} attempt {attempt} fails")
 
@@ -72,19 +75,26 @@ class Recorder:
 
     def sync(self, record) -> None:
         rid, attempt, start = self._begin(record)
-        delay = self._sleep_s(rid)
-        if delay:
-            time.sleep(delay)
-        self._end(rid, attempt, start)
+        try:
+            delay = self._sleep_s(rid)
+            if delay:
+                time.sleep(delay)
+        finally:
+            self._end(rid, start)
+        self._outcome(rid, attempt)
 
     async def async_(self, record) -> None:
         rid, attempt, start = self._begin(record)
-        delay = self._sleep_s(rid)
-        if delay:
-            await asyncio.sleep(delay)
-        else:
-            await asyncio.sleep(0)
-        self._end(rid, attempt, start)
+        try:
+            await asyncio.sleep(self._sleep_s(rid))  # cancellable; 0 still yields
+        finally:
+            self._end(rid, start)
+        self._outcome(rid, attempt)
+
+    def all_ended(self) -> bool:
+        """Whether every call made so far has ended (returned, raised or been cancelled)."""
+        with self.lock:
+            return self.in_flight == 0 and len(self.calls) == sum(self.counts.values())
 
     def check_lanes(self, records: list, lane_of) -> None:
         """No two calls of one lane overlap; each lane's records start in event order."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from conftest import Context, Recorder, dotted, load_vectors, vector_lane
@@ -24,6 +25,7 @@ def test_vectors_present():
 
 
 def call(mode: str, vector: dict, recorder: Recorder):
+    """Runs the vector's event in `mode`; returns (report or exception, seconds taken)."""
     options = vector.get("options", {})
     pool = pool_for(options.get("concurrency", 4))
     group_key = options.get("group_key")
@@ -35,18 +37,31 @@ def call(mode: str, vector: dict, recorder: Recorder):
         retry_backoff_ms=options.get("retry_backoff_ms", 1),
         raise_on_full_batch_failure=options.get("raise_on_full_batch_failure", True),
         deadline_margin_ms=options.get("deadline_margin_ms", 0),
+        cancel_at_deadline=options.get("cancel_at_deadline", True),
     )
     event = vector["event"]
+
+    def timed(fn):
+        ctx = Context(remaining) if remaining is not None else None
+        start = time.monotonic()
+        try:
+            return fn(ctx), time.monotonic() - start
+        except (lanepool.EventError, lanepool.BatchFailedError) as e:
+            return e, time.monotonic() - start
+
     if mode == "sync":
-        ctx = Context(remaining) if remaining is not None else None
-        return pool.run_batch(event, recorder.sync, context=ctx, **kwargs)
+        return timed(lambda ctx: pool.run_batch(event, recorder.sync, context=ctx, **kwargs))
     if mode == "async-handler":
-        ctx = Context(remaining) if remaining is not None else None
-        return pool.run_batch(event, recorder.async_, context=ctx, **kwargs)
+        return timed(lambda ctx: pool.run_batch(event, recorder.async_, context=ctx, **kwargs))
 
     async def main():
         ctx = Context(remaining) if remaining is not None else None
-        return await pool.run_batch_async(event, recorder.async_, context=ctx, **kwargs)
+        start = time.monotonic()
+        try:
+            report = await pool.run_batch_async(event, recorder.async_, context=ctx, **kwargs)
+        except (lanepool.EventError, lanepool.BatchFailedError) as e:
+            report = e
+        return report, time.monotonic() - start
 
     return asyncio.run(main())
 
@@ -54,17 +69,23 @@ def call(mode: str, vector: dict, recorder: Recorder):
 @pytest.mark.parametrize("mode", ["sync", "async-handler", "run_batch_async"])
 @pytest.mark.parametrize("vector", VECTORS)
 def test_vector(vector: dict, mode: str):
+    if mode == "sync" and vector.get("handler", {}).get("async_only"):
+        pytest.skip("async_only: sync handlers cannot be interrupted and are awaited")
     recorder = Recorder(vector.get("handler"))
     expect = vector["expect"]
     error = expect.get("error")
     why = vector["description"]
-    try:
-        report = call(mode, vector, recorder)
-        raised = None
-    except lanepool.EventError as e:
-        raised, report = e, None
-    except lanepool.BatchFailedError as e:
-        raised, report = e, e.report
+    result, took = call(mode, vector, recorder)
+    # nothing runs after the call: every handler call had ended when it returned
+    assert recorder.all_ended(), f"{why}: a handler call was still running"
+    if "returns_within_ms" in expect:
+        assert took * 1000 < expect["returns_within_ms"], f"{why}: took {took * 1000:.0f} ms"
+    if isinstance(result, lanepool.EventError):
+        raised, report = result, None
+    elif isinstance(result, lanepool.BatchFailedError):
+        raised, report = result, result.report
+    else:
+        raised, report = None, result
 
     if error is None:
         assert raised is None, f"{why}: raised {raised!r}"
@@ -98,6 +119,9 @@ def test_vector(vector: dict, mode: str):
         assert records[failure.index] is not None
         if failure.reason == "error":
             assert isinstance(failure.exception, RuntimeError)
+        elif failure.reason == "deadline" and failure.attempts:
+            # cancelled at the deadline: the CancelledError its sleep raised is kept
+            assert isinstance(failure.exception, asyncio.CancelledError), why
         else:
             assert failure.exception is None
     assert report.succeeded == [o["itemIdentifier"] for o in expect["outcomes"] if o["outcome"] == "succeeded"]
