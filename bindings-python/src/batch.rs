@@ -168,7 +168,7 @@ pub struct PyFailure {
 impl PyFailure {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let exc = match &self.exception {
-            Some(e) => e.bind(py).repr()?.to_string(),
+            Some(e) => short_repr(e.bind(py)),
             None => "None".into(),
         };
         let id = PyString::new(py, &self.item_identifier).repr()?;
@@ -176,6 +176,28 @@ impl PyFailure {
             "Failure(item_identifier={id}, index={}, reason='{}', exception={exc}, attempts={})",
             self.index, self.reason, self.attempts
         ))
+    }
+}
+
+/// Longest exception repr shown in a `Failure`'s repr (a handler may raise a huge message).
+const REPR_LIMIT: usize = 200;
+
+/// `repr(value)`, shortened to about `REPR_LIMIT` characters; when `__repr__` itself raises,
+/// `<TypeName object (repr failed)>`.
+fn short_repr(value: &Bound<'_, PyAny>) -> String {
+    let text = match value.repr().and_then(|r| r.to_str().map(str::to_owned)) {
+        Ok(text) => text,
+        Err(_) => {
+            let name = value
+                .get_type()
+                .name()
+                .map_or_else(|_| "?".to_owned(), |n| n.to_string());
+            return format!("<{name} object (repr failed)>");
+        }
+    };
+    match text.char_indices().nth(REPR_LIMIT) {
+        Some((cut, _)) => format!("{}...({} chars)", &text[..cut], text.chars().count()),
+        None => text,
     }
 }
 
