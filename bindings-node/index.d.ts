@@ -52,7 +52,9 @@ export interface BatchResponse {
 
 /** The second argument of every record handler. */
 export interface HandlerContext {
-  /** Aborts when the batch's deadline (the context's remaining time less `deadlineMarginMs`) passes. */
+  /** Aborts when the batch's deadline (the context's remaining time less `deadlineMarginMs`)
+   *  passes, unless `cancelAtDeadline` is false. A handler that then rejects with its reason,
+   *  an `AbortError` or an error caused by the reason ends as `deadline`. */
   readonly signal: AbortSignal;
 }
 
@@ -82,6 +84,11 @@ export interface BatchOptions<R = any> {
   throwOnFullBatchFailure?: boolean;
   /** Print the batch summary as one JSON log line on stdout (default false). */
   logSummary?: boolean;
+  /** Whether handlers' `signal` aborts at the deadline so that running handlers stop and end as
+   *  `deadline` (default true). `false`: the signal does not fire and running handlers are
+   *  awaited, ending as they end. Either way nothing starts after the deadline and the call
+   *  settles only after every handler it started has settled. */
+  cancelAtDeadline?: boolean;
 }
 
 /** Why a record is reported. */

@@ -38,6 +38,8 @@ Object.defineProperty(BatchFailedError.prototype, 'name', {
   writable: true,
 });
 
+const promiseThen = Promise.prototype.then;
+
 function isThenable(value) {
   return (
     value !== null &&
@@ -69,6 +71,7 @@ const BATCH_OPTIONS = new Set([
   'deadlineMarginMs',
   'throwOnFullBatchFailure',
   'logSummary',
+  'cancelAtDeadline',
 ]);
 
 function readOptions(options) {
@@ -86,6 +89,7 @@ function readOptions(options) {
     marginMs: -1,
     throwOnFull: true,
     log: false,
+    cancel: true,
   };
   const { context } = options;
   if (context != null && typeof context.getRemainingTimeInMillis === 'function') {
@@ -107,6 +111,7 @@ function readOptions(options) {
   if (options.deadlineMarginMs !== undefined) o.marginMs = checkMs('deadlineMarginMs', options.deadlineMarginMs);
   if (options.throwOnFullBatchFailure !== undefined) o.throwOnFull = Boolean(options.throwOnFullBatchFailure);
   if (options.logSummary !== undefined) o.log = Boolean(options.logSummary);
+  if (options.cancelAtDeadline !== undefined) o.cancel = Boolean(options.cancelAtDeadline);
   return o;
 }
 
@@ -243,6 +248,13 @@ function plan(event, o) {
     }
     decoded = { plan: p, records: p.length > 0 ? event.Records : [] };
   }
+  // The driver keeps its own list of the record objects: a handler that empties, reorders or
+  // replaces `event.Records` changes nothing for the others (they still get their own record).
+  const { records } = decoded;
+  if (!Array.isArray(records) || records.length !== decoded.plan.length) {
+    throw new EventError('lanepool: event.Records changed while it was read', null, 'Records');
+  }
+  decoded.records = records.slice();
   if (o.groupKey !== null) {
     const { records } = decoded;
     const n = decoded.plan.length;
@@ -324,8 +336,9 @@ function runBatch(concurrency, event, handler, options, full) {
       flush();
     }
 
+    /** Fires the handlers' signal at the deadline (unless `cancelAtDeadline: false`). */
     function abort() {
-      if (!signal.aborted) {
+      if (o.cancel && !signal.aborted) {
         const reason = new Error('lanepool: the batch deadline passed');
         reason.name = 'TimeoutError';
         controller.abort(reason);
@@ -341,15 +354,7 @@ function runBatch(concurrency, event, handler, options, full) {
     function failedKind(index, error) {
       (errors ??= new Map()).set(index, error);
       // A handler that gave up on the deadline's signal ends as `deadline`, keeping its error.
-      if (
-        signal.aborted &&
-        error !== undefined &&
-        error !== null &&
-        (error === signal.reason || error.name === 'AbortError')
-      ) {
-        return ENDED_DEADLINE;
-      }
-      return ENDED_ERR;
+      return signal.aborted && isAbortOf(error, signal.reason) ? ENDED_DEADLINE : ENDED_ERR;
     }
 
     /** An attempt that ended after its handler returned: told to the core in this turn. */
@@ -364,27 +369,30 @@ function runBatch(concurrency, event, handler, options, full) {
 
     /** Starts record `index`'s handler. */
     function launch(index) {
-      let result;
       try {
-        result = handler(records[index], ctx);
+        const result = handler(records[index], ctx);
+        if (!isThenable(result)) {
+          io[ended++] = index * 4 + ENDED_OK;
+          limit = 1;
+          return;
+        }
+        // A native promise is awaited as is; any other thenable (a proxy, a subclass, a
+        // hand-made one) through a native promise, so its `then` cannot throw here.
+        const promise =
+          !isProxy(result) && Object.getPrototypeOf(result) === Promise.prototype ? result : Promise.resolve(result);
+        promiseThen.call(
+          promise,
+          () => endLater(index * 4 + ENDED_OK),
+          (error) => {
+            if (!finished) endLater(index * 4 + failedKind(index, error));
+          },
+        );
+        limit = cap;
       } catch (error) {
+        // Thrown by the handler, or by reading what it returned (a `then` getter that throws).
         io[ended++] = index * 4 + failedKind(index, error);
         limit = 1;
-        return;
       }
-      if (!isThenable(result)) {
-        io[ended++] = index * 4 + ENDED_OK;
-        limit = 1;
-        return;
-      }
-      limit = cap;
-      const promise = result instanceof Promise ? result : Promise.resolve(result);
-      promise.then(
-        () => endLater(index * 4 + ENDED_OK),
-        (error) => {
-          if (!finished) endLater(index * 4 + failedKind(index, error));
-        },
-      );
     }
 
     /** Tells the core what ended and starts what it says, until it says wait or done. */
@@ -465,6 +473,22 @@ function runBatch(concurrency, event, handler, options, full) {
 
     flush();
   });
+}
+
+/**
+ * Whether `error` says its handler stopped because the signal fired with `reason`: it is the
+ * reason, an `AbortError` (what `fetch`, `timers/promises` and other signal-aware APIs throw),
+ * or an error caused by the reason. Never throws, whatever the handler threw (getters that
+ * throw, revoked proxies).
+ */
+function isAbortOf(error, reason) {
+  if (error === reason) return true;
+  if (error === null || (typeof error !== 'object' && typeof error !== 'function')) return false;
+  try {
+    return error.name === 'AbortError' || (error instanceof Error && error.cause === reason);
+  } catch {
+    return false;
+  }
 }
 
 /** A worker pool for the event loop: Lambda batches, scopes and maps with a concurrency limit. */

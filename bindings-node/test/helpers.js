@@ -21,6 +21,7 @@ function blockFor(ms) {
   if (ms > 0) Atomics.wait(sleepCell, 0, 0, ms);
 }
 const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const { setTimeout: abortableSleep } = require('node:timers/promises');
 
 function dotted(value, dottedPath) {
   let v = value;
@@ -73,7 +74,9 @@ function laneOf(record, options) {
 
 /**
  * The vectors' test handler: per attempt sleeps, then fails per fail_always / fail_attempts.
- * Records every call (record index, start, end). `mode`: 'async' or 'sync' (blocking sleeps).
+ * Records every call (record index, start, end; the end in `finally`, so a call that failed or
+ * observed its cancellation has one too). `mode`: 'async' (sleeps are timers given the
+ * handler's AbortSignal, so the deadline cancels them) or 'sync' (blocking sleeps).
  */
 function vectorHandler(spec, records, mode) {
   const calls = [];
@@ -100,13 +103,16 @@ function vectorHandler(spec, records, mode) {
           call.end = performance.now();
           if (verdict(call.id, call.attempt)) throw new Error(`fail ${call.id} attempt ${call.attempt}`);
         }
-      : async (record) => {
+      : async (record, { signal }) => {
           const call = begin(record);
-          const ms = sleepOf(call.id);
-          if (ms > 0) await delay(ms);
-          else await null;
-          call.end = performance.now();
-          if (verdict(call.id, call.attempt)) throw new Error(`fail ${call.id} attempt ${call.attempt}`);
+          try {
+            const ms = sleepOf(call.id);
+            if (ms > 0) await abortableSleep(ms, undefined, { signal });
+            else await null;
+            if (verdict(call.id, call.attempt)) throw new Error(`fail ${call.id} attempt ${call.attempt}`);
+          } finally {
+            call.end = performance.now();
+          }
         };
   return { handler, calls, counts };
 }

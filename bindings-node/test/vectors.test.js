@@ -21,6 +21,7 @@ function callOptions(o) {
   if (o.ordering !== undefined) options.ordering = o.ordering;
   if (o.retries !== undefined) options.retries = o.retries;
   if (o.raise_on_full_batch_failure !== undefined) options.throwOnFullBatchFailure = o.raise_on_full_batch_failure;
+  if (o.cancel_at_deadline !== undefined) options.cancelAtDeadline = o.cancel_at_deadline;
   if (o.group_key) {
     options.groupKey = (record) => {
       const v = dotted(record, o.group_key);
@@ -42,12 +43,23 @@ async function runVector(v, mode, method) {
   const options = callOptions(o);
   let result;
   let error;
+  const t0 = performance.now();
   try {
     result = await pool[method](v.event, h.handler, options);
   } catch (e) {
     error = e;
   }
+  const returnedAt = performance.now();
   const expected = v.expect;
+
+  // 6: nothing runs after the call returned (every call recorded its end), in time.
+  for (const c of h.calls) {
+    assert.ok(c.end <= returnedAt, `${label}${c.id} attempt ${c.attempt} had not ended when the call returned`);
+  }
+  if (expected.returns_within_ms !== undefined) {
+    const took = returnedAt - t0;
+    assert.ok(took < expected.returns_within_ms, `${label}returned after ${took.toFixed(0)} ms`);
+  }
 
   // 1-2: the error kind; no handler ran with an EventError.
   if (expected.error && expected.error.kind === 'EventError') {
@@ -86,6 +98,10 @@ async function runVector(v, mode, method) {
         assert.equal(f.index, index, `${label}${id} index`);
         if (want.outcome === 'error') assert.ok(f.error instanceof Error, `${label}${id} keeps its error`);
         if (want.outcome === 'skipped') assert.equal(f.error, undefined, label);
+        if (want.outcome === 'deadline' && want.attempts > 0) {
+          // stopped by its signal: the handler's AbortError is kept on the report
+          assert.equal(f.error?.name, 'AbortError', `${label}${id} keeps its AbortError`);
+        }
       }
     });
     assert.deepEqual(
@@ -110,7 +126,9 @@ async function runVector(v, mode, method) {
 }
 
 for (const v of vectors) {
+  // async_only vectors need cancellable handlers: a blocking sync handler cannot be stopped.
+  const syncSkip = v.handler?.async_only ? 'async_only: sync handlers are awaited, not cancelled' : false;
   test(`vector ${v.file} (async handler, runBatch)`, () => runVector(v, 'async', 'runBatch'));
-  test(`vector ${v.file} (sync handler, runBatch)`, () => runVector(v, 'sync', 'runBatch'));
+  test(`vector ${v.file} (sync handler, runBatch)`, { skip: syncSkip }, () => runVector(v, 'sync', 'runBatch'));
   test(`vector ${v.file} (async handler, process)`, () => runVector(v, 'async', 'process'));
 }

@@ -16,7 +16,7 @@ export async function kinesis(event: KinesisStreamEvent, context: Context) {
   const report = await pool.runBatch(event, (record) => {
     const key: string = record.kinesis.partitionKey;
     return key;
-  }, { context, groupKey: (r) => r.kinesis.partitionKey, logSummary: true });
+  }, { context, groupKey: (r) => r.kinesis.partitionKey, logSummary: true, cancelAtDeadline: false });
   const ids: string[] = report.succeeded;
   const reason: 'error' | 'skipped' | 'deadline' = report.failures[0].reason;
   const first: string | undefined = report.response.batchItemFailures[0]?.itemIdentifier;

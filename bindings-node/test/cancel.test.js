@@ -1,0 +1,156 @@
+'use strict';
+// The deadline cancels running handlers (cancelAtDeadline, default true): their AbortSignal
+// fires at `deadline - margin`, the call waits for every handler to settle, and a handler that
+// stopped on the signal is reported `deadline` with its error. With cancelAtDeadline: false the
+// signal does not fire and running handlers are awaited; nothing starts after the deadline.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { setTimeout: sleep } = require('node:timers/promises');
+const { Pool } = require('lanepool');
+const { sqsRecord, contextWith, delay, blockFor } = require('./helpers');
+
+const event = (n, group) => ({ Records: Array.from({ length: n }, (_, i) => sqsRecord(`m${i}`, group)) });
+const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+test('handlers that would run 5 s: the call resolves well under a second, every record deadline, nothing left running', async () => {
+  const pool = new Pool({ concurrency: 8 });
+  let running = 0;
+  let endedAfter = 0;
+  let resolved = false;
+  const timersBefore = timers();
+  const t0 = performance.now();
+  const report = await pool.runBatch(
+    event(6),
+    async (record, { signal }) => {
+      running++;
+      try {
+        await sleep(5000, undefined, { signal });
+      } finally {
+        running--;
+        if (resolved) endedAfter++;
+      }
+    },
+    { context: contextWith(700), deadlineMarginMs: 300, throwOnFullBatchFailure: false },
+  );
+  resolved = true;
+  const took = performance.now() - t0;
+  assert.ok(took >= 390 && took < 900, `resolved after ${took.toFixed(0)} ms (deadline at 400 ms)`);
+  assert.equal(running, 0, 'a handler was still running when the call resolved');
+  assert.deepEqual(report.succeeded, []);
+  assert.deepEqual(
+    report.failures.map((f) => [f.itemIdentifier, f.reason, f.attempts, f.error?.name]),
+    Array.from({ length: 6 }, (_, i) => [`m${i}`, 'deadline', 1, 'AbortError']),
+  );
+  // the AbortError carries the batch's TimeoutError as its cause
+  assert.equal(report.failures[0].error.cause?.name, 'TimeoutError');
+  assert.ok(timers() <= timersBefore, `timers left behind: ${timersBefore} -> ${timers()}`);
+  await delay(100);
+  assert.equal(running, 0);
+  assert.equal(endedAfter, 0, 'handler code ran after the call resolved');
+});
+
+test('the call waits for a handler that ignores the signal; one that rejects with another error stays error', async () => {
+  const pool = new Pool({ concurrency: 3 });
+  let running = 0;
+  let sawAbort = 0;
+  const report = await pool.runBatch(
+    event(3),
+    async (record, { signal }) => {
+      running++;
+      try {
+        if (record.messageId === 'm0') {
+          await delay(250); // ignores the signal: awaited, and its success stands
+          if (signal.aborted) sawAbort++;
+          return;
+        }
+        if (record.messageId === 'm1') {
+          await new Promise((resolve) => signal.addEventListener('abort', resolve));
+          throw new Error('cleanup failed');
+        }
+        await sleep(5000, undefined, { signal });
+      } finally {
+        running--;
+      }
+    },
+    { context: contextWith(80), deadlineMarginMs: 30, throwOnFullBatchFailure: false },
+  );
+  assert.equal(running, 0);
+  assert.equal(sawAbort, 1);
+  assert.deepEqual(report.succeeded, ['m0']);
+  assert.deepEqual(
+    report.failures.map((f) => [f.itemIdentifier, f.reason, f.attempts, f.error.message]),
+    [
+      ['m1', 'error', 1, 'cleanup failed'],
+      ['m2', 'deadline', 1, 'The operation was aborted'],
+    ],
+  );
+});
+
+test('an error whose cause is the signal reason (a wrapped abort) ends as deadline', async () => {
+  const pool = new Pool({ concurrency: 2 });
+  const report = await pool.runBatch(
+    event(1),
+    async (record, { signal }) => {
+      try {
+        await sleep(5000, undefined, { signal });
+      } catch (e) {
+        throw new Error('request aborted', { cause: signal.reason });
+      }
+    },
+    { context: contextWith(60), deadlineMarginMs: 20, throwOnFullBatchFailure: false },
+  );
+  assert.deepEqual(report.failures.map((f) => [f.reason, f.error.message]), [['deadline', 'request aborted']]);
+});
+
+test('cancelAtDeadline: false: the signal does not fire, running handlers are awaited, nothing starts after the deadline', async () => {
+  const pool = new Pool({ concurrency: 1 });
+  const signals = [];
+  const t0 = performance.now();
+  const report = await pool.runBatch(
+    event(3),
+    async (record, { signal }) => {
+      signals.push(signal);
+      await sleep(150, undefined, { signal });
+    },
+    { context: contextWith(100), deadlineMarginMs: 50, throwOnFullBatchFailure: false, cancelAtDeadline: false },
+  );
+  assert.ok(performance.now() - t0 >= 145);
+  assert.equal(signals.length, 1, 'a record started after the deadline');
+  assert.equal(signals[0].aborted, false, 'the signal fired');
+  assert.deepEqual(report.succeeded, ['m0']);
+  assert.deepEqual(
+    report.failures.map((f) => [f.itemIdentifier, f.reason, f.attempts]),
+    [
+      ['m1', 'deadline', 0],
+      ['m2', 'deadline', 0],
+    ],
+  );
+});
+
+test('cancelAtDeadline: false with sync handlers: no new start after the deadline', async () => {
+  const pool = new Pool({ concurrency: 1 });
+  const started = [];
+  const report = await pool.runBatch(
+    event(4),
+    (record) => {
+      started.push(record.messageId);
+      blockFor(60);
+    },
+    { context: contextWith(150), deadlineMarginMs: 50, throwOnFullBatchFailure: false, cancelAtDeadline: false },
+  );
+  // starts at about 0 and 60 ms; the deadline is at 100 ms, so the third (due at 120 ms) never starts
+  assert.deepEqual(started, ['m0', 'm1']);
+  assert.deepEqual(report.succeeded, ['m0', 'm1']);
+  assert.deepEqual(report.failures.map((f) => [f.itemIdentifier, f.reason]), [
+    ['m2', 'deadline'],
+    ['m3', 'deadline'],
+  ]);
+});
+
+test('cancelAtDeadline is type-checked like the other options (unknown options still rejected)', async () => {
+  const pool = new Pool();
+  await assert.rejects(pool.process(event(1), () => {}, { cancelAtDeadLine: false }), /unknown option/);
+  const r = await pool.process(event(1), () => {}, { cancelAtDeadline: false });
+  assert.deepEqual(r, { batchItemFailures: [] });
+});
