@@ -6,8 +6,10 @@ use lanepool::batch::{BatchError, BatchOptions, BatchReport, BatchSummary};
 use lanepool::event::{BatchPlan, KeyError, LaneOrdering};
 use lanepool::lanes::{Outcome, Reason};
 use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::PyTraverseError;
 
 use crate::errors;
 use crate::json::PyJson;
@@ -166,6 +168,12 @@ pub struct PyFailure {
 
 #[pymethods]
 impl PyFailure {
+    /// The exception, for the cycle collector (a traceback's frames may hold this failure).
+    /// Frozen: nothing to clear; the frames and exceptions of a cycle clear themselves.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.exception)
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let exc = match &self.exception {
             Some(e) => short_repr(e.bind(py)),
@@ -253,6 +261,17 @@ impl PyReport {
 
 #[pymethods]
 impl PyReport {
+    /// The kept exceptions, for the cycle collector: a handler's exception keeps its
+    /// traceback, whose frames may hold this report (the caller's frame, when the calling
+    /// thread ran the handler). Frozen: nothing to clear; the frames and exceptions of such
+    /// a cycle clear themselves.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        for row in &self.rows {
+            visit.call(&row.exception)?;
+        }
+        Ok(())
+    }
+
     /// Lambda's partial batch response: `{"batchItemFailures": [{"itemIdentifier": ...}]}`.
     #[getter]
     fn response<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
