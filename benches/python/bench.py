@@ -1,11 +1,12 @@
 """lanepool's Python face side by side with Powertools for AWS Lambda, ThreadPoolExecutor and
 asyncio.gather + Semaphore, in one process.
 
-    benches/.venv/bin/python benches/python/bench.py [--json out.json] [--quick] [--no-sweep]
+    benches/.venv/bin/python benches/python/bench.py [--json out.json] [--quick] [--no-sweep] [--big-only]
 
 Also lanepool's Powertools processor (lanepool.powertools.ParallelBatchProcessor) on the same
 batches: (d) on the FIFO batch against the lane ideal, (e) its cost per record over lanepool's
-own `process` with a trivial handler.
+own `process` with a trivial handler. (f) a 6 MB event against a small one, (g) the cost per
+record of a 10,000-record event against 100-record ones (`--big-only` runs just these two).
 
 Needs `aws-lambda-powertools` (scripts/bench installs it into benches/.venv) and lanepool: the
 installed one, or else the editable build in bindings-python/python (bash bindings-python/test.sh).
@@ -83,6 +84,14 @@ def standard_event(n: int) -> dict:
 def fifo_event(n: int, groups: int) -> dict:
     # Interleaved groups, as a FIFO queue delivers several groups in one batch.
     return {"Records": [sqs_record(i, f"group-{i % groups}") for i in range(n)]}
+
+
+def big_event(n: int, body_bytes: int) -> dict:
+    """A standard SQS event of `n` records whose bodies are `body_bytes` long."""
+    event = standard_event(n)
+    for i, record in enumerate(event["Records"]):
+        record["body"] = ("%06d" % i) + "x" * (body_bytes - 6)
+    return event
 
 
 def groups_of(event: dict) -> list[list[dict]]:
@@ -254,6 +263,7 @@ def main() -> None:
     ap.add_argument("--json")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-sweep", action="store_true")
+    ap.add_argument("--big-only", action="store_true", help="only rows (f) and (g): big events, scaling")
     args = ap.parse_args()
     runs_fast = 3 if args.quick else 7
     runs_io = 1 if args.quick else 3
@@ -285,6 +295,13 @@ def main() -> None:
                 ],
             }
         )
+
+    if args.big_only:
+        loop = asyncio.new_event_loop()
+        big_rows(row, loop, runs_fast)
+        loop.close()
+        print_rows(rows)
+        return
 
     # (a) trivial handler, 10,000 records, µs per record.
     n = 10_000
@@ -394,6 +411,8 @@ def main() -> None:
     row("(d) Powertools API, SQS FIFO, 100 records in 10 groups x 20 ms, 10 workers", "s", d,
         "lanepool ParallelBatchProcessor", goal=f"within 10% of ideal {ideal_c:.1f} s", ideal=ideal_c)
 
+    big_rows(row, loop, runs_fast)
+
     # Import time and package size.
     results["import_ms"] = import_time_ms(runs=3 if args.quick else 7)
     results["sizes"] = sizes()
@@ -407,6 +426,35 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
         print(f"wrote {args.json}")
+
+
+def big_rows(row, loop, runs: int) -> None:
+    """(f) a 6 MB event costs what a small one does (records are never copied or serialised);
+    (g) the cost per record does not grow with the batch (10,000 records vs 100)."""
+    pool = lanepool.Pool(workers=os.cpu_count() or 2)
+    big, small = big_event(10, 600_000), big_event(10, 100)
+    ms = lambda s: s * 1e3  # noqa: E731
+    f = {
+        "sync": ms(median_delta(lambda: pool.process(big, trivial),
+                                lambda: pool.process(small, trivial), runs * 5)),
+        "async (process)": ms(median_delta(lambda: pool.process(big, trivial_async),
+                                           lambda: pool.process(small, trivial_async), runs * 5)),
+        "process_async": ms(median_delta(
+            lambda: loop.run_until_complete(pool.process_async(big, trivial_async)),
+            lambda: loop.run_until_complete(pool.process_async(small, trivial_async)), runs * 5)),
+    }
+    row("(f) 6 MB event (10 records x 600 KB bodies) minus 10 small records, trivial handler",
+        "ms", f, "sync", goal="<= 1 ms")
+    many, few = standard_event(10_000), standard_event(100)
+    repeat = 100  # 100 calls of 100 records: the same records handled as one 10,000 batch
+    g = {
+        "10,000 records, one call": median_time(lambda: pool.process(many, trivial), runs) * 1e6 / 10_000,
+        "100 records, per call": median_time(
+            lambda: [pool.process(few, trivial) for _ in range(repeat)][-1], runs
+        ) * 1e6 / (100 * repeat),
+    }
+    row("(g) per-record cost, 10,000-record event vs 100-record events, trivial handler",
+        "us/record", g, "10,000 records, one call", goal="ratio within 20% (<= 1.2)")
 
 
 def sweep(loop, quick: bool) -> dict:
@@ -472,14 +520,18 @@ def sizes() -> dict:
     return out
 
 
-def print_table(results: dict) -> None:
-    print(f"\nlanepool Python benches (Python {results['python']}, Powertools {results['versions'].get('aws-lambda-powertools')})")
-    for r in results["rows"]:
+def print_rows(rows: list) -> None:
+    for r in rows:
         print(f"\n{r['case']} [{r['unit']}]  goal: {r['goal']}")
         print(f"  {'':<48} {'value':>10}  {'ratio (' + r['primary'] + ' / this)':>10}")
         for e in r["entries"]:
             ratio = f"{e['ratio']:.2f}" if e["ratio"] is not None else "-"
             print(f"  {e['name']:<48} {e['value']:>10.4f}  {ratio:>10}")
+
+
+def print_table(results: dict) -> None:
+    print(f"\nlanepool Python benches (Python {results['python']}, Powertools {results['versions'].get('aws-lambda-powertools')})")
+    print_rows(results["rows"])
     im = results["import_ms"]
     print(f"\nimport lanepool (-X importtime cumulative): {im['lanepool_cumulative_ms']:.2f} ms (goal < 10 ms); "
           f"interpreter + import wall {im['interpreter_with_import_wall_ms']:.1f} ms")
