@@ -6,6 +6,7 @@
 // Rivals come from benches/node/node_modules (scripts/bench runs `npm install` there); lanepool
 // from bindings-node (built by its own build script). Every figure is the median of several runs;
 // ratios are lanepool / this (below 1.0: lanepool is faster).
+// (d), big events and batch sizes, is size.mjs (runnable alone: node benches/node/size.mjs).
 
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
@@ -21,6 +22,8 @@ import {
   processPartialResponse,
 } from '@aws-lambda-powertools/batch';
 import pMap from 'p-map';
+
+import { sizeBench, printSize } from './size.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..', '..');
@@ -306,11 +309,14 @@ async function main() {
       fifo_vs_ideal: c['lanepool ParallelBatchProcessor (Powertools)'] / idealC,
       fifo_goal: 'within 10% of ideal',
     },
+    // (d) big events and batch sizes (size.mjs): no copies, per-record cost flat.
+    size: await sizeBench({ quick }),
     require_ms: requireTime(quick ? 3 : 7),
     sizes: sizes(),
     sweep: noSweep ? {} : await sweep(),
   };
   printTable(results);
+  printSize(results.size);
   if (jsonPath) {
     writeFileSync(jsonPath, JSON.stringify(results, null, 1) + '\n');
     console.log(`wrote ${jsonPath}`);
