@@ -1,5 +1,9 @@
 // End-to-end: examples/node/handler.js in a child Node process driven by a Lambda Runtime API
-// served on 127.0.0.1 (runtime_api.mjs), through the runtime loop in node_bootstrap.js.
+// served on 127.0.0.1 (runtime_api.mjs), run twice: through the minimal runtime loop in
+// node_bootstrap.js, and under AWS's runtime interface client `aws-lambda-ric` from npm (the
+// client Lambda's Node images use), installed by tests/e2e/run.sh into tests/e2e/.node-ric
+// (LANEPOOL_E2E_NODE_RIC=dir holding node_modules/aws-lambda-ric to use another; when it is
+// missing the aws-lambda-ric tests are skipped, or fail with LANEPOOL_E2E_REQUIRE_RIC=1).
 // Between invocations, once the response is posted and the child is back waiting on GET /next,
 // the child is frozen with SIGSTOP and thawed with SIGCONT, as Lambda freezes an idle environment.
 //
@@ -53,9 +57,21 @@ before(() => {
 
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-// The command that runs the handler against AWS_LAMBDA_RUNTIME_API. Today: our minimal loop.
-// Later (AWS's client from npm): ['npx', ['aws-lambda-ric', 'handler.handler']] with cwd EXAMPLE_DIR.
-function runtimeCommand() {
+const RIC_BIN = path.join(path.resolve(process.env.LANEPOOL_E2E_NODE_RIC || path.join(HERE, '.node-ric')), 'node_modules', 'aws-lambda-ric', 'bin', 'index.mjs');
+const RIC_MISSING = fs.existsSync(RIC_BIN)
+  ? false
+  : `aws-lambda-ric is not installed at ${RIC_BIN} (tests/e2e/run.sh installs it)`;
+if (RIC_MISSING && process.env.LANEPOOL_E2E_REQUIRE_RIC === '1') throw new Error(RIC_MISSING);
+
+/** The runtimes the handler runs under: our minimal loop, and AWS's client from npm. */
+const RUNTIMES = [
+  { name: 'node_bootstrap.js', skip: false },
+  { name: 'aws-lambda-ric', skip: RIC_MISSING },
+];
+
+// The command that runs the handler (`handler.handler`, cwd EXAMPLE_DIR) against AWS_LAMBDA_RUNTIME_API.
+function runtimeCommand(runtime) {
+  if (runtime === 'aws-lambda-ric') return [process.execPath, [RIC_BIN, 'handler.handler']];
   return [process.execPath, [path.join(HERE, 'node_bootstrap.js')]];
 }
 
@@ -192,12 +208,12 @@ function checkDeadline(name, requestId, event, log, result, deadlineMs) {
   }
 }
 
-async function withRuntime(label, fn) {
+async function withRuntime(runtime, label, fn) {
   const dir = fs.mkdtempSync(path.join(tmp, `${label}-`));
   const logPath = path.join(dir, 'records.log');
   fs.writeFileSync(logPath, '');
   const api = await new RuntimeApi({ logPath }).start();
-  const [cmd, args] = runtimeCommand();
+  const [cmd, args] = runtimeCommand(runtime);
   const out = [];
   const child = spawn(cmd, args, {
     cwd: EXAMPLE_DIR,
@@ -289,14 +305,20 @@ async function runInvocations(rt, names, { freeze = true } = {}) {
   }
 }
 
-test('several SQS FIFO invocations, frozen with SIGSTOP between them', () =>
-  withRuntime('fifo', (rt) => runInvocations(rt, ['fifo-1.json', 'fifo-2.json', 'fifo-3.json', 'fifo-4.json', 'fifo-1.json'])));
+for (const { name: runtime, skip } of RUNTIMES) {
+  test(`[${runtime}] several SQS FIFO invocations, frozen with SIGSTOP between them`, { skip }, () =>
+    withRuntime(runtime, 'fifo', (rt) =>
+      runInvocations(rt, ['fifo-1.json', 'fifo-2.json', 'fifo-3.json', 'fifo-4.json', 'fifo-1.json']),
+    ));
 
-test('standard SQS, Kinesis, an all-poison batch (BatchFailedError to /error), then FIFO again', () =>
-  withRuntime('other', (rt) => runInvocations(rt, ['standard-1.json', 'kinesis-1.json', 'fifo-all-poison.json', 'fifo-2.json'])));
+  test(`[${runtime}] standard SQS, Kinesis, an all-poison batch (BatchFailedError to /error), then FIFO again`, { skip }, () =>
+    withRuntime(runtime, 'other', (rt) =>
+      runInvocations(rt, ['standard-1.json', 'kinesis-1.json', 'fifo-all-poison.json', 'fifo-2.json']),
+    ));
 
-test('a deadline mid-batch: the 1,000-record FIFO sample with 1.2 s left, then a whole invocation', () =>
-  withRuntime('deadline', (rt) => runInvocations(rt, [['sqs-fifo.json', 1200], 'fifo-1.json'])));
+  test(`[${runtime}] a deadline mid-batch: the 1,000-record FIFO sample with 1.2 s left, then a whole invocation`, { skip }, () =>
+    withRuntime(runtime, 'deadline', (rt) => runInvocations(rt, [['sqs-fifo.json', 1200], 'fifo-1.json'])));
 
-test('the bundled sample events in examples/events', () =>
-  withRuntime('samples', (rt) => runInvocations(rt, ['sqs-fifo.json', 'sqs-standard.json', 'kinesis.json'])));
+  test(`[${runtime}] the bundled sample events in examples/events`, { skip }, () =>
+    withRuntime(runtime, 'samples', (rt) => runInvocations(rt, ['sqs-fifo.json', 'sqs-standard.json', 'kinesis.json'])));
+}
