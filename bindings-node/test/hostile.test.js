@@ -218,7 +218,7 @@ for (const [what, vandalise] of Object.entries(vandals)) {
   });
 }
 
-test('a handler that reuses its abortable sleep after the batch: no unhandled rejection, nothing late', async () => {
+test('handlers with a second abortable timer of their own: all end as deadline at the abort', async () => {
   const pool = new Pool({ concurrency: 2 });
   const report = await pool.runBatch(
     event3(),
