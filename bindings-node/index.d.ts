@@ -53,8 +53,8 @@ export interface BatchResponse {
 /** The second argument of every record handler. */
 export interface HandlerContext {
   /** Aborts when the batch's deadline (the context's remaining time less `deadlineMarginMs`)
-   *  passes, unless `cancelAtDeadline` is false. A handler that then rejects with its reason,
-   *  an `AbortError` or an error caused by the reason ends as `deadline`. */
+   *  passes, unless `cancelAtDeadline` is false. Every handler running then ends as
+   *  `deadline`, however it settles (its error, if any, is kept on the report). */
   readonly signal: AbortSignal;
 }
 

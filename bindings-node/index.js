@@ -353,8 +353,14 @@ function runBatch(concurrency, event, handler, options, full) {
     /** How a failed attempt ended; keeps its error. */
     function failedKind(index, error) {
       (errors ??= new Map()).set(index, error);
-      // A handler that gave up on the deadline's signal ends as `deadline`, keeping its error.
-      return signal.aborted && isAbortOf(error, signal.reason) ? ENDED_DEADLINE : ENDED_ERR;
+      // A handler told to stop (running when the signal fired: nothing starts after it) ends
+      // as `deadline` however it ends, keeping its error, as in the Rust and Python faces.
+      return signal.aborted ? ENDED_DEADLINE : ENDED_ERR;
+    }
+
+    /** How an attempt that resolved ended: `deadline` when it was told to stop first. */
+    function resolvedKind() {
+      return signal.aborted ? ENDED_DEADLINE : ENDED_OK;
     }
 
     /** An attempt that ended after its handler returned: told to the core in this turn. */
@@ -382,7 +388,7 @@ function runBatch(concurrency, event, handler, options, full) {
           !isProxy(result) && Object.getPrototypeOf(result) === Promise.prototype ? result : Promise.resolve(result);
         promiseThen.call(
           promise,
-          () => endLater(index * 4 + ENDED_OK),
+          () => endLater(index * 4 + resolvedKind()),
           (error) => {
             if (!finished) endLater(index * 4 + failedKind(index, error));
           },
@@ -473,22 +479,6 @@ function runBatch(concurrency, event, handler, options, full) {
 
     flush();
   });
-}
-
-/**
- * Whether `error` says its handler stopped because the signal fired with `reason`: it is the
- * reason, an `AbortError` (what `fetch`, `timers/promises` and other signal-aware APIs throw),
- * or an error caused by the reason. Never throws, whatever the handler threw (getters that
- * throw, revoked proxies).
- */
-function isAbortOf(error, reason) {
-  if (error === reason) return true;
-  if (error === null || (typeof error !== 'object' && typeof error !== 'function')) return false;
-  try {
-    return error.name === 'AbortError' || (error instanceof Error && error.cause === reason);
-  } catch {
-    return false;
-  }
 }
 
 /** A worker pool for the event loop: Lambda batches, scopes and maps with a concurrency limit. */

@@ -118,7 +118,7 @@ test('handlers receive { signal }: an AbortSignal, not aborted without a deadlin
   assert.equal(ctx.signal.aborted, false);
 });
 
-test('AbortSignal fires when the deadline passes; handlers that give up end as deadline', async () => {
+test('AbortSignal fires when the deadline passes; every handler running then ends as deadline', async () => {
   const pool = new Pool({ concurrency: 2 });
   const event = sqs(5);
   const t0 = performance.now();
@@ -128,7 +128,7 @@ test('AbortSignal fires when the deadline passes; handlers that give up end as d
     (record, { signal }) =>
       new Promise((resolve, reject) => {
         if (record.messageId === 'm1') {
-          // ignores the signal and succeeds after the deadline: still a success
+          // ignores the signal and resolves after the deadline: told to stop, so `deadline`
           setTimeout(resolve, 150);
           return;
         }
@@ -140,20 +140,23 @@ test('AbortSignal fires when the deadline passes; handlers that give up end as d
     { context: contextWith(180), deadlineMarginMs: 100, throwOnFullBatchFailure: false },
   );
   assert.ok(abortedAt >= 75 && abortedAt < 140, `aborted at ${abortedAt} ms, deadline at 80 ms`);
-  assert.deepEqual(report.succeeded, ['m1']);
+  assert.deepEqual(report.succeeded, []);
   const byId = Object.fromEntries(report.failures.map((f) => [f.itemIdentifier, f]));
   assert.equal(byId.m0.reason, 'deadline');
   assert.equal(byId.m0.attempts, 1);
   assert.equal(byId.m0.error.name, 'TimeoutError');
+  assert.equal(byId.m1.reason, 'deadline');
+  assert.equal(byId.m1.attempts, 1);
+  assert.equal(byId.m1.error, undefined);
   for (const id of ['m2', 'm3', 'm4']) {
     assert.equal(byId[id].reason, 'deadline');
     assert.equal(byId[id].attempts, 0);
     assert.equal(byId[id].error, undefined);
   }
-  assert.equal(report.summary.deadline, 4);
+  assert.equal(report.summary.deadline, 5);
 });
 
-test('an AbortError from a signal-aware API also ends as deadline; another error stays error', async () => {
+test('a handler told to stop ends as deadline with whatever it threw (an AbortError, or its own error)', async () => {
   const pool = new Pool({ concurrency: 2 });
   const { setTimeout: sleep } = require('node:timers/promises');
   const report = await pool.runBatch(
@@ -172,7 +175,7 @@ test('an AbortError from a signal-aware API also ends as deadline; another error
     report.failures.map((f) => [f.itemIdentifier, f.reason, f.error.name]),
     [
       ['m0', 'deadline', 'AbortError'],
-      ['m1', 'error', 'Error'],
+      ['m1', 'deadline', 'Error'],
     ],
   );
 });

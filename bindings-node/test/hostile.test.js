@@ -113,7 +113,7 @@ test('every record throws a hostile value: BatchFailedError carries the report',
   error.report.failures.forEach((f, i) => assert.ok(Object.is(f.error, values[i])));
 });
 
-test('hostile values rejected after the deadline abort: read guarded, ending as error', async () => {
+test('hostile values rejected after the deadline abort: never read, ending as deadline with the value kept', async () => {
   const pool = new Pool({ concurrency: 3 });
   const values = [proxyThrows(), gettersThrow(), Symbol('late')];
   const report = await pool.runBatch(
@@ -127,11 +127,12 @@ test('hostile values rejected after the deadline abort: read guarded, ending as 
   assert.deepEqual(
     report.failures.map((f) => [f.itemIdentifier, f.reason, f.attempts]),
     [
-      ['m0', 'error', 1],
-      ['m1', 'error', 1],
-      ['m2', 'error', 1],
+      ['m0', 'deadline', 1],
+      ['m1', 'deadline', 1],
+      ['m2', 'deadline', 1],
     ],
   );
+  report.failures.forEach((f, i) => assert.ok(Object.is(f.error, values[i])));
 });
 
 test('hostile results: a proxy, a then getter that throws, a then that throws, a thenable that rejects', async () => {
