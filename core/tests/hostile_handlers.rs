@@ -227,7 +227,7 @@ impl Drop for PayloadPanicsOnDrop {
 fn a_panic_payload_whose_drop_panics_fails_only_its_record() {
     quiet_panics();
     let pool = Pool::new(2).unwrap();
-    let report = within(Duration::from_secs(10), move || {
+    let report = within(LIMIT, move || {
         pool.run_plan(plan(4, None), &BatchOptions::new(), |t, _| {
             if t.index == 1 {
                 panic_any(PayloadPanicsOnDrop);
