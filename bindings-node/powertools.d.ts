@@ -1,11 +1,15 @@
 // Type declarations of `lanepool/powertools`: Powertools for AWS Lambda's batch utility
 // (`@aws-lambda-powertools/batch`, an optional peer dependency) with lanepool's scheduling.
+// powertools.d.ts (require) and powertools.d.mts (import) are the same text: the extension makes
+// '@aws-lambda-powertools/batch' resolve to Powertools' CommonJS or ES module types, whose
+// classes TypeScript keeps apart (test.sh checks that the two files are identical).
 import {
   BatchProcessingError,
   BatchProcessor,
   SqsFifoMessageGroupShortCircuitError,
 } from '@aws-lambda-powertools/batch';
-import type { BatchOptions, BatchReport, Pool } from './index.js';
+import type { Context } from 'aws-lambda';
+import type { BatchOptions, BatchReport, HandlerContext, Pool } from './index.js';
 
 /** Powertools' parser configuration (`parser`, `schema` or `innerSchema` + `transformer`, `logger`). */
 export type PowertoolsParserConfig = NonNullable<ConstructorParameters<typeof BatchProcessor>[1]>;
@@ -27,7 +31,22 @@ export interface LanepoolProcessorOptions {
   deadlineMarginMs?: number;
   /** Print lanepool's batch summary as one JSON log line on stdout (default false). */
   logSummary?: boolean;
+  /** Whether the record handlers' `signal` aborts at the deadline (default true); see lanepool's
+   *  `BatchOptions.cancelAtDeadline`. */
+  cancelAtDeadline?: boolean;
 }
+
+/**
+ * A record handler for `processPartialResponse` with a ParallelBatchProcessor: Powertools' two
+ * arguments (the record as Powertools gives it, and `options.context`) plus lanepool's
+ * `{ signal }`, which aborts at the deadline (less `deadlineMarginMs`); a record running then is
+ * reported with `DeadlineRecordError`, however it settles. Throw (or reject) to fail the record.
+ */
+export type ParallelRecordHandler<R = any> = (
+  record: R,
+  context: Context | undefined,
+  lanepool: HandlerContext,
+) => unknown;
 
 /** lanepool's options plus Powertools' parser configuration. */
 export type ParallelBatchProcessorOptions = LanepoolProcessorOptions &
@@ -37,7 +56,8 @@ export type ParallelBatchProcessorOptions = LanepoolProcessorOptions &
  * Powertools' `BatchProcessor` with the records scheduled by lanepool: lanes in event order,
  * lanes in parallel, at most `pool.concurrency` records in flight, the rest of a failed lane
  * skipped (`SkippedRecordError`), retries, and no record started after the context's deadline
- * less `deadlineMarginMs` (`DeadlineRecordError`). Use with `processPartialResponse`. Results,
+ * less `deadlineMarginMs` (`DeadlineRecordError`). Use with `processPartialResponse`; the record
+ * handler gets lanepool's `{ signal }` as its third argument (`ParallelRecordHandler`). Results,
  * `successMessages`, `failureMessages`, `errors` and `response()` are Powertools', in event order.
  */
 export declare class ParallelBatchProcessor extends BatchProcessor {
@@ -65,7 +85,10 @@ export declare class SkippedRecordError extends SqsFifoMessageGroupShortCircuitE
   readonly index: number | null;
 }
 
-/** A record not started because the invocation's deadline (less `deadlineMarginMs`) came first. */
+/**
+ * A record that met the invocation's deadline (less `deadlineMarginMs`): not started in time, or
+ * started and not done when the handlers' `signal` fired (then `cause` is what it threw, if anything).
+ */
 export declare class DeadlineRecordError extends BatchProcessingError {
   constructor(message?: string, itemIdentifier?: string | null, index?: number | null);
   readonly itemIdentifier: string | null;

@@ -14,7 +14,10 @@ fi
 echo "==> addon: cargo build --release"
 node build.js
 
-echo "==> types: tsc --noEmit (index.d.ts with @types/aws-lambda)"
+echo "==> types: tsc --noEmit (index.d.ts, powertools.d.ts and .d.mts with @types/aws-lambda and Powertools)"
+# powertools.d.mts is powertools.d.ts under the name that makes TypeScript read Powertools' ES
+# module types: the two must stay the same text.
+cmp powertools.d.ts powertools.d.mts || { echo "powertools.d.mts differs from powertools.d.ts" >&2; exit 1; }
 node node_modules/typescript/bin/tsc -p test/types/tsconfig.json
 
 echo "==> node --test"

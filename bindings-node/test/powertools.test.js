@@ -489,7 +489,8 @@ test('concurrent invocations on one processor (Powertools InvokeStore mode) keep
     const invoke = (tag, n, failing) =>
       store.run({}, async () => {
         const Records = Array.from({ length: n }, (_, i) => sqsRecord(`${tag}${i}`, `g${i % 2}`));
-        const response = await processPartialResponse({ Records }, async (r) => {
+        const response = await processPartialResponse({ Records }, async (r, _context, lanepool) => {
+          assert.ok(lanepool.signal instanceof AbortSignal);
           await delay(1 + (r.messageId.length % 3));
           if (failing.includes(r.messageId)) throw new Error(r.messageId);
           return r.messageId;
@@ -520,4 +521,164 @@ test('concurrent invocations on one processor (Powertools InvokeStore mode) keep
     if (saved === undefined) delete process.env.AWS_LAMBDA_MAX_CONCURRENCY;
     else process.env.AWS_LAMBDA_MAX_CONCURRENCY = saved;
   }
+});
+
+test("the record handler gets lanepool's { signal } as its third argument, after Powertools' two", async () => {
+  const processor = new ParallelBatchProcessor(EventType.SQS, { pool: new Pool({ concurrency: 2 }) });
+  const context = contextWith(60_000);
+  const calls = [];
+  const event = { Records: [sqsRecord('a', 'g1'), sqsRecord('b', 'g2')] };
+  const response = await processPartialResponse(
+    event,
+    function (record, ctx, lanepool) {
+      calls.push({ id: record.messageId, ctx, lanepool, self: this, n: arguments.length });
+    },
+    processor,
+    { context },
+  );
+  assert.deepStrictEqual(response, { batchItemFailures: [] });
+  assert.equal(calls.length, 2);
+  for (const c of calls) {
+    assert.equal(c.n, 3);
+    assert.equal(c.ctx, context, "Powertools' second argument is options.context, as is");
+    assert.ok(c.lanepool.signal instanceof AbortSignal && !c.lanepool.signal.aborted);
+    assert.ok(Object.isFrozen(c.lanepool));
+    assert.equal(c.self, processor, 'called as Powertools calls it, on the processor');
+  }
+  assert.equal(calls[0].lanepool, calls[1].lanepool, 'one per batch');
+  // Outside a batch the registered handler is the one given, unwrapped.
+  const mine = async () => {};
+  processor.register(event.Records, mine, {});
+  assert.equal(processor.handler, mine);
+});
+
+test('deadline: a record running when the signal fires is a DeadlineRecordError in Powertools failure shape', async () => {
+  const pool = new Pool({ concurrency: 4 });
+  const processor = new ParallelBatchProcessor(EventType.SQS, { pool, deadlineMarginMs: 100 });
+  const Records = [sqsRecord('fast', 'g1'), sqsRecord('aborts', 'g2'), sqsRecord('ignores', 'g3'), sqsRecord('late', 'g1')];
+  const reasons = {};
+  const recordHandler = async (record, _context, { signal }) => {
+    const id = record.messageId;
+    if (id === 'fast') return 'ok';
+    if (id === 'late') return delay(1000); // the signal fires while it runs
+    if (id === 'aborts') {
+      // Stops when told, as a fetch or SDK call given the signal would.
+      await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+    }
+    // 'ignores': catches nothing, finishes its work after the signal.
+    await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+    reasons[id] = signal.reason;
+    return 'done anyway';
+  };
+  processor.register(Records, recordHandler, { context: contextWith(250), throwOnFullBatchFailure: false });
+  const processed = await processor.process();
+  assert.deepStrictEqual(processor.response(), {
+    batchItemFailures: [{ itemIdentifier: 'aborts' }, { itemIdentifier: 'ignores' }, { itemIdentifier: 'late' }],
+  });
+  assert.deepStrictEqual(processed[0], ['success', 'ok', Records[0]]);
+  for (const i of [1, 2, 3]) {
+    const [kind, message, record] = processed[i];
+    assert.equal(kind, 'fail');
+    assert.equal(record, Records[i]);
+    assert.equal(message, 'The invocation deadline passed before this record was processed');
+    const error = processor.errors[i - 1];
+    assert.ok(error instanceof DeadlineRecordError && error instanceof BatchProcessingError);
+    assert.equal(error.message, message);
+    assert.equal(error.itemIdentifier, Records[i].messageId);
+    assert.equal(error.index, i);
+  }
+  assert.equal(reasons.ignores.name, 'TimeoutError');
+  // What the aborted handler threw is kept as the cause (as Powertools' failureHandler got it).
+  assert.equal(processor.errors[0].cause.name, 'TimeoutError');
+  assert.equal(processor.errors[1].cause, undefined);
+  assert.deepStrictEqual(processor.failureMessages, Records.slice(1));
+  assert.deepStrictEqual(processor.successMessages, [Records[0]]);
+  assert.deepStrictEqual(processor.report.failures.map((f) => [f.itemIdentifier, f.reason, f.error]), [
+    ['aborts', 'deadline', processor.errors[0]],
+    ['ignores', 'deadline', processor.errors[1]],
+    ['late', 'deadline', processor.errors[2]],
+  ]);
+});
+
+test('hostile thrown values (throwing toString, revoked Proxy, throwing traps) fail their record, never the batch', async () => {
+  const throwingToString = {
+    toString() {
+      throw new Error('toString');
+    },
+  };
+  const { proxy: revoked, revoke } = Proxy.revocable({}, {});
+  revoke();
+  const trap = () => {
+    throw new Error('trap');
+  };
+  const allTraps = new Proxy(new Error('hidden'), { get: trap, getPrototypeOf: trap, has: trap, ownKeys: trap });
+  // instanceof Error holds, but reading .message (as Powertools' failureHandler does) throws a value
+  // that itself cannot be printed.
+  const errorLike = new Proxy(new Error('hidden'), {
+    get(target, key) {
+      if (key === 'message') throw revoked;
+      return Reflect.get(target, key);
+    },
+  });
+  // Reading .message (as Powertools' failureHandler does) throws a value that cannot be printed.
+  const messageThrows = (value) =>
+    new Proxy(new Error('hidden'), {
+      get(target, key) {
+        if (key === 'message') throw value;
+        return Reflect.get(target, key);
+      },
+    });
+  const thrown = {
+    toStr: throwingToString,
+    revoked,
+    allTraps,
+    unprintable: messageThrows(revoked),
+    unprintable2: messageThrows(allTraps),
+    toStrMessage: messageThrows(throwingToString),
+    nul: null,
+    sym: Symbol('s'),
+    nullProto: Object.create(null),
+  };
+  const ids = Object.keys(thrown);
+  const Records = [sqsRecord('ok'), ...ids.map((id) => sqsRecord(id))];
+  for (const retries of [0, 1]) {
+    const processor = new ParallelBatchProcessor(EventType.SQS, { retries, retryBackoffMs: 0 });
+    const response = await processPartialResponse(
+      { Records },
+      async (record) => {
+        if (record.messageId !== 'ok') throw thrown[record.messageId];
+      },
+      processor,
+    );
+    assert.deepStrictEqual(response, { batchItemFailures: ids.map((itemIdentifier) => ({ itemIdentifier })) });
+    assert.equal(processor.errors.length, ids.length);
+    const failures = processor.report.failures;
+    assert.deepStrictEqual(failures.map((f) => f.reason), ids.map(() => 'error'));
+    assert.deepStrictEqual(failures.map((f) => f.attempts), ids.map(() => retries + 1));
+    assert.deepStrictEqual(failures.map((f) => f.error), processor.errors);
+    const byId = Object.fromEntries(failures.map((f) => [f.itemIdentifier, f.error]));
+    // What Powertools' failureHandler could take is kept as is.
+    assert.equal(byId.toStr, throwingToString);
+    assert.equal(byId.sym, thrown.sym);
+    assert.equal(byId.nullProto, thrown.nullProto);
+    // Where it threw (reading .message), what it threw, or a printable stand-in.
+    assert.ok(byId.revoked instanceof TypeError);
+    assert.ok(byId.nul instanceof TypeError);
+    assert.equal(byId.allTraps.message, 'trap');
+    for (const id of ['unprintable', 'unprintable2']) {
+      assert.ok(byId[id] instanceof BatchProcessingError);
+      assert.equal(byId[id].message, 'record failed: <unprintable error>');
+    }
+    assert.equal(byId.toStrMessage.message, 'record failed: [object Object]');
+    assert.equal(byId.toStrMessage.cause, throwingToString);
+  }
+  // Options are described without String() throwing either.
+  assert.throws(
+    () => new ParallelBatchProcessor(EventType.SQS, { ordering: throwingToString }),
+    (e) => e instanceof TypeError && /got \[object Object\]$/.test(e.message),
+  );
+  assert.throws(
+    () => new ParallelBatchProcessor(EventType.SQS, { retries: revoked }),
+    (e) => e instanceof RangeError && /got <unprintable error>$/.test(e.message),
+  );
 });

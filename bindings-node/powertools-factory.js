@@ -1,0 +1,377 @@
+'use strict';
+// The logic of `lanepool/powertools`, written once. `makeParallelBatchProcessor(batch)` builds
+// ParallelBatchProcessor and its errors over one build of Powertools' batch utility: the
+// CommonJS build for powertools.js (require), the ES module build for powertools.mjs (import).
+// Powertools v2 ships both, and their classes differ: a processor must extend the
+// `BatchProcessor` of the build its caller's `processPartialResponse` comes from.
+//
+// How: `process()` (what processPartialResponse awaits) runs `pool.runBatch` over the raw
+// records; lanepool's handler is Powertools' own `processRecord` (parser, data class, the record
+// handler with `options.context`, successHandler/failureHandler), and a record Powertools
+// reports as failed is thrown back to lanepool, which then skips the rest of its lane or retries
+// it. The record handler gets lanepool's `{ signal }` as a third argument (Powertools passes two:
+// the record and `options.context`). After the batch, the processor's lists are rebuilt in event
+// order from the last attempt of every record (skipped records and records that met the deadline
+// go through `failureHandler` with SkippedRecordError / DeadlineRecordError) and Powertools'
+// `clean()` builds the response or throws FullBatchFailureError.
+//
+// This module loads neither build of Powertools: its callers hand theirs in.
+
+const { Pool } = require('./index.js');
+
+/** Thrown to lanepool for a record Powertools' `processRecord` reported as failed. */
+class RecordFailed {
+  constructor(entry) {
+    this.entry = entry;
+  }
+}
+
+/** Powertools' failure entry -> the error its failureHandler got (entries are fresh arrays). */
+const ERROR_OF = new WeakMap();
+
+/**
+ * A thrown value as a string, never throwing: `String(x)`, else `Object.prototype.toString`,
+ * else '<unprintable error>' (a revoked Proxy, a `toString` or `Symbol.toPrimitive` that throws).
+ */
+function describe(x) {
+  try {
+    return String(x);
+  } catch {
+    // fall through
+  }
+  try {
+    return Object.prototype.toString.call(x);
+  } catch {
+    return '<unprintable error>';
+  }
+}
+
+/** `x instanceof C`, false when asking throws (a Proxy whose getPrototypeOf trap throws). */
+function isInstance(x, C) {
+  try {
+    return x instanceof C;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Lambda's InvokeStore when Powertools keeps its per-invocation state there (concurrent
+ * invocations in one process, AWS_LAMBDA_MAX_CONCURRENCY set), else undefined: then state lives
+ * on the processor, as Powertools' own does.
+ */
+function invokeStore() {
+  const v = process.env.AWS_LAMBDA_MAX_CONCURRENCY;
+  return v === undefined || v === '' ? undefined : globalThis.awslambda?.InvokeStore;
+}
+
+let defaultPoolInstance = null;
+
+/**
+ * The pool of processors created without `pool`: one per process (shared by the CommonJS and
+ * ES module faces), `new Pool()`, made on first use.
+ */
+function defaultPool() {
+  return (defaultPoolInstance ??= new Pool());
+}
+
+const LANEPOOL_OPTIONS = [
+  'pool',
+  'ordering',
+  'groupKey',
+  'retries',
+  'retryBackoffMs',
+  'deadlineMarginMs',
+  'logSummary',
+  'cancelAtDeadline',
+];
+
+function checkOptions(o) {
+  if (o.pool != null && (typeof o.pool !== 'object' || typeof o.pool.runBatch !== 'function')) {
+    throw new TypeError('lanepool/powertools: pool must be a lanepool Pool');
+  }
+  if (o.ordering !== undefined && o.ordering !== 'auto' && o.ordering !== 'unordered') {
+    throw new TypeError(`lanepool/powertools: ordering must be 'auto' or 'unordered', got ${describe(o.ordering)}`);
+  }
+  if (o.groupKey != null && typeof o.groupKey !== 'function') {
+    throw new TypeError('lanepool/powertools: groupKey must be a function');
+  }
+  if (o.retries !== undefined && !(Number.isSafeInteger(o.retries) && o.retries >= 0)) {
+    throw new RangeError(`lanepool/powertools: retries must be an integer >= 0, got ${describe(o.retries)}`);
+  }
+  for (const k of ['retryBackoffMs', 'deadlineMarginMs']) {
+    const v = o[k];
+    if (v !== undefined && !(typeof v === 'number' && v >= 0 && v !== Infinity)) {
+      throw new RangeError(`lanepool/powertools: ${k} must be a finite number >= 0, got ${describe(v)}`);
+    }
+  }
+}
+
+const DEADLINE_NOT_STARTED = 'The invocation deadline passed before this record was started';
+const DEADLINE_STARTED = 'The invocation deadline passed before this record was processed';
+
+/**
+ * Builds `{ ParallelBatchProcessor, SkippedRecordError, DeadlineRecordError }` over `batch`, one
+ * build of `@aws-lambda-powertools/batch` (its module namespace or exports object).
+ */
+function makeParallelBatchProcessor(batch) {
+  const { BatchProcessor, BatchProcessingError } = batch;
+  if (typeof BatchProcessor !== 'function' || typeof BatchProcessingError !== 'function') {
+    throw new TypeError("lanepool/powertools: expected @aws-lambda-powertools/batch's exports");
+  }
+  const GroupShortCircuitError = batch.SqsFifoMessageGroupShortCircuitError ?? BatchProcessingError;
+
+  /**
+   * A record not processed because an earlier record of its lane failed: a subclass of
+   * Powertools' `SqsFifoMessageGroupShortCircuitError` (what `SqsFifoPartialProcessorAsync` with
+   * `skipGroupOnError` reports for the same records), for every source.
+   */
+  class SkippedRecordError extends GroupShortCircuitError {
+    constructor(message = 'A previous record from this lane failed processing', itemIdentifier = null, index = null) {
+      super();
+      this.message = message;
+      this.name = 'SkippedRecordError';
+      this.itemIdentifier = itemIdentifier;
+      this.index = index;
+    }
+  }
+
+  /**
+   * A record that met the invocation's deadline (less `deadlineMarginMs`): not started in time,
+   * or running when lanepool's signal fired (then `cause` is what its handler threw, if anything).
+   */
+  class DeadlineRecordError extends BatchProcessingError {
+    constructor(message = DEADLINE_NOT_STARTED, itemIdentifier = null, index = null) {
+      super(message);
+      this.name = 'DeadlineRecordError';
+      this.itemIdentifier = itemIdentifier;
+      this.index = index;
+    }
+  }
+
+  /** The error Powertools' failureHandler got for a failure entry. */
+  function errorOf(entry) {
+    return ERROR_OF.has(entry) ? ERROR_OF.get(entry) : new BatchProcessingError(describe(entry?.[1]));
+  }
+
+  /**
+   * Powertools' `BatchProcessor`, with the records scheduled by lanepool: lanes (SQS FIFO message
+   * group, Kinesis partition key, DynamoDB keys, or `groupKey`) in event order, lanes in parallel,
+   * at most `pool.concurrency` records in flight, the rest of a failed lane skipped, retries, and
+   * no record started after the context's deadline less `deadlineMarginMs`.
+   */
+  class ParallelBatchProcessor extends BatchProcessor {
+    #pool;
+    #runOptions;
+    #report = null;
+    #reportKey = Symbol('lanepool.powertools.report');
+    #runningKey = Symbol('lanepool.powertools.running');
+    /**
+     * While a batch runs with Powertools' state on the processor (not in the InvokeStore): the
+     * record handler (wrapped to get lanepool's `{ signal }`) and options, read once instead of
+     * through Powertools' store (an environment lookup each) on every record. In InvokeStore
+     * mode the same lives in the store under #runningKey.
+     */
+    #running = null;
+
+    /**
+     * @param eventType Powertools' `EventType.SQS`, `.KinesisDataStreams` or `.DynamoDBStreams`.
+     * @param options lanepool's `pool`, `ordering`, `groupKey`, `retries`, `retryBackoffMs`,
+     *   `deadlineMarginMs`, `logSummary`, `cancelAtDeadline`; everything else is Powertools'
+     *   parser configuration (`parser`, `schema` or `innerSchema` + `transformer`, `logger`).
+     */
+    constructor(eventType, options = {}) {
+      if (options === null || typeof options !== 'object') {
+        throw new TypeError('lanepool/powertools: options must be an object');
+      }
+      const parserConfig = {};
+      let hasParserConfig = false;
+      for (const key of Object.keys(options)) {
+        if (!LANEPOOL_OPTIONS.includes(key)) {
+          parserConfig[key] = options[key];
+          hasParserConfig = true;
+        }
+      }
+      super(eventType, hasParserConfig ? parserConfig : undefined);
+      checkOptions(options);
+      this.#pool = options.pool ?? null;
+      const run = { throwOnFullBatchFailure: false };
+      for (const key of LANEPOOL_OPTIONS) {
+        if (key !== 'pool' && options[key] !== undefined) run[key] = options[key];
+      }
+      this.#runOptions = run;
+    }
+
+    /** The lanepool Pool that runs the records (the process's default pool when none was given). */
+    get pool() {
+      return (this.#pool ??= defaultPool());
+    }
+
+    /** lanepool's report of this invocation's last batch (`failures` with reasons, `summary`), or null. */
+    get report() {
+      const store = invokeStore();
+      return store === undefined ? this.#report : (store.get(this.#reportKey) ?? null);
+    }
+
+    /** The running batch's state, or null. */
+    #current() {
+      if (this.#running !== null) return this.#running;
+      const store = invokeStore();
+      return store === undefined ? null : (store.get(this.#runningKey) ?? null);
+    }
+
+    /**
+     * The registered record handler; while a batch runs, wrapped so that it also gets lanepool's
+     * `{ signal }` as its third argument.
+     */
+    get handler() {
+      const running = this.#current();
+      return running !== null ? running.handler : super.handler;
+    }
+
+    set handler(handler) {
+      super.handler = handler;
+    }
+
+    get options() {
+      const running = this.#current();
+      return running !== null ? running.options : super.options;
+    }
+
+    set options(options) {
+      super.options = options;
+    }
+
+    /** Powertools' failureHandler; keeps the error of the entry it returns. */
+    failureHandler(record, error) {
+      const entry = super.failureHandler(record, error);
+      if (entry !== null && typeof entry === 'object') ERROR_OF.set(entry, error);
+      return entry;
+    }
+
+    /**
+     * `failureHandler(record, error)`; if that throws (Powertools reads `error.message`, which a
+     * hostile value can make throw), again with a BatchProcessingError describing `error`.
+     */
+    #fail(record, error) {
+      try {
+        return this.failureHandler(record, error);
+      } catch {
+        const e = new BatchProcessingError(`record failed: ${describe(error)}`);
+        e.cause = error;
+        return this.failureHandler(record, e);
+      }
+    }
+
+    /**
+     * Processes the registered records with lanepool's scheduling; resolves to Powertools' result
+     * entries (`['success', result, record]` / `['fail', message, record]`) in event order.
+     */
+    async process() {
+      this.prepare();
+      const records = this.records;
+      const n = records.length;
+      const successes = new Map(); // record -> its success entry
+      const store = invokeStore();
+      if (store === undefined) this.#report = null;
+      else store.set(this.#reportKey, null);
+      let report;
+      try {
+        // lanepool's handler context ({ signal }): one frozen object per batch.
+        let lanepoolContext;
+        const recordHandler = this.handler;
+        const handler =
+          typeof recordHandler === 'function'
+            ? function (data, context) {
+                return Reflect.apply(recordHandler, this, [data, context, lanepoolContext]);
+              }
+            : recordHandler;
+        // entry[2] is the record processRecord was given (Powertools' successHandler puts it there).
+        const onEntry = (entry) => {
+          if (entry !== undefined && entry !== null && entry[0] === 'fail') throw new RecordFailed(entry);
+          successes.set(entry[2], entry);
+        };
+        const run = this.#runOptions;
+        const options = this.options;
+        const context = options?.context;
+        const running = { handler, options };
+        if (store === undefined) this.#running = running;
+        else store.set(this.#runningKey, running);
+        report = await this.pool.runBatch(
+          { Records: records },
+          (record, lp) => {
+            lanepoolContext = lp;
+            return this.processRecord(record).then(onEntry);
+          },
+          context == null ? run : { ...run, context },
+        );
+      } finally {
+        if (store === undefined) this.#running = null;
+        else store.set(this.#runningKey, null);
+      }
+      if (store === undefined) this.#report = report;
+      else store.set(this.#reportKey, report);
+
+      // The lists, rebuilt in event order from every record's last attempt.
+      const failures = report.failures;
+      this.successMessages = [];
+      this.failureMessages = [];
+      this.errors = [];
+      const successMessages = this.successMessages;
+      const failureMessages = this.failureMessages;
+      const errors = this.errors;
+      const processed = new Array(n);
+      let f = 0;
+      for (let i = 0; i < n; i++) {
+        const record = records[i];
+        if (f < failures.length && failures[f].index === i) {
+          const failure = failures[f++];
+          const thrown = failure.error;
+          let error;
+          if (failure.reason === 'deadline') {
+            // Not started in time, or running when the signal fired (however it then settled):
+            // a redelivered record is safer than a lost one. What it threw, if anything, is the cause.
+            error = new DeadlineRecordError(
+              failure.attempts > 0 ? DEADLINE_STARTED : DEADLINE_NOT_STARTED,
+              failure.itemIdentifier,
+              i,
+            );
+            if (thrown !== undefined) error.cause = isInstance(thrown, RecordFailed) ? errorOf(thrown.entry) : thrown;
+          } else if (isInstance(thrown, RecordFailed)) {
+            const entry = thrown.entry;
+            error = errorOf(entry);
+            failure.error = error; // the report names what Powertools got, not the wrapper
+            failureMessages.push(record);
+            errors.push(error);
+            processed[i] = entry;
+            continue;
+          } else if (failure.reason === 'skipped') {
+            error = new SkippedRecordError(undefined, failure.itemIdentifier, i);
+          } else {
+            // processRecord itself rejected (Powertools' own code threw): a failure of the record.
+            error = isInstance(thrown, Error) ? thrown : new BatchProcessingError(`record failed: ${describe(thrown)}`);
+            if (error !== thrown) error.cause = thrown;
+          }
+          failure.error = error;
+          processed[i] = this.#fail(record, error);
+        } else {
+          successMessages.push(record);
+          processed[i] = successes.get(record);
+        }
+      }
+      this.clean();
+      return processed;
+    }
+
+    /** Not available: lanepool's processor is async (use processPartialResponse). */
+    processSync() {
+      throw new BatchProcessingError(
+        'ParallelBatchProcessor is asynchronous: use processPartialResponse (not processPartialResponseSync)',
+      );
+    }
+  }
+
+  return { ParallelBatchProcessor, SkippedRecordError, DeadlineRecordError };
+}
+
+module.exports = { makeParallelBatchProcessor, defaultPool, describe };
