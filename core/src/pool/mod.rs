@@ -13,9 +13,10 @@
 //!   tasks). A thread working on a scope (its owner, or a worker that took one of its tasks)
 //!   pushes the tasks it spawns to a local LIFO deque whose stealer it publishes in the scope;
 //!   other spawns go to the scope's injector. Threads take from their own deque, then the
-//!   injector, then steal (in batches) from the other deques of *that scope*. The owner thus only
-//!   ever runs its own scope's tasks; the pool's workers find scopes with queued work through the
-//!   pool's registry (a scope registers on its first spawn, deregisters on return).
+//!   injector (in batches), then steal one task at a time from the other deques of *that scope*.
+//!   The owner thus only ever runs its own scope's tasks; the pool's workers find scopes with
+//!   queued work through the pool's registry (a scope registers on its first spawn, deregisters
+//!   on return).
 //! - Idle workers sit on a list and park on their own `Parker`; a spawn wakes one of them only
 //!   when the list is non-empty (one fence and one load otherwise), and wakes the scope's owner if
 //!   it parked waiting for running tasks.
@@ -407,24 +408,30 @@ impl Pool {
 
     /// The worker state of this process, restarting workers after a fork.
     fn inner(&self) -> &Inner {
+        // SAFETY: see `Shared::current`: the pointee is valid while `self.shared` lives.
+        unsafe { &*self.inner_ptr() }
+    }
+
+    /// The pointer from `Arc::into_raw` behind `inner`, with its provenance: an
+    /// `Arc` rebuilt from it (see `owned_scope`) may free the allocation, which a pointer
+    /// derived from a shared reference may not do (Miri, Tree Borrows).
+    fn inner_ptr(&self) -> *const Inner {
         let ptr = self.shared.current.load(Ordering::Acquire);
         // SAFETY: see `Shared::current`: the pointee is valid while `self.shared` lives.
-        let inner = unsafe { &*ptr };
-        if inner.pid() == process::id() {
-            inner
+        if unsafe { (*ptr).pid() } == process::id() {
+            ptr
         } else {
             self.restart_after_fork()
         }
     }
 
     #[cold]
-    fn restart_after_fork(&self) -> &Inner {
+    fn restart_after_fork(&self) -> *const Inner {
         let _guard = self.shared.restart.lock();
         let ptr = self.shared.current.load(Ordering::Acquire);
-        // SAFETY: as in `inner`.
-        let inner = unsafe { &*ptr };
-        if inner.pid() == process::id() {
-            return inner; // another thread of this process restarted it meanwhile
+        // SAFETY: as in `inner_ptr`.
+        if unsafe { (*ptr).pid() } == process::id() {
+            return ptr; // another thread of this process restarted it meanwhile
         }
         // If threads cannot be started, scopes still work: their callers run every task.
         let fresh = Inner::start(&self.shared.config).unwrap_or_else(|_| Inner::without_workers());
@@ -432,8 +439,7 @@ impl Pool {
         // The old value (and its strong count) is leaked on purpose: its threads do not exist in
         // this process and its locks may be held by threads that vanished in the fork.
         self.shared.current.store(fresh, Ordering::Release);
-        // SAFETY: just stored; valid while `self.shared` lives.
-        unsafe { &*fresh }
+        fresh
     }
 }
 

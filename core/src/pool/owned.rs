@@ -159,12 +159,12 @@ impl Pool {
     /// scope.wait();
     /// ```
     pub fn owned_scope(&self) -> OwnedScope {
-        let inner = self.inner();
+        let inner = self.inner_ptr();
         // SAFETY: `inner` comes from `Arc::into_raw` (see `Shared::current`) and is valid, so
         // adding a strong count and taking an `Arc` for it is sound.
         let inner = unsafe {
-            Arc::increment_strong_count(inner as *const Inner);
-            Arc::from_raw(inner as *const Inner)
+            Arc::increment_strong_count(inner);
+            Arc::from_raw(inner)
         };
         let core = Arc::new(Core {
             _pool: self.clone(),

@@ -12,13 +12,16 @@ use std::sync::Arc;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crossbeam_utils::sync::{Parker, Unparker};
-use crossbeam_utils::Backoff;
+use crossbeam_utils::{Backoff, CachePadded};
 use parking_lot::{Mutex, RwLock};
 
 use super::registry::Inner;
 
 /// A queued task with its lifetime erased (see `Scope::spawn`).
 pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// Stealers of the local deques of the threads working on a scope, by `LocalQueue` address.
+type Stealers = Vec<(usize, Stealer<Job>)>;
 
 /// The shared state of one scope: its queues and its counting latch.
 ///
@@ -27,12 +30,16 @@ pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
 /// injector. Every thread working on the scope takes from its own deque first (LIFO), then from
 /// the injector, then steals from the other threads' deques: a queued task is always visible to
 /// the owner and to idle workers.
+///
+/// `pending` and `stealers` are written by every spawn and finished task, and by every steal
+/// attempt (the lock word), from every thread: each sits on its own cache line, so that the
+/// fields every spawn only reads (`registered`, `sleeping`) stay cached on the spawning thread.
 pub(crate) struct ScopeState {
     injector: Injector<Job>,
     /// Stealers of the local deques of the threads working on this scope, by `LocalQueue` address.
-    stealers: RwLock<Vec<(usize, Stealer<Job>)>>,
+    stealers: CachePadded<RwLock<Stealers>>,
     /// Tasks spawned and not yet finished (queued or running). The scope returns at zero.
-    pending: AtomicUsize,
+    pending: CachePadded<AtomicUsize>,
     /// The first panic: of a task, or of the scope's body.
     panic: Mutex<Option<Box<dyn Any + Send>>>,
     /// Threads parked in a wait on this scope (the caller of `Pool::scope`, or any number of
@@ -92,7 +99,8 @@ impl<'a> Enter<'a> {
         unsafe { &(*self.queue).deque }
     }
 
-    /// The next task of this scope: own deque, then the injector, then the other threads'.
+    /// The next task of this scope: own deque, then the injector (a batch), then one task from
+    /// another thread's deque.
     pub(crate) fn pop(&self) -> Option<Job> {
         if let Some(job) = self.deque().pop() {
             return Some(job);
@@ -108,7 +116,12 @@ impl<'a> Enter<'a> {
                 if *id == self.queue as usize {
                     continue;
                 }
-                match stealer.steal_batch_and_pop(self.deque()) {
+                // One task at a time, as rayon does. A batch (`steal_batch_and_pop`) moves up
+                // to half of the victim's deque into ours: with nested spawns the victim's front
+                // holds tasks that spawn many more, and the batch makes our deque grow and
+                // shrink (a reallocation each way) and be stolen from in turn. Measured on
+                // "100 tasks x 100 nested" (callgrind): about 4% fewer instructions per run.
+                match stealer.steal() {
                     Steal::Success(job) => return Some(job),
                     Steal::Retry => retry = true,
                     Steal::Empty => {}
@@ -143,8 +156,8 @@ impl ScopeState {
     pub(crate) fn new() -> ScopeState {
         ScopeState {
             injector: Injector::new(),
-            stealers: RwLock::new(Vec::new()),
-            pending: AtomicUsize::new(0),
+            stealers: CachePadded::new(RwLock::new(Vec::new())),
+            pending: CachePadded::new(AtomicUsize::new(0)),
             panic: Mutex::new(None),
             sleepers: Mutex::new(Vec::new()),
             sleeping: AtomicUsize::new(0),
@@ -197,11 +210,19 @@ impl ScopeState {
 
     /// Unparks every thread parked waiting on this scope. Call after a `fence(SeqCst)` that
     /// follows the change they wait for (pairs with the fence in `sleep`).
+    #[inline]
     fn wake_sleepers(&self) {
+        // Inlined: every spawn comes here, and almost always finds no sleeper.
         if self.sleeping.load(Ordering::Relaxed) != 0 {
-            for (_, u) in self.sleepers.lock().iter() {
-                u.unpark();
-            }
+            self.unpark_sleepers();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn unpark_sleepers(&self) {
+        for (_, u) in self.sleepers.lock().iter() {
+            u.unpark();
         }
     }
 
@@ -332,13 +353,19 @@ impl ScopeState {
     pub(crate) fn wait(&self, enter: &Enter<'_>, parker: &Parker, force: bool) {
         let backoff = Backoff::new();
         loop {
-            if self.pending.load(Ordering::Acquire) == 0 {
-                return;
-            }
+            // Take first, and read `pending` only when nothing is queued: every thread running
+            // this scope's tasks writes `pending`, so reading it before every task would cost a
+            // cache miss each time. A queued task is always counted in `pending`, so while one
+            // is queued the count is not zero.
             if let Some(job) = self.take(enter, force) {
                 self.run(job);
                 backoff.reset();
                 continue;
+            }
+            // Acquire: pairs with the `AcqRel` decrement of the last task to finish, so its
+            // effects are visible once we return.
+            if self.pending.load(Ordering::Acquire) == 0 {
+                return;
             }
             if !backoff.is_completed() {
                 backoff.snooze();
