@@ -237,3 +237,52 @@ fn pools_created_and_dropped_while_busy_elsewhere() {
     });
     assert_eq!(seen.into_inner().unwrap().len(), 120);
 }
+
+/// Owned scopes limit the threads running their tasks to the pool's workers, and a worker
+/// takes tasks from the injector in batches into its own deque: a worker refused a place with
+/// tasks left in its deque must hand them back, or they are lost and the wait never returns.
+/// Many outside threads, each waiting on its own scopes (and so holding a place while it helps),
+/// with tasks long enough for the places to be full often.
+#[test]
+#[cfg_attr(miri, ignore)] // thousands of scopes: too slow under Miri
+fn stress_owned_scopes_never_lose_a_batch_of_tasks() {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let pool = Pool::new(2).unwrap();
+        let handles: Vec<_> = (0..6)
+            .map(|t| {
+                let pool = pool.clone();
+                thread::spawn(move || {
+                    let mut total = 0;
+                    for i in 0..400 {
+                        let scope = pool.owned_scope();
+                        let count = std::sync::Arc::new(AtomicUsize::new(0));
+                        let tasks = 3 + (i + t) % 9;
+                        for k in 0..tasks {
+                            let count = std::sync::Arc::clone(&count);
+                            scope.spawn(move |_| {
+                                // A little work, varied, so that threads overlap.
+                                let mut x = k as u64;
+                                for _ in 0..(k % 4) * 200 {
+                                    x = mix(x);
+                                }
+                                std::hint::black_box(x);
+                                count.fetch_add(1, Ordering::SeqCst);
+                            });
+                        }
+                        scope.wait();
+                        assert_eq!(count.load(Ordering::SeqCst), tasks);
+                        total += tasks;
+                    }
+                    total
+                })
+            })
+            .collect();
+        let total: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+        let _ = done_tx.send(total);
+    });
+    let total = done_rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("owned scopes hung: tasks were lost");
+    assert!(total > 0);
+}

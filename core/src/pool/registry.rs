@@ -152,7 +152,7 @@ impl Inner {
         let backoff = Backoff::new();
         loop {
             if let Some(scope) = self.find_work(&mut start) {
-                work_on(&scope);
+                work_on(self, &scope);
                 backoff.reset();
                 continue;
             }
@@ -188,7 +188,7 @@ impl Inner {
 }
 
 /// Runs tasks of `scope` until it has none queued for a little while.
-fn work_on(scope: &ScopeState) {
+fn work_on(pool: &Inner, scope: &ScopeState) {
     let enter = Enter::new(scope);
     let backoff = Backoff::new();
     loop {
@@ -199,6 +199,9 @@ fn work_on(scope: &ScopeState) {
             // More may be spawned soon by the tasks still running: stay a moment.
             backoff.snooze();
         } else {
+            // Refused a place (a scope with a limit) with tasks still in our deque: hand
+            // them to the threads that hold the places.
+            enter.hand_back(pool);
             return;
         }
     }

@@ -134,6 +134,26 @@ impl<'a> Enter<'a> {
     }
 }
 
+impl Enter<'_> {
+    /// Moves the tasks left in this thread's deque to the scope's injector and wakes a thread
+    /// to run them. A worker leaves a scope with a limit when it is refused a place while its
+    /// deque still holds tasks that its own tasks spawned; dropping them would hang the scope,
+    /// since each is counted in `pending`.
+    pub(crate) fn hand_back(&self, pool: &Inner) {
+        let mut moved = false;
+        while let Some(job) = self.deque().pop() {
+            self.state.injector.push(job);
+            moved = true;
+        }
+        if moved {
+            // As in `push`: a waiter or an idle worker either sees the tasks or is unparked.
+            fence(Ordering::SeqCst);
+            self.state.wake_sleepers();
+            pool.notify_one();
+        }
+    }
+}
+
 impl Drop for Enter<'_> {
     fn drop(&mut self) {
         CURRENT.with(|c| c.set(self.prev));
