@@ -53,6 +53,21 @@ def thread_count() -> int:
     return len(os.listdir("/proc/self/task"))
 
 
+def quiet_thread_count(timeout: float = 5.0) -> int:
+    """The thread count once it has held still for 200 ms: threads of pools collected by
+    earlier tests may still be exiting, and a baseline taken while they do is too high."""
+    end = time.monotonic() + timeout
+    gc.collect()
+    count = thread_count()
+    still_since = time.monotonic()
+    while time.monotonic() < end and time.monotonic() - still_since < 0.2:
+        time.sleep(0.02)
+        now = thread_count()
+        if now != count:
+            count, still_since = now, time.monotonic()
+    return count
+
+
 def settle_to(baseline: int, timeout: float = 5.0) -> int:
     """The thread count once it is back to `baseline` (or after `timeout` seconds)."""
     end = time.monotonic() + timeout
@@ -152,17 +167,16 @@ def test_one_pool_from_many_python_threads_at_once():
 
 
 def test_pool_dropped_while_idle_leaves_no_threads():
-    gc.collect()
-    baseline = thread_count()
+    baseline = quiet_thread_count()
     pool = lanepool.Pool(workers=4)
     assert pool.workers == 4
+    assert thread_count() >= baseline + 4  # its four workers are running
     del pool
-    assert settle_to(baseline) == baseline
+    assert settle_to(baseline) <= baseline
 
 
 def test_pool_collected_after_use_leaves_no_threads():
-    gc.collect()
-    baseline = thread_count()
+    baseline = quiet_thread_count()
     pool = lanepool.Pool(workers=4)
 
     def handler(record):
@@ -177,4 +191,4 @@ def test_pool_collected_after_use_leaves_no_threads():
     holder: dict = {"pool": pool, "scope": scope, "task": task}
     holder["self"] = holder
     del pool, holder, scope, task
-    assert settle_to(baseline) == baseline
+    assert settle_to(baseline) <= baseline
