@@ -312,10 +312,20 @@ function runBatch(concurrency, event, handler, options, full) {
     // 1 while handlers end synchronously: then each is told before the next starts, step by step.
     let limit = 1;
 
-    const controller = new AbortController();
-    const { signal } = controller;
-    setMaxListeners(0, signal);
-    const ctx = Object.freeze({ signal });
+    // The handlers' signal is made when a handler first reads it (most never do: an
+    // AbortController costs more than a small record's whole run).
+    let controller = null;
+    let abortReason = null; // the deadline's reason, once the signal fired (or would have)
+    const ctx = Object.freeze({
+      get signal() {
+        if (controller === null) {
+          controller = new AbortController();
+          setMaxListeners(0, controller.signal);
+          if (abortReason !== null) controller.abort(abortReason);
+        }
+        return controller.signal;
+      },
+    });
     let errors = null; // index -> the last attempt's error, only when something failed
     let wakeTimer = null;
     let wakeAt = 0;
@@ -338,10 +348,10 @@ function runBatch(concurrency, event, handler, options, full) {
 
     /** Fires the handlers' signal at the deadline (unless `cancelAtDeadline: false`). */
     function abort() {
-      if (o.cancel && !signal.aborted) {
-        const reason = new Error('lanepool: the batch deadline passed');
-        reason.name = 'TimeoutError';
-        controller.abort(reason);
+      if (o.cancel && abortReason === null) {
+        abortReason = new Error('lanepool: the batch deadline passed');
+        abortReason.name = 'TimeoutError';
+        if (controller !== null) controller.abort(abortReason);
       }
     }
 
@@ -355,12 +365,12 @@ function runBatch(concurrency, event, handler, options, full) {
       (errors ??= new Map()).set(index, error);
       // A handler told to stop (running when the signal fired: nothing starts after it) ends
       // as `deadline` however it ends, keeping its error, as in the Rust and Python faces.
-      return signal.aborted ? ENDED_DEADLINE : ENDED_ERR;
+      return abortReason !== null ? ENDED_DEADLINE : ENDED_ERR;
     }
 
     /** How an attempt that resolved ended: `deadline` when it was told to stop first. */
     function resolvedKind() {
-      return signal.aborted ? ENDED_DEADLINE : ENDED_OK;
+      return abortReason !== null ? ENDED_DEADLINE : ENDED_OK;
     }
 
     /** An attempt that ended after its handler returned: told to the core in this turn. */

@@ -527,36 +527,43 @@ pub struct FinishInfo {
     /// The core's all-failed error message, when the rule fired.
     pub all_failed: Option<String>,
     pub batch_item_failures: Vec<String>,
-    pub failures: Vec<FailureInfo>,
+    /// Every failure (only for a full report or when the all-failed rule fired).
+    pub failures: Option<Vec<FailureInfo>>,
     /// Identifiers that succeeded (only when asked for).
     pub succeeded: Option<Vec<String>>,
-    pub summary: SummaryInfo,
+    /// The counts (only for a full report or when the all-failed rule fired).
+    pub summary: Option<SummaryInfo>,
     /// The core's one-line JSON summary (only when asked for).
     pub log_line: Option<String>,
 }
 
+/// What `finish()` hands back: only the response for a plain `process()` (each object crossing
+/// to JavaScript costs more than a small record's run), the report's parts when they are read.
 fn finish_info(
     report: &BatchReport<()>,
     all_failed: Option<String>,
     full: bool,
     log: bool,
 ) -> FinishInfo {
-    let s = report.summary();
+    let detailed = full || all_failed.is_some();
+    let s = (detailed || log).then(|| report.summary());
     FinishInfo {
         all_failed,
         batch_item_failures: report.response().batch_item_failures,
-        failures: report
-            .failures()
-            .into_iter()
-            .map(|f| FailureInfo {
-                item_identifier: f.item_identifier.to_owned(),
-                index: f.index as u32,
-                reason: f.reason.as_str().to_owned(),
-                attempts: f.attempts,
-            })
-            .collect(),
+        failures: detailed.then(|| {
+            report
+                .failures()
+                .into_iter()
+                .map(|f| FailureInfo {
+                    item_identifier: f.item_identifier.to_owned(),
+                    index: f.index as u32,
+                    reason: f.reason.as_str().to_owned(),
+                    attempts: f.attempts,
+                })
+                .collect()
+        }),
         succeeded: full.then(|| report.succeeded().into_iter().map(str::to_owned).collect()),
-        summary: SummaryInfo {
+        summary: s.as_ref().filter(|_| detailed).map(|s| SummaryInfo {
             source: s.source.map(|x| x.as_str().to_owned()),
             records: s.records as u32,
             succeeded: s.succeeded as u32,
@@ -568,8 +575,8 @@ fn finish_info(
             peak_in_flight: s.peak_in_flight as u32,
             lanes: s.lanes as u32,
             retries: s.retries as f64,
-        },
-        log_line: log.then(|| s.to_log_line()),
+        }),
+        log_line: s.as_ref().filter(|_| log).map(|s| s.to_log_line()),
     }
 }
 

@@ -155,3 +155,37 @@ test('cancelAtDeadline is type-checked like the other options (unknown options s
   const r = await pool.process(event(1), () => {}, { cancelAtDeadline: false });
   assert.deepEqual(r, { batchItemFailures: [] });
 });
+
+test('a handler that reads its signal only after the deadline gets it already aborted (one signal per batch)', async () => {
+  const pool = new Pool({ concurrency: 2 });
+  const seen = [];
+  const report = await pool.runBatch(
+    event(2),
+    async (record, ctx) => {
+      await delay(250); // the signal fires at 100 ms; nobody has read it yet
+      const { signal } = ctx;
+      seen.push({ signal, aborted: signal.aborted, reason: signal.reason?.name, again: ctx.signal === signal });
+    },
+    { context: contextWith(400), deadlineMarginMs: 300, throwOnFullBatchFailure: false },
+  );
+  assert.equal(seen.length, 2);
+  for (const s of seen) assert.deepEqual([s.aborted, s.reason, s.again], [true, 'TimeoutError', true]);
+  assert.equal(seen[0].signal, seen[1].signal, 'the handlers of one batch share one signal');
+  // told to stop (running when the deadline came), so deadline, though they resolved
+  assert.deepEqual(report.failures.map((f) => [f.itemIdentifier, f.reason]), [['m0', 'deadline'], ['m1', 'deadline']]);
+});
+
+test('with cancelAtDeadline: false a signal read after the deadline is not aborted', async () => {
+  const pool = new Pool({ concurrency: 1 });
+  let aborted = null;
+  const report = await pool.runBatch(
+    event(1),
+    async (record, ctx) => {
+      await delay(250);
+      aborted = ctx.signal.aborted;
+    },
+    { context: contextWith(400), deadlineMarginMs: 300, cancelAtDeadline: false, throwOnFullBatchFailure: false },
+  );
+  assert.equal(aborted, false);
+  assert.deepEqual(report.succeeded, ['m0']);
+});
