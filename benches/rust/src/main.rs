@@ -29,6 +29,8 @@ const IO_CONCURRENCY: usize = 10;
 
 struct Config {
     runs: usize,
+    /// Runs of each scope case (about a millisecond each, so more of them).
+    scope_runs: usize,
     io_runs: usize,
 }
 
@@ -52,6 +54,25 @@ fn median_with<T>(runs: usize, mut setup: impl FnMut() -> T, mut f: impl FnMut(T
 
 fn median(runs: usize, mut f: impl FnMut()) -> Duration {
     median_with(runs, || (), |()| f())
+}
+
+/// Median wall times of `runs` runs of each of `cases`, run in turn (one run of each, then again,
+/// after two warm-up rounds): contenders measured side by side see the same load.
+fn medians_in_turn<const N: usize>(runs: usize, cases: [&dyn Fn(); N]) -> [Duration; N] {
+    let mut times: [Vec<Duration>; N] = std::array::from_fn(|_| Vec::with_capacity(runs));
+    for round in 0..runs + 2 {
+        for (case, times) in cases.iter().zip(times.iter_mut()) {
+            let start = Instant::now();
+            case();
+            if round >= 2 {
+                times.push(start.elapsed());
+            }
+        }
+    }
+    times.map(|mut t| {
+        t.sort();
+        t[t.len() / 2]
+    })
 }
 
 struct Msg {
@@ -97,11 +118,13 @@ fn main() {
     let cfg = if quick {
         Config {
             runs: 7,
+            scope_runs: 21,
             io_runs: 3,
         }
     } else {
         Config {
             runs: 31,
+            scope_runs: 201,
             io_runs: 5,
         }
     };
@@ -114,14 +137,16 @@ fn main() {
         .expect("rayon pool");
     println!(
         "lanepool Rust benches: {workers} workers (lanepool's caller also helps; rayon's waits); \
-         median of {} runs ({} for I/O)",
-        cfg.runs, cfg.io_runs
+         median of {} runs ({} for the scope cases, run in turn; {} for I/O)",
+        cfg.runs, cfg.scope_runs, cfg.io_runs
     );
     let mut rows: Vec<Row> = Vec::new();
     let n = AtomicUsize::new(0);
 
-    // 1. 10,000 empty tasks in one scope.
-    let lp = median(cfg.runs, || {
+    // 1 and 2: the scope cases. The contenders take turns run by run (lanepool, rayon,
+    // std, lanepool, ...), so that a burst of load on a shared machine hits all of them alike.
+    let threads = workers + 1;
+    let flat_lanepool = || {
         pool.scope(|s| {
             for _ in 0..TASKS {
                 s.spawn(|_| {
@@ -129,8 +154,8 @@ fn main() {
                 });
             }
         })
-    });
-    let ry = median(cfg.runs, || {
+    };
+    let flat_rayon = || {
         rayon_pool.scope(|s| {
             for _ in 0..TASKS {
                 s.spawn(|_| {
@@ -138,9 +163,8 @@ fn main() {
                 });
             }
         })
-    });
-    let threads = workers + 1;
-    let st = median(cfg.runs, || {
+    };
+    let flat_std = || {
         std::thread::scope(|s| {
             for t in 0..threads {
                 let n = &n;
@@ -151,7 +175,8 @@ fn main() {
                 });
             }
         })
-    });
+    };
+    let [lp, ry, st] = medians_in_turn(cfg.scope_runs, [&flat_lanepool, &flat_rayon, &flat_std]);
     rows.push(Row {
         case: "scope: 10,000 empty tasks",
         unit: "ms",
@@ -163,8 +188,7 @@ fn main() {
         goal: Some("ratio vs rayon <= 1.0".into()),
     });
 
-    // 2. Nested spawns: 100 tasks each spawning 100.
-    let lp = median(cfg.runs, || {
+    let nested_lanepool = || {
         pool.scope(|s| {
             for _ in 0..OUTER {
                 s.spawn(|s| {
@@ -176,8 +200,8 @@ fn main() {
                 });
             }
         })
-    });
-    let ry = median(cfg.runs, || {
+    };
+    let nested_rayon = || {
         rayon_pool.scope(|s| {
             for _ in 0..OUTER {
                 s.spawn(|s| {
@@ -189,8 +213,8 @@ fn main() {
                 });
             }
         })
-    });
-    let st = median(cfg.runs, || {
+    };
+    let nested_std = || {
         std::thread::scope(|s| {
             for t in 0..threads {
                 let n = &n;
@@ -203,7 +227,11 @@ fn main() {
                 });
             }
         })
-    });
+    };
+    let [lp, ry, st] = medians_in_turn(
+        cfg.scope_runs,
+        [&nested_lanepool, &nested_rayon, &nested_std],
+    );
     rows.push(Row {
         case: "scope: 100 tasks x 100 nested",
         unit: "ms",
