@@ -18,9 +18,9 @@ use lanepool::batch::{run_plan_async, BatchOptions};
 use lanepool::event::{BatchPlan, BatchRecord};
 use lanepool::Pool;
 
-const TASKS: usize = 10_000;
-const OUTER: usize = 100;
-const INNER: usize = 100;
+mod scope_cases;
+use scope_cases::{scope_case, INNER, OUTER, TASKS};
+
 const RECORDS: usize = 10_000;
 const GROUPS: usize = 100;
 const IO_RECORDS: usize = 100;
@@ -146,24 +146,8 @@ fn main() {
     // 1 and 2: the scope cases. The contenders take turns run by run (lanepool, rayon,
     // std, lanepool, ...), so that a burst of load on a shared machine hits all of them alike.
     let threads = workers + 1;
-    let flat_lanepool = || {
-        pool.scope(|s| {
-            for _ in 0..TASKS {
-                s.spawn(|_| {
-                    n.fetch_add(1, Ordering::Relaxed);
-                });
-            }
-        })
-    };
-    let flat_rayon = || {
-        rayon_pool.scope(|s| {
-            for _ in 0..TASKS {
-                s.spawn(|_| {
-                    n.fetch_add(1, Ordering::Relaxed);
-                });
-            }
-        })
-    };
+    let flat_lanepool = || scope_case!(pool, false, n);
+    let flat_rayon = || scope_case!(rayon_pool, false, n);
     let flat_std = || {
         std::thread::scope(|s| {
             for t in 0..threads {
@@ -188,32 +172,8 @@ fn main() {
         goal: Some("ratio vs rayon <= 1.0".into()),
     });
 
-    let nested_lanepool = || {
-        pool.scope(|s| {
-            for _ in 0..OUTER {
-                s.spawn(|s| {
-                    for _ in 0..INNER {
-                        s.spawn(|_| {
-                            n.fetch_add(1, Ordering::Relaxed);
-                        });
-                    }
-                });
-            }
-        })
-    };
-    let nested_rayon = || {
-        rayon_pool.scope(|s| {
-            for _ in 0..OUTER {
-                s.spawn(|s| {
-                    for _ in 0..INNER {
-                        s.spawn(|_| {
-                            n.fetch_add(1, Ordering::Relaxed);
-                        });
-                    }
-                });
-            }
-        })
-    };
+    let nested_lanepool = || scope_case!(pool, true, n);
+    let nested_rayon = || scope_case!(rayon_pool, true, n);
     let nested_std = || {
         std::thread::scope(|s| {
             for t in 0..threads {

@@ -10,57 +10,20 @@
 //! only that case (and the pool's start-up). `both` alternates lanepool and rayon run by run (on
 //! a shared machine both see the same load) and prints the medians and their ratio.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 use lanepool::Pool;
 
-const TASKS: usize = 10_000;
-const OUTER: usize = 100;
-const INNER: usize = 100;
+mod scope_cases;
+use scope_cases::scope_case;
 
 fn lanepool_case(pool: &Pool, nested: bool, n: &AtomicUsize) {
-    pool.scope(|s| {
-        if nested {
-            for _ in 0..OUTER {
-                s.spawn(|s| {
-                    for _ in 0..INNER {
-                        s.spawn(|_| {
-                            n.fetch_add(1, Ordering::Relaxed);
-                        });
-                    }
-                });
-            }
-        } else {
-            for _ in 0..TASKS {
-                s.spawn(|_| {
-                    n.fetch_add(1, Ordering::Relaxed);
-                });
-            }
-        }
-    })
+    scope_case!(pool, nested, n)
 }
 
 fn rayon_case(pool: &rayon::ThreadPool, nested: bool, n: &AtomicUsize) {
-    pool.scope(|s| {
-        if nested {
-            for _ in 0..OUTER {
-                s.spawn(|s| {
-                    for _ in 0..INNER {
-                        s.spawn(|_| {
-                            n.fetch_add(1, Ordering::Relaxed);
-                        });
-                    }
-                });
-            }
-        } else {
-            for _ in 0..TASKS {
-                s.spawn(|_| {
-                    n.fetch_add(1, Ordering::Relaxed);
-                });
-            }
-        }
-    })
+    scope_case!(pool, nested, n)
 }
 
 fn timed(f: impl FnOnce()) -> Duration {

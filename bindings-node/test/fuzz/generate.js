@@ -2,18 +2,11 @@
 // A seeded generator of Lambda events for fuzzing: random JSON values, and valid SQS, SQS FIFO,
 // Kinesis and DynamoDB events with fields removed, retyped, emptied or made huge.
 
-/** mulberry32 with helpers. */
+const helpers = require('../helpers');
+
+/** The tests' seeded PRNG (mulberry32, with `int` and `pick`) plus `chance(p)`. */
 function rng(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  next.int = (lo, hi) => lo + Math.floor(next() * (hi - lo + 1));
-  next.pick = (arr) => arr[Math.floor(next() * arr.length)];
+  const next = helpers.rng(seed);
   next.chance = (p) => next() < p;
   return next;
 }
