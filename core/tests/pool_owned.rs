@@ -23,6 +23,8 @@ fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'st
 
 /// How long a test may take before it counts as hung (Miri runs far slower).
 const LIMIT: Duration = Duration::from_secs(if cfg!(miri) { 900 } else { 20 });
+/// How soon a spawned task must have run without a wait (Miri runs some 1,000 times slower).
+const PROMPTLY: Duration = Duration::from_secs(if cfg!(miri) { 120 } else { 5 });
 
 #[test]
 fn static_tasks_borrow_nothing_and_start_at_once() {
@@ -143,6 +145,7 @@ fn many_threads_spawn_and_wait_at_once() {
         let scope = pool.owned_scope();
         let count = Arc::new(AtomicUsize::new(0));
         let threads = 8;
+        let rounds = if cfg!(miri) { 5 } else { 50 };
         let barrier = Arc::new(Barrier::new(threads));
         let handles: Vec<_> = (0..threads)
             .map(|_| {
@@ -150,7 +153,7 @@ fn many_threads_spawn_and_wait_at_once() {
                     (scope.clone(), Arc::clone(&count), Arc::clone(&barrier));
                 thread::spawn(move || {
                     barrier.wait();
-                    for round in 0..50 {
+                    for round in 0..rounds {
                         for _ in 0..20 {
                             let count = Arc::clone(&count);
                             scope.spawn(move |s| {
@@ -172,7 +175,7 @@ fn many_threads_spawn_and_wait_at_once() {
             h.join().unwrap();
         }
         scope.wait();
-        assert_eq!(count.load(Ordering::Relaxed), threads * 50 * 20);
+        assert_eq!(count.load(Ordering::Relaxed), threads * rounds * 20);
     });
 }
 
@@ -180,12 +183,13 @@ fn many_threads_spawn_and_wait_at_once() {
 fn many_scopes_from_many_threads() {
     within(LIMIT, || {
         let pool = Pool::new(2).unwrap();
+        let scopes = if cfg!(miri) { 20 } else { 200 };
         let handles: Vec<_> = (0..6)
             .map(|_| {
                 let pool = pool.clone();
                 thread::spawn(move || {
                     let mut total = 0;
-                    for _ in 0..200 {
+                    for _ in 0..scopes {
                         let scope = pool.owned_scope();
                         let count = Arc::new(AtomicUsize::new(0));
                         for _ in 0..5 {
@@ -202,7 +206,7 @@ fn many_scopes_from_many_threads() {
             })
             .collect();
         for h in handles {
-            assert_eq!(h.join().unwrap(), 1000);
+            assert_eq!(h.join().unwrap(), scopes * 5);
         }
     });
 }
@@ -269,7 +273,8 @@ fn wait_on_workers_from_outside_keeps_to_the_worker_count() {
             }
             scope.try_wait_on_workers().unwrap();
             assert!(peak.load(Ordering::SeqCst) <= 3);
-            assert!(peak.load(Ordering::SeqCst) >= 2);
+            // (Under Miri one thread may well run all twelve before another wakes.)
+            assert!(cfg!(miri) || peak.load(Ordering::SeqCst) >= 2);
         }
         // With the only worker busy elsewhere, the waiter runs the tasks itself.
         let pool = Pool::new(1).unwrap();
@@ -380,7 +385,7 @@ fn spawn_after_wait_restarts_work_promptly() {
             let (tx, rx) = mpsc::channel();
             scope.spawn(move |_| tx.send(round).unwrap());
             // Runs on a worker without a wait, every round (the scope re-registers).
-            assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), round);
+            assert_eq!(rx.recv_timeout(PROMPTLY).unwrap(), round);
             scope.wait();
         }
     });
@@ -421,6 +426,7 @@ fn owned_sum(pool: &Pool) -> usize {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // Miri cannot fork
 fn a_forked_child_runs_owned_scopes_on_fresh_workers() {
     let pool = Pool::new(2).unwrap();
     assert_eq!(owned_sum(&pool), 4950);
