@@ -177,3 +177,48 @@ def test_exception_with_a_raising_del_and_cyclic_traceback(mode):
     gc.collect()
     report = run(mode, sqs_event(2), lambda r: None)
     assert report.succeeded == ["m0", "m1"]
+
+
+class AwaitableThing:
+    """Awaitable through its type's `__await__`, though it is no coroutine."""
+
+    def __await__(self):
+        yield from ()
+
+
+class ClaimsEverything:
+    """Answers every attribute looked up on the instance, `__await__` included; its type is
+    not awaitable, so `await` would fail on it."""
+
+    def __getattr__(self, name):
+        return lambda *a: None
+
+
+def test_sync_handler_returning_an_awaitable_fails_its_record_and_the_coroutine_is_closed():
+    async def work(record):
+        ran.append(record["messageId"])
+
+    def sync_looking(record):  # an async function behind a plain decorator
+        coro = work(record)
+        coros.append(coro)
+        return coro
+
+    ran: list = []
+    coros: list = []
+    report = POOL.run_batch(sqs_event(3), sync_looking, raise_on_full_batch_failure=False)
+    assert [(f.item_identifier, f.reason) for f in report.failures] == [("m0", "error"), ("m1", "error"), ("m2", "error")]
+    for f in report.failures:
+        assert isinstance(f.exception, TypeError) and "returned an awaitable" in str(f.exception)
+    assert ran == []  # never run, and closed: no "never awaited" warning either
+    assert all(c.cr_frame is None for c in coros)
+
+    report = POOL.run_batch(sqs_event(2), lambda r: AwaitableThing(), raise_on_full_batch_failure=False)
+    assert [f.reason for f in report.failures] == ["error", "error"]
+
+
+@pytest.mark.parametrize(
+    "value", [("success", None, {}), 7, "text", [1], {"a": 1}, object(), ClaimsEverything()], ids=repr
+)
+def test_sync_handler_returning_a_plain_value_succeeds(value):
+    report = POOL.run_batch(sqs_event(3), lambda r: value, raise_on_full_batch_failure=False)
+    assert report.failures == [] and report.succeeded == ["m0", "m1", "m2"]
