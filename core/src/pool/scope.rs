@@ -146,10 +146,7 @@ impl Enter<'_> {
             moved = true;
         }
         if moved {
-            // As in `push`: a waiter or an idle worker either sees the tasks or is unparked.
-            fence(Ordering::SeqCst);
-            self.state.wake_sleepers();
-            pool.notify_one();
+            self.state.announce(pool);
         }
     }
 }
@@ -361,8 +358,13 @@ impl ScopeState {
         if let Some(job) = job {
             self.injector.push(job);
         }
-        // Pairs with the fences in `wait` and in the workers' sleep: the owner and an idle
-        // worker either see the job or are unparked.
+        self.announce(pool);
+    }
+
+    /// Makes newly queued tasks known: pairs with the fences in `wait` and in the workers'
+    /// sleep, so that the owner and an idle worker either see the tasks or are unparked.
+    #[inline]
+    fn announce(&self, pool: &Inner) {
         fence(Ordering::SeqCst);
         self.wake_sleepers();
         pool.notify_one();
