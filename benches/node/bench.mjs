@@ -223,15 +223,7 @@ async function mediansInTurn(cases, runs, warmup = 3) {
 }
 
 async function medianTime(fn, runs, warmup = 2) {
-  for (let i = 0; i < warmup; i++) check(await fn());
-  const times = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    const out = await fn();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
-    check(out);
-  }
-  return median(times);
+  return (await mediansInTurn({ fn }, runs, warmup)).fn;
 }
 
 const rows = [];
