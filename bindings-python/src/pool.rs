@@ -84,10 +84,13 @@ impl PyPool {
     }
 
     /// Runs a batch with a sync handler on the pool's threads and returns its report.
+    ///
+    /// `results` (used by `lanepool.powertools`): a list as long as the batch, in which each
+    /// record's handler return value is stored at the record's index when it succeeds.
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (event, handler, context, ordering, group_key, retries,
                         deadline_margin_ms, raise_on_full_batch_failure, log_summary,
-                        retry_backoff_ms))]
+                        retry_backoff_ms, results=None))]
     fn run_batch<'py>(
         &self,
         py: Python<'py>,
@@ -101,6 +104,7 @@ impl PyPool {
         raise_on_full_batch_failure: bool,
         log_summary: bool,
         retry_backoff_ms: f64,
+        results: Option<Bound<'py, PyList>>,
     ) -> PyResult<Py<PyReport>> {
         let raw = RawOptions {
             context,
@@ -114,6 +118,16 @@ impl PyPool {
         };
         let options = batch::batch_options(&raw)?;
         let (plan, records) = batch::decode(&event, options.ordering, raw.group_key.as_ref())?;
+        if let Some(results) = &results {
+            if results.len() != records.len() {
+                return Err(PyValueError::new_err(format!(
+                    "results must be a list of {} items (one per record), got {}",
+                    records.len(),
+                    results.len()
+                )));
+            }
+        }
+        let results = results.map(Bound::unbind);
         let handler = handler.unbind();
         let call = |py: Python<'_>, index: usize| -> PyResult<()> {
             let value = handler.bind(py).call1((records[index].bind(py),))?;
@@ -127,6 +141,9 @@ impl PyPool {
                     "the handler returned an awaitable: pass an `async def` handler (or use \
                      run_batch_async) so that lanepool awaits it",
                 ));
+            }
+            if let Some(results) = &results {
+                results.bind(py).set_item(index, value)?;
             }
             Ok(())
         };

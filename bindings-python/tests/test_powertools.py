@@ -323,6 +323,71 @@ def test_default_lanes_match_sqs_fifo_skip_group_async(seed):
     assert_same(ours, theirs, skipped_ok=True)
 
 
+class _AfterSuper:
+    """A ``failure_handler`` override that works after calling ``super()`` (as Powertools' docs
+    show for metrics): its work must happen for every failed record."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.counted = []
+
+    def failure_handler(self, record, exception):
+        entry = super().failure_handler(record, exception)
+        self.counted.append(ident(record))
+        return entry
+
+
+class CountingParallel(_AfterSuper, ParallelBatchProcessor):
+    pass
+
+
+class CountingFifo(_AfterSuper, SqsFifoPartialProcessor):
+    pass
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1))
+def test_overridden_failure_handler_runs_to_its_end_and_lanes_still_skip(use_async, seed):
+    """process() / async_process() run Powertools' per-record method directly unless
+    failure_handler is overridden; with an override the code after super() runs for every
+    failure and lanepool still sees them."""
+    event = random_event(seed, "fifo")
+    theirs_processor = CountingFifo(skip_group_on_error=True)
+    theirs = run(theirs_processor, event, record_handler)
+    ours_processor = CountingParallel(EventType.SQS, pool=POOL)
+    handler = async_record_handler if use_async else record_handler
+    ours = run(ours_processor, event, handler, use_async=use_async)
+    assert_same(ours, theirs, skipped_ok=True)
+    assert sorted(ours_processor.counted) == sorted(theirs_processor.counted)
+    assert sorted(ours_processor.counted) == sorted(ours[2]["fail"])
+
+
+def test_failure_handler_override_without_super_still_fails_the_lane():
+    class OwnEntries(ParallelBatchProcessor):
+        def failure_handler(self, record, exception):
+            return ("fail", f"own: {exception[1]}", record)
+
+    records = [sqs_record(i, {"n": i, "fail": i == 1, "sleep": False}, group="g") for i in range(3)]
+    processor = OwnEntries(EventType.SQS, pool=POOL)
+    with processor(records, record_handler):
+        results = processor.process()
+    assert [r[0] for r in results] == ["success", "fail", "fail"]
+    assert results[1][1] == "own: record 1 failed"
+    assert processor.response() == {
+        "batchItemFailures": [{"itemIdentifier": "m001"}, {"itemIdentifier": "m002"}]
+    }
+
+
+def test_results_list_of_the_wrong_length_is_refused_before_any_handler():
+    called = []
+    records = [sqs_record(i, {"n": i}) for i in range(3)]
+    with pytest.raises(ValueError, match="results must be a list of 3 items"):
+        POOL._core.run_batch({"Records": records}, called.append, None, "auto", None, 0, 500, True, False,
+                             100, [None])
+    assert called == []
+
+
 @pytest.mark.parametrize("kind", ["sqs", "kinesis", "dynamodb"])
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))

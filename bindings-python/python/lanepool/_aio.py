@@ -29,6 +29,18 @@ async def _attempt(handler, record):
     return None
 
 
+async def _attempt_keeping(handler, record, results, index):
+    """``_attempt`` that also stores a successful attempt's result at ``results[index]``."""
+    try:
+        result = handler(record)
+        if hasattr(result, "__await__"):
+            result = await result
+    except BaseException as exc:  # noqa: BLE001 - as in _attempt
+        return exc
+    results[index] = result
+    return None
+
+
 def _outcome(task):
     """What a finished attempt task ended with: None, or the exception."""
     if task.cancelled():  # cancelled before its first step: the handler never saw it
@@ -54,13 +66,19 @@ async def _cancel_running(run, running: dict) -> BaseException | None:
     return interrupt
 
 
-async def run_batch(workers, event, handler, options, cancel_at_deadline=True):
+async def run_batch(workers, event, handler, options, cancel_at_deadline=True, results=None):
     """Runs one batch on the running loop with at most ``workers`` handlers in flight.
 
     With ``cancel_at_deadline``, handlers still running at ``deadline - margin`` are cancelled
     and awaited, and end as ``deadline``; otherwise they are awaited and end as they end.
+    ``results`` (used by ``lanepool.powertools``): a list as long as the batch that receives
+    each succeeded record's result at its index.
     """
     run, records = start_batch(event, workers, *options, cancel_at_deadline)
+    if results is not None and len(results) != len(records):
+        raise ValueError(
+            f"results must be a list of {len(records)} items (one per record), got {len(results)}"
+        )
     loop = asyncio.get_running_loop()
     running: dict = {}
     interrupt = None
@@ -68,7 +86,10 @@ async def run_batch(workers, event, handler, options, cancel_at_deadline=True):
         while True:
             kind, value = run.step()
             if kind == _RUN:
-                task = loop.create_task(_attempt(handler, records[value]))
+                if results is None:
+                    task = loop.create_task(_attempt(handler, records[value]))
+                else:
+                    task = loop.create_task(_attempt_keeping(handler, records[value], results, value))
                 running[task] = value
                 continue
             if kind == _DONE:

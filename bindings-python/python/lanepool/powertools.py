@@ -7,6 +7,7 @@ your record handlers, data classes or parser models, ``process_partial_response`
 form::
 
     import lanepool
+from lanepool import _aio
     from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
     from lanepool.powertools import ParallelBatchProcessor
 
@@ -36,6 +37,7 @@ from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, BatchProc
 from aws_lambda_powertools.utilities.batch.exceptions import SQSFifoMessageGroupCircuitBreakerError
 
 import lanepool
+from lanepool import _aio
 
 __all__ = ["ParallelBatchProcessor", "SkippedRecordError", "DeadlineRecordError", "default_pool"]
 
@@ -163,36 +165,61 @@ class ParallelBatchProcessor(BatchProcessor):
         # Exception info of failed entries, by id(entry), from failure_handler to the record's
         # lanepool handler (thread-safe: one dict operation each, under the GIL).
         self._failed_exc: dict = {}
+        # True while process() runs _process_record directly on the pool (see process()).
+        self._raise_failures = False
 
     # Powertools' async per-record machinery, on this BatchProcessor subclass.
     _async_process_record = AsyncBatchProcessor._async_process_record
 
     def failure_handler(self, record, exception):
         entry = super().failure_handler(record, exception)
+        if self._raise_failures:
+            # Inside process()'s direct run: the record fails in lanepool's eyes (rest of its
+            # lane skipped, retries) with Powertools' entry.
+            raise _RecordFailed(entry, exception)
         self._failed_exc[id(entry)] = exception
         return entry
 
     # ------------------------------------------------------------------ running
 
-    def _run_options(self) -> dict:
+    def _run_options(self) -> tuple:
+        """lanepool's batch options, in the order the pool's core takes them."""
         context = getattr(self, "lambda_context", None)
         if not callable(getattr(context, "get_remaining_time_in_millis", None)):
             context = None
-        return {
-            "context": context,
-            "ordering": self.ordering,
-            "group_key": self.group_key,
-            "retries": self.retries,
-            "deadline_margin_ms": self.deadline_margin_ms,
-            "raise_on_full_batch_failure": False,  # Powertools' _clean applies its own rule
-            "log_summary": self.log_summary,
-            "retry_backoff_ms": self.retry_backoff_ms,
-        }
+        return (
+            context,
+            self.ordering,
+            self.group_key,
+            self.retries,
+            self.deadline_margin_ms,
+            False,  # raise_on_full_batch_failure: Powertools' _clean applies its own rule
+            self.log_summary,
+            self.retry_backoff_ms,
+        )
+
+    def _direct(self) -> bool:
+        """Whether Powertools' per-record method can be lanepool's handler itself, with our
+        ``failure_handler`` raising so that lanepool sees failures (no wrapper per record).
+        Not when a subclass overrides ``failure_handler``: its code after ``super()`` must
+        run, so ours must return."""
+        return type(self).failure_handler is ParallelBatchProcessor.failure_handler
 
     def process(self) -> list[tuple]:
         """Runs every record through Powertools' ``_process_record`` on the pool, lanes kept;
         returns Powertools' result tuples in event order."""
         records = self.records
+        pool = self.pool if self.pool is not None else default_pool()
+        event = {"Records": records}
+        if self._direct():
+            entries: list = [None] * len(records)
+            self._raise_failures = True
+            try:
+                report = pool._core.run_batch(event, self._process_record, *self._run_options(), entries)
+            finally:
+                self._raise_failures = False
+            return self._assemble(records, report, entries)
+
         successes: dict = {}
         failed_exc = self._failed_exc
         process_record = self._process_record
@@ -204,12 +231,11 @@ class ParallelBatchProcessor(BatchProcessor):
                 return
             raise _RecordFailed(entry, failed_exc.pop(id(entry), None))
 
-        pool = self.pool if self.pool is not None else default_pool()
         try:
-            report = pool.run_batch({"Records": records}, run, **self._run_options())
+            report = pool._core.run_batch(event, run, *self._run_options())
         finally:
             failed_exc.clear()
-        return self._assemble(records, report, successes)
+        return self._assemble(records, report, [successes.get(id(raw)) for raw in records])
 
     def async_process(self) -> list[tuple]:
         """Runs every record through Powertools' ``_async_process_record`` (``async def``
@@ -218,6 +244,21 @@ class ParallelBatchProcessor(BatchProcessor):
         sync call: in Lambda it runs on the thread's event loop (created once), elsewhere on
         ``asyncio.run``."""
         records = self.records
+        pool = self.pool if self.pool is not None else default_pool()
+        event = {"Records": records}
+        workers = pool.workers
+        if self._direct():
+            entries: list = [None] * len(records)
+            process_record = self._async_process_record
+            options = self._run_options()
+            coro = _aio.run_batch(workers, event, process_record, options, self.cancel_at_deadline, entries)
+            self._raise_failures = True
+            try:
+                report = _run_like_powertools(coro)
+            finally:
+                self._raise_failures = False
+            return self._assemble(records, report, entries)
+
         successes: dict = {}
         failed_exc = self._failed_exc
         process_record = self._async_process_record
@@ -230,37 +271,29 @@ class ParallelBatchProcessor(BatchProcessor):
                 return
             raise _RecordFailed(entry, failed_exc.pop(id(entry), None))
 
-        pool = self.pool if self.pool is not None else default_pool()
-        options = self._run_options()
-        coro = pool.run_batch_async(
-            {"Records": records}, run, cancel_at_deadline=self.cancel_at_deadline, **options
-        )
+        coro = _aio.run_batch(workers, event, run, self._run_options(), self.cancel_at_deadline)
         try:
             report = _run_like_powertools(coro)
         finally:
             failed_exc.clear()
-        return self._assemble(records, report, successes)
+        return self._assemble(records, report, [successes.get(id(raw)) for raw in records])
 
     # ------------------------------------------------------------------ assembling
 
-    def _assemble(self, records, report, successes) -> list[tuple]:
+    def _assemble(self, records, report, entries: list) -> list[tuple]:
         """Turns lanepool's report and Powertools' per-record entries into Powertools' state,
-        in event order."""
+        in event order. ``entries`` holds each succeeded record's entry at its index; the
+        failed ones' are filled in here, and the list is returned."""
         self.report = report
-        failures = {f.index: f for f in report.failures}
+        failures = report.failures
         if not failures:  # the common case, kept cheap
-            entries = [successes[id(raw)] for raw in records]
             self.success_messages[:] = [entry[2] for entry in entries]
             self.fail_messages.clear()
             self.exceptions.clear()
             return entries
-        entries = []
         exceptions: dict = {}
-        for index, raw in enumerate(records):
-            failure = failures.get(index)
-            if failure is None:
-                entries.append(successes[id(raw)])
-                continue
+        for failure in failures:
+            index = failure.index
             exc = failure.exception
             if isinstance(exc, _RecordFailed):
                 entry, exc_info = exc.entry, exc.exc_info
@@ -288,9 +321,9 @@ class ParallelBatchProcessor(BatchProcessor):
                     exc_info = (DeadlineRecordError, error, None)
                 else:  # raised outside Powertools' try (should not happen)
                     exc_info = (type(exc), exc, getattr(exc, "__traceback__", None))
-                entry = self.failure_handler(self._batch_record(raw), exc_info)
+                entry = self.failure_handler(self._batch_record(records[index]), exc_info)
                 self._failed_exc.pop(id(entry), None)
-            entries.append(entry)
+            entries[index] = entry
             exceptions[index] = exc_info
         # Rebuild the lists the per-record calls appended to in completion order.
         self.success_messages.clear()
