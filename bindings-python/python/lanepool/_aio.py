@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import deque
 
 from ._lanepool import start_batch
 
@@ -39,6 +40,11 @@ async def _attempt_keeping(handler, record, results, index):
         return exc
     results[index] = result
     return None
+
+
+def _wake(waiter) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _outcome(task):
@@ -80,7 +86,15 @@ async def run_batch(workers, event, handler, options, cancel_at_deadline=True, r
             f"results must be a list of {len(records)} items (one per record), got {len(results)}"
         )
     loop = asyncio.get_running_loop()
-    running: dict = {}
+    running: dict = {}  # task -> record index
+    finished: deque = deque()  # tasks done, not yet reported (filled by their done callback)
+    waiter = None  # the future this loop sleeps on while nothing is finished
+
+    def on_done(task):
+        finished.append(task)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
     interrupt = None
     try:
         while True:
@@ -90,10 +104,26 @@ async def run_batch(workers, event, handler, options, cancel_at_deadline=True, r
                     task = loop.create_task(_attempt(handler, records[value]))
                 else:
                     task = loop.create_task(_attempt_keeping(handler, records[value], results, value))
+                task.add_done_callback(on_done)
                 running[task] = value
                 continue
             if kind == _DONE:
                 break
+            if finished:
+                while finished:
+                    task = finished.popleft()
+                    index = running.pop(task, None)
+                    if index is None:  # already reported by _cancel_running
+                        continue
+                    exc = _outcome(task)
+                    if exc is not None and not isinstance(exc, Exception):
+                        # KeyboardInterrupt, SystemExit, ...: no record starts any more,
+                        # running ones finish, then it propagates.
+                        if interrupt is None:
+                            interrupt = exc
+                        run.halt()
+                    run.complete(index, exc)
+                continue
             if running and run.cancel_due():
                 halted = await _cancel_running(run, running)
                 if interrupt is None:
@@ -103,19 +133,15 @@ async def run_batch(workers, event, handler, options, cancel_at_deadline=True, r
                 # A retry waits for its backoff with nothing in flight.
                 await asyncio.sleep(value if value is not None else 0)
                 continue
-            done, _ = await asyncio.wait(
-                running, timeout=value, return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in done:
-                index = running.pop(task)
-                exc = _outcome(task)
-                if exc is not None and not isinstance(exc, Exception):
-                    # KeyboardInterrupt, SystemExit, ...: no record starts any more, running
-                    # ones finish, then it propagates.
-                    if interrupt is None:
-                        interrupt = exc
-                    run.halt()
-                run.complete(index, exc)
+            # Sleep until a task finishes or the core's next timer (deadline, retry) is due.
+            waiter = loop.create_future()
+            timer = None if value is None else loop.call_later(value, _wake, waiter)
+            try:
+                await waiter
+            finally:
+                waiter = None
+                if timer is not None:
+                    timer.cancel()
     except BaseException:
         # Our caller was cancelled (or the loop is going down): stop every handler before
         # leaving, so none runs after this call returned.
