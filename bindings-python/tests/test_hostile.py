@@ -222,3 +222,21 @@ def test_sync_handler_returning_an_awaitable_fails_its_record_and_the_coroutine_
 def test_sync_handler_returning_a_plain_value_succeeds(value):
     report = POOL.run_batch(sqs_event(3), lambda r: value, raise_on_full_batch_failure=False)
     assert report.failures == [] and report.succeeded == ["m0", "m1", "m2"]
+
+
+@pytest.mark.parametrize(
+    "value", [("success", None, {}), 7, object(), ClaimsEverything()], ids=repr
+)
+def test_plain_value_from_a_handler_on_the_asyncio_driver_succeeds_too(value):
+    """The asyncio driver decides what to await by the result's type, as the sync path does:
+    an object that only claims `__await__` through `__getattr__` is a plain value."""
+
+    async def run():
+        return await POOL.run_batch_async(sqs_event(3), lambda r: value, raise_on_full_batch_failure=False)
+
+    report = asyncio.run(run())
+    assert report.failures == [] and report.succeeded == ["m0", "m1", "m2"]
+    awaited = asyncio.run(POOL.run_batch_async(sqs_event(2), lambda r: AwaitableThing(),
+                                               raise_on_full_batch_failure=False))
+    assert awaited.failures == [] and awaited.succeeded == ["m0", "m1"]
+

@@ -23,7 +23,7 @@ async def _attempt(handler, record):
     """
     try:
         result = handler(record)
-        if hasattr(result, "__await__"):
+        if hasattr(type(result), "__await__"):  # by type, as `await` and the sync path
             await result
     except BaseException as exc:  # noqa: BLE001 - every failure is the record's (or a halt)
         return exc
@@ -34,7 +34,7 @@ async def _attempt_keeping(handler, record, results, index):
     """``_attempt`` that also stores a successful attempt's result at ``results[index]``."""
     try:
         result = handler(record)
-        if hasattr(result, "__await__"):
+        if hasattr(type(result), "__await__"):  # by type, as `await` and the sync path
             result = await result
     except BaseException as exc:  # noqa: BLE001 - as in _attempt
         return exc
