@@ -15,8 +15,9 @@ from ._lanepool import start_batch
 _RUN, _WAIT, _DONE = 0, 1, 2
 
 
-async def _attempt(handler, record):
-    """One attempt: None on success, else the exception it raised (never raises).
+async def _attempt(handler, record, results=None, index=0):
+    """One attempt: None on success, else the exception it raised (never raises). With
+    ``results``, a successful attempt's result is stored at ``results[index]``.
 
     A cancellation (at the deadline, or of the whole call) is returned like any other
     exception: the caller knows whether it cancelled the task and decides what it means.
@@ -24,21 +25,11 @@ async def _attempt(handler, record):
     try:
         result = handler(record)
         if hasattr(type(result), "__await__"):  # by type, as `await` and the sync path
-            await result
+            result = await result
     except BaseException as exc:  # noqa: BLE001 - every failure is the record's (or a halt)
         return exc
-    return None
-
-
-async def _attempt_keeping(handler, record, results, index):
-    """``_attempt`` that also stores a successful attempt's result at ``results[index]``."""
-    try:
-        result = handler(record)
-        if hasattr(type(result), "__await__"):  # by type, as `await` and the sync path
-            result = await result
-    except BaseException as exc:  # noqa: BLE001 - as in _attempt
-        return exc
-    results[index] = result
+    if results is not None:
+        results[index] = result
     return None
 
 
@@ -100,10 +91,7 @@ async def run_batch(workers, event, handler, options, cancel_at_deadline=True, r
         while True:
             kind, value = run.step()
             if kind == _RUN:
-                if results is None:
-                    task = loop.create_task(_attempt(handler, records[value]))
-                else:
-                    task = loop.create_task(_attempt_keeping(handler, records[value], results, value))
+                task = loop.create_task(_attempt(handler, records[value], results, value))
                 task.add_done_callback(on_done)
                 running[task] = value
                 continue
