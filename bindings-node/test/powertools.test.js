@@ -240,6 +240,62 @@ test(`default lanes answer as SqsFifoPartialProcessorAsync with skipGroupOnError
   assert.ok(skipped > 0, 'some records were skipped');
 });
 
+/** A failureHandler override that works after calling super (as for metrics): it must run for every failure. */
+function countingFailures(Base) {
+  return class extends Base {
+    counted = [];
+
+    failureHandler(record, error) {
+      const entry = super.failureHandler(record, error);
+      this.counted.push(identifierOf(record));
+      return entry;
+    }
+  };
+}
+
+test(`an overridden failureHandler runs to its end for every failure, and lanes still skip (${CASES} seeded events)`, async () => {
+  // process() runs processRecord itself as lanepool's handler unless failureHandler is overridden.
+  const r = rng(SEED + 11);
+  const ours = new (countingFailures(ParallelBatchProcessor))(EventType.SQS, { pool: new Pool({ concurrency: 3 }) });
+  const reference = new (countingFailures(SqsFifoPartialProcessorAsync))();
+  let skipped = 0;
+  for (let c = 0; c < CASES; c++) {
+    ours.counted = [];
+    reference.counted = [];
+    const { event, plan } = randomEvent(r, 'fifo');
+    const options = { context: {}, skipGroupOnError: true, throwOnFullBatchFailure: false };
+    const got = await compare(`FIFO case ${c} (seed ${SEED})`, reference, ours, event, plan, options);
+    skipped += got.errors.filter((e) => e === 'SKIPPED').length;
+    assert.deepStrictEqual([...ours.counted].sort(), [...reference.counted].sort(), `case ${c}: counted`);
+    assert.deepStrictEqual(
+      [...ours.counted].sort(),
+      ours.failureMessages.map(identifierOf).sort(),
+      `case ${c}: one count per failure`,
+    );
+  }
+  assert.ok(skipped > 0, 'some records were skipped');
+});
+
+test('a failureHandler override that does not call super still fails the rest of the lane', async () => {
+  class OwnEntries extends ParallelBatchProcessor {
+    failureHandler(record, error) {
+      return ['fail', `own: ${error.message}`, record];
+    }
+  }
+  const Records = ['m0', 'm1', 'm2'].map((id) => sqsRecord(id, 'g'));
+  const processor = new OwnEntries(EventType.SQS, { pool: new Pool({ concurrency: 2 }) });
+  processor.register(Records, async (record) => {
+    if (record.messageId === Records[1].messageId) throw new Error('boom');
+  });
+  const results = await processor.process();
+  assert.deepStrictEqual(results.map((e) => e[0]), ['success', 'fail', 'fail']);
+  assert.equal(results[1][1], 'own: boom');
+  assert.deepStrictEqual(
+    processor.report.failures.map((f) => [f.itemIdentifier, f.reason]),
+    [['m1', 'error'], ['m2', 'skipped']],
+  );
+});
+
 test('default lanes on Kinesis and DynamoDB skip only the rest of the failed lane', async () => {
   const r = rng(SEED + 2);
   for (const [source, eventType, laneOf] of [
