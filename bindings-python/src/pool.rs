@@ -3,9 +3,10 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use parking_lot::{Condvar, Mutex};
-use pyo3::exceptions::{PyException, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyBaseException, PyException, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::{PyTraverseError, PyVisit};
 
 use crate::batch::{self, PyReport, RawOptions};
 use crate::errors;
@@ -253,7 +254,10 @@ impl PyPool {
 
 enum TaskState {
     Pending,
-    Done(PyResult<Py<PyAny>>),
+    Returned(Py<PyAny>),
+    Raised(Py<PyBaseException>),
+    /// Emptied by the garbage collector (`__clear__`), which found the task in a cycle.
+    Cleared,
 }
 
 /// A function spawned in a scope.
@@ -288,8 +292,9 @@ impl PyTask {
     fn result(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         self.wait(py);
         match &*self.state.lock() {
-            TaskState::Done(Ok(v)) => Ok(v.clone_ref(py)),
-            TaskState::Done(Err(e)) => Err(e.clone_ref(py)),
+            TaskState::Returned(v) => Ok(v.clone_ref(py)),
+            TaskState::Raised(e) => Err(PyErr::from_value(e.bind(py).clone().into_any())),
+            TaskState::Cleared => Err(cleared()),
             TaskState::Pending => unreachable!("waited"),
         }
     }
@@ -298,7 +303,7 @@ impl PyTask {
     fn exception(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.wait(py);
         match &*self.state.lock() {
-            TaskState::Done(Err(e)) => Some(e.clone_ref(py).into_value(py).into_any()),
+            TaskState::Raised(e) => Some(e.clone_ref(py).into_any()),
             _ => None,
         }
     }
@@ -306,10 +311,41 @@ impl PyTask {
     fn __repr__(&self) -> &'static str {
         match &*self.state.lock() {
             TaskState::Pending => "<Task pending>",
-            TaskState::Done(Ok(_)) => "<Task finished>",
-            TaskState::Done(Err(_)) => "<Task failed>",
+            TaskState::Returned(_) => "<Task finished>",
+            TaskState::Raised(_) => "<Task failed>",
+            TaskState::Cleared => "<Task cleared>",
         }
     }
+
+    /// What the task holds, for the garbage collector: its return value or exception may refer
+    /// back to the task (a cycle).
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // The lock is only ever held briefly; if it is held now, nothing is reported, which
+        // only keeps the objects alive longer (never frees a live one).
+        if let Some(state) = self.state.try_lock() {
+            match &*state {
+                TaskState::Returned(v) => visit.call(v)?,
+                TaskState::Raised(e) => visit.call(e)?,
+                TaskState::Pending | TaskState::Cleared => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Breaks a cycle through the task's result (the collector found it unreachable).
+    fn __clear__(&self) {
+        let old = match self.state.try_lock() {
+            Some(mut state) if !matches!(*state, TaskState::Pending) => {
+                std::mem::replace(&mut *state, TaskState::Cleared)
+            }
+            _ => return,
+        };
+        drop(old);
+    }
+}
+
+fn cleared() -> PyErr {
+    PyRuntimeError::new_err("lanepool: this task's result was cleared by the garbage collector")
 }
 
 /// A scope: every task spawned in it (nested ones too) finishes before it exits.
@@ -350,8 +386,12 @@ impl PyScope {
                     .bind(py)
                     .call(args.bind(py), kwargs.as_ref().map(|k| k.bind(py)))
                     .map(Bound::unbind);
+                let state = match r {
+                    Ok(value) => TaskState::Returned(value),
+                    Err(err) => TaskState::Raised(err.into_value(py)),
+                };
                 let task = handle.get();
-                *task.state.lock() = TaskState::Done(r);
+                *task.state.lock() = state;
                 task.finished.notify_all();
                 drop(func);
                 drop(args);
@@ -380,8 +420,8 @@ impl PyScope {
         let total = tasks.len();
         let mut failed: Vec<Py<PyAny>> = Vec::new();
         for task in &tasks {
-            if let TaskState::Done(Err(e)) = &*task.get().state.lock() {
-                failed.push(e.clone_ref(py).into_value(py).into_any());
+            if let TaskState::Raised(e) = &*task.get().state.lock() {
+                failed.push(e.clone_ref(py).into_any());
             }
         }
         if failed.is_empty() {

@@ -227,3 +227,37 @@ def test_task_result_waits_inside_the_block():
         t = s.spawn(lambda: (time.sleep(0.05), 42)[1])
         assert t.result() == 42
         assert t.done()
+
+
+class _Marker:
+    """An object in a cycle whose collection a weak reference shows."""
+
+
+@pytest.mark.parametrize("outcome", ["returns", "raises"])
+def test_a_task_in_a_reference_cycle_is_collected(outcome):
+    """A task's result (or exception) that refers back to the task forms a cycle; the garbage
+    collector must see through the task to free it."""
+    import gc
+    import weakref
+
+    def make():
+        box: list = []
+        marker = _Marker()
+
+        def work():
+            if outcome == "raises":
+                raise ValueError(box, marker)
+            return box, marker
+
+        try:
+            with lanepool.Pool(workers=2).scope() as s:
+                task = s.spawn(work)
+        except ExceptionGroup:
+            pass
+        box.append(task)
+        assert task.done()
+        return weakref.ref(marker)
+
+    ref = make()
+    gc.collect()
+    assert ref() is None
