@@ -19,5 +19,15 @@ fn _lanepool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<batch::PyFailure>()?;
     m.add_class::<aio::PyBatchRun>()?;
     m.add_function(wrap_pyfunction!(aio::start_batch, m)?)?;
+    // The core's defaults, which the Python signatures show.
+    let millis = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    m.add(
+        "DEFAULT_DEADLINE_MARGIN_MS",
+        millis(lanepool::batch::DEFAULT_DEADLINE_MARGIN),
+    )?;
+    m.add(
+        "DEFAULT_RETRY_BACKOFF_MS",
+        millis(lanepool::lanes::Backoff::default().base),
+    )?;
     Ok(())
 }

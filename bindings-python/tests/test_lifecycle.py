@@ -291,3 +291,33 @@ def test_pool_created_at_import_works_in_a_forked_child():
     assert os.waitstatus_to_exitcode(status) == 0, message
     # and the parent still works
     assert POOL.process(fifo(4), lambda r: None) == {"batchItemFailures": []}
+
+
+def test_option_defaults_are_the_cores_in_signatures_and_stubs():
+    """The deadline margin and retry backoff defaults live in the Rust core; the Python
+    signatures take them from it, and the type stubs (which cannot) must show the same."""
+    import ast
+    import inspect
+    from pathlib import Path
+
+    import lanepool._lanepool as core
+    from lanepool import Pool
+
+    want = {
+        "deadline_margin_ms": core.DEFAULT_DEADLINE_MARGIN_MS,
+        "retry_backoff_ms": core.DEFAULT_RETRY_BACKOFF_MS,
+    }
+    assert want == {"deadline_margin_ms": 500.0, "retry_backoff_ms": 100.0}
+    for method in (Pool.process, Pool.run_batch, Pool.run_batch_async, Pool.process_async):
+        params = inspect.signature(method).parameters
+        assert {k: params[k].default for k in want} == want, method.__name__
+    seen = 0
+    for stub in Path(lanepool.__file__).parent.glob("*.pyi"):
+        for node in ast.walk(ast.parse(stub.read_text())):
+            if isinstance(node, ast.arguments):
+                pairs = zip(node.kwonlyargs, node.kw_defaults)
+                for arg, default in pairs:
+                    if arg.arg in want and default is not None:
+                        assert ast.literal_eval(default) == want[arg.arg], (stub.name, arg.arg)
+                        seen += 1
+    assert seen >= 8

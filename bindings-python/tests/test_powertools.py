@@ -691,3 +691,13 @@ def test_processor_is_reusable_and_state_is_per_batch():
     assert process_partial_response(ok, record_handler, processor, {}) == {"batchItemFailures": []}
     assert processor.fail_messages == [] and processor.exceptions == []
     assert processor._failed_exc == {}
+
+
+def test_option_defaults_are_the_cores():
+    import inspect
+
+    import lanepool._lanepool as core
+
+    params = inspect.signature(ParallelBatchProcessor).parameters
+    assert params["deadline_margin_ms"].default == core.DEFAULT_DEADLINE_MARGIN_MS
+    assert params["retry_backoff_ms"].default == core.DEFAULT_RETRY_BACKOFF_MS

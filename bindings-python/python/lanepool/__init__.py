@@ -21,6 +21,8 @@ from __future__ import annotations
 from ._errors import BaseExceptionGroup, BatchFailedError, EventError, ExceptionGroup
 from ._lanepool import BatchReport, Failure, Scope, Task
 from ._lanepool import Pool as _CorePool
+from ._lanepool import DEFAULT_DEADLINE_MARGIN_MS as _DEFAULT_MARGIN_MS
+from ._lanepool import DEFAULT_RETRY_BACKOFF_MS as _DEFAULT_BACKOFF_MS
 
 __all__ = [
     "Pool",
@@ -87,10 +89,10 @@ class Pool:
         ordering: str = "auto",
         group_key=None,
         retries: int = 0,
-        deadline_margin_ms: float = 500,
+        deadline_margin_ms: float = _DEFAULT_MARGIN_MS,
         raise_on_full_batch_failure: bool = True,
         log_summary: bool = False,
-        retry_backoff_ms: float = 100,
+        retry_backoff_ms: float = _DEFAULT_BACKOFF_MS,
         cancel_at_deadline: bool = True,
     ) -> dict:
         """Runs ``handler(record)`` for every record of a Lambda event; returns the partial
@@ -122,10 +124,10 @@ class Pool:
         ordering: str = "auto",
         group_key=None,
         retries: int = 0,
-        deadline_margin_ms: float = 500,
+        deadline_margin_ms: float = _DEFAULT_MARGIN_MS,
         raise_on_full_batch_failure: bool = True,
         log_summary: bool = False,
-        retry_backoff_ms: float = 100,
+        retry_backoff_ms: float = _DEFAULT_BACKOFF_MS,
         cancel_at_deadline: bool = True,
     ) -> BatchReport:
         """Runs ``handler(record)`` for every record of a Lambda event; returns the full report.
@@ -182,10 +184,10 @@ class Pool:
         ordering: str = "auto",
         group_key=None,
         retries: int = 0,
-        deadline_margin_ms: float = 500,
+        deadline_margin_ms: float = _DEFAULT_MARGIN_MS,
         raise_on_full_batch_failure: bool = True,
         log_summary: bool = False,
-        retry_backoff_ms: float = 100,
+        retry_backoff_ms: float = _DEFAULT_BACKOFF_MS,
         cancel_at_deadline: bool = True,
     ) -> BatchReport:
         """Like :meth:`run_batch` for ``async def`` handlers, on the running event loop, with
@@ -220,10 +222,10 @@ class Pool:
         ordering: str = "auto",
         group_key=None,
         retries: int = 0,
-        deadline_margin_ms: float = 500,
+        deadline_margin_ms: float = _DEFAULT_MARGIN_MS,
         raise_on_full_batch_failure: bool = True,
         log_summary: bool = False,
-        retry_backoff_ms: float = 100,
+        retry_backoff_ms: float = _DEFAULT_BACKOFF_MS,
         cancel_at_deadline: bool = True,
     ) -> dict:
         """``(await run_batch_async(...)).response``: the partial batch response.

@@ -7,7 +7,6 @@ your record handlers, data classes or parser models, ``process_partial_response`
 form::
 
     import lanepool
-from lanepool import _aio
     from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
     from lanepool.powertools import ParallelBatchProcessor
 
@@ -38,6 +37,8 @@ from aws_lambda_powertools.utilities.batch.exceptions import SQSFifoMessageGroup
 
 import lanepool
 from lanepool import _aio
+from lanepool._lanepool import DEFAULT_DEADLINE_MARGIN_MS as _DEFAULT_MARGIN_MS
+from lanepool._lanepool import DEFAULT_RETRY_BACKOFF_MS as _DEFAULT_BACKOFF_MS
 
 __all__ = ["ParallelBatchProcessor", "SkippedRecordError", "DeadlineRecordError", "default_pool"]
 
@@ -143,8 +144,8 @@ class ParallelBatchProcessor(BatchProcessor):
         ordering: str = "auto",
         group_key=None,
         retries: int = 0,
-        deadline_margin_ms: float = 500,
-        retry_backoff_ms: float = 100,
+        deadline_margin_ms: float = _DEFAULT_MARGIN_MS,
+        retry_backoff_ms: float = _DEFAULT_BACKOFF_MS,
         log_summary: bool = False,
         cancel_at_deadline: bool = True,
     ) -> None:
