@@ -118,7 +118,7 @@ def table(results: Path, log: Path, events: list[Path]) -> int:
     print("sequential = the sum of the simulated I/O (10-30 ms) of every record the handler ran: what")
     print("processing the same records one at a time takes at least; speed-up = sequential / duration.")
     print("in flight = most handlers running at once (at most 16, and at most the lanes: FIFO groups,")
-    print("Kinesis partition keys; a lane runs one record at a time).")
+    print("Kinesis partition keys, DynamoDB items; a lane runs one record at a time).")
     print("= expected: the response file equals <event>.expected.json beside the event.")
 
     lines = [l for l in log.read_text().splitlines() if l.startswith("{")] if log.exists() else []

@@ -9,6 +9,7 @@ Writes, deterministically (seeded, no clock):
 * ``examples/events/sqs-fifo.json``: SQS FIFO, 1,000 messages in 40 message groups, 5 poison.
 * ``examples/events/sqs-standard.json``: standard SQS, 200 messages, 4 poison.
 * ``examples/events/kinesis.json``: Kinesis, 300 records over 12 partition keys, 4 poison.
+* ``examples/events/dynamodb.json``: DynamoDB stream, 240 records over 30 items, 4 poison.
 * ``tests/e2e/events/*.json``: the smaller events the end-to-end tests send (SQS FIFO batches of
   60 records in 6 groups, one standard SQS and one Kinesis batch, and one batch in which every
   record is poison).
@@ -17,11 +18,12 @@ Beside each event, ``<name>.expected.json`` holds the expected result, computed 
 batch semantics alone (not by lanepool):
 
 * a record fails when its payload contains ``"poison"`` (SQS ``body``; Kinesis: the base64-decoded
-  ``kinesis.data``), which is what ``examples/python/handler.py`` and ``examples/node/handler.js`` do;
-* lanes: SQS FIFO = ``attributes.MessageGroupId``, Kinesis = ``kinesis.partitionKey``, standard SQS
-  has no lanes; once a record of a lane fails, every later record of that lane is skipped and also
+  ``kinesis.data``; DynamoDB: the JSON of ``dynamodb.NewImage``), which is what ``examples/python/handler.py`` and ``examples/node/handler.js`` do;
+* lanes: SQS FIFO = ``attributes.MessageGroupId``, Kinesis = ``kinesis.partitionKey``, DynamoDB =
+  the item's ``dynamodb.Keys`` (key order ignored), standard SQS has no lanes; once a record of a lane fails, every later record of that lane is skipped and also
   reported as failed;
-* identifiers: SQS ``messageId``, Kinesis ``kinesis.sequenceNumber``; failures in event order.
+* identifiers: SQS ``messageId``, Kinesis ``kinesis.sequenceNumber``, DynamoDB
+  ``dynamodb.SequenceNumber``; failures in event order.
 
 The expected file is ``{"batchItemFailures": [...]}``, or, when no record succeeds (lanepool's
 default ``raise_on_full_batch_failure``), ``{"error": "BatchFailedError", "batchItemFailures":
@@ -164,22 +166,89 @@ def kinesis_event(seed: int, records: int, keys: int, poison: int) -> dict:
     return {"Records": out}
 
 
+def _image(order: dict) -> dict:
+    """A DynamoDB item image (attribute values typed as in streams)."""
+    image = {
+        "customer": {"S": order["customer"]},
+        "orderId": {"S": order["orderId"]},
+        "item": {"S": order["item"]},
+        "quantity": {"N": str(order["quantity"])},
+        "status": {"S": order["action"]},
+    }
+    if "note" in order:
+        image["note"] = {"S": order["note"]}
+    return image
+
+
+def dynamodb_event(seed: int, records: int, items: int, poison: int) -> dict:
+    """A DynamoDB stream event: INSERT then MODIFY records of ``items`` items (partition key
+    ``customer``, sort key ``orderId``), NEW_AND_OLD_IMAGES; the keys' order varies between
+    records of one item (lanepool's lane ignores it)."""
+    rng = random.Random(seed)
+    keys = [(f"customer-{rng.randrange(10_000):04d}", f"ord-{i:05d}") for i in range(items)]
+    lane_of = _lane_sequence(rng, records, list(range(items)))
+    poisoned = _poison_positions(rng, records, poison)
+    arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/lanepool-example-orders/stream/2026-01-01T00:00:00.000"
+    seq_base = 400_000_000_000_000_000_000 + rng.randrange(10**9)
+    images: dict[int, dict] = {}
+    out = []
+    for n in range(records):
+        item = lane_of[n]
+        customer, order_id = keys[item]
+        order = json.loads(_body(rng, n, customer, n in poisoned))
+        order["orderId"] = order_id
+        new = _image(order)
+        key_pairs = [("customer", {"S": customer}), ("orderId", {"S": order_id})]
+        if rng.random() < 0.5:
+            key_pairs.reverse()
+        dynamodb = {
+            "ApproximateCreationDateTime": (BASE_TS_MS + seed * 1000 + n * 11) // 1000,
+            "Keys": dict(key_pairs),
+            "NewImage": new,
+            "SequenceNumber": str(seq_base + n * 100),
+            "SizeBytes": len(json.dumps(new)),
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        }
+        old = images.get(item)
+        if old is not None:
+            dynamodb["OldImage"] = old
+        images[item] = new
+        out.append({
+            "eventID": "%032x" % rng.getrandbits(128),
+            "eventName": "MODIFY" if old is not None else "INSERT",
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": REGION,
+            "dynamodb": dynamodb,
+            "eventSourceARN": arn,
+        })
+    return {"Records": out}
+
+
 # ---------------------------------------------------------------- expected results, from the rules
 
 def _payload(record: dict) -> str:
     if "body" in record:
         return record["body"]
-    return base64.b64decode(record["kinesis"]["data"]).decode()
+    if "kinesis" in record:
+        return base64.b64decode(record["kinesis"]["data"]).decode()
+    return json.dumps(record["dynamodb"].get("NewImage", {}))
 
 
 def _identifier(record: dict) -> str:
-    return record["messageId"] if record.get("eventSource") == "aws:sqs" else record["kinesis"]["sequenceNumber"]
+    if record.get("eventSource") == "aws:sqs":
+        return record["messageId"]
+    if "kinesis" in record:
+        return record["kinesis"]["sequenceNumber"]
+    return record["dynamodb"]["SequenceNumber"]
 
 
 def _lane(record: dict) -> str | None:
     if record.get("eventSource") == "aws:sqs":
         return record.get("attributes", {}).get("MessageGroupId")
-    return record["kinesis"]["partitionKey"]
+    if "kinesis" in record:
+        return record["kinesis"]["partitionKey"]
+    return json.dumps(record["dynamodb"]["Keys"], sort_keys=True)  # the item; key order ignored
 
 
 def expected(event: dict) -> dict:
@@ -209,6 +278,7 @@ def files() -> dict[Path, object]:
         HERE / "sqs-fifo.json": sqs_event(1, 1000, 40, 5, FIFO_QUEUE),
         HERE / "sqs-standard.json": sqs_event(2, 200, None, 4, "lanepool-example-orders"),
         HERE / "kinesis.json": kinesis_event(3, 300, 12, 4),
+        HERE / "dynamodb.json": dynamodb_event(4, 240, 30, 4),
         # End-to-end invocations: small FIFO batches (60 records, 6 groups) with varied poison.
         E2E_DIR / "fifo-1.json": sqs_event(101, 60, 6, 2, FIFO_QUEUE),
         E2E_DIR / "fifo-2.json": sqs_event(102, 60, 6, 0, FIFO_QUEUE),

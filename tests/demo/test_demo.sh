@@ -26,7 +26,7 @@ from pathlib import Path
 out = Path(sys.argv[1])
 events = Path("examples/events")
 faces = ["python", "node", "rust"]
-names = ["sqs-fifo", "sqs-standard", "kinesis"]
+names = ["sqs-fifo", "sqs-standard", "kinesis", "dynamodb"]
 problems = []
 
 for face in faces:

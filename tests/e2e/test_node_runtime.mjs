@@ -76,9 +76,21 @@ function runtimeCommand(runtime) {
 }
 
 // ---- the semantics, independent of lanepool (as in examples/events/generate.py)
-const identifier = (r) => (r.eventSource === 'aws:sqs' ? r.messageId : r.kinesis.sequenceNumber);
-const laneOf = (r) => (r.eventSource === 'aws:sqs' ? r.attributes?.MessageGroupId ?? null : r.kinesis.partitionKey);
-const payload = (r) => ('body' in r ? r.body : Buffer.from(r.kinesis.data, 'base64').toString('utf8'));
+function identifier(r) {
+  if (r.eventSource === 'aws:sqs') return r.messageId;
+  return r.kinesis !== undefined ? r.kinesis.sequenceNumber : r.dynamodb.SequenceNumber;
+}
+function laneOf(r) {
+  if (r.eventSource === 'aws:sqs') return r.attributes?.MessageGroupId ?? null;
+  if (r.kinesis !== undefined) return r.kinesis.partitionKey;
+  // A DynamoDB item: its keys, whatever their order in the record.
+  return JSON.stringify(Object.entries(r.dynamodb.Keys).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+function payload(r) {
+  if ('body' in r) return r.body;
+  if (r.kinesis !== undefined) return Buffer.from(r.kinesis.data, 'base64').toString('utf8');
+  return JSON.stringify(r.dynamodb.NewImage ?? {});
+}
 
 function recordsThatRun(event) {
   const failedLanes = new Set();
@@ -320,5 +332,7 @@ for (const { name: runtime, skip } of RUNTIMES) {
     withRuntime(runtime, 'deadline', (rt) => runInvocations(rt, [['sqs-fifo.json', 1200], 'fifo-1.json'])));
 
   test(`[${runtime}] the bundled sample events in examples/events`, { skip }, () =>
-    withRuntime(runtime, 'samples', (rt) => runInvocations(rt, ['sqs-fifo.json', 'sqs-standard.json', 'kinesis.json'])));
+    withRuntime(runtime, 'samples', (rt) =>
+      runInvocations(rt, ['sqs-fifo.json', 'sqs-standard.json', 'kinesis.json', 'dynamodb.json']),
+    ));
 }

@@ -359,8 +359,9 @@ def test_multi_concurrency_mode(tmp_path):
 
 
 def test_bundled_sample_events(runtime):
-    """The sample events shipped in examples/events (1,000-record FIFO, standard SQS, Kinesis)."""
-    runtime.run(["sqs-fifo.json", "sqs-standard.json", "kinesis.json"])
+    """The sample events shipped in examples/events (1,000-record FIFO, standard SQS, Kinesis,
+    DynamoDB streams)."""
+    runtime.run(["sqs-fifo.json", "sqs-standard.json", "kinesis.json", "dynamodb.json"])
 
 
 def test_sample_events_are_up_to_date():
