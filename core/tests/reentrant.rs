@@ -222,6 +222,21 @@ fn thread_names() -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Counts, when a pool worker thread exits, that its thread-local destructors ran (slowly, so
+/// that a thread left running after `drop` returned would not have got there yet).
+struct ExitMark(std::sync::Arc<AtomicUsize>);
+
+impl Drop for ExitMark {
+    fn drop(&mut self) {
+        thread::sleep(Duration::from_millis(20));
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+thread_local! {
+    static EXIT_MARK: std::cell::RefCell<Option<ExitMark>> = const { std::cell::RefCell::new(None) };
+}
+
 #[test]
 #[cfg_attr(miri, ignore)] // reads /proc
 fn a_pool_dropped_while_idle_joins_its_threads() {
@@ -239,27 +254,59 @@ fn a_pool_dropped_while_idle_joins_its_threads() {
             thread::sleep(Duration::from_millis(1));
         }
         assert_eq!(mine(&thread_names()), 3, "round {round}: workers started");
-        // Used, then idle (workers parked), then dropped: first a clone on another thread,
-        // then the last handle here.
+        // Used (every worker gets an exit mark), then idle (workers parked), then dropped:
+        // first a clone on another thread, then the last handle here.
+        let exited = std::sync::Arc::new(AtomicUsize::new(0));
+        let marked = parking_lot::Mutex::new(std::collections::HashSet::new());
+        let t0 = Instant::now();
+        while marked.lock().len() < 3 && t0.elapsed() < Duration::from_secs(5) {
+            pool.scope(|s| {
+                for _ in 0..6 {
+                    s.spawn(|_| {
+                        let me = thread::current().name().unwrap_or_default().to_owned();
+                        if me.starts_with("idledrop-") && marked.lock().insert(me) {
+                            let mark = ExitMark(exited.clone());
+                            EXIT_MARK.with(|m| *m.borrow_mut() = Some(mark));
+                        }
+                        thread::sleep(Duration::from_millis(2));
+                    });
+                }
+            });
+        }
+        assert_eq!(
+            marked.lock().len(),
+            3,
+            "round {round}: every worker ran a task"
+        );
         let records = msgs("x", 10);
         pool.process(&records, &BatchOptions::new(), |_| Ok::<(), ()>(()))
             .unwrap();
         thread::sleep(Duration::from_millis(20));
         thread::spawn(move || drop(clone)).join().unwrap();
         assert_eq!(mine(&thread_names()), 3, "a clone's drop keeps the workers");
+        assert_eq!(
+            exited.load(Ordering::SeqCst),
+            0,
+            "a clone's drop keeps the workers"
+        );
         let t0 = Instant::now();
         drop(pool);
-        // Joined: gone by the time drop returns.
+        let dropped = t0.elapsed();
+        // Joined: every worker had finished exiting (its thread-locals destroyed) when drop
+        // returned.
         assert_eq!(
-            mine(&thread_names()),
-            0,
+            exited.load(Ordering::SeqCst),
+            3,
             "round {round}: threads joined on drop"
         );
-        assert!(
-            t0.elapsed() < Duration::from_secs(1),
-            "drop took {:?}",
-            t0.elapsed()
-        );
+        assert!(dropped < Duration::from_secs(1), "drop took {dropped:?}");
+        // And /proc stops listing them (the kernel wakes a joiner as the thread releases its
+        // memory, a moment before that: bounded wait).
+        let t0 = Instant::now();
+        while mine(&thread_names()) > 0 && t0.elapsed() < Duration::from_millis(500) {
+            thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(mine(&thread_names()), 0, "round {round}: threads gone");
     }
 }
 
