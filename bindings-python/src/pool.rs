@@ -340,6 +340,7 @@ impl PyTask {
             }
             _ => return,
         };
+        // Freed after the lock is released: freeing may run Python code that reads this task.
         drop(old);
     }
 }

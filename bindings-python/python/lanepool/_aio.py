@@ -83,8 +83,8 @@ async def run_batch(workers, event, handler, options, cancel_at_deadline=True, r
 
     def on_done(task):
         finished.append(task)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if waiter is not None:
+            _wake(waiter)
 
     interrupt = None
     try:

@@ -213,13 +213,10 @@ class ParallelBatchProcessor(BatchProcessor):
         pool = self.pool if self.pool is not None else default_pool()
         event = {"Records": records}
         if self._direct():
-            entries: list = [None] * len(records)
-            self._raise_failures = True
-            try:
-                report = pool._core.run_batch(event, self._process_record, *self._run_options(), entries)
-            finally:
-                self._raise_failures = False
-            return self._assemble(records, report, entries)
+            options = self._run_options()
+            return self._run_direct(
+                records, lambda entries: pool._core.run_batch(event, self._process_record, *options, entries)
+            )
 
         successes: dict = {}
         failed_exc = self._failed_exc
@@ -249,16 +246,14 @@ class ParallelBatchProcessor(BatchProcessor):
         event = {"Records": records}
         workers = pool.workers
         if self._direct():
-            entries: list = [None] * len(records)
             process_record = self._async_process_record
             options = self._run_options()
-            coro = _aio.run_batch(workers, event, process_record, options, self.cancel_at_deadline, entries)
-            self._raise_failures = True
-            try:
-                report = _run_like_powertools(coro)
-            finally:
-                self._raise_failures = False
-            return self._assemble(records, report, entries)
+            return self._run_direct(
+                records,
+                lambda entries: _run_like_powertools(
+                    _aio.run_batch(workers, event, process_record, options, self.cancel_at_deadline, entries)
+                ),
+            )
 
         successes: dict = {}
         failed_exc = self._failed_exc
@@ -278,6 +273,17 @@ class ParallelBatchProcessor(BatchProcessor):
         finally:
             failed_exc.clear()
         return self._assemble(records, report, [successes.get(id(raw)) for raw in records])
+
+    def _run_direct(self, records, run) -> list[tuple]:
+        """``run(entries)`` runs the batch with Powertools' per-record method as lanepool's
+        handler, filling ``entries`` by index; our ``failure_handler`` raises meanwhile."""
+        entries: list = [None] * len(records)
+        self._raise_failures = True
+        try:
+            report = run(entries)
+        finally:
+            self._raise_failures = False
+        return self._assemble(records, report, entries)
 
     # ------------------------------------------------------------------ assembling
 
