@@ -1,6 +1,10 @@
 //! AsyncScope behaviour, each test run under tokio current-thread, tokio multi-thread (the scope
 //! is moved into a spawned task, so it must be `Send`) and `futures::executor::block_on`.
 
+mod common;
+
+use common::within_async as within;
+
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -84,22 +88,6 @@ async fn yield_now() {
             cx.waker().wake_by_ref();
             Poll::Pending
         }
-    })
-    .await
-}
-
-/// Runs `fut` but panics if it takes longer than `limit` (so a hang fails instead of hanging).
-async fn within<F: Future>(limit: Duration, fut: F) -> F::Output {
-    let mut fut = std::pin::pin!(fut);
-    let mut timeout = sleep(limit);
-    poll_fn(|cx| {
-        if let Poll::Ready(v) = fut.as_mut().poll(cx) {
-            return Poll::Ready(v);
-        }
-        if Pin::new(&mut timeout).poll(cx).is_ready() {
-            panic!("did not complete within {limit:?}");
-        }
-        Poll::Pending
     })
     .await
 }

@@ -2,10 +2,13 @@
 //! `Drop` of a value the handler (or its future) holds. Each must end as that record's failure
 //! with a readable reason, and the batch goes on.
 
+mod common;
+
+use common::within;
+
 use std::any::Any;
-use std::panic::{catch_unwind, panic_any, AssertUnwindSafe};
+use std::panic::{catch_unwind, panic_any};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
@@ -19,19 +22,6 @@ fn plan(n: usize, lane: Option<&str>) -> BatchPlan {
         None,
         (0..n).map(|i| (format!("r{i}"), lane.map(str::to_owned))),
     )
-}
-
-/// Runs `f` on another thread; fails (instead of hanging the run) after `limit`.
-fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(limit) {
-        Ok(Ok(v)) => v,
-        Ok(Err(p)) => std::panic::resume_unwind(p),
-        Err(_) => panic!("did not finish within {limit:?} (deadlock?)"),
-    }
 }
 
 /// The size of the huge panic message: 10 MB (64 KB under Miri, which is too slow for 10 MB).

@@ -1,25 +1,17 @@
 //! `Pool::owned_scope`: 'static tasks that start at once, nested spawns, helping waits, panics,
 //! many threads, re-entrancy with every worker busy, drop waits, and a forked child.
 
+mod common;
+
+use common::within;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Barrier, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lanepool::pool::{panic_message, OwnedScope, Pool};
-
-fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(limit) {
-        Ok(Ok(v)) => v,
-        Ok(Err(p)) => std::panic::resume_unwind(p),
-        Err(_) => panic!("did not finish within {limit:?} (deadlock?)"),
-    }
-}
 
 /// How long a test may take before it counts as hung (Miri runs far slower).
 const LIMIT: Duration = Duration::from_secs(if cfg!(miri) { 900 } else { 20 });
@@ -430,45 +422,20 @@ fn owned_sum(pool: &Pool) -> usize {
 fn a_forked_child_runs_owned_scopes_on_fresh_workers() {
     let pool = Pool::new(2).unwrap();
     assert_eq!(owned_sum(&pool), 4950);
-    // SAFETY: the child only runs this test's code and leaves with `_exit`.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        let code = catch_unwind(AssertUnwindSafe(|| {
-            if owned_sum(&pool) != 4950 {
-                return 11;
-            }
-            // A task runs without a wait: there are live workers in the child.
-            let scope = pool.owned_scope();
-            let (tx, rx) = mpsc::channel();
-            scope.spawn(move |_| tx.send(()).unwrap());
-            if rx.recv_timeout(Duration::from_secs(10)).is_err() {
-                return 12;
-            }
-            scope.wait();
-            0
-        }))
-        .unwrap_or(20);
-        // SAFETY: ends the child without running the parent's destructors or test harness.
-        unsafe { libc::_exit(code) };
-    }
-    let start = Instant::now();
-    let mut status = 0;
-    loop {
-        // SAFETY: plain waitpid on our own child.
-        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        assert!(r >= 0, "waitpid failed");
-        if r == pid {
-            break;
+    let code = common::in_forked_child(Duration::from_secs(30), || {
+        if owned_sum(&pool) != 4950 {
+            return 11;
         }
-        if start.elapsed() > Duration::from_secs(30) {
-            // SAFETY: killing our own child.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            panic!("forked child hung");
+        // A task runs without a wait: there are live workers in the child.
+        let scope = pool.owned_scope();
+        let (tx, rx) = mpsc::channel();
+        scope.spawn(move |_| tx.send(()).unwrap());
+        if rx.recv_timeout(Duration::from_secs(10)).is_err() {
+            return 12;
         }
-        thread::sleep(Duration::from_millis(10));
-    }
-    assert!(libc::WIFEXITED(status), "child did not exit normally");
-    assert_eq!(libc::WEXITSTATUS(status), 0, "child check failed");
+        scope.wait();
+        0
+    });
+    assert_eq!(code, 0, "child check failed");
     assert_eq!(owned_sum(&pool), 4950);
 }

@@ -3,6 +3,8 @@
 //! run one at a time (a lock) in their own test binary. Linux only; not for Miri.
 #![cfg(target_os = "linux")]
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::thread;
@@ -195,36 +197,8 @@ fn a_forked_child_gets_fresh_workers() {
     let _serial = serial();
     let pool = Pool::new(2).unwrap();
     assert_eq!(busy_scope(&pool), 400);
-    // SAFETY: the child only runs this test's code and leaves with `_exit`.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| child_checks(&pool)))
-            .unwrap_or(20);
-        // SAFETY: ends the child without running the parent's destructors or test harness.
-        unsafe { libc::_exit(code) };
-    }
-    let start = Instant::now();
-    let mut status = 0;
-    loop {
-        // SAFETY: plain waitpid on our own child.
-        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        assert!(r >= 0, "waitpid failed");
-        if r == pid {
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(30) {
-            // SAFETY: killing our own child.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            panic!("forked child hung");
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    assert!(
-        libc::WIFEXITED(status),
-        "child did not exit normally: {status}"
-    );
-    assert_eq!(libc::WEXITSTATUS(status), 0, "child check failed");
+    let code = common::in_forked_child(Duration::from_secs(30), || child_checks(&pool));
+    assert_eq!(code, 0, "child check failed");
     // The parent's pool is untouched.
     assert_eq!(busy_scope(&pool), 400);
 }

@@ -8,27 +8,17 @@
 //! in its intrusive list (`internal.rs`, `element_of`) and leaks its global collector's garbage
 //! by design, so both flags are needed; with them all 10 Miri tests pass.
 
+mod common;
+
+use common::within;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex};
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use lanepool::pool::{panic_message, workers_for, Pool, PoolError, Scope, TaskFailure};
-
-/// Runs `f` on another thread and fails the test if it does not finish within `limit`
-/// (instead of hanging the whole run on a deadlock).
-fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(limit) {
-        Ok(Ok(v)) => v,
-        Ok(Err(p)) => std::panic::resume_unwind(p),
-        Err(_) => panic!("did not finish within {limit:?} (deadlock?)"),
-    }
-}
 
 /// Spins until `cond` holds, failing after `limit`.
 fn wait_until(limit: Duration, what: &str, cond: impl Fn() -> bool) {

@@ -2,10 +2,12 @@
 //! `process_event`, nested three deep, with every worker busy), one pool used from many threads
 //! at once by concurrent `process` calls, and a pool dropped while idle (its threads joined).
 
+mod common;
+
+use common::within;
+
 use std::borrow::Cow;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -15,18 +17,6 @@ use lanepool::Pool;
 
 /// Miri is far slower: smaller shapes and longer limits there.
 const LIMIT: Duration = Duration::from_secs(if cfg!(miri) { 900 } else { 60 });
-
-fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(limit) {
-        Ok(Ok(v)) => v,
-        Ok(Err(p)) => std::panic::resume_unwind(p),
-        Err(_) => panic!("did not finish within {limit:?} (deadlock or starvation?)"),
-    }
-}
 
 #[derive(Debug)]
 struct Msg {
