@@ -50,6 +50,7 @@
 //! assert_eq!(sum.into_inner(), 10);
 //! ```
 
+mod abort;
 mod owned;
 mod registry;
 mod scope;
@@ -64,6 +65,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+pub(crate) use abort::AbortIfPanic;
 pub use owned::OwnedScope;
 use registry::{Config, Inner};
 pub(crate) use scope::{drop_catching, take_panic_message};

@@ -1,16 +1,14 @@
 //! Owned scopes: a scope that is a value, not a call frame, for `'static` tasks.
 
 use std::any::Any;
-use std::cell::Cell;
 use std::fmt;
 use std::panic::resume_unwind;
-use std::ptr;
 use std::sync::Arc;
 
 use crossbeam_utils::sync::Parker;
 
 use super::registry::Inner;
-use super::scope::{in_pool, Enter, Job, ScopeState};
+use super::scope::{in_pool, inside_owned_task, inside_owned_tasks, Enter, Job, ScopeState};
 use super::Pool;
 
 /// What every handle of one owned scope shares. Every queued or running task holds a clone of
@@ -34,9 +32,10 @@ struct WaitOnDrop(Arc<Core>);
 
 impl Drop for WaitOnDrop {
     fn drop(&mut self) {
-        if inside_task_of(&self.0.state) {
-            // Dropped by one of its own tasks: waiting would wait for itself. The tasks still
-            // run to the end on the workers.
+        if inside_owned_task(&self.0.state) {
+            // Dropped by one of its own tasks (or by a task of a `Pool::scope` entered from
+            // one, on any thread): waiting would wait for itself. The tasks still run to the
+            // end on the workers.
             return;
         }
         if let Err(payload) = wait_helping(&self.0, true) {
@@ -45,45 +44,6 @@ impl Drop for WaitOnDrop {
             }
         }
     }
-}
-
-/// A frame of the owned-scope tasks the calling thread is running, innermost first.
-struct TaskFrame {
-    state: *const ScopeState,
-    prev: *const TaskFrame,
-}
-
-thread_local! {
-    static TASKS: Cell<*const TaskFrame> = const { Cell::new(ptr::null()) };
-}
-
-/// Whether the calling thread is inside a task of the scope `state` (at any depth).
-fn inside_task_of(state: &ScopeState) -> bool {
-    let mut frame = TASKS.with(Cell::get);
-    // SAFETY: a non-null `TASKS` points to a `TaskFrame` on the stack of a task this thread is
-    // running; each one is unlinked before its stack frame ends.
-    while let Some(f) = unsafe { frame.as_ref() } {
-        if ptr::eq(f.state, state) {
-            return true;
-        }
-        frame = f.prev;
-    }
-    false
-}
-
-/// Runs `f` as a task of `state` on this thread (for `inside_task_of`).
-fn in_task_frame<R>(state: *const ScopeState, f: impl FnOnce() -> R) -> R {
-    struct Unlink(*const TaskFrame);
-    impl Drop for Unlink {
-        fn drop(&mut self) {
-            TASKS.with(|c| c.set(self.0));
-        }
-    }
-    let prev = TASKS.with(Cell::get);
-    let frame = TaskFrame { state, prev };
-    TASKS.with(|c| c.set(&frame));
-    let _unlink = Unlink(prev);
-    f()
 }
 
 /// Waits with the calling thread running queued tasks of this scope (always if `force`, else
@@ -119,7 +79,16 @@ fn finish_wait(core: &Core) -> Result<(), Box<dyn Any + Send>> {
 /// no work is left running unnoticed, and a task's panic not yet resumed by a wait is resumed
 /// then (unless the thread is already panicking). The handles tasks get (and their clones) do
 /// not wait when dropped; nor does the last handle when one of the scope's own tasks drops it
-/// (it would wait for itself): then the tasks still run to the end on the workers.
+/// (it would wait for itself), at any depth: also from a task of a [`Pool::scope`] entered
+/// inside one of them, whichever thread runs it. Then the tasks still run to the end on the
+/// workers.
+///
+/// # Fork
+/// An owned scope belongs to the process that made it. Used in a child made by `fork` (which
+/// has none of the parent's worker threads), it still works, but its tasks run only on
+/// threads that wait for it (`wait`, `try_wait`, `try_wait_on_workers`, or the drop of the
+/// last handle): a task spawned there does not start by itself. Make owned scopes in the
+/// child ([`Pool::owned_scope`] in the child starts fresh workers).
 ///
 /// ```
 /// use lanepool::pool::Pool;
@@ -197,8 +166,8 @@ impl OwnedScope {
     {
         let core = Arc::clone(&self.core);
         let job: Job = Box::new(move || {
-            let state = Arc::as_ptr(&core.state);
-            in_task_frame(state, move || {
+            let state = Arc::as_ptr(&core.state) as usize;
+            inside_owned_tasks(&[state], move || {
                 f(&OwnedScope { core, _waits: None });
             });
         });
@@ -273,7 +242,7 @@ impl OwnedScope {
 
     fn check_not_own_task(&self) {
         assert!(
-            !inside_task_of(&self.core.state),
+            !inside_owned_task(&self.core.state),
             "OwnedScope::wait called from inside one of the scope's own tasks (it would wait \
              for itself)"
         );

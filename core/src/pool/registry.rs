@@ -9,6 +9,7 @@ use crossbeam_utils::sync::{Parker, Unparker};
 use crossbeam_utils::Backoff;
 use parking_lot::{Mutex, RwLock};
 
+use super::abort::AbortIfPanic;
 use super::scope::{Enter, ScopeState};
 use super::PoolError;
 
@@ -147,7 +148,18 @@ impl Inner {
         self.scopes.read().iter().any(|s| s.has_work())
     }
 
+    /// A worker's life. Task panics are caught inside `ScopeState::run`; anything else that
+    /// panicked here would kill the worker with a task perhaps counted in a scope's `pending`
+    /// (and leave the pool a worker short), so it aborts instead.
     fn main_loop(&self, index: usize, parker: Parker) {
+        let guard = AbortIfPanic {
+            section: "a worker's loop",
+        };
+        self.find_and_run(index, &parker);
+        guard.disarm();
+    }
+
+    fn find_and_run(&self, index: usize, parker: &Parker) {
         let mut start = index;
         let backoff = Backoff::new();
         loop {
@@ -163,7 +175,7 @@ impl Inner {
                 backoff.snooze();
                 continue;
             }
-            self.sleep(index, &parker);
+            self.sleep(index, parker);
             backoff.reset();
         }
     }

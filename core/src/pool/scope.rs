@@ -1,7 +1,7 @@
 //! Scopes: per-scope task queue, counting latch, panic capture, `try_scope` failures.
 
 use std::any::Any;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem;
@@ -15,6 +15,7 @@ use crossbeam_utils::sync::{Parker, Unparker};
 use crossbeam_utils::{Backoff, CachePadded};
 use parking_lot::{Mutex, RwLock};
 
+use super::abort::AbortIfPanic;
 use super::registry::Inner;
 
 /// A queued task with its lifetime erased (see `Scope::spawn`).
@@ -58,6 +59,10 @@ pub(crate) struct ScopeState {
     limit: usize,
     /// Threads running a task of this scope (when `limit` is set).
     running: AtomicUsize,
+    /// The owned scopes whose tasks this scope runs inside (see `OWNED_TASKS`): a `Pool::scope`
+    /// entered from an owned task, at any depth, holds that task until it returns, so each of
+    /// its tasks runs inside the owned task too, on whatever thread it runs.
+    within: Box<[usize]>,
 }
 
 /// A thread's local deque for the scope it is working on.
@@ -69,6 +74,36 @@ struct LocalQueue {
 thread_local! {
     /// The `LocalQueue` of the innermost scope this thread works on (owned by an `Enter`).
     static CURRENT: Cell<*const LocalQueue> = const { Cell::new(ptr::null()) };
+
+    /// The owned scopes (by `ScopeState` address) whose tasks the calling thread is running,
+    /// directly or through a `Pool::scope` entered from one: an owned scope's last handle
+    /// dropped here must not wait for the scope, since that would wait for itself. Addresses
+    /// are only compared, never dereferenced.
+    static OWNED_TASKS: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with `scopes` added to the calling thread's `OWNED_TASKS`; they are taken off
+/// again however `f` ends.
+pub(crate) fn inside_owned_tasks<R>(scopes: &[usize], f: impl FnOnce() -> R) -> R {
+    struct Pop(usize);
+    impl Drop for Pop {
+        fn drop(&mut self) {
+            OWNED_TASKS.with(|t| {
+                let mut t = t.borrow_mut();
+                let len = t.len() - self.0;
+                t.truncate(len);
+            });
+        }
+    }
+    OWNED_TASKS.with(|t| t.borrow_mut().extend_from_slice(scopes));
+    let _pop = Pop(scopes.len());
+    f()
+}
+
+/// Whether the calling thread runs a task of the owned scope `state` (at any depth).
+pub(crate) fn inside_owned_task(state: &ScopeState) -> bool {
+    let me = state as *const ScopeState as usize;
+    OWNED_TASKS.with(|t| t.borrow().contains(&me))
 }
 
 /// While alive, this thread works on `state`: its spawns for `state` go to a local deque whose
@@ -182,6 +217,16 @@ impl ScopeState {
             registration: Mutex::new(()),
             limit: usize::MAX,
             running: AtomicUsize::new(0),
+            within: Box::new([]),
+        }
+    }
+
+    /// A scope entered on this thread: its tasks run inside the owned tasks this thread is in.
+    fn entered_here() -> ScopeState {
+        let within = OWNED_TASKS.with(|t| t.borrow().clone().into_boxed_slice());
+        ScopeState {
+            within,
+            ..ScopeState::new()
         }
     }
 
@@ -313,7 +358,19 @@ impl ScopeState {
     /// The caller must keep this state alive across the call (an `Arc` or being the owner): the
     /// last `complete` may let the owner return.
     pub(crate) fn run(&self, job: Job) {
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(job)) {
+        let result = if self.within.is_empty() {
+            catch_unwind(AssertUnwindSafe(job))
+        } else {
+            inside_owned_tasks(&self.within, || catch_unwind(AssertUnwindSafe(job)))
+        };
+        // The job and everything it captured are dropped by now (FnOnce consumed it, inside
+        // `catch_unwind`). From here on only the pool's own bookkeeping runs: it must not
+        // unwind, or `pending` would never reach zero and the scope's owner could neither
+        // return nor unwind.
+        let guard = AbortIfPanic {
+            section: "a task's completion",
+        };
+        if let Err(payload) = result {
             self.record_panic(payload);
         }
         if self.limited() {
@@ -321,18 +378,24 @@ impl ScopeState {
             // on), so no one needs waking for it.
             self.running.fetch_sub(1, Ordering::SeqCst);
         }
-        // The job and everything it captured are dropped by now (FnOnce consumed it).
         if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
             fence(Ordering::SeqCst);
             self.wake_sleepers();
         }
+        guard.disarm();
     }
 
+    /// Keeps the first panic. A later one's payload is dropped here, and its `Drop` is user
+    /// code: a panic from it is caught (and that second payload leaked), so recording never
+    /// unwinds.
     fn record_panic(&self, payload: Box<dyn Any + Send>) {
         let mut slot = self.panic.lock();
         if slot.is_none() {
             *slot = Some(payload);
+            return;
         }
+        drop(slot);
+        drop_catching(payload);
     }
 
     pub(crate) fn push(self: &Arc<Self>, pool: &Inner, job: Job) {
@@ -372,7 +435,18 @@ impl ScopeState {
 
     /// A helping wait (the owner of a `Pool::scope`, or a thread waiting on an owned scope):
     /// runs this scope's queued tasks until none is pending; within the limit unless `force`.
+    ///
+    /// Never unwinds: the tasks it runs are caught by `run`, and a panic of the waiting
+    /// itself aborts (the caller may be a `Pool::scope` whose tasks borrow its stack).
     pub(crate) fn wait(&self, enter: &Enter<'_>, parker: &Parker, force: bool) {
+        let guard = AbortIfPanic {
+            section: "a scope's wait",
+        };
+        self.wait_until_idle(enter, parker, force);
+        guard.disarm();
+    }
+
+    fn wait_until_idle(&self, enter: &Enter<'_>, parker: &Parker, force: bool) {
         let backoff = Backoff::new();
         loop {
             // Take first, and read `pending` only when nothing is queued: every thread running
@@ -430,7 +504,7 @@ where
     F: for<'scope> FnOnce(&Scope<'scope, 'env>) -> R,
 {
     let parker = Parker::new();
-    let state = Arc::new(ScopeState::new());
+    let state = Arc::new(ScopeState::entered_here());
     let _deregister = Deregister {
         pool,
         state: &state,
@@ -444,12 +518,16 @@ where
         };
         catch_unwind(AssertUnwindSafe(|| f(&scope)))
     };
-    // Every task borrowing from 'scope must finish before we return or unwind.
+    // Every task borrowing from 'scope must finish before we return or unwind: `wait` never
+    // unwinds (it aborts if its own bookkeeping panics), and from its return on no task of
+    // this scope exists.
     state.wait(&enter, &parker, true);
     drop(enter);
     let value = match result {
         Ok(value) => Some(value),
         Err(payload) => {
+            // A body panic comes after the tasks' (if one panicked first, this payload is
+            // dropped, contained).
             state.record_panic(payload);
             None
         }
@@ -519,6 +597,12 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         // in `pending` before it is queued, is only uncounted after it ran (`ScopeState::run`),
         // and `run_scope` does not return or unwind before `pending` is zero. Every job queued
         // is eventually run (by a worker or by the owner in `wait`), never dropped unrun.
+        // This holds under every panic: a job's panic, and the `Drop` of everything it captured,
+        // run inside `catch_unwind` in `run`; a panic payload's own `Drop` is contained
+        // (`record_panic`, `drop_catching`); the bookkeeping between a job's end and the
+        // decrement of `pending`, the owner's `wait` and the workers' loop are under
+        // `AbortIfPanic`, so a panic there aborts the process instead of unwinding past
+        // `pending`. A worker thread therefore never dies with a task of this scope counted.
         let job: Job = unsafe { mem::transmute::<Box<dyn FnOnce() + Send + 'scope>, Job>(job) };
         self.state.push(pool, job);
     }
