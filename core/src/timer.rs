@@ -10,6 +10,12 @@
 //! `Sleep` releases its waker at once; its heap entry is discarded when it comes due, or earlier
 //! when cancelled entries make up most of the heap.
 //!
+//! - **Wakers are contained.** A waker whose `wake` (or `Drop`) panics is the timer thread's
+//!   problem only for that one wake-up: the panic is caught, and every other sleep still fires.
+//! - **Fork.** The timer records the process it serves. In a child made by `fork` (which has
+//!   none of the parent's threads), the first sleep that has to wait starts a fresh timer; a
+//!   `Sleep` registered before the fork and polled in the child registers again with it.
+//!
 //! ```
 //! use std::time::{Duration, Instant};
 //!
@@ -22,13 +28,19 @@ use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
 use std::fmt;
 use std::future::Future;
+use std::mem;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::process;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
+
+use crate::pool::{drop_catching, AbortIfPanic};
 
 /// Returns a future that completes once `deadline` has been reached.
 ///
@@ -44,7 +56,7 @@ use parking_lot::{Condvar, Mutex};
 pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep {
         deadline,
-        entry: None,
+        registered: None,
     }
 }
 
@@ -83,7 +95,14 @@ pub fn sleep(duration: Duration) -> Sleep {
 pub struct Sleep {
     deadline: Instant,
     /// Registered with the timer thread on the first poll that has to wait.
-    entry: Option<Arc<Entry>>,
+    registered: Option<Registered>,
+}
+
+/// A [`Sleep`]'s place in a timer's heap.
+struct Registered {
+    entry: Arc<Entry>,
+    /// The timer the entry is in: of this process, unless the process forked since.
+    timer: &'static Timer,
 }
 
 impl Sleep {
@@ -116,7 +135,7 @@ impl fmt::Debug for Sleep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sleep")
             .field("deadline", &self.deadline)
-            .field("registered", &self.entry.is_some())
+            .field("registered", &self.registered.is_some())
             .finish()
     }
 }
@@ -129,8 +148,18 @@ impl Future for Sleep {
         if Instant::now() >= this.deadline {
             return Poll::Ready(());
         }
-        match &this.entry {
-            Some(entry) => {
+        if let Some(registered) = &this.registered {
+            if registered.timer.pid != process::id() {
+                // Registered before a fork: that timer's thread does not exist here. Register
+                // afresh with this process's timer (the old entry's lock is not touched: a
+                // thread that vanished in the fork may hold it).
+                if let Some(old) = this.registered.take() {
+                    mem::forget(old.entry);
+                }
+            }
+        }
+        match &this.registered {
+            Some(Registered { entry, .. }) => {
                 let mut waker = entry.waker.lock();
                 // The timer thread sets `fired` before taking the waker, under this lock.
                 // `Instant` is monotonic, so a fired entry means the deadline has passed.
@@ -148,8 +177,9 @@ impl Future for Sleep {
                     cancelled: AtomicBool::new(false),
                     waker: Mutex::new(Some(cx.waker().clone())),
                 });
-                timer().register(this.deadline, entry.clone());
-                this.entry = Some(entry);
+                let timer = timer();
+                timer.register(this.deadline, entry.clone());
+                this.registered = Some(Registered { entry, timer });
             }
         }
         Poll::Pending
@@ -158,12 +188,20 @@ impl Future for Sleep {
 
 impl Drop for Sleep {
     fn drop(&mut self) {
-        if let Some(entry) = self.entry.take() {
-            if !entry.fired.load(Ordering::Acquire) {
-                entry.cancelled.store(true, Ordering::Release);
-                entry.waker.lock().take();
-                timer().note_cancelled();
-            }
+        let Some(Registered { entry, timer }) = self.registered.take() else {
+            return;
+        };
+        if timer.pid != process::id() {
+            // The timer of the process we forked from: its locks may be held by a thread that
+            // vanished in the fork. Leave it alone.
+            mem::forget(entry);
+            return;
+        }
+        if !entry.fired.load(Ordering::Acquire) {
+            entry.cancelled.store(true, Ordering::Release);
+            let waker = entry.waker.lock().take();
+            timer.note_cancelled();
+            drop(waker);
         }
     }
 }
@@ -209,6 +247,8 @@ struct State {
 }
 
 struct Timer {
+    /// The process whose thread serves this timer.
+    pid: u32,
     state: Mutex<State>,
     wakeup: Condvar,
 }
@@ -216,19 +256,50 @@ struct Timer {
 /// Heaps smaller than this are never compacted: cancelled entries just expire.
 const COMPACT_MIN: usize = 64;
 
+/// The timer of this process: leaked, never freed, replaced (and the old one abandoned) only
+/// in a child made by `fork`, which has none of its parent's threads.
+static TIMER: AtomicPtr<Timer> = AtomicPtr::new(ptr::null_mut());
+
+/// This process's timer, started on first use (and again in a forked child).
 fn timer() -> &'static Timer {
-    static TIMER: OnceLock<&'static Timer> = OnceLock::new();
-    TIMER.get_or_init(|| {
-        let timer: &'static Timer = Box::leak(Box::new(Timer {
-            state: Mutex::new(State::default()),
-            wakeup: Condvar::new(),
-        }));
-        std::thread::Builder::new()
-            .name("lanepool-timer".into())
-            .spawn(move || timer.run())
-            .expect("lanepool: cannot start the timer thread");
-        timer
-    })
+    let current = TIMER.load(Ordering::Acquire);
+    // SAFETY: a non-null `TIMER` comes from `Box::leak` in `start_timer` and is never freed.
+    match unsafe { current.as_ref() } {
+        Some(timer) if timer.pid == process::id() => timer,
+        _ => start_timer(current),
+    }
+}
+
+/// Installs a fresh timer in place of `current` (none yet, or a forked-from parent's) and
+/// starts its thread. Lock-free, so that a fork taken while another thread starts the timer
+/// cannot leave a lock held in the child.
+#[cold]
+fn start_timer(current: *mut Timer) -> &'static Timer {
+    let fresh: &'static mut Timer = Box::leak(Box::new(Timer {
+        pid: process::id(),
+        state: Mutex::new(State::default()),
+        wakeup: Condvar::new(),
+    }));
+    let fresh_ptr: *mut Timer = fresh;
+    match TIMER.compare_exchange(current, fresh_ptr, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => {}
+        Err(_) => {
+            // SAFETY: `fresh` was never published: this is its only pointer.
+            drop(unsafe { Box::from_raw(fresh_ptr) });
+            // Another thread installed one meanwhile (or forked it, in which case try again).
+            return timer();
+        }
+    }
+    let timer: &'static Timer = fresh;
+    let started = std::thread::Builder::new()
+        .name("lanepool-timer".into())
+        .spawn(move || timer.run());
+    if let Err(e) = started {
+        // Give the next sleep a chance to start it (and never leave a timer without a thread).
+        let _ = TIMER.compare_exchange(fresh_ptr, current, Ordering::AcqRel, Ordering::Acquire);
+        panic!("lanepool: cannot start the timer thread: {e}");
+    }
+    timer
 }
 
 impl Timer {
@@ -262,7 +333,14 @@ impl Timer {
         }
     }
 
+    /// The timer thread. A waker is user code: its `wake` (and the `Drop` of the waker it
+    /// consumes) may panic; that is caught, so one bad waker never stops the timer for the
+    /// rest of the process. Anything else panicking here would leave every later sleep hanging,
+    /// so it aborts instead.
     fn run(&self) -> ! {
+        let _guard = AbortIfPanic {
+            section: "the timer thread",
+        };
         let mut due: Vec<Arc<Entry>> = Vec::new();
         loop {
             let mut state = self.state.lock();
@@ -299,7 +377,9 @@ impl Timer {
                     slot.take()
                 };
                 if let Some(waker) = waker {
-                    waker.wake();
+                    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+                        drop_catching(payload);
+                    }
                 }
             }
         }

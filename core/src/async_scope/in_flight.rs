@@ -1,8 +1,11 @@
 //! [`InFlight`]: a set of owned futures that are all polled on every poll.
 
 use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+
+use crate::pool::drop_catching;
 
 /// A boxed, `Send` future borrowing for `'a`: the unit [`InFlight`] owns.
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -18,9 +21,9 @@ pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 ///   All futures share the caller's waker: any wake-up re-polls the whole set, so the cost of a
 ///   poll is linear in [`len`](Self::len). Keep the set bounded (a concurrency limit).
 /// - Dropping the set drops (cancels) every future still in it: none outlives it.
-/// - If a future panics while being polled, it is removed from the set (and dropped during
-///   unwinding) before the panic propagates out of `poll_all`, so it is never polled again; the
-///   other futures stay in the set.
+/// - If a future panics while being polled, it is removed from the set and dropped (a panic of
+///   its `Drop` is contained) before the panic propagates out of `poll_all`, so it is never
+///   polled again; the other futures stay in the set.
 ///
 /// Limits and admission (which future to push next) are the caller's business.
 pub(crate) struct InFlight<'a, T> {
@@ -61,24 +64,20 @@ impl<'a, T> InFlight<'a, T> {
         let before = done.len();
         let mut i = 0;
         while i < self.futures.len() {
-            // Removes the entry at `i` if the poll below unwinds.
-            struct RemoveOnPanic<'g, 'a, T> {
-                set: &'g mut Vec<(usize, BoxFuture<'a, T>)>,
-                index: usize,
-            }
-            impl<T> Drop for RemoveOnPanic<'_, '_, T> {
-                fn drop(&mut self) {
-                    if std::thread::panicking() {
-                        drop(self.set.swap_remove(self.index));
-                    }
+            // A future that panics leaves the set before the panic goes on, so it is never
+            // polled again. Caught and resumed rather than detected in a guard's `Drop` with
+            // `thread::panicking()`, which is also true when this set is polled (normally) from
+            // a destructor running during some other unwind.
+            let polled = catch_unwind(AssertUnwindSafe(|| self.futures[i].1.as_mut().poll(cx)));
+            let poll = match polled {
+                Ok(poll) => poll,
+                Err(payload) => {
+                    // Its `Drop` is user code and may panic too: contained, so the first panic
+                    // is the one that propagates (a second unwind would abort).
+                    drop_catching(self.futures.swap_remove(i));
+                    resume_unwind(payload);
                 }
-            }
-            let guard = RemoveOnPanic {
-                set: &mut self.futures,
-                index: i,
             };
-            let poll = guard.set[i].1.as_mut().poll(cx);
-            drop(guard);
             match poll {
                 Poll::Ready(output) => {
                     let (id, _future) = self.futures.swap_remove(i);
