@@ -316,6 +316,11 @@ pub struct LaneScheduler<E> {
     config: SchedulerConfig,
     rng: JitterRng,
     stats: SchedulerStats,
+    /// Errors of failed attempts that a retry has replaced, kept for the driver to drop
+    /// ([`take_displaced`](Self::take_displaced)): the scheduler never drops an `E` itself,
+    /// since its `Drop` may be user code that panics, and a panic inside `next` would leave the
+    /// record in no queue.
+    displaced: Vec<E>,
 }
 
 impl<E> LaneScheduler<E> {
@@ -361,6 +366,7 @@ impl<E> LaneScheduler<E> {
                 lanes: used_lanes,
                 ..SchedulerStats::default()
             },
+            displaced: Vec::new(),
         }
     }
 
@@ -382,8 +388,9 @@ impl<E> LaneScheduler<E> {
         if self.in_flight < self.config.concurrency {
             if let Some(Reverse(index)) = self.ready.pop() {
                 let attempt = match std::mem::replace(&mut self.slots[index], Slot::Waiting) {
-                    Slot::RetryWait { attempts, .. } => {
+                    Slot::RetryWait { attempts, error } => {
                         self.stats.retries += 1;
+                        self.displaced.push(error);
                         attempts + 1
                     }
                     _ => 1,
@@ -452,12 +459,35 @@ impl<E> LaneScheduler<E> {
         Ok(())
     }
 
-    /// Records that the attempt running record `index` was stopped at the deadline (its
-    /// outcome is [`Outcome::Deadline`], keeping `error`). Its lane does not advance.
+    /// Records that the attempt running record `index` was stopped (its outcome is
+    /// [`Outcome::Deadline`], keeping `error`). Its lane does not advance: the rest of it, if
+    /// any, is skipped (after the deadline it is already `deadline`), since running it would
+    /// run later records of the lane before this one is redelivered.
     pub fn cancel(&mut self, index: usize, error: Option<E>) -> Result<(), SchedulerError> {
         let attempts = self.take_running(index)?;
         self.finish(index, Outcome::Deadline { attempts, error });
+        self.skip_lane(index);
         Ok(())
+    }
+
+    /// Takes the errors of failed attempts that retries have replaced since the last call.
+    /// Drop them where a panic of their `Drop` is caught (the bundled drivers do, outside their
+    /// locks); any not taken are dropped with the scheduler.
+    ///
+    /// ```
+    /// use lanepool::lanes::{Backoff, LaneScheduler, Next, SchedulerConfig};
+    /// use std::time::Duration;
+    /// let backoff = Backoff { base: Duration::ZERO, ..Backoff::default() };
+    /// let config = SchedulerConfig { retries: 1, backoff, ..Default::default() };
+    /// let mut s: LaneScheduler<&str> = LaneScheduler::new(vec![None], config);
+    /// let Next::Run(t) = s.next(Duration::ZERO) else { panic!() };
+    /// s.complete(t.index, Err("first attempt"), Duration::ZERO).unwrap();
+    /// let Next::Run(retry) = s.next(Duration::ZERO) else { panic!() };
+    /// assert_eq!(retry.attempt, 2);
+    /// assert_eq!(s.take_displaced(), ["first attempt"]);
+    /// ```
+    pub fn take_displaced(&mut self) -> Vec<E> {
+        std::mem::take(&mut self.displaced)
     }
 
     /// Stops handing out work now, as if the deadline had passed: used when a driver must

@@ -114,6 +114,10 @@ where
         let wait = loop {
             match run.step() {
                 Step::Run(ticket) => {
+                    // The error a retry replaced: its `Drop` may panic (contained).
+                    run.take_displaced()
+                        .into_iter()
+                        .for_each(|e| drop(drop_catching(e)));
                     // A handler may panic before it returns its future: that fails its record.
                     match catch_unwind(AssertUnwindSafe(|| handler(ticket))) {
                         Ok(future) => in_flight.push((ticket.index, Box::pin(future))),

@@ -98,6 +98,13 @@ impl<E> BatchRun<E> {
         self.scheduler.complete(index, result, now)
     }
 
+    /// Takes the errors of failed attempts that retries replaced (see
+    /// [`LaneScheduler::take_displaced`]): a driver drops them where a panic of their `Drop`
+    /// is caught.
+    pub fn take_displaced(&mut self) -> Vec<E> {
+        self.scheduler.take_displaced()
+    }
+
     /// Records that the attempt running record `index` was stopped at the deadline.
     pub fn cancel(&mut self, index: usize, error: Option<E>) -> Result<(), SchedulerError> {
         self.scheduler.cancel(index, error)

@@ -8,7 +8,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 use super::{BatchError, BatchOptions, BatchReport, BatchRun, RecordError, Step};
 use crate::event::{BatchPlan, BatchRecord};
 use crate::lanes::Ticket;
-use crate::pool::{take_panic_message, Pool};
+use crate::pool::{drop_catching, take_panic_message, Pool};
 
 /// The report of a Rust driver: failures keep the handler's error or its panic message.
 pub type RecordReport<E> = BatchReport<RecordError<E>>;
@@ -46,7 +46,8 @@ impl Halt {
 /// "wait" and released its lock and context first still cannot miss the wake-up. (The run's
 /// lock is taken inside `run`, and failed attempts' errors `E` may be dropped under it: a gate
 /// whose context can be lost while code runs, as the GIL can in Python code, must make sure
-/// dropping an `E` there runs none; the Python face keeps a second reference to each error.)
+/// dropping an `E` there runs none; the Python face keeps a second reference to each error.
+/// The errors a retry replaces are dropped outside the lock, a panic of their `Drop` caught.)
 ///
 /// ```
 /// use lanepool::batch::{BatchOptions, RunnerGate};
@@ -260,7 +261,11 @@ where
         }
         match st.run.step() {
             Step::Run(ticket) => {
+                // A retry replaced the record's last error: dropped outside the lock, with a
+                // panic of its `Drop` contained, so the record still runs and ends.
+                let displaced = st.run.take_displaced();
                 let result = MutexGuard::unlocked(&mut st, || {
+                    displaced.into_iter().for_each(|e| drop(drop_catching(e)));
                     match catch_unwind(AssertUnwindSafe(|| handler(ticket, &shared.halt))) {
                         Ok(Ok(())) => Ok(()),
                         Ok(Err(e)) => Err(RecordError::Error(e)),
