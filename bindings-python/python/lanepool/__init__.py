@@ -22,8 +22,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._errors import BaseExceptionGroup, BatchFailedError, EventError, ExceptionGroup
-from ._lanepool import Options as _NativeOptions
 from ._lanepool import BatchReport, Failure, Scope, Task
+from ._lanepool import Options as _NativeOptions
 from ._lanepool import Pool as _CorePool
 from ._options import BatchOptions, LambdaContext
 
@@ -69,7 +69,7 @@ def _is_async(fn: object) -> bool:
                 fn = inner
                 break
         else:
-            call = getattr(type(fn), "__call__", None)
+            call = getattr(type(fn), "__call__", None)  # noqa: B004 - its code object, not callable()
             code = getattr(call, "__code__", None)
             return bool(code is not None and code.co_flags & _CO_COROUTINE)
     return False

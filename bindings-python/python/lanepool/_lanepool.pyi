@@ -1,9 +1,22 @@
 """Type stubs for lanepool._lanepool, the Rust core of the package (checked by stubtest)."""
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Generic, Literal, TypeVar, final
+from typing import Any, Generic, Literal, TypeAlias, TypeVar, final
 
 from ._options import GroupKey, LambdaContext, Ordering
+
+__all__ = [
+    "Pool",
+    "Scope",
+    "Task",
+    "Options",
+    "BatchReport",
+    "Failure",
+    "BatchRun",
+    "start_batch",
+    "DEFAULT_DEADLINE_MARGIN_MS",
+    "DEFAULT_RETRY_BACKOFF_MS",
+]
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -11,7 +24,7 @@ _R = TypeVar("_R")
 DEFAULT_DEADLINE_MARGIN_MS: float
 DEFAULT_RETRY_BACKOFF_MS: float
 
-Reason = Literal["error", "skipped", "deadline"]
+_Reason: TypeAlias = Literal["error", "skipped", "deadline"]
 
 @final
 class Options:
@@ -59,7 +72,7 @@ class Failure:
     @property
     def index(self) -> int: ...
     @property
-    def reason(self) -> Reason: ...
+    def reason(self) -> _Reason: ...
     @property
     def exception(self) -> BaseException | None: ...
     @property

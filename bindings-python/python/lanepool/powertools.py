@@ -189,7 +189,12 @@ class ParallelBatchProcessor(BatchProcessor):
         self._raise_failures = False
 
     # Powertools' async per-record machinery, on this BatchProcessor subclass.
-    _async_process_record = AsyncBatchProcessor._async_process_record
+    if TYPE_CHECKING:  # Powertools types it for AsyncBatchProcessor's self only
+
+        async def _async_process_record(self, record: dict[str, Any]) -> Entry: ...
+
+    else:
+        _async_process_record = AsyncBatchProcessor._async_process_record
 
     def failure_handler(self, record: Any, exception: ExceptionInfo) -> Entry:
         entry: Entry = super().failure_handler(record, exception)
@@ -317,32 +322,33 @@ class ParallelBatchProcessor(BatchProcessor):
         for failure in failures:
             index = failure.index
             exc = failure.exception
+            exc_info: ExceptionInfo
             if isinstance(exc, _RecordFailed):
-                entry, exc_info = exc.entry, exc.exc_info
-                if exc_info is None:  # failure_handler overridden without calling ours
-                    exc_info = (type(exc), exc, exc.__traceback__)
+                entry = exc.entry
+                # None: failure_handler overridden without calling ours
+                exc_info = exc.exc_info or (type(exc), exc, exc.__traceback__)
             else:
                 if failure.reason == "skipped":
-                    error = SkippedRecordError(
+                    skipped = SkippedRecordError(
                         f"record {failure.item_identifier} was not processed: "
                         "an earlier record of its lane failed",
                         failure.item_identifier,
                         index,
                     )
-                    exc_info: ExceptionInfo = (SkippedRecordError, error, None)
+                    exc_info = (SkippedRecordError, skipped, None)
                 elif failure.reason == "deadline":
                     what = "was stopped" if failure.attempts else "was not started"
-                    error = DeadlineRecordError(
+                    late = DeadlineRecordError(
                         f"record {failure.item_identifier} {what}: "
                         "the invocation's deadline came first",
                         failure.item_identifier,
                         index,
                     )
                     if exc is not None:  # the CancelledError (or what it ended with)
-                        error.__cause__ = exc
-                    exc_info = (DeadlineRecordError, error, None)
+                        late.__cause__ = exc
+                    exc_info = (DeadlineRecordError, late, None)
                 else:  # raised outside Powertools' try (should not happen)
-                    exc_info = (type(exc), exc, getattr(exc, "__traceback__", None))
+                    exc_info = (type(exc) if exc is not None else None, exc, getattr(exc, "__traceback__", None))
                 entry = self.failure_handler(self._batch_record(records[index]), exc_info)
                 self._failed_exc.pop(id(entry), None)
             entries[index] = entry
