@@ -29,6 +29,9 @@ fn _lanepool(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "DEFAULT_DEADLINE_MARGIN_MS",
         options::default_deadline_margin_ms(),
     )?;
-    m.add("DEFAULT_RETRY_BACKOFF_MS", options::default_retry_backoff_ms())?;
+    m.add(
+        "DEFAULT_RETRY_BACKOFF_MS",
+        options::default_retry_backoff_ms(),
+    )?;
     Ok(())
 }

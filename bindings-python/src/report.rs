@@ -167,7 +167,10 @@ impl PyReport {
         for (id, outcome) in report.identifiers().iter().zip(report.outcomes()) {
             let item = PyDict::new(py);
             item.set_item("itemIdentifier", id)?;
-            item.set_item("outcome", outcome.reason().map_or("succeeded", Reason::as_str))?;
+            item.set_item(
+                "outcome",
+                outcome.reason().map_or("succeeded", Reason::as_str),
+            )?;
             item.set_item("attempts", outcome.attempts())?;
             list.append(item)?;
         }
