@@ -208,6 +208,7 @@ class Pool:
         event: Event,
         handler: Handler,
         options: _NativeOptions,
+        *,
         results: list[Any] | None = None,
     ) -> BatchReport:
         """:meth:`run_batch` with the options already built (``lanepool.powertools``'s path).
@@ -226,6 +227,7 @@ class Pool:
         event: Event,
         handler: Handler,
         options: _NativeOptions,
+        *,
         results: list[Any] | None = None,
     ) -> BatchReport:
         """:meth:`run_batch_async` with the options already built (see :meth:`_run_batch`)."""

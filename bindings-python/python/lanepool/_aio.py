@@ -96,7 +96,6 @@ async def run_batch(
         while True:
             kind, value = run.step()
             if kind == _RUN:
-                assert isinstance(value, int)
                 task = loop.create_task(_attempt(handler, records[value], results, value))
                 task.add_done_callback(on_done)
                 running[task] = value

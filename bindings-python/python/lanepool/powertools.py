@@ -233,7 +233,7 @@ class ParallelBatchProcessor(BatchProcessor):
         options = self._batch_options()
         if self._direct():
             return self._run_direct(
-                records, lambda entries: pool._run_batch(event, self._process_record, options, entries)
+                records, lambda entries: pool._run_batch(event, self._process_record, options, results=entries)
             )
 
         successes: dict[int, Entry] = {}
@@ -268,7 +268,7 @@ class ParallelBatchProcessor(BatchProcessor):
             return self._run_direct(
                 records,
                 lambda entries: _run_like_powertools(
-                    pool._run_batch_async(event, process_record, options, entries)
+                    pool._run_batch_async(event, process_record, options, results=entries)
                 ),
             )
 
