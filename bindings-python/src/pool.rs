@@ -84,7 +84,6 @@ impl PyPool {
     ) -> PyResult<Py<PyReport>> {
         let core = options.for_batch(py)?;
         let (plan, records) = decode(&event, &options)?;
-        drop(options);
         if let Some(results) = &results {
             if results.len() != records.len() {
                 return Err(PyValueError::new_err(format!(
