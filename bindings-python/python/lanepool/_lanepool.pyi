@@ -3,7 +3,7 @@
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, Literal, TypeAlias, TypeVar, final
 
-from ._options import GroupKey, LambdaContext, Ordering
+from ._options import Context, GroupKey, Ordering
 
 __all__ = [
     "Pool",
@@ -33,7 +33,7 @@ class Options:
     def __new__(
         cls,
         *,
-        context: LambdaContext | Mapping[str, Any] | None = None,
+        context: Context = None,
         ordering: Ordering = "auto",
         group_key: GroupKey | None = None,
         retries: int = 0,
@@ -43,9 +43,9 @@ class Options:
         retry_backoff_ms: float = ...,
         cancel_at_deadline: bool = True,
     ) -> Options: ...
-    def with_context(self, context: LambdaContext | Mapping[str, Any] | None) -> Options: ...
+    def with_context(self, context: Context) -> Options: ...
     @property
-    def context(self) -> LambdaContext | Mapping[str, Any] | None: ...
+    def context(self) -> Context: ...
     @property
     def ordering(self) -> Ordering: ...
     @property

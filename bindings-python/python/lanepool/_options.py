@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, Protocol, TypedDict
 
-__all__ = ["BatchOptions", "LambdaContext", "Ordering", "GroupKey"]
+__all__ = ["BatchOptions", "Context", "LambdaContext", "Ordering", "GroupKey"]
 
 Ordering = Literal["auto", "unordered"]
 GroupKey = Callable[[Any], "str | None"]
@@ -19,6 +19,10 @@ class LambdaContext(Protocol):
     """What lanepool reads of a Lambda context: the time left in the invocation."""
 
     def get_remaining_time_in_millis(self) -> int: ...
+
+
+Context = LambdaContext | Mapping[str, Any] | None
+"""A batch's ``context``: a Lambda context, or None / ``{}`` for no deadline."""
 
 
 class BatchOptions(TypedDict, total=False):
@@ -32,7 +36,7 @@ class BatchOptions(TypedDict, total=False):
     {'batchItemFailures': []}
     """
 
-    context: LambdaContext | Mapping[str, Any] | None
+    context: Context
     ordering: Ordering
     group_key: GroupKey | None
     retries: int
