@@ -38,7 +38,7 @@ pub fn batch_failed(py: Python<'_>, message: String, report: Py<PyAny>) -> PyErr
 static GROUP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// `BaseExceptionGroup(message, exceptions)`: an `ExceptionGroup` when every one is an
-/// `Exception` (on 3.10, lanepool's own equivalent classes).
+/// `Exception` (on 3.10, the `exceptiongroup` backport's classes).
 pub fn group(py: Python<'_>, message: String, exceptions: Vec<Py<PyAny>>) -> PyErr {
     let made = GROUP
         .get_or_try_init(py, || {

@@ -1,11 +1,15 @@
 //! The Python face of lanepool: `lanepool._lanepool`, wrapped by the `lanepool` package.
 
-mod aio;
-mod batch;
+mod batch_run;
+mod decode;
 mod errors;
 mod gil;
+mod group_key;
+mod interrupt;
 mod json;
+mod options;
 mod pool;
+mod report;
 
 use pyo3::prelude::*;
 
@@ -15,19 +19,19 @@ fn _lanepool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<pool::PyPool>()?;
     m.add_class::<pool::PyScope>()?;
     m.add_class::<pool::PyTask>()?;
-    m.add_class::<batch::PyReport>()?;
-    m.add_class::<batch::PyFailure>()?;
-    m.add_class::<aio::PyBatchRun>()?;
-    m.add_function(wrap_pyfunction!(aio::start_batch, m)?)?;
-    // The core's defaults, which the Python signatures show.
-    let millis = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    m.add_class::<options::PyBatchOptions>()?;
+    m.add_class::<report::PyReport>()?;
+    m.add_class::<report::PyFailure>()?;
+    m.add_class::<batch_run::PyBatchRun>()?;
+    m.add_function(wrap_pyfunction!(batch_run::start_batch, m)?)?;
+    // The core's defaults, which `BatchOptions` applies.
     m.add(
         "DEFAULT_DEADLINE_MARGIN_MS",
-        millis(lanepool::batch::DEFAULT_DEADLINE_MARGIN),
+        options::default_deadline_margin_ms(),
     )?;
     m.add(
         "DEFAULT_RETRY_BACKOFF_MS",
-        millis(lanepool::lanes::Backoff::default().base),
+        options::default_retry_backoff_ms(),
     )?;
     Ok(())
 }

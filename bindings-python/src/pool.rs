@@ -3,14 +3,17 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use parking_lot::{Condvar, Mutex};
-use pyo3::exceptions::{PyBaseException, PyException, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyBaseException, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
-use crate::batch::{self, PyReport, RawOptions};
+use crate::decode::decode;
 use crate::errors;
 use crate::gil::GilGate;
+use crate::interrupt::Interrupt;
+use crate::options::PyBatchOptions;
+use crate::report::PyReport;
 use lanepool::batch::RecordError;
 use lanepool::pool::{panic_message, OwnedScope, Pool};
 
@@ -33,24 +36,6 @@ fn broadcast<F: Fn(usize) + Sync>(pool: &Pool, runners: usize, f: F) {
             }
             f(0);
         }),
-    }
-}
-
-/// The first `BaseException` that is not an `Exception` raised by a handler.
-#[derive(Default)]
-struct Interrupt(Mutex<Option<PyErr>>);
-
-impl Interrupt {
-    /// Keeps `err` if it is a BaseException that must stop the call; returns whether it was.
-    fn catch(&self, py: Python<'_>, err: &PyErr) -> bool {
-        if err.is_instance_of::<PyException>(py) {
-            return false;
-        }
-        let mut slot = self.0.lock();
-        if slot.is_none() {
-            *slot = Some(err.clone_ref(py));
-        }
-        true
     }
 }
 
@@ -88,37 +73,17 @@ impl PyPool {
     ///
     /// `results` (used by `lanepool.powertools`): a list as long as the batch, in which each
     /// record's handler return value is stored at the record's index when it succeeds.
-    #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (event, handler, context, ordering, group_key, retries,
-                        deadline_margin_ms, raise_on_full_batch_failure, log_summary,
-                        retry_backoff_ms, results=None))]
+    #[pyo3(signature = (event, handler, options, results=None))]
     fn run_batch<'py>(
         &self,
         py: Python<'py>,
         event: Bound<'py, PyAny>,
         handler: Bound<'py, PyAny>,
-        context: Option<Bound<'py, PyAny>>,
-        ordering: String,
-        group_key: Option<Bound<'py, PyAny>>,
-        retries: i64,
-        deadline_margin_ms: f64,
-        raise_on_full_batch_failure: bool,
-        log_summary: bool,
-        retry_backoff_ms: f64,
+        options: PyRef<'py, PyBatchOptions>,
         results: Option<Bound<'py, PyList>>,
     ) -> PyResult<Py<PyReport>> {
-        let raw = RawOptions {
-            context,
-            ordering,
-            group_key,
-            retries,
-            deadline_margin_ms,
-            raise_on_full_batch_failure,
-            log_summary,
-            retry_backoff_ms,
-        };
-        let options = batch::batch_options(&raw)?;
-        let (plan, records) = batch::decode(&event, options.ordering, raw.group_key.as_ref())?;
+        let core = options.for_batch(py)?;
+        let (plan, records) = decode(&event, &options)?;
         if let Some(results) = &results {
             if results.len() != records.len() {
                 return Err(PyValueError::new_err(format!(
@@ -156,7 +121,7 @@ impl PyPool {
         // Runners on the pool's threads (the caller being one), each keeping the GIL across its
         // records and releasing it whenever it blocks (see `GilGate`).
         let result = py.detach(|| {
-            pool.run_plan_gated(plan, &options, &GilGate, |ticket, halt| {
+            pool.run_plan_gated(plan, &core, &GilGate, |ticket, halt| {
                 // SAFETY: handlers run inside `GilGate::run`, which holds the GIL.
                 let py = unsafe { Python::assume_attached() };
                 call(py, ticket.index).map_err(|err| {
@@ -171,7 +136,7 @@ impl PyPool {
             })
         });
         drop(errors);
-        if let Some(err) = interrupt.0.into_inner() {
+        if let Some(err) = interrupt.take() {
             return Err(err);
         }
         PyReport::into_result(py, result, |e| match e {

@@ -177,3 +177,23 @@ def test_parallel_batch_processor_reports_stopped_records():
     for _, exc, _ in processor.exceptions:
         assert isinstance(exc, DeadlineRecordError) and "was stopped" in str(exc)
         assert isinstance(exc.__cause__, asyncio.CancelledError)
+
+
+def test_a_cancelled_handler_ending_with_a_base_exception_stops_the_call():
+    """A handler cancelled at the deadline that ends with SystemExit (not the CancelledError it
+    was sent) is no record failure: the call raises it, after every handler ended."""
+    ended = []
+
+    async def handler(record):
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            if record["messageId"] == "m1":
+                raise SystemExit("stop") from None
+            raise
+        finally:
+            ended.append(record["messageId"])
+
+    with pytest.raises(SystemExit, match="stop"):
+        POOL.run_batch(sqs_event(3), handler, context=Context(300), deadline_margin_ms=100)
+    assert sorted(ended) == ["m0", "m1", "m2"]

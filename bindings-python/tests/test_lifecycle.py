@@ -293,31 +293,35 @@ def test_pool_created_at_import_works_in_a_forked_child():
     assert POOL.process(fifo(4), lambda r: None) == {"batchItemFailures": []}
 
 
-def test_option_defaults_are_the_cores_in_signatures_and_stubs():
-    """The deadline margin and retry backoff defaults live in the Rust core; the Python
-    signatures take them from it, and the type stubs (which cannot) must show the same."""
+def test_option_defaults_are_the_cores():
+    """The options, their defaults and checks live in the Rust core (`_lanepool.Options`): an
+    empty call gets the core's defaults, and the keywords lanepool's methods take (typed once,
+    by `lanepool.BatchOptions`) are exactly the native class's, as its stub states them."""
     import ast
     import inspect
+    import typing
     from pathlib import Path
 
     import lanepool._lanepool as core
     from lanepool import Pool
 
-    want = {
-        "deadline_margin_ms": core.DEFAULT_DEADLINE_MARGIN_MS,
-        "retry_backoff_ms": core.DEFAULT_RETRY_BACKOFF_MS,
-    }
-    assert want == {"deadline_margin_ms": 500.0, "retry_backoff_ms": 100.0}
+    assert (core.DEFAULT_DEADLINE_MARGIN_MS, core.DEFAULT_RETRY_BACKOFF_MS) == (500.0, 100.0)
+    options = core.Options()
+    assert options.deadline_margin_ms == core.DEFAULT_DEADLINE_MARGIN_MS
+    assert options.retry_backoff_ms == core.DEFAULT_RETRY_BACKOFF_MS
+    native = list(inspect.signature(core.Options).parameters)
+    assert native == list(typing.get_type_hints(lanepool.BatchOptions))
+    stub = ast.parse((Path(lanepool.__file__).parent / "_lanepool.pyi").read_text())
+    (new,) = [
+        node
+        for cls in stub.body
+        if isinstance(cls, ast.ClassDef) and cls.name == "Options"
+        for node in cls.body
+        if isinstance(node, ast.FunctionDef) and node.name == "__new__"
+    ]
+    assert [a.arg for a in new.args.kwonlyargs] == native
     for method in (Pool.process, Pool.run_batch, Pool.run_batch_async, Pool.process_async):
-        params = inspect.signature(method).parameters
-        assert {k: params[k].default for k in want} == want, method.__name__
-    seen = 0
-    for stub in Path(lanepool.__file__).parent.glob("*.pyi"):
-        for node in ast.walk(ast.parse(stub.read_text())):
-            if isinstance(node, ast.arguments):
-                pairs = zip(node.kwonlyargs, node.kw_defaults)
-                for arg, default in pairs:
-                    if arg.arg in want and default is not None:
-                        assert ast.literal_eval(default) == want[arg.arg], (stub.name, arg.arg)
-                        seen += 1
-    assert seen >= 8
+        kinds = [p.kind for p in inspect.signature(method).parameters.values()]
+        assert kinds[-1] is inspect.Parameter.VAR_KEYWORD, method.__name__
+    with pytest.raises(TypeError, match="retry"):
+        POOL.process(fifo(1), lambda r: None, retry=1)  # a misspelt option is refused

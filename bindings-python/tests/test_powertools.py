@@ -46,6 +46,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord  # 
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel  # noqa: E402
 from pydantic import BaseModel, Json  # noqa: E402
 
+from lanepool._lanepool import Options  # noqa: E402
 from lanepool.powertools import (  # noqa: E402
     DeadlineRecordError,
     ParallelBatchProcessor,
@@ -383,8 +384,7 @@ def test_results_list_of_the_wrong_length_is_refused_before_any_handler():
     called = []
     records = [sqs_record(i, {"n": i}) for i in range(3)]
     with pytest.raises(ValueError, match="results must be a list of 3 items"):
-        POOL._core.run_batch({"Records": records}, called.append, None, "auto", None, 0, 500, True, False,
-                             100, [None])
+        POOL._run_batch({"Records": records}, called.append, Options(), results=[None])
     assert called == []
 
 
@@ -693,11 +693,15 @@ def test_processor_is_reusable_and_state_is_per_batch():
     assert processor._failed_exc == {}
 
 
-def test_option_defaults_are_the_cores():
-    import inspect
-
+def test_options_are_checked_when_the_processor_is_made():
     import lanepool._lanepool as core
 
-    params = inspect.signature(ParallelBatchProcessor).parameters
-    assert params["deadline_margin_ms"].default == core.DEFAULT_DEADLINE_MARGIN_MS
-    assert params["retry_backoff_ms"].default == core.DEFAULT_RETRY_BACKOFF_MS
+    processor = ParallelBatchProcessor(EventType.SQS, pool=POOL, retries=2)
+    assert processor.options.retries == 2
+    assert processor.options.deadline_margin_ms == core.DEFAULT_DEADLINE_MARGIN_MS
+    assert processor.options.retry_backoff_ms == core.DEFAULT_RETRY_BACKOFF_MS
+    assert processor.options.raise_on_full_batch_failure is False  # Powertools' rule applies
+    with pytest.raises(ValueError, match="ordering"):
+        ParallelBatchProcessor(EventType.SQS, ordering="fifo")
+    with pytest.raises(ValueError, match="retries"):
+        ParallelBatchProcessor(EventType.SQS, retries=-1)

@@ -18,16 +18,24 @@ is Lambda's partial batch response::
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
 from ._errors import BaseExceptionGroup, BatchFailedError, EventError, ExceptionGroup
 from ._lanepool import BatchReport, Failure, Scope, Task
+from ._lanepool import Options as _NativeOptions
 from ._lanepool import Pool as _CorePool
-from ._lanepool import DEFAULT_DEADLINE_MARGIN_MS as _DEFAULT_MARGIN_MS
-from ._lanepool import DEFAULT_RETRY_BACKOFF_MS as _DEFAULT_BACKOFF_MS
+from ._options import BatchOptions, LambdaContext
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "Pool",
+    "BatchOptions",
     "BatchReport",
     "Failure",
+    "LambdaContext",
     "Scope",
     "Task",
     "EventError",
@@ -36,10 +44,18 @@ __all__ = [
     "BaseExceptionGroup",
 ]
 
+Event = Mapping[str, Any]
+"""A Lambda event: ``{"Records": [...]}``."""
+Handler = Callable[[Any], object] | Callable[[Any], Awaitable[object]]
+"""A record handler, sync or ``async def``: called with each record, raises to fail it."""
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
 _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect
 
 
-def _is_async(fn) -> bool:
+def _is_async(fn: object) -> bool:
     """Whether ``fn`` is an ``async def`` function (also through methods and partials)."""
     for _ in range(16):
         if getattr(fn, "_is_coroutine_marker", None) is not None:  # inspect.markcoroutinefunction
@@ -53,7 +69,7 @@ def _is_async(fn) -> bool:
                 fn = inner
                 break
         else:
-            call = getattr(type(fn), "__call__", None)
+            call = getattr(type(fn), "__call__", None)  # noqa: B004 - its code object, not callable()
             code = getattr(call, "__code__", None)
             return bool(code is not None and code.co_flags & _CO_COROUTINE)
     return False
@@ -65,6 +81,10 @@ class Pool:
     Create it once, at import time, and reuse it in every invocation. At most ``workers``
     handlers run at once; the calling thread releases the GIL while it waits and runs handlers
     itself. A pool used in a process forked from its creator restarts its threads there.
+
+    >>> pool = Pool(workers=2)
+    >>> pool
+    lanepool.Pool(workers=2)
     """
 
     __slots__ = ("_core",)
@@ -80,115 +100,73 @@ class Pool:
     def __repr__(self) -> str:
         return f"lanepool.Pool(workers={self._core.workers})"
 
-    def process(
-        self,
-        event,
-        handler,
-        *,
-        context=None,
-        ordering: str = "auto",
-        group_key=None,
-        retries: int = 0,
-        deadline_margin_ms: float = _DEFAULT_MARGIN_MS,
-        raise_on_full_batch_failure: bool = True,
-        log_summary: bool = False,
-        retry_backoff_ms: float = _DEFAULT_BACKOFF_MS,
-        cancel_at_deadline: bool = True,
-    ) -> dict:
+    def process(self, event: Event, handler: Handler, **options: Unpack[BatchOptions]) -> dict[str, Any]:
         """Runs ``handler(record)`` for every record of a Lambda event; returns the partial
         batch response ``{"batchItemFailures": [{"itemIdentifier": ...}, ...]}``.
 
         See :meth:`run_batch` for the options (``cancel_at_deadline`` applies to ``async def``
         handlers; sync handlers are always awaited); this is ``run_batch(...).response``.
-        """
-        return self.run_batch(
-            event,
-            handler,
-            context=context,
-            ordering=ordering,
-            group_key=group_key,
-            retries=retries,
-            deadline_margin_ms=deadline_margin_ms,
-            raise_on_full_batch_failure=raise_on_full_batch_failure,
-            log_summary=log_summary,
-            retry_backoff_ms=retry_backoff_ms,
-            cancel_at_deadline=cancel_at_deadline,
-        ).response
 
-    def run_batch(
-        self,
-        event,
-        handler,
-        *,
-        context=None,
-        ordering: str = "auto",
-        group_key=None,
-        retries: int = 0,
-        deadline_margin_ms: float = _DEFAULT_MARGIN_MS,
-        raise_on_full_batch_failure: bool = True,
-        log_summary: bool = False,
-        retry_backoff_ms: float = _DEFAULT_BACKOFF_MS,
-        cancel_at_deadline: bool = True,
-    ) -> BatchReport:
+        >>> def handler(record):
+        ...     if record["body"] == "bad":
+        ...         raise ValueError("bad record")
+        >>> event = {"Records": [
+        ...     {"messageId": "m1", "eventSource": "aws:sqs", "body": "ok"},
+        ...     {"messageId": "m2", "eventSource": "aws:sqs", "body": "bad"},
+        ... ]}
+        >>> Pool(workers=2).process(event, handler)
+        {'batchItemFailures': [{'itemIdentifier': 'm2'}]}
+        """
+        return self.run_batch(event, handler, **options).response
+
+    def run_batch(self, event: Event, handler: Handler, **options: Unpack[BatchOptions]) -> BatchReport:
         """Runs ``handler(record)`` for every record of a Lambda event; returns the full report.
 
         - ``handler`` gets each record object of ``event["Records"]`` itself (not a copy) and
           raises to fail it. An ``async def`` handler runs to completion on a private event
           loop with at most ``workers`` in flight; this call still returns synchronously.
-        - ``context``: the Lambda context (anything with ``get_remaining_time_in_millis()``).
-          No record starts later than ``deadline_margin_ms`` before the invocation's deadline;
-          those are reported with reason ``"deadline"``. None (or ``{}``): no deadline.
-        - ``ordering``: ``"auto"`` (lanes by SQS FIFO message group, Kinesis partition key,
-          DynamoDB keys) or ``"unordered"`` (no lanes).
-        - ``group_key``: ``callable(record) -> str | None`` giving each record's lane (None:
-          no lane); overrides ``ordering``.
-        - ``retries``: extra attempts for a failing record, ``retry_backoff_ms`` apart
-          (doubling, jittered); its lane waits.
-        - ``raise_on_full_batch_failure``: raise :class:`BatchFailedError` when no record of a
-          non-empty batch succeeded (Lambda then retries the whole batch).
-        - ``log_summary``: print the summary as one JSON log line.
-        - ``cancel_at_deadline`` (``async def`` handlers only): handlers still running at
+
+        Keyword options (all optional; :class:`lanepool.BatchOptions` types them):
+
+        - ``context`` (None): the Lambda context (anything with
+          ``get_remaining_time_in_millis()``). No record starts later than
+          ``deadline_margin_ms`` (500) before the invocation's deadline; those are reported
+          with reason ``"deadline"``. None (or ``{}``): no deadline.
+        - ``ordering`` (``"auto"``): ``"auto"`` (lanes by SQS FIFO message group, Kinesis
+          partition key, DynamoDB keys) or ``"unordered"`` (no lanes).
+        - ``group_key`` (None): ``callable(record) -> str | None`` giving each record's lane
+          (None: no lane); overrides ``ordering``.
+        - ``retries`` (0): extra attempts for a failing record, ``retry_backoff_ms`` (100)
+          apart (doubling, jittered); its lane waits.
+        - ``raise_on_full_batch_failure`` (True): raise :class:`BatchFailedError` when no
+          record of a non-empty batch succeeded (Lambda then retries the whole batch).
+        - ``log_summary`` (False): print the summary as one JSON log line.
+        - ``cancel_at_deadline`` (True; ``async def`` handlers only): handlers still running at
           ``deadline - margin`` are cancelled (``asyncio.CancelledError`` at their next
           ``await``); the call still waits until each one ended (one that swallows the
           cancellation is waited for), and their records end as ``"deadline"`` with the
           exception they ended with on the report's failure. ``False``: they are awaited
           and end as they end. Sync handlers cannot be interrupted and are always awaited.
 
-        Raises :class:`EventError` (before any handler runs) for a malformed event. A
+        Raises :class:`EventError` (before any handler runs) for a malformed event, and
+        ``ValueError`` / ``TypeError`` naming the option for a bad option. A
         ``BaseException`` that is not an ``Exception`` (``KeyboardInterrupt``, ``SystemExit``)
         raised by a handler stops new records from starting, waits for running ones, and
         propagates. No handler runs after this call returned or raised.
-        """
-        options = (
-            context,
-            ordering,
-            group_key,
-            retries,
-            deadline_margin_ms,
-            raise_on_full_batch_failure,
-            log_summary,
-            retry_backoff_ms,
-        )
-        if _is_async(handler):
-            from . import _aio
 
-            return _aio.run_sync(self._core.workers, event, handler, options, cancel_at_deadline)
-        return self._core.run_batch(event, handler, *options)
+        >>> event = {"Records": [
+        ...     {"messageId": f"m{i}", "eventSource": "aws:sqs", "body": str(i)} for i in range(3)
+        ... ]}
+        >>> report = Pool(workers=2).run_batch(event, lambda record: None, retries=1)
+        >>> report.succeeded
+        ['m0', 'm1', 'm2']
+        >>> report.summary["failed"]
+        0
+        """
+        return self._run_batch(event, handler, _NativeOptions(**options))
 
     async def run_batch_async(
-        self,
-        event,
-        handler,
-        *,
-        context=None,
-        ordering: str = "auto",
-        group_key=None,
-        retries: int = 0,
-        deadline_margin_ms: float = _DEFAULT_MARGIN_MS,
-        raise_on_full_batch_failure: bool = True,
-        log_summary: bool = False,
-        retry_backoff_ms: float = _DEFAULT_BACKOFF_MS,
-        cancel_at_deadline: bool = True,
+        self, event: Event, handler: Handler, **options: Unpack[BatchOptions]
     ) -> BatchReport:
         """Like :meth:`run_batch` for ``async def`` handlers, on the running event loop, with
         at most ``workers`` handlers in flight. (A sync handler runs inline on the loop.)
@@ -196,66 +174,85 @@ class Pool:
         With ``cancel_at_deadline`` (the default) handlers still running at ``deadline -
         margin`` are cancelled, waited for, and reported as ``"deadline"`` (exception: the
         ``CancelledError`` or whatever they ended with); ``False`` awaits them. Cancelling this
-        call cancels the running handlers and waits for them."""
-        from . import _aio
+        call cancels the running handlers and waits for them.
 
-        options = (
-            context,
-            ordering,
-            group_key,
-            retries,
-            deadline_margin_ms,
-            raise_on_full_batch_failure,
-            log_summary,
-            retry_backoff_ms,
-        )
-        return await _aio.run_batch(
-            self._core.workers, event, handler, options, cancel_at_deadline
-        )
+        >>> import asyncio
+        >>> async def handler(record):
+        ...     await asyncio.sleep(0)
+        >>> event = {"Records": [{"messageId": "m1", "eventSource": "aws:sqs", "body": ""}]}
+        >>> asyncio.run(Pool(workers=2).run_batch_async(event, handler)).succeeded
+        ['m1']
+        """
+        return await self._run_batch_async(event, handler, _NativeOptions(**options))
 
     async def process_async(
-        self,
-        event,
-        handler,
-        *,
-        context=None,
-        ordering: str = "auto",
-        group_key=None,
-        retries: int = 0,
-        deadline_margin_ms: float = _DEFAULT_MARGIN_MS,
-        raise_on_full_batch_failure: bool = True,
-        log_summary: bool = False,
-        retry_backoff_ms: float = _DEFAULT_BACKOFF_MS,
-        cancel_at_deadline: bool = True,
-    ) -> dict:
+        self, event: Event, handler: Handler, **options: Unpack[BatchOptions]
+    ) -> dict[str, Any]:
         """``(await run_batch_async(...)).response``: the partial batch response.
 
         Handlers still running at ``deadline - margin`` are cancelled and awaited (they end as
-        ``"deadline"``) unless ``cancel_at_deadline=False``; see :meth:`run_batch_async`."""
-        report = await self.run_batch_async(
-            event,
-            handler,
-            context=context,
-            ordering=ordering,
-            group_key=group_key,
-            retries=retries,
-            deadline_margin_ms=deadline_margin_ms,
-            raise_on_full_batch_failure=raise_on_full_batch_failure,
-            log_summary=log_summary,
-            retry_backoff_ms=retry_backoff_ms,
-            cancel_at_deadline=cancel_at_deadline,
-        )
-        return report.response
+        ``"deadline"``) unless ``cancel_at_deadline=False``; see :meth:`run_batch_async`.
+
+        >>> import asyncio
+        >>> async def handler(record):
+        ...     raise ValueError("fails")
+        >>> event = {"Records": [{"messageId": "m1", "eventSource": "aws:sqs", "body": ""}]}
+        >>> pool = Pool(workers=2)
+        >>> asyncio.run(pool.process_async(event, handler, raise_on_full_batch_failure=False))
+        {'batchItemFailures': [{'itemIdentifier': 'm1'}]}
+        """
+        return (await self.run_batch_async(event, handler, **options)).response
+
+    def _run_batch(
+        self,
+        event: Event,
+        handler: Handler,
+        options: _NativeOptions,
+        *,
+        results: list[Any] | None = None,
+    ) -> BatchReport:
+        """:meth:`run_batch` with the options already built (``lanepool.powertools``'s path).
+
+        ``results``: a list as long as the batch, in which each record's handler return value
+        is stored at the record's index when it succeeds.
+        """
+        if _is_async(handler):
+            from . import _aio
+
+            return _aio.run_sync(self._core.workers, event, handler, options, results)
+        return self._core.run_batch(event, handler, options, results)
+
+    async def _run_batch_async(
+        self,
+        event: Event,
+        handler: Handler,
+        options: _NativeOptions,
+        *,
+        results: list[Any] | None = None,
+    ) -> BatchReport:
+        """:meth:`run_batch_async` with the options already built (see :meth:`_run_batch`)."""
+        from . import _aio
+
+        return await _aio.run_batch(self._core.workers, event, handler, options, results)
 
     def scope(self) -> Scope:
         """A scope for tasks: ``with pool.scope() as s: task = s.spawn(fn, *args, **kwargs)``.
 
         Leaving the ``with`` block waits until every task spawned in it (nested ones too)
         finished; if any failed, it then raises an ``ExceptionGroup`` of their exceptions.
+
+        >>> with Pool(workers=2).scope() as s:
+        ...     task = s.spawn(sum, [1, 2, 3])
+        >>> task.result()
+        6
         """
         return self._core.scope()
 
-    def map(self, fn, items) -> list:
+    def map(self, fn: Callable[[_T], _R], items: Iterable[_T]) -> list[_R]:
         """``[fn(item) for item in items]`` on the pool, results in input order. If calls
-        failed, raises (after every call finished) an ``ExceptionGroup`` of their exceptions."""
+        failed, raises (after every call finished) an ``ExceptionGroup`` of their exceptions.
+
+        >>> Pool(workers=2).map(str.upper, ["a", "b"])
+        ['A', 'B']
+        """
         return self._core.map(fn, items)

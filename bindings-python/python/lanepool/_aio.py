@@ -1,7 +1,8 @@
 """The asyncio driver: runs async record handlers over the core's scheduler.
 
-The scheduling rules (lanes, skips, retries, deadline, the all-failed rule) stay in Rust, in
-``BatchRun``; this loop only starts handler tasks when told to and reports their results.
+The scheduling rules (lanes, skips, retries, deadline, the all-failed rule, and which
+exceptions stop the call) stay in Rust, in ``BatchRun``; this loop only starts handler tasks
+when told to and reports their results.
 """
 
 from __future__ import annotations
@@ -9,13 +10,19 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any, TypeVar
 
-from ._lanepool import start_batch
+from ._lanepool import BatchReport, BatchRun, Options, start_batch
 
 _RUN, _WAIT, _DONE = 0, 1, 2
 
+_T = TypeVar("_T")
 
-async def _attempt(handler, record, results=None, index=0):
+
+async def _attempt(
+    handler: Callable[[Any], object], record: Any, results: list[Any] | None = None, index: int = 0
+) -> BaseException | None:
     """One attempt: None on success, else the exception it raised (never raises). With
     ``results``, a successful attempt's result is stored at ``results[index]``.
 
@@ -25,7 +32,7 @@ async def _attempt(handler, record, results=None, index=0):
     try:
         result = handler(record)
         if hasattr(type(result), "__await__"):  # by type, as `await` and the sync path
-            result = await result
+            result = await result  # type: ignore[misc]
     except BaseException as exc:  # noqa: BLE001 - every failure is the record's (or a halt)
         return exc
     if results is not None:
@@ -33,60 +40,58 @@ async def _attempt(handler, record, results=None, index=0):
     return None
 
 
-def _wake(waiter) -> None:
+def _wake(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
 
 
-def _outcome(task):
+def _outcome(task: asyncio.Task[BaseException | None]) -> BaseException | None:
     """What a finished attempt task ended with: None, or the exception."""
     if task.cancelled():  # cancelled before its first step: the handler never saw it
         return asyncio.CancelledError()
     return task.result()
 
 
-async def _cancel_running(run, running: dict) -> BaseException | None:
+async def _cancel_running(run: BatchRun, running: dict[asyncio.Task[BaseException | None], int]) -> None:
     """Cancels every running attempt at the deadline, waits until each one ended (one that
-    swallows the cancellation is waited for) and reports them with ``run.cancel``; returns
-    the first non-``Exception`` one raised (``KeyboardInterrupt``, ...), if any."""
+    swallows the cancellation is waited for) and reports them with ``run.cancel``."""
     for task in running:
         task.cancel()
     await asyncio.wait(running)
-    interrupt = None
     for task, index in running.items():
-        exc = _outcome(task)
-        if interrupt is None and exc is not None and not isinstance(exc, Exception):
-            if not isinstance(exc, asyncio.CancelledError):
-                interrupt = exc
-        run.cancel(index, exc)
+        run.cancel(index, _outcome(task))
     running.clear()
-    return interrupt
 
 
-async def run_batch(workers, event, handler, options, cancel_at_deadline=True, results=None):
+async def run_batch(
+    workers: int,
+    event: Mapping[str, Any],
+    handler: Callable[[Any], object] | Callable[[Any], Awaitable[object]],
+    options: Options,
+    results: list[Any] | None = None,
+) -> BatchReport:
     """Runs one batch on the running loop with at most ``workers`` handlers in flight.
 
-    With ``cancel_at_deadline``, handlers still running at ``deadline - margin`` are cancelled
-    and awaited, and end as ``deadline``; otherwise they are awaited and end as they end.
-    ``results`` (used by ``lanepool.powertools``): a list as long as the batch that receives
-    each succeeded record's result at its index.
+    With ``options.cancel_at_deadline``, handlers still running at ``deadline - margin`` are
+    cancelled and awaited, and end as ``deadline``; otherwise they are awaited and end as they
+    end. ``results`` (used by ``lanepool.powertools``): a list as long as the batch that
+    receives each succeeded record's result at its index.
     """
-    run, records = start_batch(event, workers, *options, cancel_at_deadline)
+    run, records = start_batch(event, workers, options)
     if results is not None and len(results) != len(records):
         raise ValueError(
             f"results must be a list of {len(records)} items (one per record), got {len(results)}"
         )
     loop = asyncio.get_running_loop()
-    running: dict = {}  # task -> record index
-    finished: deque = deque()  # tasks done, not yet reported (filled by their done callback)
-    waiter = None  # the future this loop sleeps on while nothing is finished
+    running: dict[asyncio.Task[BaseException | None], int] = {}  # task -> record index
+    finished: deque[asyncio.Task[BaseException | None]] = deque()  # done, not yet reported
+    waiter: asyncio.Future[None] | None = None  # what this loop sleeps on while nothing finished
 
-    def on_done(task):
+    def on_done(task: asyncio.Task[BaseException | None]) -> None:
         finished.append(task)
         if waiter is not None:
             _wake(waiter)
 
-    interrupt = None
     try:
         while True:
             kind, value = run.step()
@@ -97,33 +102,24 @@ async def run_batch(workers, event, handler, options, cancel_at_deadline=True, r
                 continue
             if kind == _DONE:
                 break
+            timeout = value
             if finished:
                 while finished:
                     task = finished.popleft()
                     index = running.pop(task, None)
-                    if index is None:  # already reported by _cancel_running
-                        continue
-                    exc = _outcome(task)
-                    if exc is not None and not isinstance(exc, Exception):
-                        # KeyboardInterrupt, SystemExit, ...: no record starts any more,
-                        # running ones finish, then it propagates.
-                        if interrupt is None:
-                            interrupt = exc
-                        run.halt()
-                    run.complete(index, exc)
+                    if index is not None:  # else already reported by _cancel_running
+                        run.complete(index, _outcome(task))
                 continue
             if running and run.cancel_due():
-                halted = await _cancel_running(run, running)
-                if interrupt is None:
-                    interrupt = halted
+                await _cancel_running(run, running)
                 continue
             if not running:
                 # A retry waits for its backoff with nothing in flight.
-                await asyncio.sleep(value if value is not None else 0)
+                await asyncio.sleep(timeout if timeout is not None else 0)
                 continue
             # Sleep until a task finishes or the core's next timer (deadline, retry) is due.
             waiter = loop.create_future()
-            timer = None if value is None else loop.call_later(value, _wake, waiter)
+            timer = None if timeout is None else loop.call_later(timeout, _wake, waiter)
             try:
                 await waiter
             finally:
@@ -138,26 +134,27 @@ async def run_batch(workers, event, handler, options, cancel_at_deadline=True, r
         if running:
             await asyncio.wait(running)
         raise
-    if interrupt is not None:
-        try:
-            raise interrupt
-        finally:
-            interrupt = None
-    return run.finish()
+    return run.finish()  # raises a handler's KeyboardInterrupt, SystemExit, ... instead
 
 
-def run_sync(workers, event, handler, options, cancel_at_deadline=True):
+def run_sync(
+    workers: int,
+    event: Mapping[str, Any],
+    handler: Callable[[Any], object] | Callable[[Any], Awaitable[object]],
+    options: Options,
+    results: list[Any] | None = None,
+) -> BatchReport:
     """Runs :func:`run_batch` to completion on a private event loop and returns its result."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return _run_private(run_batch(workers, event, handler, options, cancel_at_deadline))
+        return _run_private(run_batch(workers, event, handler, options, results))
     # This thread already runs a loop: use a private one on a helper thread.
-    box: list = []
+    box: list[tuple[bool, Any]] = []
 
-    def target():
+    def target() -> None:
         try:
-            coro = run_batch(workers, event, handler, options, cancel_at_deadline)
+            coro = run_batch(workers, event, handler, options, results)
             box.append((True, _run_private(coro)))
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
             box.append((False, exc))
@@ -167,11 +164,12 @@ def run_sync(workers, event, handler, options, cancel_at_deadline=True):
     thread.join()
     ok, value = box[0]
     if ok:
-        return value
+        report: BatchReport = value
+        return report
     raise value
 
 
-def _run_private(coro):
+def _run_private(coro: Coroutine[Any, Any, _T]) -> _T:
     loop = asyncio.new_event_loop()
     try:
         return loop.run_until_complete(coro)

@@ -29,18 +29,34 @@ Importing this module imports Powertools (``pip install "lanepool[powertools]"``
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, BatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.exceptions import SQSFifoMessageGroupCircuitBreakerError
 
 import lanepool
-from lanepool import _aio
-from lanepool._lanepool import DEFAULT_DEADLINE_MARGIN_MS as _DEFAULT_MARGIN_MS
-from lanepool._lanepool import DEFAULT_RETRY_BACKOFF_MS as _DEFAULT_BACKOFF_MS
+from lanepool._lanepool import Options
+from lanepool._options import GroupKey, Ordering
 
-__all__ = ["ParallelBatchProcessor", "SkippedRecordError", "DeadlineRecordError", "default_pool"]
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import BatchTypeModels
+    from typing_extensions import Unpack
+
+ExceptionInfo = tuple[type[BaseException] | None, BaseException | None, Any]
+Entry = tuple[Any, ...]
+_T = TypeVar("_T")
+
+__all__ = [
+    "ParallelBatchProcessor",
+    "ProcessorOptions",
+    "SkippedRecordError",
+    "DeadlineRecordError",
+    "default_pool",
+]
 
 
 class SkippedRecordError(SQSFifoMessageGroupCircuitBreakerError):
@@ -51,7 +67,7 @@ class SkippedRecordError(SQSFifoMessageGroupCircuitBreakerError):
     every source. ``item_identifier`` and ``index`` name the record.
     """
 
-    def __init__(self, message: str = "", item_identifier: str | None = None, index: int | None = None):
+    def __init__(self, message: str = "", item_identifier: str | None = None, index: int | None = None) -> None:
         super().__init__(message)
         self.item_identifier = item_identifier
         self.index = index
@@ -62,10 +78,24 @@ class DeadlineRecordError(Exception):
     (less ``deadline_margin_ms``) came first. ``item_identifier`` and ``index`` name the
     record; a stopped one has the exception its handler ended with as ``__cause__``."""
 
-    def __init__(self, message: str = "", item_identifier: str | None = None, index: int | None = None):
+    def __init__(self, message: str = "", item_identifier: str | None = None, index: int | None = None) -> None:
         super().__init__(message)
         self.item_identifier = item_identifier
         self.index = index
+
+
+class ProcessorOptions(TypedDict, total=False):
+    """lanepool's keyword options of :class:`ParallelBatchProcessor` (the batch options less
+    ``context``, which is the processor's ``lambda_context``, and the all-failed rule, which
+    is Powertools')."""
+
+    ordering: Ordering
+    group_key: GroupKey | None
+    retries: int
+    deadline_margin_ms: float
+    retry_backoff_ms: float
+    log_summary: bool
+    cancel_at_deadline: bool
 
 
 class _RecordFailed(Exception):
@@ -74,7 +104,7 @@ class _RecordFailed(Exception):
 
     __slots__ = ("entry", "exc_info")
 
-    def __init__(self, entry, exc_info):
+    def __init__(self, entry: Entry, exc_info: ExceptionInfo | None) -> None:
         super().__init__(entry[1])
         self.entry = entry
         self.exc_info = exc_info
@@ -127,7 +157,8 @@ class ParallelBatchProcessor(BatchProcessor):
     deadline with :class:`DeadlineRecordError`. When every record failed, leaving the ``with``
     block raises Powertools' ``BatchProcessingError`` unless
     ``raise_on_entire_batch_failure=False``. ``report`` is lanepool's ``BatchReport`` of the
-    last batch (None before the first one).
+    last batch (None before the first one); ``options`` holds lanepool's options, checked
+    when the processor is made (``processor.options.retries``, ...).
 
     A malformed record (one lanepool cannot identify: ``lanepool.EventError``) raises before
     any handler runs. Kafka events are not supported.
@@ -136,44 +167,37 @@ class ParallelBatchProcessor(BatchProcessor):
     def __init__(
         self,
         event_type: EventType,
-        model=None,
+        model: BatchTypeModels | None = None,
         raise_on_entire_batch_failure: bool = True,
-        logger=None,
+        logger: logging.Logger | None = None,
         *,
         pool: lanepool.Pool | None = None,
-        ordering: str = "auto",
-        group_key=None,
-        retries: int = 0,
-        deadline_margin_ms: float = _DEFAULT_MARGIN_MS,
-        retry_backoff_ms: float = _DEFAULT_BACKOFF_MS,
-        log_summary: bool = False,
-        cancel_at_deadline: bool = True,
+        **options: Unpack[ProcessorOptions],
     ) -> None:
         if event_type == EventType.Kafka:
             raise ValueError("ParallelBatchProcessor supports SQS, Kinesis and DynamoDB events, not Kafka")
-        if ordering not in ("auto", "unordered"):
-            raise ValueError(f"ordering must be 'auto' or 'unordered', not {ordering!r}")
+        # Checked now (a bad option raises here); raise_on_full_batch_failure is off because
+        # Powertools' _clean applies its own all-failed rule.
+        self.options: Options = Options(raise_on_full_batch_failure=False, **options)
         super().__init__(event_type, model, raise_on_entire_batch_failure, logger)
         self.pool = pool
-        self.ordering = ordering
-        self.group_key = group_key
-        self.retries = retries
-        self.deadline_margin_ms = deadline_margin_ms
-        self.retry_backoff_ms = retry_backoff_ms
-        self.log_summary = log_summary
-        self.cancel_at_deadline = cancel_at_deadline
-        self.report = None
+        self.report: lanepool.BatchReport | None = None
         # Exception info of failed entries, by id(entry), from failure_handler to the record's
         # lanepool handler (thread-safe: one dict operation each, under the GIL).
-        self._failed_exc: dict = {}
+        self._failed_exc: dict[int, ExceptionInfo] = {}
         # True while process() runs _process_record directly on the pool (see process()).
         self._raise_failures = False
 
     # Powertools' async per-record machinery, on this BatchProcessor subclass.
-    _async_process_record = AsyncBatchProcessor._async_process_record
+    if TYPE_CHECKING:  # Powertools types it for AsyncBatchProcessor's self only
 
-    def failure_handler(self, record, exception):
-        entry = super().failure_handler(record, exception)
+        async def _async_process_record(self, record: dict[str, Any]) -> Entry: ...
+
+    else:
+        _async_process_record = AsyncBatchProcessor._async_process_record
+
+    def failure_handler(self, record: Any, exception: ExceptionInfo) -> Entry:
+        entry: Entry = super().failure_handler(record, exception)
         if self._raise_failures:
             # Inside process()'s direct run: the record fails in lanepool's eyes (rest of its
             # lane skipped, retries) with Powertools' entry.
@@ -183,21 +207,12 @@ class ParallelBatchProcessor(BatchProcessor):
 
     # ------------------------------------------------------------------ running
 
-    def _run_options(self) -> tuple:
-        """lanepool's batch options, in the order the pool's core takes them."""
+    def _batch_options(self) -> Options:
+        """This batch's options: the processor's, with the deadline of its ``lambda_context``."""
         context = getattr(self, "lambda_context", None)
         if not callable(getattr(context, "get_remaining_time_in_millis", None)):
             context = None
-        return (
-            context,
-            self.ordering,
-            self.group_key,
-            self.retries,
-            self.deadline_margin_ms,
-            False,  # raise_on_full_batch_failure: Powertools' _clean applies its own rule
-            self.log_summary,
-            self.retry_backoff_ms,
-        )
+        return self.options.with_context(context)
 
     def _direct(self) -> bool:
         """Whether Powertools' per-record method can be lanepool's handler itself, with our
@@ -206,78 +221,81 @@ class ParallelBatchProcessor(BatchProcessor):
         run, so ours must return."""
         return type(self).failure_handler is ParallelBatchProcessor.failure_handler
 
-    def process(self) -> list[tuple]:
+    def _pool(self) -> lanepool.Pool:
+        return self.pool if self.pool is not None else default_pool()
+
+    def process(self) -> list[tuple[Any, ...]]:
         """Runs every record through Powertools' ``_process_record`` on the pool, lanes kept;
         returns Powertools' result tuples in event order."""
         records = self.records
-        pool = self.pool if self.pool is not None else default_pool()
+        pool = self._pool()
         event = {"Records": records}
+        options = self._batch_options()
         if self._direct():
-            options = self._run_options()
             return self._run_direct(
-                records, lambda entries: pool._core.run_batch(event, self._process_record, *options, entries)
+                records, lambda entries: pool._run_batch(event, self._process_record, options, results=entries)
             )
 
-        successes: dict = {}
+        successes: dict[int, Entry] = {}
         failed_exc = self._failed_exc
         process_record = self._process_record
 
-        def run(raw):
-            entry = process_record(raw)
+        def run(raw: Any) -> None:
+            entry: Entry = process_record(raw)
             if entry[0] == "success":
                 successes[id(raw)] = entry
                 return
             raise _RecordFailed(entry, failed_exc.pop(id(entry), None))
 
         try:
-            report = pool._core.run_batch(event, run, *self._run_options())
+            report = pool._run_batch(event, run, options)
         finally:
             failed_exc.clear()
         return self._assemble(records, report, [successes.get(id(raw)) for raw in records])
 
-    def async_process(self) -> list[tuple]:
+    def async_process(self) -> list[tuple[Any, ...]]:
         """Runs every record through Powertools' ``_async_process_record`` (``async def``
         handlers) on lanepool's asyncio driver, at most ``pool.workers`` in flight, lanes
         kept; returns Powertools' result tuples in event order. Like Powertools, this is a
         sync call: in Lambda it runs on the thread's event loop (created once), elsewhere on
         ``asyncio.run``."""
         records = self.records
-        pool = self.pool if self.pool is not None else default_pool()
+        pool = self._pool()
         event = {"Records": records}
-        workers = pool.workers
+        options = self._batch_options()
         if self._direct():
             process_record = self._async_process_record
-            options = self._run_options()
             return self._run_direct(
                 records,
                 lambda entries: _run_like_powertools(
-                    _aio.run_batch(workers, event, process_record, options, self.cancel_at_deadline, entries)
+                    pool._run_batch_async(event, process_record, options, results=entries)
                 ),
             )
 
-        successes: dict = {}
+        successes: dict[int, Entry] = {}
         failed_exc = self._failed_exc
-        process_record = self._async_process_record
+        async_process_record = self._async_process_record
 
-        async def run(raw):
-            entry = await process_record(raw)
+        async def run(raw: Any) -> None:
+            entry: Entry = await async_process_record(raw)
             # failure_handler ran with no await since, so the entry is this task's.
             if entry[0] == "success":
                 successes[id(raw)] = entry
                 return
             raise _RecordFailed(entry, failed_exc.pop(id(entry), None))
 
-        coro = _aio.run_batch(workers, event, run, self._run_options(), self.cancel_at_deadline)
         try:
-            report = _run_like_powertools(coro)
+            report = _run_like_powertools(pool._run_batch_async(event, run, options))
         finally:
             failed_exc.clear()
         return self._assemble(records, report, [successes.get(id(raw)) for raw in records])
 
-    def _run_direct(self, records, run) -> list[tuple]:
+    def _run_direct(
+        self, records: list[Any], run: Callable[[list[Any]], lanepool.BatchReport]
+    ) -> list[tuple[Any, ...]]:
         """``run(entries)`` runs the batch with Powertools' per-record method as lanepool's
         handler, filling ``entries`` by index; our ``failure_handler`` raises meanwhile."""
-        entries: list = [None] * len(records)
+        entries: list[Any] = [None] * len(records)
         self._raise_failures = True
         try:
             report = run(entries)
@@ -287,7 +305,9 @@ class ParallelBatchProcessor(BatchProcessor):
 
     # ------------------------------------------------------------------ assembling
 
-    def _assemble(self, records, report, entries: list) -> list[tuple]:
+    def _assemble(
+        self, records: list[Any], report: lanepool.BatchReport, entries: list[Any]
+    ) -> list[tuple[Any, ...]]:
         """Turns lanepool's report and Powertools' per-record entries into Powertools' state,
         in event order. ``entries`` holds each succeeded record's entry at its index; the
         failed ones' are filled in here, and the list is returned."""
@@ -298,36 +318,37 @@ class ParallelBatchProcessor(BatchProcessor):
             self.fail_messages.clear()
             self.exceptions.clear()
             return entries
-        exceptions: dict = {}
+        exceptions: dict[int, ExceptionInfo] = {}
         for failure in failures:
             index = failure.index
             exc = failure.exception
+            exc_info: ExceptionInfo
             if isinstance(exc, _RecordFailed):
-                entry, exc_info = exc.entry, exc.exc_info
-                if exc_info is None:  # failure_handler overridden without calling ours
-                    exc_info = (type(exc), exc, exc.__traceback__)
+                entry = exc.entry
+                # None: failure_handler overridden without calling ours
+                exc_info = exc.exc_info or (type(exc), exc, exc.__traceback__)
             else:
                 if failure.reason == "skipped":
-                    error = SkippedRecordError(
+                    skipped = SkippedRecordError(
                         f"record {failure.item_identifier} was not processed: "
                         "an earlier record of its lane failed",
                         failure.item_identifier,
                         index,
                     )
-                    exc_info = (SkippedRecordError, error, None)
+                    exc_info = (SkippedRecordError, skipped, None)
                 elif failure.reason == "deadline":
                     what = "was stopped" if failure.attempts else "was not started"
-                    error = DeadlineRecordError(
+                    late = DeadlineRecordError(
                         f"record {failure.item_identifier} {what}: "
                         "the invocation's deadline came first",
                         failure.item_identifier,
                         index,
                     )
                     if exc is not None:  # the CancelledError (or what it ended with)
-                        error.__cause__ = exc
-                    exc_info = (DeadlineRecordError, error, None)
+                        late.__cause__ = exc
+                    exc_info = (DeadlineRecordError, late, None)
                 else:  # raised outside Powertools' try (should not happen)
-                    exc_info = (type(exc), exc, getattr(exc, "__traceback__", None))
+                    exc_info = (type(exc) if exc is not None else None, exc, getattr(exc, "__traceback__", None))
                 entry = self.failure_handler(self._batch_record(records[index]), exc_info)
                 self._failed_exc.pop(id(entry), None)
             entries[index] = entry
@@ -344,7 +365,7 @@ class ParallelBatchProcessor(BatchProcessor):
                 self.exceptions.append(exceptions[index])
         return entries
 
-    def _batch_record(self, raw):
+    def _batch_record(self, raw: Any) -> Any:
         """The record as Powertools hands it out: the model instance, or (when it does not
         validate, as for Powertools' poison records) the event source data class."""
         if self.model is not None:
@@ -355,7 +376,7 @@ class ParallelBatchProcessor(BatchProcessor):
         return self._to_batch_type(record=raw, event_type=self.event_type)
 
 
-def _run_like_powertools(coro):
+def _run_like_powertools(coro: Coroutine[Any, Any, _T]) -> _T:
     """Runs ``coro`` to completion the way Powertools' ``async_process`` does: in Lambda on the
     thread's event loop (created if there is none, and kept, so clients bound to it survive
     between invocations), elsewhere with ``asyncio.run``."""

@@ -5,7 +5,10 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
-use crate::batch::{self, PyReport, RawOptions};
+use crate::decode::decode;
+use crate::interrupt::Interrupt;
+use crate::options::PyBatchOptions;
+use crate::report::PyReport;
 
 /// The core's batch state (lanes, skips, retries, deadline, all-failed rule), driven step by
 /// step from Python: `step()`, run the handler, `complete()`, ..., `finish()`.
@@ -13,6 +16,8 @@ use crate::batch::{self, PyReport, RawOptions};
 pub struct PyBatchRun {
     run: Option<BatchRun<Py<PyAny>>>,
     cancel_at_deadline: bool,
+    /// A handler's exception that stops the call (`finish()` raises it).
+    interrupt: Interrupt,
 }
 
 impl PyBatchRun {
@@ -23,44 +28,22 @@ impl PyBatchRun {
     }
 }
 
-/// Decodes `event` and starts a batch: returns `(run, records)` where `records` are the
-/// caller's own record objects. Raises `EventError` for a malformed event.
-/// `cancel_at_deadline`: running handlers are to be cancelled at the deadline (see
-/// `cancel_due()`) rather than awaited.
-#[allow(clippy::too_many_arguments)]
+/// Decodes `event` and starts a batch of at most `workers` handlers in flight: returns
+/// `(run, records)` where `records` are the caller's own record objects. Raises `EventError`
+/// for a malformed event.
 #[pyfunction]
-#[pyo3(signature = (event, workers, context, ordering, group_key, retries, deadline_margin_ms,
-                    raise_on_full_batch_failure, log_summary, retry_backoff_ms,
-                    cancel_at_deadline=true))]
 pub fn start_batch<'py>(
     py: Python<'py>,
     event: Bound<'py, PyAny>,
     workers: usize,
-    context: Option<Bound<'py, PyAny>>,
-    ordering: String,
-    group_key: Option<Bound<'py, PyAny>>,
-    retries: i64,
-    deadline_margin_ms: f64,
-    raise_on_full_batch_failure: bool,
-    log_summary: bool,
-    retry_backoff_ms: f64,
-    cancel_at_deadline: bool,
+    options: PyRef<'py, PyBatchOptions>,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    let raw = RawOptions {
-        context,
-        ordering,
-        group_key,
-        retries,
-        deadline_margin_ms,
-        raise_on_full_batch_failure,
-        log_summary,
-        retry_backoff_ms,
-    };
-    let options = batch::batch_options(&raw)?.cancel_at_deadline(cancel_at_deadline);
-    let (plan, records) = batch::decode(&event, options.ordering, raw.group_key.as_ref())?;
+    let core = options.for_batch(py)?;
+    let (plan, records) = decode(&event, &options)?;
     let run = PyBatchRun {
-        run: Some(BatchRun::new(plan, &options, workers.max(1))),
-        cancel_at_deadline: options.cancel_at_deadline,
+        run: Some(BatchRun::new(plan, &core, workers.max(1))),
+        cancel_at_deadline: core.cancel_at_deadline,
+        interrupt: Interrupt::default(),
     };
     let records = PyList::new(py, records)?;
     PyTuple::new(
@@ -83,18 +66,39 @@ impl PyBatchRun {
     }
 
     /// Records the result of record `index`'s running attempt: `None` for success, else the
-    /// exception it raised.
+    /// exception it raised. One that stops the call (see `interrupt.rs`) halts the batch
+    /// (running handlers still complete) and is what `finish()` raises.
     #[pyo3(signature = (index, exception=None))]
-    fn complete(&mut self, index: usize, exception: Option<Py<PyAny>>) -> PyResult<()> {
+    fn complete(
+        &mut self,
+        py: Python<'_>,
+        index: usize,
+        exception: Option<Py<PyAny>>,
+    ) -> PyResult<()> {
+        if let Some(exc) = &exception {
+            if self.interrupt.catch_value(exc.bind(py)) {
+                self.run()?.halt();
+            }
+        }
         let result = exception.map_or(Ok(()), Err);
         self.run()?
             .complete(index, result)
             .map_err(|e| PyValueError::new_err(e.to_string()))
     }
 
-    /// Records that record `index`'s running attempt was stopped at the deadline.
+    /// Records that record `index`'s running attempt was stopped at the deadline, ending with
+    /// `exception`; one other than the `CancelledError` it was sent that stops the call is
+    /// what `finish()` raises.
     #[pyo3(signature = (index, exception=None))]
-    fn cancel(&mut self, index: usize, exception: Option<Py<PyAny>>) -> PyResult<()> {
+    fn cancel(
+        &mut self,
+        py: Python<'_>,
+        index: usize,
+        exception: Option<Py<PyAny>>,
+    ) -> PyResult<()> {
+        if let Some(exc) = &exception {
+            self.interrupt.catch_cancelled(exc.bind(py));
+        }
         self.run()?
             .cancel(index, exception)
             .map_err(|e| PyValueError::new_err(e.to_string()))
@@ -138,8 +142,13 @@ impl PyBatchRun {
         Ok(self.run()?.concurrency())
     }
 
-    /// The report (raises `BatchFailedError` under the all-failed rule).
+    /// The report (raises `BatchFailedError` under the all-failed rule); raises instead the
+    /// first handler exception that stopped the call, if any.
     fn finish(&mut self, py: Python<'_>) -> PyResult<Py<PyReport>> {
+        if let Some(err) = self.interrupt.take() {
+            self.run = None;
+            return Err(err);
+        }
         let run = self
             .run
             .take()

@@ -1,0 +1,47 @@
+"""The keyword options of a batch call, stated once for every method that takes them.
+
+The defaults and the checks live in the Rust core (``lanepool._lanepool.BatchOptions``); this
+module only names and types the keywords.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, Protocol, TypedDict
+
+__all__ = ["BatchOptions", "Context", "LambdaContext", "Ordering", "GroupKey"]
+
+Ordering = Literal["auto", "unordered"]
+GroupKey = Callable[[Any], "str | None"]
+
+
+class LambdaContext(Protocol):
+    """What lanepool reads of a Lambda context: the time left in the invocation."""
+
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+Context = LambdaContext | Mapping[str, Any] | None
+"""A batch's ``context``: a Lambda context, or None / ``{}`` for no deadline."""
+
+
+class BatchOptions(TypedDict, total=False):
+    """The keyword options of ``Pool.process`` / ``run_batch`` / ``run_batch_async`` /
+    ``process_async`` (see :meth:`lanepool.Pool.run_batch` for what each one does; the
+    defaults are the core's).
+
+    >>> import lanepool
+    >>> options: lanepool.BatchOptions = {"ordering": "unordered", "retries": 1}
+    >>> lanepool.Pool(workers=2).process({"Records": []}, print, **options)
+    {'batchItemFailures': []}
+    """
+
+    context: Context
+    ordering: Ordering
+    group_key: GroupKey | None
+    retries: int
+    deadline_margin_ms: float
+    raise_on_full_batch_failure: bool
+    log_summary: bool
+    retry_backoff_ms: float
+    cancel_at_deadline: bool

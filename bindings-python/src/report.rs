@@ -1,0 +1,216 @@
+//! `BatchReport` and `Failure`: the core's report of one batch, read from Python.
+
+use lanepool::batch::{BatchError, BatchReport};
+use lanepool::lanes::Reason;
+use pyo3::gc::PyVisit;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::PyTraverseError;
+
+use crate::errors;
+
+/// The full outcome of one batch: the core's report, its errors the handlers' exceptions.
+#[pyclass(frozen, module = "lanepool", name = "BatchReport")]
+pub struct PyReport {
+    report: BatchReport<Py<PyAny>>,
+}
+
+/// One record reported failed.
+#[pyclass(frozen, module = "lanepool", name = "Failure")]
+pub struct PyFailure {
+    /// The record's identifier (SQS messageId, Kinesis or DynamoDB sequence number).
+    #[pyo3(get)]
+    item_identifier: String,
+    /// The record's index in `event["Records"]`.
+    #[pyo3(get)]
+    index: usize,
+    /// Why it is reported: "error", "skipped" or "deadline".
+    #[pyo3(get)]
+    reason: &'static str,
+    /// The exception its handler raised on its last attempt, or None.
+    #[pyo3(get)]
+    exception: Option<Py<PyAny>>,
+    /// Handler calls made for the record (0 when skipped or never started).
+    #[pyo3(get)]
+    attempts: u32,
+}
+
+#[pymethods]
+impl PyFailure {
+    /// The exception, for the cycle collector (a traceback's frames may hold this failure).
+    /// Frozen: nothing to clear; the frames and exceptions of a cycle clear themselves.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.exception)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let exc = match &self.exception {
+            Some(e) => short_repr(e.bind(py)),
+            None => "None".into(),
+        };
+        let id = PyString::new(py, &self.item_identifier).repr()?;
+        Ok(format!(
+            "Failure(item_identifier={id}, index={}, reason='{}', exception={exc}, attempts={})",
+            self.index, self.reason, self.attempts
+        ))
+    }
+}
+
+/// Longest exception repr shown in a `Failure`'s repr (a handler may raise a huge message).
+const REPR_LIMIT: usize = 200;
+
+/// `repr(value)`, shortened to about `REPR_LIMIT` characters; when `__repr__` itself raises,
+/// `<TypeName object (repr failed)>`.
+fn short_repr(value: &Bound<'_, PyAny>) -> String {
+    let text = match value.repr().and_then(|r| r.to_str().map(str::to_owned)) {
+        Ok(text) => text,
+        Err(_) => {
+            let name = value
+                .get_type()
+                .name()
+                .map_or_else(|_| "?".to_owned(), |n| n.to_string());
+            return format!("<{name} object (repr failed)>");
+        }
+    };
+    match text.char_indices().nth(REPR_LIMIT) {
+        Some((cut, _)) => format!("{}...({} chars)", &text[..cut], text.chars().count()),
+        None => text,
+    }
+}
+
+impl PyReport {
+    /// The Python result of a batch call: the report (each kept error turned into a Python
+    /// exception object by `exc`), or `BatchFailedError` carrying it with the core's message.
+    pub fn into_result<E>(
+        py: Python<'_>,
+        result: Result<BatchReport<E>, BatchError<E>>,
+        exc: impl FnMut(E) -> Py<PyAny>,
+    ) -> PyResult<Py<PyReport>> {
+        let report = |report: BatchReport<E>| PyReport {
+            report: report.map_errors(exc),
+        };
+        match result {
+            Ok(done) => Py::new(py, report(done)),
+            Err(BatchError::Event(e)) => Err(errors::event_error(py, &e)),
+            Err(error @ BatchError::AllFailed(_)) => {
+                let message = error.to_string();
+                let BatchError::AllFailed(done) = error else {
+                    unreachable!("matched above")
+                };
+                let done = Py::new(py, report(*done))?;
+                Err(errors::batch_failed(py, message, done.into_any()))
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl PyReport {
+    /// The kept exceptions, for the cycle collector: a handler's exception keeps its
+    /// traceback, whose frames may hold this report (the caller's frame, when the calling
+    /// thread ran the handler). Frozen: nothing to clear; the frames and exceptions of such
+    /// a cycle clear themselves.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        for outcome in self.report.outcomes() {
+            visit.call(outcome.error())?;
+        }
+        Ok(())
+    }
+
+    /// Lambda's partial batch response: `{"batchItemFailures": [{"itemIdentifier": ...}]}`.
+    #[getter]
+    fn response<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let items = PyList::empty(py);
+        for id in self.report.response().batch_item_failures {
+            let item = PyDict::new(py);
+            item.set_item("itemIdentifier", id)?;
+            items.append(item)?;
+        }
+        let response = PyDict::new(py);
+        response.set_item("batchItemFailures", items)?;
+        Ok(response)
+    }
+
+    /// Identifiers of the records that succeeded, in event order.
+    #[getter]
+    fn succeeded(&self) -> Vec<&str> {
+        self.report.succeeded()
+    }
+
+    /// Every reported record, in event order.
+    #[getter]
+    fn failures(&self, py: Python<'_>) -> PyResult<Vec<Py<PyFailure>>> {
+        self.report
+            .failures()
+            .into_iter()
+            .map(|f| {
+                Py::new(
+                    py,
+                    PyFailure {
+                        item_identifier: f.item_identifier.to_owned(),
+                        index: f.index,
+                        reason: f.reason.as_str(),
+                        exception: f.error.map(|e| e.clone_ref(py)),
+                        attempts: f.attempts,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// One dict per record, in event order: `itemIdentifier`, `outcome` ("succeeded", "error",
+    /// "skipped" or "deadline") and `attempts`.
+    #[getter]
+    fn outcomes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        let report = &self.report;
+        for (id, outcome) in report.identifiers().iter().zip(report.outcomes()) {
+            let item = PyDict::new(py);
+            item.set_item("itemIdentifier", id)?;
+            item.set_item(
+                "outcome",
+                outcome.reason().map_or("succeeded", Reason::as_str),
+            )?;
+            item.set_item("attempts", outcome.attempts())?;
+            list.append(item)?;
+        }
+        Ok(list)
+    }
+
+    /// Summary figures: source, records, succeeded, failed, error, skipped, deadline,
+    /// duration_ms, peak_in_flight, lanes, retries.
+    #[getter]
+    fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.report.summary();
+        let d = PyDict::new(py);
+        d.set_item("source", s.source.map(|s| s.as_str()))?;
+        d.set_item("records", s.records)?;
+        d.set_item("succeeded", s.succeeded)?;
+        d.set_item("failed", s.failed())?;
+        d.set_item("error", s.error)?;
+        d.set_item("skipped", s.skipped)?;
+        d.set_item("deadline", s.deadline)?;
+        d.set_item("duration_ms", s.duration.as_secs_f64() * 1000.0)?;
+        d.set_item("peak_in_flight", s.peak_in_flight)?;
+        d.set_item("lanes", s.lanes)?;
+        d.set_item("retries", s.retries)?;
+        Ok(d)
+    }
+
+    /// The summary as one JSON log line.
+    fn log_line(&self) -> String {
+        self.report.summary().to_log_line()
+    }
+
+    fn __len__(&self) -> usize {
+        self.report.identifiers().len()
+    }
+
+    fn __repr__(&self) -> String {
+        let s = self.report.summary();
+        format!(
+            "BatchReport(records={}, succeeded={}, error={}, skipped={}, deadline={})",
+            s.records, s.succeeded, s.error, s.skipped, s.deadline
+        )
+    }
+}
