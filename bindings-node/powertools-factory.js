@@ -18,6 +18,8 @@
 // This module loads neither build of Powertools: its callers hand theirs in.
 
 const { Pool } = require('./index.js');
+const { format: describe } = require('./lib/format.js');
+const { BATCH_OPTIONS, checkSchedulingOptions } = require('./lib/options.js');
 
 /** Thrown to lanepool for a record Powertools' `processRecord` reported as failed. */
 class RecordFailed {
@@ -28,23 +30,6 @@ class RecordFailed {
 
 /** Powertools' failure entry -> the error its failureHandler got (entries are fresh arrays). */
 const ERROR_OF = new WeakMap();
-
-/**
- * A thrown value as a string, never throwing: `String(x)`, else `Object.prototype.toString`,
- * else '<unprintable error>' (a revoked Proxy, a `toString` or `Symbol.toPrimitive` that throws).
- */
-function describe(x) {
-  try {
-    return String(x);
-  } catch {
-    // fall through
-  }
-  try {
-    return Object.prototype.toString.call(x);
-  } catch {
-    return '<unprintable error>';
-  }
-}
 
 /** `x instanceof C`, false when asking throws (a Proxy whose getPrototypeOf trap throws). */
 function isInstance(x, C) {
@@ -75,36 +60,18 @@ function defaultPool() {
   return (defaultPoolInstance ??= new Pool());
 }
 
+/** The processor's own options: lanepool's batch options less those Powertools' call owns. */
 const LANEPOOL_OPTIONS = [
   'pool',
-  'ordering',
-  'groupKey',
-  'retries',
-  'retryBackoffMs',
-  'deadlineMarginMs',
-  'logSummary',
-  'cancelAtDeadline',
+  ...BATCH_OPTIONS.filter((key) => key !== 'context' && key !== 'throwOnFullBatchFailure'),
 ];
 
+/** @param {Record<string, any>} o */
 function checkOptions(o) {
   if (o.pool != null && (typeof o.pool !== 'object' || typeof o.pool.runBatch !== 'function')) {
     throw new TypeError('lanepool/powertools: pool must be a lanepool Pool');
   }
-  if (o.ordering !== undefined && o.ordering !== 'auto' && o.ordering !== 'unordered') {
-    throw new TypeError(`lanepool/powertools: ordering must be 'auto' or 'unordered', got ${describe(o.ordering)}`);
-  }
-  if (o.groupKey != null && typeof o.groupKey !== 'function') {
-    throw new TypeError('lanepool/powertools: groupKey must be a function');
-  }
-  if (o.retries !== undefined && !(Number.isSafeInteger(o.retries) && o.retries >= 0)) {
-    throw new RangeError(`lanepool/powertools: retries must be an integer >= 0, got ${describe(o.retries)}`);
-  }
-  for (const k of ['retryBackoffMs', 'deadlineMarginMs']) {
-    const v = o[k];
-    if (v !== undefined && !(typeof v === 'number' && v >= 0 && v !== Infinity)) {
-      throw new RangeError(`lanepool/powertools: ${k} must be a finite number >= 0, got ${describe(v)}`);
-    }
-  }
+  checkSchedulingOptions(o, 'lanepool/powertools');
 }
 
 const DEADLINE_NOT_STARTED = 'The invocation deadline passed before this record was started';
@@ -374,4 +341,4 @@ function makeParallelBatchProcessor(batch) {
   return { ParallelBatchProcessor, SkippedRecordError, DeadlineRecordError };
 }
 
-module.exports = { makeParallelBatchProcessor, defaultPool, describe };
+module.exports = { makeParallelBatchProcessor, defaultPool };
