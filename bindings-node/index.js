@@ -117,7 +117,7 @@ class Pool {
   }
 
   /**
-   * Runs `body(s)`; `s.spawn(fn)` starts `fn()` with at most `concurrency` spawned tasks in
+   * Runs `body(s)`; `s.spawn(fn)` starts `fn(s)` with at most `concurrency` spawned tasks in
    * flight. Settles after the body and every spawned task (nested spawns too) settled: with the
    * body's value, or an AggregateError of every error.
    *
@@ -126,9 +126,9 @@ class Pool {
    * const { Pool } = require('lanepool');
    * const seen = [];
    * const value = await new Pool({ concurrency: 2 }).scope(async (s) => {
-   *   s.spawn(() => {
+   *   s.spawn((inner) => {
    *     seen.push('outer');
-   *     s.spawn(async () => seen.push('nested'));
+   *     inner.spawn(async () => seen.push('nested'));
    *   });
    *   return 'body';
    * });

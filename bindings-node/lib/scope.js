@@ -1,6 +1,6 @@
 'use strict';
 // Structured concurrency on the event loop: `scope(limit, body)` runs `body(s)`, and `s.spawn(fn)`
-// starts `fn()` with at most `limit` spawned tasks in flight. The scope settles after the body
+// starts `fn(s)` with at most `limit` spawned tasks in flight. The scope settles after the body
 // and every spawned task (nested spawns too) settled: with the body's value, or an
 // AggregateError of every error in the order they happened. `map` (lib/map.js) runs on it.
 
@@ -123,7 +123,7 @@ function scope(limit, body) {
           settled = (ok, v) => (ok ? res(v) : rej(v));
         });
         promise.catch(() => {}); // the scope reports it; an unawaited spawn is no unhandled rejection
-        tasks.run(() => fn(), settled);
+        tasks.run(() => fn(s), settled);
         return promise;
       },
     });
