@@ -23,15 +23,22 @@ const { BATCH_OPTIONS, checkSchedulingOptions } = require('./lib/options.js');
 
 /** Thrown to lanepool for a record Powertools' `processRecord` reported as failed. */
 class RecordFailed {
+  /** @param {any} entry Powertools' failure entry (`['fail', message, record]`) */
   constructor(entry) {
     this.entry = entry;
   }
 }
 
 /** Powertools' failure entry -> the error its failureHandler got (entries are fresh arrays). */
+/** @type {WeakMap<object, unknown>} */
 const ERROR_OF = new WeakMap();
 
-/** `x instanceof C`, false when asking throws (a Proxy whose getPrototypeOf trap throws). */
+/**
+ * `x instanceof C`, false when asking throws (a Proxy whose getPrototypeOf trap throws).
+ * @param {unknown} x
+ * @param {Function} C
+ * @returns {boolean}
+ */
 function isInstance(x, C) {
   try {
     return x instanceof C;
@@ -44,17 +51,28 @@ function isInstance(x, C) {
  * Lambda's InvokeStore when Powertools keeps its per-invocation state there (concurrent
  * invocations in one process, AWS_LAMBDA_MAX_CONCURRENCY set), else undefined: then state lives
  * on the processor, as Powertools' own does.
+ * @returns {{ get(key: symbol): any, set(key: symbol, value: unknown): void } | undefined}
  */
 function invokeStore() {
   const v = process.env.AWS_LAMBDA_MAX_CONCURRENCY;
-  return v === undefined || v === '' ? undefined : globalThis.awslambda?.InvokeStore;
+  return v === undefined || v === '' ? undefined : /** @type {any} */ (globalThis).awslambda?.InvokeStore;
 }
 
+/** @type {Pool | null} */
 let defaultPoolInstance = null;
 
 /**
  * The pool of processors created without `pool`: one per process (shared by the CommonJS and
  * ES module faces), `new Pool()`, made on first use.
+ *
+ * @example
+ * const assert = require('node:assert');
+ * const { Pool } = require('lanepool');
+ * const { defaultPool } = require('lanepool/powertools');
+ * assert.ok(defaultPool() instanceof Pool);
+ * assert.equal(defaultPool(), defaultPool());
+ *
+ * @returns {Pool}
  */
 function defaultPool() {
   return (defaultPoolInstance ??= new Pool());
@@ -80,6 +98,7 @@ const DEADLINE_STARTED = 'The invocation deadline passed before this record was 
 /**
  * Builds `{ ParallelBatchProcessor, SkippedRecordError, DeadlineRecordError }` over `batch`, one
  * build of `@aws-lambda-powertools/batch` (its module namespace or exports object).
+ * @param {any} batch
  */
 function makeParallelBatchProcessor(batch) {
   const { BatchProcessor, BatchProcessingError } = batch;
@@ -94,6 +113,11 @@ function makeParallelBatchProcessor(batch) {
    * `skipGroupOnError` reports for the same records), for every source.
    */
   class SkippedRecordError extends GroupShortCircuitError {
+    /**
+     * @param {string} [message]
+     * @param {string | null} [itemIdentifier]
+     * @param {number | null} [index]
+     */
     constructor(message = 'A previous record from this lane failed processing', itemIdentifier = null, index = null) {
       super();
       this.message = message;
@@ -108,6 +132,11 @@ function makeParallelBatchProcessor(batch) {
    * or running when lanepool's signal fired (then `cause` is what its handler threw, if anything).
    */
   class DeadlineRecordError extends BatchProcessingError {
+    /**
+     * @param {string} [message]
+     * @param {string | null} [itemIdentifier]
+     * @param {number | null} [index]
+     */
     constructor(message = DEADLINE_NOT_STARTED, itemIdentifier = null, index = null) {
       super(message);
       this.name = 'DeadlineRecordError';
@@ -116,7 +145,11 @@ function makeParallelBatchProcessor(batch) {
     }
   }
 
-  /** The error Powertools' failureHandler got for a failure entry. */
+  /**
+   * The error Powertools' failureHandler got for a failure entry.
+   * @param {any} entry
+   * @returns {unknown}
+   */
   function errorOf(entry) {
     return ERROR_OF.has(entry) ? ERROR_OF.get(entry) : new BatchProcessingError(describe(entry?.[1]));
   }
@@ -139,11 +172,12 @@ function makeParallelBatchProcessor(batch) {
      * through Powertools' store (an environment lookup each) on every record. In InvokeStore
      * mode the same lives in the store under #runningKey.
      */
+    /** @type {{ handler: unknown, options: any } | null} */
     #running = null;
 
     /**
-     * @param eventType Powertools' `EventType.SQS`, `.KinesisDataStreams` or `.DynamoDBStreams`.
-     * @param options lanepool's `pool`, `ordering`, `groupKey`, `retries`, `retryBackoffMs`,
+     * @param {string} eventType Powertools' `EventType.SQS`, `.KinesisDataStreams` or `.DynamoDBStreams`.
+     * @param {Record<string, any>} [options] lanepool's `pool`, `ordering`, `groupKey`, `retries`, `retryBackoffMs`,
      *   `deadlineMarginMs`, `logSummary`, `cancelAtDeadline`; everything else is Powertools'
      *   parser configuration (`parser`, `schema` or `innerSchema` + `transformer`, `logger`).
      */
@@ -151,6 +185,7 @@ function makeParallelBatchProcessor(batch) {
       if (options === null || typeof options !== 'object') {
         throw new TypeError('lanepool/powertools: options must be an object');
       }
+      /** @type {Record<string, unknown>} */
       const parserConfig = {};
       let hasParserConfig = false;
       for (const key of Object.keys(options)) {
@@ -162,6 +197,7 @@ function makeParallelBatchProcessor(batch) {
       super(eventType, hasParserConfig ? parserConfig : undefined);
       checkOptions(options);
       this.#pool = options.pool ?? null;
+      /** @type {Record<string, unknown>} */
       const run = { throwOnFullBatchFailure: false };
       for (const key of LANEPOOL_OPTIONS) {
         if (key !== 'pool' && options[key] !== undefined) run[key] = options[key];
@@ -209,7 +245,12 @@ function makeParallelBatchProcessor(batch) {
       super.options = options;
     }
 
-    /** Powertools' failureHandler; keeps the error of the entry it returns. */
+    /**
+     * Powertools' failureHandler; keeps the error of the entry it returns.
+     * @param {unknown} record
+     * @param {unknown} error
+     * @returns {any}
+     */
     failureHandler(record, error) {
       const entry = super.failureHandler(record, error);
       if (entry !== null && typeof entry === 'object') ERROR_OF.set(entry, error);
@@ -219,6 +260,9 @@ function makeParallelBatchProcessor(batch) {
     /**
      * `failureHandler(record, error)`; if that throws (Powertools reads `error.message`, which a
      * hostile value can make throw), again with a BatchProcessingError describing `error`.
+     * @param {unknown} record
+     * @param {unknown} error
+     * @returns {any}
      */
     #fail(record, error) {
       try {
@@ -245,15 +289,22 @@ function makeParallelBatchProcessor(batch) {
       let report;
       try {
         // lanepool's handler context ({ signal }): one frozen object per batch.
+        /** @type {{ readonly signal: AbortSignal } | undefined} */
         let lanepoolContext;
         const recordHandler = this.handler;
         const handler =
           typeof recordHandler === 'function'
-            ? function (data, context) {
+            ? /**
+               * @this {unknown}
+               * @param {unknown} data
+               * @param {unknown} context
+               */
+              function (data, context) {
                 return Reflect.apply(recordHandler, this, [data, context, lanepoolContext]);
               }
             : recordHandler;
         // entry[2] is the record processRecord was given (Powertools' successHandler puts it there).
+        /** @param {any} entry */
         const onEntry = (entry) => {
           if (entry !== undefined && entry !== null && entry[0] === 'fail') throw new RecordFailed(entry);
           successes.set(entry[2], entry);
@@ -266,6 +317,10 @@ function makeParallelBatchProcessor(batch) {
         else store.set(this.#runningKey, running);
         report = await this.pool.runBatch(
           { Records: records },
+          /**
+           * @param {unknown} record
+           * @param {{ readonly signal: AbortSignal }} lp
+           */
           (record, lp) => {
             lanepoolContext = lp;
             return this.processRecord(record).then(onEntry);
@@ -281,8 +336,11 @@ function makeParallelBatchProcessor(batch) {
 
       // The lists, rebuilt in event order from every record's last attempt.
       const failures = report.failures;
+      /** @type {unknown[]} */
       this.successMessages = [];
+      /** @type {unknown[]} */
       this.failureMessages = [];
+      /** @type {unknown[]} */
       this.errors = [];
       const successMessages = this.successMessages;
       const failureMessages = this.failureMessages;

@@ -66,8 +66,8 @@ function projectionFor(source, unordered) {
       const m = flat.length / 2;
       spec = { m, parents: new Int32Array(m), keys: new Array(m) };
       for (let k = 0; k < m; k++) {
-        spec.parents[k] = flat[2 * k];
-        spec.keys[k] = flat[2 * k + 1];
+        spec.parents[k] = /** @type {number} */ (flat[2 * k]);
+        spec.keys[k] = /** @type {string} */ (flat[2 * k + 1]);
       }
     }
     if (projections.size < 64) projections.set(id, spec);
@@ -81,7 +81,7 @@ let lensBuf = new Uint32Array(0);
 
 /**
  * A decoded event: the core's plan and the driver's own list of the record objects.
- * @typedef {{ plan: any, records: any[] }} Decoded
+ * @typedef {{ plan: import('../binding.js').NativePlan, records: any[] }} Decoded
  */
 
 /**
@@ -164,9 +164,11 @@ function decodeEvent(event, o) {
   if (decoded === null) {
     const p = native.decode(event, unordered);
     if (!(p instanceof native.Plan)) {
-      throw new EventError(p.message, p.index ?? null, p.field ?? null);
+      const e = /** @type {import('../binding.js').EventErrorInfo} */ (p);
+      throw new EventError(e.message, e.index ?? null, e.field ?? null);
     }
-    decoded = { plan: p, records: p.length > 0 ? /** @type {any} */ (event).Records : [] };
+    const plan = /** @type {import('../binding.js').NativePlan} */ (p);
+    decoded = { plan, records: plan.length > 0 ? /** @type {any} */ (event).Records : [] };
   }
   // The driver keeps its own list of the record objects: a handler that empties, reorders or
   // replaces `event.Records` changes nothing for the others (they still get their own record).

@@ -35,6 +35,12 @@ function isThenable(value) {
 /**
  * Drives one batch: the core says which records run next; handlers run on the event loop.
  * `full`: build the whole report (runBatch) rather than only the response (process).
+ * @param {number} concurrency
+ * @param {unknown} event
+ * @param {(record: any, context: { readonly signal: AbortSignal }) => unknown} handler
+ * @param {unknown} options
+ * @param {boolean} full
+ * @returns {Promise<any>}
  */
 function runBatch(concurrency, event, handler, options, full) {
   return new Promise((resolve, reject) => {
@@ -57,7 +63,9 @@ function runBatch(concurrency, event, handler, options, full) {
 
     // The handlers' signal is made when a handler first reads it (most never do: an
     // AbortController costs more than a small record's whole run).
+    /** @type {AbortController | null} */
     let controller = null;
+    /** @type {Error | null} */
     let abortReason = null; // the deadline's reason, once the signal fired (or would have)
     const ctx = Object.freeze({
       get signal() {
@@ -69,9 +77,12 @@ function runBatch(concurrency, event, handler, options, full) {
         return controller.signal;
       },
     });
+    /** @type {Map<number, unknown> | null} */
     let errors = null; // index -> the last attempt's error, only when something failed
+    /** @type {NodeJS.Timeout | null} */
     let wakeTimer = null;
     let wakeAt = 0;
+    /** @type {NodeJS.Timeout | null} */
     let deadlineTimer = null;
     let finished = false;
 
@@ -103,7 +114,12 @@ function runBatch(concurrency, event, handler, options, full) {
       flush();
     }
 
-    /** How a failed attempt ended; keeps its error. */
+    /**
+     * How a failed attempt ended; keeps its error.
+     * @param {number} index
+     * @param {unknown} error
+     * @returns {number}
+     */
     function failedKind(index, error) {
       (errors ??= new Map()).set(index, error);
       // A handler told to stop (running when the signal fired: nothing starts after it) ends
@@ -116,7 +132,10 @@ function runBatch(concurrency, event, handler, options, full) {
       return abortReason !== null ? ENDED_DEADLINE : ENDED_OK;
     }
 
-    /** An attempt that ended after its handler returned: told to the core in this turn. */
+    /**
+     * An attempt that ended after its handler returned: told to the core in this turn.
+     * @param {number} code
+     */
     function endLater(code) {
       if (finished) return;
       io[ended++] = code;
@@ -126,7 +145,10 @@ function runBatch(concurrency, event, handler, options, full) {
       }
     }
 
-    /** Starts record `index`'s handler. */
+    /**
+     * Starts record `index`'s handler.
+     * @param {number} index
+     */
     function launch(index) {
       try {
         const result = handler(records[index], ctx);
@@ -194,6 +216,7 @@ function runBatch(concurrency, event, handler, options, full) {
       wakeTimer = deadlineTimer = null;
     }
 
+    /** @param {unknown} error */
     function fail(error) {
       finished = true;
       clearTimers();
@@ -209,15 +232,15 @@ function runBatch(concurrency, event, handler, options, full) {
       const response = {
         batchItemFailures: info.batchItemFailures.map((itemIdentifier) => ({ itemIdentifier })),
       };
-      const allFailed = info.allFailed != null && o.throwOnFull;
-      if (!full && !allFailed) {
+      const allFailed = info.allFailed != null && o.throwOnFull ? info.allFailed : null;
+      if (!full && allFailed === null) {
         resolve(response);
         return;
       }
       const report = {
         response,
         succeeded: info.succeeded ?? [],
-        failures: info.failures.map((f) => ({
+        failures: (info.failures ?? []).map((f) => ({
           itemIdentifier: f.itemIdentifier,
           index: f.index,
           reason: f.reason,
@@ -226,7 +249,7 @@ function runBatch(concurrency, event, handler, options, full) {
         })),
         summary: info.summary,
       };
-      if (allFailed) reject(new BatchFailedError(info.allFailed, report));
+      if (allFailed !== null) reject(new BatchFailedError(allFailed, report));
       else resolve(report);
     }
 
