@@ -111,6 +111,21 @@ function makeParallelBatchProcessor(batch) {
    * A record not processed because an earlier record of its lane failed: a subclass of
    * Powertools' `SqsFifoMessageGroupShortCircuitError` (what `SqsFifoPartialProcessorAsync` with
    * `skipGroupOnError` reports for the same records), for every source.
+   *
+   * @example
+   * const assert = require('node:assert');
+   * const { EventType, processPartialResponse } = require('@aws-lambda-powertools/batch');
+   * const { ParallelBatchProcessor, SkippedRecordError } = require('lanepool/powertools');
+   * const fifo = (id, group) => ({
+   *   eventSource: 'aws:sqs', messageId: id, body: id, attributes: { MessageGroupId: group },
+   * });
+   * const event = { Records: [fifo('1', 'g'), fifo('2', 'g'), fifo('3', 'other')] };
+   * const processor = new ParallelBatchProcessor(EventType.SQS);
+   * await processPartialResponse(event, async (record) => {
+   *   if (record.messageId === '1') throw new Error('down');
+   * }, processor);
+   * assert.ok(processor.errors[1] instanceof SkippedRecordError); // '2' waited behind '1'
+   * assert.equal(processor.errors[1].itemIdentifier, '2');
    */
   class SkippedRecordError extends GroupShortCircuitError {
     /**
@@ -130,6 +145,25 @@ function makeParallelBatchProcessor(batch) {
   /**
    * A record that met the invocation's deadline (less `deadlineMarginMs`): not started in time,
    * or running when lanepool's signal fired (then `cause` is what its handler threw, if anything).
+   *
+   * @example
+   * const assert = require('node:assert');
+   * const { setTimeout: sleep } = require('node:timers/promises');
+   * const { EventType, processPartialResponse } = require('@aws-lambda-powertools/batch');
+   * const { Pool } = require('lanepool');
+   * const { ParallelBatchProcessor, DeadlineRecordError } = require('lanepool/powertools');
+   * const event = {
+   *   Records: ['slow', 'late'].map((id) => ({ eventSource: 'aws:sqs', messageId: id, body: id })),
+   * };
+   * const processor = new ParallelBatchProcessor(EventType.SQS, {
+   *   pool: new Pool({ concurrency: 1 }), deadlineMarginMs: 0, cancelAtDeadline: false,
+   * });
+   * const context = { getRemainingTimeInMillis: () => 30 }; // 30 ms left
+   * const response = await processPartialResponse(event, async (record) => {
+   *   if (record.body === 'slow') await sleep(80);
+   * }, processor, { context });
+   * assert.deepEqual(response, { batchItemFailures: [{ itemIdentifier: 'late' }] });
+   * assert.ok(processor.errors[0] instanceof DeadlineRecordError); // never started
    */
   class DeadlineRecordError extends BatchProcessingError {
     /**
@@ -159,6 +193,21 @@ function makeParallelBatchProcessor(batch) {
    * group, Kinesis partition key, DynamoDB keys, or `groupKey`) in event order, lanes in parallel,
    * at most `pool.concurrency` records in flight, the rest of a failed lane skipped, retries, and
    * no record started after the context's deadline less `deadlineMarginMs`.
+   *
+   * @example
+   * const assert = require('node:assert');
+   * const { EventType, BatchProcessor, processPartialResponse } = require('@aws-lambda-powertools/batch');
+   * const { Pool } = require('lanepool');
+   * const { ParallelBatchProcessor } = require('lanepool/powertools');
+   * const processor = new ParallelBatchProcessor(EventType.SQS, { pool: new Pool({ concurrency: 4 }) });
+   * assert.ok(processor instanceof BatchProcessor);
+   * const event = {
+   *   Records: ['ok', 'bad'].map((body, i) => ({ eventSource: 'aws:sqs', messageId: `m${i}`, body })),
+   * };
+   * const response = await processPartialResponse(event, async (record, context, { signal }) => {
+   *   if (record.body === 'bad') throw new Error('bad record');
+   * }, processor, { context: {} });
+   * assert.deepEqual(response, { batchItemFailures: [{ itemIdentifier: 'm1' }] });
    */
   class ParallelBatchProcessor extends BatchProcessor {
     #pool;
