@@ -42,16 +42,21 @@ function map(limit, items, fn) {
     /** @type {Map<number, unknown> | null} */
     let failed = null; // index -> error
     scope(limit, (s) => {
+      // Each call is spawned when a slot frees (the first `limit` now): no queue of every item.
       const tasks = tasksOf(s);
-      for (let i = 0; i < n; i++) {
+      let next = 0;
+      const start = () => {
+        const i = next++;
         tasks.run(
           () => call(fn, list[i], i),
           (ok, v) => {
             if (ok) results[i] = /** @type {Awaited<U>} */ (v);
             else (failed ??= new Map()).set(i, v);
+            if (next < n) start();
           },
         );
-      }
+      };
+      while (next < n && next < limit) start();
     }).then(
       () => resolve(results),
       () => {

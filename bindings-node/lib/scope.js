@@ -63,30 +63,32 @@ function scope(limit, body) {
         }
       }
     };
+    /**
+     * A task settled: free its slot, report it, start what is queued.
+     * @param {{ fn: () => unknown, settled: (ok: boolean, value: unknown) => void }} task
+     * @param {boolean} ok
+     * @param {unknown} v
+     */
+    const ended = (task, ok, v) => {
+      running--;
+      if (!ok) errors.push(v);
+      task.settled(ok, v);
+      drain();
+      one();
+    };
     /** @param {{ fn: () => unknown, settled: (ok: boolean, value: unknown) => void }} task */
     const launch = (task) => {
       running++;
-      /**
-       * @param {boolean} ok
-       * @param {unknown} v
-       */
-      const ended = (ok, v) => {
-        running--;
-        if (!ok) errors.push(v);
-        task.settled(ok, v);
-        drain();
-        one();
-      };
       let result;
       try {
         result = task.fn();
       } catch (error) {
-        ended(false, error);
+        ended(task, false, error);
         return;
       }
       Promise.resolve(result).then(
-        (v) => ended(true, v),
-        (e) => ended(false, e),
+        (v) => ended(task, true, v),
+        (e) => ended(task, false, e),
       );
     };
     const drain = () => {
@@ -95,15 +97,19 @@ function scope(limit, body) {
         queue[head++] = undefined;
         launch(task);
       }
-      if (head === queue.length) queue.length = head = 0;
+      if (head > 0 && head === queue.length) queue.length = head = 0;
     };
     /** @type {Tasks} */
     const tasks = {
       run(fn, settled) {
         if (closed) throw new Error('lanepool: spawn on a scope that has already settled');
         pending++;
-        queue.push({ fn, settled });
-        drain();
+        // A free slot and nothing queued: start it now (what queueing and draining would do).
+        if (running < limit && head === queue.length) launch({ fn, settled });
+        else {
+          queue.push({ fn, settled });
+          drain();
+        }
       },
     };
     /** @type {Scope} */
