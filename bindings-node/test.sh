@@ -21,7 +21,7 @@ echo "==> types: tsc --noEmit (index.d.ts, powertools.d.ts and .d.mts with @type
 cmp powertools.d.ts powertools.d.mts || { echo "powertools.d.mts differs from powertools.d.ts" >&2; exit 1; }
 node node_modules/typescript/bin/tsc -p test/types/tsconfig.json
 
-echo "==> JS: tsc --checkJs (strict, JSDoc types) over the package's .js/.mjs sources (tsconfig.checkjs.json)"
+echo "==> JS: tsc --checkJs (strict, JSDoc types) over the package's .js/.mjs sources, tests and soak.mjs excluded (tsconfig.checkjs.json)"
 node node_modules/typescript/bin/tsc -p tsconfig.checkjs.json
 
 echo "==> node --test"
