@@ -7,16 +7,76 @@
 // 2. Otherwise a local `lanepool.<platform>-<arch>[-<abi>].node` next to this file: a development
 //    build made with `npm run build` (node build.js) in a source checkout.
 //
-// Exports the addon's module object. Throws one error that lists what was tried.
+// Exports the addon's module object (its interface: `Addon` below, from src/). Throws one error
+// that lists what was tried.
+
+/**
+ * The addon's exports, as lib/ uses them (src/lib.rs, plan.rs, custom_keys.rs, batch.rs,
+ * projected.rs).
+ * @typedef {object} Addon
+ * @property {() => { concurrency: number, deadlineMarginMs: number, retryBackoffMs: number }} defaults
+ * @property {(event: unknown, unordered: boolean) => NativePlan | EventErrorInfo} decode
+ * @property {(source: string, unordered: boolean) => (number | string)[] | null} projection
+ * @property {(source: string, unordered: boolean, records: number, kinds: Uint8Array, lens: Uint32Array, text: string) => NativePlan | null} decodeProjected
+ * @property {Function & { prototype: NativePlan }} Plan
+ * @property {number} STEP_DONE
+ * @property {number} STEP_WAIT
+ * @property {number} STEP_WAIT_FOR
+ * @property {number} STEP_MORE
+ * @property {number} ENDED_STRIDE
+ * @property {number} ENDED_OK
+ * @property {number} ENDED_ERR
+ * @property {number} ENDED_DEADLINE
+ * @property {number} K_UNDEFINED
+ * @property {number} K_NULL
+ * @property {number} K_BOOLEAN
+ * @property {number} K_NUMBER
+ * @property {number} K_STRING
+ * @property {number} K_ARRAY
+ * @property {number} K_OBJECT
+ * @property {number} K_FUNCTION
+ * @property {number} K_BIGINT
+ * @property {number} K_SYMBOL
+ * @property {number} K_STRING_AGAIN
+ */
+/** @typedef {{ message: string, index?: number | null, field?: string | null }} EventErrorInfo */
+/**
+ * A decoded event (src/plan.rs).
+ * @typedef {object} NativePlan
+ * @property {number} length
+ * @property {(keys: (string | null)[]) => void} setKeys
+ * @property {(concurrency: number, retries: number, backoffMs: number, remainingMs: number, marginMs: number) => NativeBatch} start
+ */
+/**
+ * A running batch (src/batch.rs).
+ * @typedef {object} NativeBatch
+ * @property {(io: Float64Array, ended: number, limit: number) => number} drive
+ * @property {() => boolean} deadlinePassed
+ * @property {() => number} timeToDeadline
+ * @property {(full: boolean, log: boolean) => FinishInfo} finish
+ */
+/**
+ * @typedef {object} FinishInfo
+ * @property {string | null} [allFailed]
+ * @property {string[]} batchItemFailures
+ * @property {{ itemIdentifier: string, index: number, reason: string, attempts: number }[] | null} [failures]
+ * @property {string[] | null} [succeeded]
+ * @property {Record<string, number | string | null> | null} [summary]
+ * @property {string | null} [logLine]
+ */
 
 const { platform, arch } = process;
 
-/** Prebuilt packages per `${platform}-${arch}`, in the order tried. */
+/**
+ * Prebuilt packages per `${platform}-${arch}`, in the order tried.
+ * @type {Record<string, string[] | undefined>}
+ */
 const PACKAGES = {
   'linux-x64': ['@lanepool/linux-x64-gnu'],
   'linux-arm64': ['@lanepool/linux-arm64-gnu'],
 };
 
+/** @returns {string | null} */
 function ownVersion() {
   try {
     return require('./package.json').version;
@@ -25,6 +85,12 @@ function ownVersion() {
   }
 }
 
+/**
+ * Whether `e` says that `name` itself was not found (not something it requires).
+ * @param {any} e
+ * @param {string} name
+ * @returns {boolean}
+ */
 function notFound(e, name) {
   return (
     e &&
@@ -34,8 +100,11 @@ function notFound(e, name) {
   );
 }
 
+/** @returns {Addon} */
 function load() {
+  /** @type {string[]} */
   const tried = [];
+  /** @type {string[]} */
   const failures = [];
 
   for (const pkg of PACKAGES[`${platform}-${arch}`] || []) {
@@ -47,7 +116,7 @@ function load() {
         tried.push(`${pkg} (not installed)`);
         continue;
       }
-      failures.push(`${pkg}: ${e && e.message}`);
+      failures.push(`${pkg}: ${/** @type {any} */ (e)?.message}`);
       continue;
     }
     const want = ownVersion();
@@ -77,7 +146,7 @@ function load() {
         tried.push(`${file} (no development build)`);
         continue;
       }
-      failures.push(`${file}: ${e && e.message}`);
+      failures.push(`${file}: ${/** @type {any} */ (e)?.message}`);
     }
   }
 

@@ -12,6 +12,7 @@ const args = ['build', '-p', 'lanepool-node', '--lib'];
 if (!debug) args.push('--release');
 execFileSync('cargo', args, { cwd: here, stdio: 'inherit' });
 
+/** @returns {string} */
 function targetDir() {
   if (process.env.CARGO_TARGET_DIR) return path.resolve(here, process.env.CARGO_TARGET_DIR);
   const meta = JSON.parse(
@@ -24,16 +25,19 @@ function targetDir() {
   return meta.target_directory;
 }
 
-const libName = {
+/** @type {Record<string, string | undefined>} */
+const LIB_NAMES = {
   linux: 'liblanepool_node.so',
   darwin: 'liblanepool_node.dylib',
   win32: 'lanepool_node.dll',
-}[process.platform] || 'liblanepool_node.so';
+};
+const libName = LIB_NAMES[process.platform] || 'liblanepool_node.so';
 const built = path.join(targetDir(), debug ? 'debug' : 'release', libName);
 
 let abi = '';
 if (process.platform === 'linux') {
-  const glibc = process.report && process.report.getReport().header.glibcVersionRuntime;
+  const report = /** @type {any} */ (process.report && process.report.getReport());
+  const glibc = report && report.header.glibcVersionRuntime;
   abi = glibc ? '-gnu' : '-musl';
 } else if (process.platform === 'win32') {
   abi = '-msvc';

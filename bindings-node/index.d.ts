@@ -140,7 +140,12 @@ export interface Scope {
   spawn<T>(task: (scope: Scope) => T | PromiseLike<T>): Promise<Awaited<T>>;
 }
 
+/** Handlers in flight at once when `new Pool()` is given no `concurrency` (the core's: 16). */
 export declare const DEFAULT_CONCURRENCY: number;
+/** Milliseconds kept back before the Lambda deadline when `deadlineMarginMs` is not given (the core's: 500). */
+export declare const DEFAULT_DEADLINE_MARGIN_MS: number;
+/** Base of the jittered retry backoff in milliseconds when `retryBackoffMs` is not given (the core's: 100). */
+export declare const DEFAULT_RETRY_BACKOFF_MS: number;
 
 export declare class Pool {
   constructor(options?: PoolOptions);

@@ -18,35 +18,27 @@
 // This module loads neither build of Powertools: its callers hand theirs in.
 
 const { Pool } = require('./index.js');
+const { format: describe } = require('./lib/format.js');
+const { BATCH_OPTIONS, checkSchedulingOptions } = require('./lib/options.js');
 
 /** Thrown to lanepool for a record Powertools' `processRecord` reported as failed. */
 class RecordFailed {
+  /** @param {any} entry Powertools' failure entry (`['fail', message, record]`) */
   constructor(entry) {
     this.entry = entry;
   }
 }
 
 /** Powertools' failure entry -> the error its failureHandler got (entries are fresh arrays). */
+/** @type {WeakMap<object, unknown>} */
 const ERROR_OF = new WeakMap();
 
 /**
- * A thrown value as a string, never throwing: `String(x)`, else `Object.prototype.toString`,
- * else '<unprintable error>' (a revoked Proxy, a `toString` or `Symbol.toPrimitive` that throws).
+ * `x instanceof C`, false when asking throws (a Proxy whose getPrototypeOf trap throws).
+ * @param {unknown} x
+ * @param {Function} C
+ * @returns {boolean}
  */
-function describe(x) {
-  try {
-    return String(x);
-  } catch {
-    // fall through
-  }
-  try {
-    return Object.prototype.toString.call(x);
-  } catch {
-    return '<unprintable error>';
-  }
-}
-
-/** `x instanceof C`, false when asking throws (a Proxy whose getPrototypeOf trap throws). */
 function isInstance(x, C) {
   try {
     return x instanceof C;
@@ -59,52 +51,45 @@ function isInstance(x, C) {
  * Lambda's InvokeStore when Powertools keeps its per-invocation state there (concurrent
  * invocations in one process, AWS_LAMBDA_MAX_CONCURRENCY set), else undefined: then state lives
  * on the processor, as Powertools' own does.
+ * @returns {{ get(key: symbol): any, set(key: symbol, value: unknown): void } | undefined}
  */
 function invokeStore() {
   const v = process.env.AWS_LAMBDA_MAX_CONCURRENCY;
-  return v === undefined || v === '' ? undefined : globalThis.awslambda?.InvokeStore;
+  return v === undefined || v === '' ? undefined : /** @type {any} */ (globalThis).awslambda?.InvokeStore;
 }
 
+/** @type {Pool | null} */
 let defaultPoolInstance = null;
 
 /**
  * The pool of processors created without `pool`: one per process (shared by the CommonJS and
  * ES module faces), `new Pool()`, made on first use.
+ *
+ * @example
+ * const assert = require('node:assert');
+ * const { Pool } = require('lanepool');
+ * const { defaultPool } = require('lanepool/powertools');
+ * assert.ok(defaultPool() instanceof Pool);
+ * assert.equal(defaultPool(), defaultPool());
+ *
+ * @returns {Pool}
  */
 function defaultPool() {
   return (defaultPoolInstance ??= new Pool());
 }
 
+/** The processor's own options: lanepool's batch options less those Powertools' call owns. */
 const LANEPOOL_OPTIONS = [
   'pool',
-  'ordering',
-  'groupKey',
-  'retries',
-  'retryBackoffMs',
-  'deadlineMarginMs',
-  'logSummary',
-  'cancelAtDeadline',
+  ...BATCH_OPTIONS.filter((key) => key !== 'context' && key !== 'throwOnFullBatchFailure'),
 ];
 
+/** @param {Record<string, any>} o */
 function checkOptions(o) {
   if (o.pool != null && (typeof o.pool !== 'object' || typeof o.pool.runBatch !== 'function')) {
     throw new TypeError('lanepool/powertools: pool must be a lanepool Pool');
   }
-  if (o.ordering !== undefined && o.ordering !== 'auto' && o.ordering !== 'unordered') {
-    throw new TypeError(`lanepool/powertools: ordering must be 'auto' or 'unordered', got ${describe(o.ordering)}`);
-  }
-  if (o.groupKey != null && typeof o.groupKey !== 'function') {
-    throw new TypeError('lanepool/powertools: groupKey must be a function');
-  }
-  if (o.retries !== undefined && !(Number.isSafeInteger(o.retries) && o.retries >= 0)) {
-    throw new RangeError(`lanepool/powertools: retries must be an integer >= 0, got ${describe(o.retries)}`);
-  }
-  for (const k of ['retryBackoffMs', 'deadlineMarginMs']) {
-    const v = o[k];
-    if (v !== undefined && !(typeof v === 'number' && v >= 0 && v !== Infinity)) {
-      throw new RangeError(`lanepool/powertools: ${k} must be a finite number >= 0, got ${describe(v)}`);
-    }
-  }
+  checkSchedulingOptions(o, 'lanepool/powertools');
 }
 
 const DEADLINE_NOT_STARTED = 'The invocation deadline passed before this record was started';
@@ -113,6 +98,7 @@ const DEADLINE_STARTED = 'The invocation deadline passed before this record was 
 /**
  * Builds `{ ParallelBatchProcessor, SkippedRecordError, DeadlineRecordError }` over `batch`, one
  * build of `@aws-lambda-powertools/batch` (its module namespace or exports object).
+ * @param {any} batch
  */
 function makeParallelBatchProcessor(batch) {
   const { BatchProcessor, BatchProcessingError } = batch;
@@ -125,8 +111,28 @@ function makeParallelBatchProcessor(batch) {
    * A record not processed because an earlier record of its lane failed: a subclass of
    * Powertools' `SqsFifoMessageGroupShortCircuitError` (what `SqsFifoPartialProcessorAsync` with
    * `skipGroupOnError` reports for the same records), for every source.
+   *
+   * @example
+   * const assert = require('node:assert');
+   * const { EventType, processPartialResponse } = require('@aws-lambda-powertools/batch');
+   * const { ParallelBatchProcessor, SkippedRecordError } = require('lanepool/powertools');
+   * const fifo = (id, group) => ({
+   *   eventSource: 'aws:sqs', messageId: id, body: id, attributes: { MessageGroupId: group },
+   * });
+   * const event = { Records: [fifo('1', 'g'), fifo('2', 'g'), fifo('3', 'other')] };
+   * const processor = new ParallelBatchProcessor(EventType.SQS);
+   * await processPartialResponse(event, async (record) => {
+   *   if (record.messageId === '1') throw new Error('down');
+   * }, processor);
+   * assert.ok(processor.errors[1] instanceof SkippedRecordError); // '2' waited behind '1'
+   * assert.equal(processor.errors[1].itemIdentifier, '2');
    */
   class SkippedRecordError extends GroupShortCircuitError {
+    /**
+     * @param {string} [message]
+     * @param {string | null} [itemIdentifier]
+     * @param {number | null} [index]
+     */
     constructor(message = 'A previous record from this lane failed processing', itemIdentifier = null, index = null) {
       super();
       this.message = message;
@@ -139,8 +145,32 @@ function makeParallelBatchProcessor(batch) {
   /**
    * A record that met the invocation's deadline (less `deadlineMarginMs`): not started in time,
    * or running when lanepool's signal fired (then `cause` is what its handler threw, if anything).
+   *
+   * @example
+   * const assert = require('node:assert');
+   * const { setTimeout: sleep } = require('node:timers/promises');
+   * const { EventType, processPartialResponse } = require('@aws-lambda-powertools/batch');
+   * const { Pool } = require('lanepool');
+   * const { ParallelBatchProcessor, DeadlineRecordError } = require('lanepool/powertools');
+   * const event = {
+   *   Records: ['slow', 'late'].map((id) => ({ eventSource: 'aws:sqs', messageId: id, body: id })),
+   * };
+   * const processor = new ParallelBatchProcessor(EventType.SQS, {
+   *   pool: new Pool({ concurrency: 1 }), deadlineMarginMs: 0, cancelAtDeadline: false,
+   * });
+   * const context = { getRemainingTimeInMillis: () => 30 }; // 30 ms left
+   * const response = await processPartialResponse(event, async (record) => {
+   *   if (record.body === 'slow') await sleep(80);
+   * }, processor, { context });
+   * assert.deepEqual(response, { batchItemFailures: [{ itemIdentifier: 'late' }] });
+   * assert.ok(processor.errors[0] instanceof DeadlineRecordError); // never started
    */
   class DeadlineRecordError extends BatchProcessingError {
+    /**
+     * @param {string} [message]
+     * @param {string | null} [itemIdentifier]
+     * @param {number | null} [index]
+     */
     constructor(message = DEADLINE_NOT_STARTED, itemIdentifier = null, index = null) {
       super(message);
       this.name = 'DeadlineRecordError';
@@ -149,7 +179,11 @@ function makeParallelBatchProcessor(batch) {
     }
   }
 
-  /** The error Powertools' failureHandler got for a failure entry. */
+  /**
+   * The error Powertools' failureHandler got for a failure entry.
+   * @param {any} entry
+   * @returns {unknown}
+   */
   function errorOf(entry) {
     return ERROR_OF.has(entry) ? ERROR_OF.get(entry) : new BatchProcessingError(describe(entry?.[1]));
   }
@@ -159,6 +193,21 @@ function makeParallelBatchProcessor(batch) {
    * group, Kinesis partition key, DynamoDB keys, or `groupKey`) in event order, lanes in parallel,
    * at most `pool.concurrency` records in flight, the rest of a failed lane skipped, retries, and
    * no record started after the context's deadline less `deadlineMarginMs`.
+   *
+   * @example
+   * const assert = require('node:assert');
+   * const { EventType, BatchProcessor, processPartialResponse } = require('@aws-lambda-powertools/batch');
+   * const { Pool } = require('lanepool');
+   * const { ParallelBatchProcessor } = require('lanepool/powertools');
+   * const processor = new ParallelBatchProcessor(EventType.SQS, { pool: new Pool({ concurrency: 4 }) });
+   * assert.ok(processor instanceof BatchProcessor);
+   * const event = {
+   *   Records: ['ok', 'bad'].map((body, i) => ({ eventSource: 'aws:sqs', messageId: `m${i}`, body })),
+   * };
+   * const response = await processPartialResponse(event, async (record, context, { signal }) => {
+   *   if (record.body === 'bad') throw new Error('bad record');
+   * }, processor, { context: {} });
+   * assert.deepEqual(response, { batchItemFailures: [{ itemIdentifier: 'm1' }] });
    */
   class ParallelBatchProcessor extends BatchProcessor {
     #pool;
@@ -172,11 +221,12 @@ function makeParallelBatchProcessor(batch) {
      * through Powertools' store (an environment lookup each) on every record. In InvokeStore
      * mode the same lives in the store under #runningKey.
      */
+    /** @type {{ handler: unknown, options: any } | null} */
     #running = null;
 
     /**
-     * @param eventType Powertools' `EventType.SQS`, `.KinesisDataStreams` or `.DynamoDBStreams`.
-     * @param options lanepool's `pool`, `ordering`, `groupKey`, `retries`, `retryBackoffMs`,
+     * @param {string} eventType Powertools' `EventType.SQS`, `.KinesisDataStreams` or `.DynamoDBStreams`.
+     * @param {Record<string, any>} [options] lanepool's `pool`, `ordering`, `groupKey`, `retries`, `retryBackoffMs`,
      *   `deadlineMarginMs`, `logSummary`, `cancelAtDeadline`; everything else is Powertools'
      *   parser configuration (`parser`, `schema` or `innerSchema` + `transformer`, `logger`).
      */
@@ -184,6 +234,7 @@ function makeParallelBatchProcessor(batch) {
       if (options === null || typeof options !== 'object') {
         throw new TypeError('lanepool/powertools: options must be an object');
       }
+      /** @type {Record<string, unknown>} */
       const parserConfig = {};
       let hasParserConfig = false;
       for (const key of Object.keys(options)) {
@@ -195,6 +246,7 @@ function makeParallelBatchProcessor(batch) {
       super(eventType, hasParserConfig ? parserConfig : undefined);
       checkOptions(options);
       this.#pool = options.pool ?? null;
+      /** @type {Record<string, unknown>} */
       const run = { throwOnFullBatchFailure: false };
       for (const key of LANEPOOL_OPTIONS) {
         if (key !== 'pool' && options[key] !== undefined) run[key] = options[key];
@@ -242,7 +294,12 @@ function makeParallelBatchProcessor(batch) {
       super.options = options;
     }
 
-    /** Powertools' failureHandler; keeps the error of the entry it returns. */
+    /**
+     * Powertools' failureHandler; keeps the error of the entry it returns.
+     * @param {unknown} record
+     * @param {unknown} error
+     * @returns {any}
+     */
     failureHandler(record, error) {
       const entry = super.failureHandler(record, error);
       if (entry !== null && typeof entry === 'object') ERROR_OF.set(entry, error);
@@ -252,6 +309,9 @@ function makeParallelBatchProcessor(batch) {
     /**
      * `failureHandler(record, error)`; if that throws (Powertools reads `error.message`, which a
      * hostile value can make throw), again with a BatchProcessingError describing `error`.
+     * @param {unknown} record
+     * @param {unknown} error
+     * @returns {any}
      */
     #fail(record, error) {
       try {
@@ -278,15 +338,22 @@ function makeParallelBatchProcessor(batch) {
       let report;
       try {
         // lanepool's handler context ({ signal }): one frozen object per batch.
+        /** @type {{ readonly signal: AbortSignal } | undefined} */
         let lanepoolContext;
         const recordHandler = this.handler;
         const handler =
           typeof recordHandler === 'function'
-            ? function (data, context) {
+            ? /**
+               * @this {unknown}
+               * @param {unknown} data
+               * @param {unknown} context
+               */
+              function (data, context) {
                 return Reflect.apply(recordHandler, this, [data, context, lanepoolContext]);
               }
             : recordHandler;
         // entry[2] is the record processRecord was given (Powertools' successHandler puts it there).
+        /** @param {any} entry */
         const onEntry = (entry) => {
           if (entry !== undefined && entry !== null && entry[0] === 'fail') throw new RecordFailed(entry);
           successes.set(entry[2], entry);
@@ -299,6 +366,10 @@ function makeParallelBatchProcessor(batch) {
         else store.set(this.#runningKey, running);
         report = await this.pool.runBatch(
           { Records: records },
+          /**
+           * @param {unknown} record
+           * @param {{ readonly signal: AbortSignal }} lp
+           */
           (record, lp) => {
             lanepoolContext = lp;
             return this.processRecord(record).then(onEntry);
@@ -314,8 +385,11 @@ function makeParallelBatchProcessor(batch) {
 
       // The lists, rebuilt in event order from every record's last attempt.
       const failures = report.failures;
+      /** @type {unknown[]} */
       this.successMessages = [];
+      /** @type {unknown[]} */
       this.failureMessages = [];
+      /** @type {unknown[]} */
       this.errors = [];
       const successMessages = this.successMessages;
       const failureMessages = this.failureMessages;
@@ -374,4 +448,4 @@ function makeParallelBatchProcessor(batch) {
   return { ParallelBatchProcessor, SkippedRecordError, DeadlineRecordError };
 }
 
-module.exports = { makeParallelBatchProcessor, defaultPool, describe };
+module.exports = { makeParallelBatchProcessor, defaultPool };

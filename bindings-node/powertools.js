@@ -15,10 +15,11 @@
 let batch;
 try {
   batch = require('@aws-lambda-powertools/batch');
-} catch (error) {
+} catch (caught) {
+  const error = /** @type {any} */ (caught);
   if (error && error.code === 'MODULE_NOT_FOUND' && /@aws-lambda-powertools\/batch/.test(String(error.message))) {
-    const e = new Error(
-      "lanepool/powertools needs Powertools' batch utility: npm install @aws-lambda-powertools/batch",
+    const e = /** @type {Error & { code?: string }} */ (
+      new Error("lanepool/powertools needs Powertools' batch utility: npm install @aws-lambda-powertools/batch")
     );
     e.code = 'MODULE_NOT_FOUND';
     e.cause = error;

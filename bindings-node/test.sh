@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Node face: installs the package's tools locally (node_modules), builds the native addon in
-# release mode, type-checks index.d.ts and runs the node:test suite. Run from anywhere.
+# release mode, type-checks index.d.ts and the JavaScript sources and runs the node:test suite.
+# Run from anywhere.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -19,6 +20,9 @@ echo "==> types: tsc --noEmit (index.d.ts, powertools.d.ts and .d.mts with @type
 # module types: the two must stay the same text.
 cmp powertools.d.ts powertools.d.mts || { echo "powertools.d.mts differs from powertools.d.ts" >&2; exit 1; }
 node node_modules/typescript/bin/tsc -p test/types/tsconfig.json
+
+echo "==> JS: tsc --checkJs (strict, JSDoc types) over the package's .js/.mjs sources, tests and soak.mjs excluded (tsconfig.checkjs.json)"
+node node_modules/typescript/bin/tsc -p tsconfig.checkjs.json
 
 echo "==> node --test"
 node --test test/*.test.js test/*.test.mjs

@@ -2,7 +2,7 @@
 //!
 //! Reading a record's fields through N-API costs a property lookup per field (tens of
 //! nanoseconds each, about half a microsecond per record). JavaScript reads the same few fields
-//! with inline caches for a few nanoseconds, so `index.js` reads them (only reads: for each
+//! with inline caches for a few nanoseconds, so `lib/decode.js` reads them (only reads: for each
 //! record, the kind of every value on the paths the core names, and the text of strings) and
 //! hands them over in three flat values. The core then decodes that projection with its own
 //! rules ([`BatchPlan::decode`] over [`ProjectedView`]), exactly as it decodes a live object.
@@ -16,20 +16,32 @@ use std::borrow::Cow;
 use std::cell::Cell;
 
 use lanepool::event::{BatchPlan, JsonKind, JsonView, LaneOrdering, Source};
+use napi_derive::napi;
 
-/// The value kinds `index.js` writes (`kindOf`), one byte per value.
+/// The value kinds `lib/decode.js` writes (`kindOf`), one byte per value (exported to it).
+#[napi]
 pub const K_UNDEFINED: u8 = 0;
+#[napi]
 pub const K_NULL: u8 = 1;
+#[napi]
 pub const K_BOOLEAN: u8 = 2;
+#[napi]
 pub const K_NUMBER: u8 = 3;
+#[napi]
 pub const K_STRING: u8 = 4;
+#[napi]
 pub const K_ARRAY: u8 = 5;
+#[napi]
 pub const K_OBJECT: u8 = 6;
+#[napi]
 pub const K_FUNCTION: u8 = 7;
+#[napi]
 pub const K_BIGINT: u8 = 8;
+#[napi]
 pub const K_SYMBOL: u8 = 9;
 /// A string equal to the last `K_STRING` at the same node of an earlier record (its text is
 /// not sent again: `eventSource` is the same in every record, a group id often in a row).
+#[napi]
 pub const K_STRING_AGAIN: u8 = 10;
 
 /// The member holding a record's source. Named here only to know what to project: the core

@@ -171,3 +171,23 @@ test('map: at most `concurrency` calls in flight', async () => {
   });
   assert.equal(peak, 5);
 });
+
+test('spawn hands the task its scope, so a task spawns from its argument (nested too)', async () => {
+  const pool = new Pool({ concurrency: 2 });
+  const seen = [];
+  const value = await pool.scope(async (s) => {
+    const nested = await s.spawn((inner) => {
+      assert.equal(inner, s);
+      return inner.spawn(async (deeper) => {
+        assert.equal(deeper, s);
+        await delay(1);
+        deeper.spawn(() => seen.push('deepest'));
+        return 'nested';
+      });
+    });
+    seen.push(nested);
+    return 'body';
+  });
+  assert.equal(value, 'body');
+  assert.deepEqual(seen.sort(), ['deepest', 'nested']);
+});

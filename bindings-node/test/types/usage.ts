@@ -1,9 +1,19 @@
 // Type-checked by test.sh (tsc --noEmit): the declarations accept typical use and reject misuse.
 import type { Context, DynamoDBStreamEvent, KinesisStreamEvent, SQSBatchResponse, SQSEvent, SQSHandler } from 'aws-lambda';
-import { BatchFailedError, EventError, Pool, type BatchReport } from 'lanepool';
+import {
+  BatchFailedError,
+  DEFAULT_CONCURRENCY,
+  DEFAULT_DEADLINE_MARGIN_MS,
+  DEFAULT_RETRY_BACKOFF_MS,
+  EventError,
+  Pool,
+  type BatchReport,
+  type Scope,
+} from 'lanepool';
 
 const pool = new Pool({ concurrency: 16 });
 const n: number = pool.concurrency;
+export const defaults: number[] = [DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_MARGIN_MS, DEFAULT_RETRY_BACKOFF_MS];
 
 export const handler: SQSHandler = async (event: SQSEvent, context: Context) =>
   pool.process(event, async (record, { signal }) => {
@@ -41,6 +51,10 @@ export async function scopes(): Promise<number[]> {
     s.spawn(() => {
       s.spawn(async () => 'nested');
     });
+    // The task is handed the scope: spawn from it without closing over `s`.
+    const nested: Promise<string> = s.spawn((inner: Scope) => inner.spawn(async () => 'nested'));
+    const same: Promise<boolean> = s.spawn((inner) => inner === s);
+    await Promise.all([nested, same]);
     return one;
   });
   const doubled: number[] = await pool.map([1, 2, 3], async (x, i) => x * i);
@@ -56,3 +70,5 @@ pool.process({ Records: [] } as SQSEvent, () => {}, { ordering: 'fifo' });
 pool.process({ Records: [] } as SQSEvent, (r) => r.kinesis);
 // @ts-expect-error concurrency is a number
 new Pool({ concurrency: '4' });
+// @ts-expect-error a task's one argument is the scope, not a number
+pool.scope((s) => s.spawn((inner: number) => inner));

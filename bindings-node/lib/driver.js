@@ -1,0 +1,260 @@
+'use strict';
+// The driver of one batch: the core says which records run next; handlers run on the event loop.
+//
+// `batch.drive(io, ended, limit)` (src/batch.rs) takes the attempts that ended since the last call
+// (io[0..ended), `index * ENDED_STRIDE + kind`, in the order they ended) and returns how many
+// records to start (io[cap..]), with the core's last step code in io[2 * cap]: STEP_DONE;
+// STEP_WAIT for a completion; <= STEP_WAIT_FOR: wait for a completion or STEP_WAIT_FOR - code
+// milliseconds; STEP_MORE: call again. Completions that settle in the same microtask turn reach
+// the core in one call. The codes are the addon's own constants.
+
+const { setMaxListeners } = require('node:events');
+const { isProxy } = require('node:util').types;
+
+const native = require('../binding.js');
+const { BatchFailedError } = require('./errors.js');
+const { decodeEvent } = require('./decode.js');
+const { readOptions } = require('./options.js');
+
+const { STEP_DONE, STEP_WAIT_FOR, STEP_MORE, ENDED_STRIDE, ENDED_OK, ENDED_ERR, ENDED_DEADLINE } = native;
+
+const promiseThen = Promise.prototype.then;
+
+/**
+ * @param {unknown} value
+ * @returns {value is PromiseLike<unknown>}
+ */
+function isThenable(value) {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (/** @type {any} */ (value).then) === 'function'
+  );
+}
+
+/**
+ * Drives one batch: the core says which records run next; handlers run on the event loop.
+ * `full`: build the whole report (runBatch) rather than only the response (process).
+ * @param {number} concurrency
+ * @param {unknown} event
+ * @param {(record: any, context: { readonly signal: AbortSignal }) => unknown} handler
+ * @param {unknown} options
+ * @param {boolean} full
+ * @returns {Promise<any>}
+ */
+function runBatch(concurrency, event, handler, options, full) {
+  return new Promise((resolve, reject) => {
+    if (typeof handler !== 'function') throw new TypeError('lanepool: handler must be a function');
+    const o = readOptions(options);
+    const started = performance.now();
+    const { plan: p, records } = decodeEvent(event, o);
+    const length = p.length;
+    if (o.remainingMs >= 0) o.remainingMs = Math.max(0, o.remainingMs - (performance.now() - started));
+    const batch = p.start(concurrency, o.retries, o.backoffMs, o.remainingMs, o.marginMs);
+
+    // Never more in flight (nor ended and untold) than min(concurrency, records).
+    const cap = Math.max(1, Math.min(concurrency, length));
+    const io = new Float64Array(2 * cap + 1);
+    let ended = 0; // attempts in io[0..ended) not yet told to the core
+    let flushQueued = false;
+    let driving = false;
+    // 1 while handlers end synchronously: then each is told before the next starts, step by step.
+    let limit = 1;
+
+    // The handlers' signal is made when a handler first reads it (most never do: an
+    // AbortController costs more than a small record's whole run).
+    /** @type {AbortController | null} */
+    let controller = null;
+    /** @type {Error | null} */
+    let abortReason = null; // the deadline's reason, once the signal fired (or would have)
+    const ctx = Object.freeze({
+      get signal() {
+        if (controller === null) {
+          controller = new AbortController();
+          setMaxListeners(0, controller.signal);
+          if (abortReason !== null) controller.abort(abortReason);
+        }
+        return controller.signal;
+      },
+    });
+    /** @type {Map<number, unknown> | null} */
+    let errors = null; // index -> the last attempt's error, only when something failed
+    /** @type {NodeJS.Timeout | null} */
+    let wakeTimer = null;
+    let wakeAt = 0;
+    /** @type {NodeJS.Timeout | null} */
+    let deadlineTimer = null;
+    let finished = false;
+
+    const ttd = batch.timeToDeadline();
+    if (ttd > 0) deadlineTimer = setTimeout(onDeadline, Math.ceil(ttd));
+
+    function onDeadline() {
+      deadlineTimer = null;
+      if (finished) return;
+      if (!batch.deadlinePassed()) {
+        deadlineTimer = setTimeout(onDeadline, Math.max(1, Math.ceil(batch.timeToDeadline())));
+        return;
+      }
+      abort();
+      flush();
+    }
+
+    /** Fires the handlers' signal at the deadline (unless `cancelAtDeadline: false`). */
+    function abort() {
+      if (o.cancel && abortReason === null) {
+        abortReason = new Error('lanepool: the batch deadline passed');
+        abortReason.name = 'TimeoutError';
+        if (controller !== null) controller.abort(abortReason);
+      }
+    }
+
+    function onWake() {
+      wakeTimer = null;
+      flush();
+    }
+
+    /**
+     * How a failed attempt ended; keeps its error.
+     * @param {number} index
+     * @param {unknown} error
+     * @returns {number}
+     */
+    function failedKind(index, error) {
+      (errors ??= new Map()).set(index, error);
+      // A handler told to stop (running when the signal fired: nothing starts after it) ends
+      // as `deadline` however it ends, keeping its error, as in the Rust and Python faces.
+      return abortReason !== null ? ENDED_DEADLINE : ENDED_ERR;
+    }
+
+    /** How an attempt that resolved ended: `deadline` when it was told to stop first. */
+    function resolvedKind() {
+      return abortReason !== null ? ENDED_DEADLINE : ENDED_OK;
+    }
+
+    /**
+     * An attempt that ended after its handler returned: told to the core in this turn.
+     * @param {number} code
+     */
+    function endLater(code) {
+      if (finished) return;
+      io[ended++] = code;
+      if (!flushQueued && !driving) {
+        flushQueued = true;
+        queueMicrotask(flush);
+      }
+    }
+
+    /**
+     * Starts record `index`'s handler.
+     * @param {number} index
+     */
+    function launch(index) {
+      try {
+        const result = handler(records[index], ctx);
+        if (!isThenable(result)) {
+          io[ended++] = index * ENDED_STRIDE + ENDED_OK;
+          limit = 1;
+          return;
+        }
+        // A native promise is awaited as is; any other thenable (a proxy, a subclass, a
+        // hand-made one) through a native promise, so its `then` cannot throw here.
+        const promise =
+          !isProxy(result) && Object.getPrototypeOf(result) === Promise.prototype ? result : Promise.resolve(result);
+        promiseThen.call(
+          promise,
+          () => endLater(index * ENDED_STRIDE + resolvedKind()),
+          (error) => {
+            if (!finished) endLater(index * ENDED_STRIDE + failedKind(index, error));
+          },
+        );
+        limit = cap;
+      } catch (error) {
+        // Thrown by the handler, or by reading what it returned (a `then` getter that throws).
+        io[ended++] = index * ENDED_STRIDE + failedKind(index, error);
+        limit = 1;
+      }
+    }
+
+    /** Tells the core what ended and starts what it says, until it says wait or done. */
+    function flush() {
+      flushQueued = false;
+      if (finished || driving) return;
+      driving = true;
+      try {
+        for (;;) {
+          const told = ended;
+          ended = 0;
+          const n = batch.drive(io, told, limit);
+          const code = io[2 * cap];
+          for (let j = 0; j < n; j++) launch(io[cap + j]);
+          if (ended > 0 || code === STEP_MORE) continue;
+          if (code === STEP_DONE) {
+            driving = false;
+            done();
+          } else if (code <= STEP_WAIT_FOR) {
+            const ms = STEP_WAIT_FOR - code;
+            const at = performance.now() + ms;
+            if (wakeTimer === null || wakeAt > at) {
+              if (wakeTimer !== null) clearTimeout(wakeTimer);
+              wakeAt = at;
+              // libuv timers count whole milliseconds: never wake before the core's time.
+              wakeTimer = setTimeout(onWake, Math.ceil(ms) + 1);
+            }
+          } // else STEP_WAIT: a completion will flush again
+          break;
+        }
+      } catch (error) {
+        fail(error);
+      }
+      driving = false;
+    }
+
+    function clearTimers() {
+      if (wakeTimer !== null) clearTimeout(wakeTimer);
+      if (deadlineTimer !== null) clearTimeout(deadlineTimer);
+      wakeTimer = deadlineTimer = null;
+    }
+
+    /** @param {unknown} error */
+    function fail(error) {
+      finished = true;
+      clearTimers();
+      reject(error);
+    }
+
+    function done() {
+      finished = true;
+      clearTimers();
+      if (batch.deadlinePassed()) abort();
+      const info = batch.finish(full, o.log);
+      if (info.logLine != null) process.stdout.write(info.logLine + '\n');
+      const response = {
+        batchItemFailures: info.batchItemFailures.map((itemIdentifier) => ({ itemIdentifier })),
+      };
+      const allFailed = info.allFailed != null && o.throwOnFull ? info.allFailed : null;
+      if (!full && allFailed === null) {
+        resolve(response);
+        return;
+      }
+      const report = {
+        response,
+        succeeded: info.succeeded ?? [],
+        failures: (info.failures ?? []).map((f) => ({
+          itemIdentifier: f.itemIdentifier,
+          index: f.index,
+          reason: f.reason,
+          error: f.reason === 'skipped' || errors === null ? undefined : errors.get(f.index),
+          attempts: f.attempts,
+        })),
+        summary: info.summary,
+      };
+      if (allFailed !== null) reject(new BatchFailedError(allFailed, report));
+      else resolve(report);
+    }
+
+    flush();
+  });
+}
+
+module.exports = { runBatch };

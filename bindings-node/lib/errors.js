@@ -1,0 +1,62 @@
+'use strict';
+// The errors lanepool's batch calls reject with.
+
+/**
+ * A malformed Lambda event, named by record index and field. Thrown before any handler runs.
+ *
+ * @example
+ * const assert = require('node:assert');
+ * const { Pool, EventError } = require('lanepool');
+ * const event = { Records: [{ eventSource: 'aws:sqs', body: '' }] }; // no messageId
+ * await assert.rejects(new Pool().process(event, () => {}), (e) => {
+ *   assert.ok(e instanceof EventError);
+ *   assert.deepEqual([e.index, e.field], [0, 'messageId']);
+ *   return true;
+ * });
+ */
+class EventError extends TypeError {
+  /**
+   * @param {string} message
+   * @param {number | null} [index] the record's index in `Records`, or null for the event
+   * @param {string | null} [field] the field's dotted path, or null
+   */
+  constructor(message, index = null, field = null) {
+    super(message);
+    this.index = index;
+    this.field = field;
+  }
+}
+Object.defineProperty(EventError.prototype, 'name', { value: 'EventError', configurable: true, writable: true });
+
+/**
+ * Every record of a non-empty batch failed (with `throwOnFullBatchFailure`, the default);
+ * `report` says how.
+ *
+ * @example
+ * const assert = require('node:assert');
+ * const { Pool, BatchFailedError } = require('lanepool');
+ * const event = { Records: [{ eventSource: 'aws:sqs', messageId: 'm1', body: '' }] };
+ * const down = new Error('down');
+ * await assert.rejects(new Pool().process(event, () => { throw down; }), (e) => {
+ *   assert.ok(e instanceof BatchFailedError);
+ *   assert.equal(e.report.failures[0].error, down);
+ *   return true;
+ * });
+ */
+class BatchFailedError extends Error {
+  /**
+   * @param {string} message
+   * @param {object} report the batch's report (`response`, `succeeded`, `failures`, `summary`)
+   */
+  constructor(message, report) {
+    super(message);
+    this.report = report;
+  }
+}
+Object.defineProperty(BatchFailedError.prototype, 'name', {
+  value: 'BatchFailedError',
+  configurable: true,
+  writable: true,
+});
+
+module.exports = { EventError, BatchFailedError };

@@ -1,0 +1,236 @@
+//! One running batch: the core's [`BatchRun`], driven by `lib/driver.js` through [`Batch::drive`],
+//! and the report handed back by [`Batch::finish`]. Handlers' errors stay in JavaScript: the run
+//! keeps `E = ()`.
+
+use lanepool::batch::{BatchError, BatchReport, BatchRun, Step};
+use napi::{sys, Env, JsUnknown, NapiRaw, Result};
+use napi_derive::napi;
+
+use crate::{ms_of, typed_array, used};
+
+/// One reported record; JavaScript adds the handler's `error`.
+#[napi(object)]
+pub struct FailureInfo {
+    pub item_identifier: String,
+    pub index: u32,
+    pub reason: String,
+    pub attempts: u32,
+}
+
+/// Summary figures, as the core counts them.
+#[napi(object)]
+pub struct SummaryInfo {
+    pub source: Option<String>,
+    pub records: u32,
+    pub succeeded: u32,
+    pub failed: u32,
+    pub error: u32,
+    pub skipped: u32,
+    pub deadline: u32,
+    pub duration_ms: f64,
+    pub peak_in_flight: u32,
+    pub lanes: u32,
+    pub retries: f64,
+}
+
+/// The finished batch: the report's parts, and whether the all-failed rule fired.
+#[napi(object)]
+pub struct FinishInfo {
+    /// The core's all-failed error message, when the rule fired.
+    pub all_failed: Option<String>,
+    pub batch_item_failures: Vec<String>,
+    /// Every failure (only for a full report or when the all-failed rule fired).
+    pub failures: Option<Vec<FailureInfo>>,
+    /// Identifiers that succeeded (only when asked for).
+    pub succeeded: Option<Vec<String>>,
+    /// The counts (only for a full report or when the all-failed rule fired).
+    pub summary: Option<SummaryInfo>,
+    /// The core's one-line JSON summary (only when asked for).
+    pub log_line: Option<String>,
+}
+
+/// What `finish()` hands back: only the response for a plain `process()` (each object crossing
+/// to JavaScript costs more than a small record's run), the report's parts when they are read.
+fn finish_info(
+    report: &BatchReport<()>,
+    all_failed: Option<String>,
+    full: bool,
+    log: bool,
+) -> FinishInfo {
+    let detailed = full || all_failed.is_some();
+    let s = (detailed || log).then(|| report.summary());
+    FinishInfo {
+        all_failed,
+        batch_item_failures: report.response().batch_item_failures,
+        failures: detailed.then(|| {
+            report
+                .failures()
+                .into_iter()
+                .map(|f| FailureInfo {
+                    item_identifier: f.item_identifier.to_owned(),
+                    index: f.index as u32,
+                    reason: f.reason.as_str().to_owned(),
+                    attempts: f.attempts,
+                })
+                .collect()
+        }),
+        succeeded: full.then(|| report.succeeded().into_iter().map(str::to_owned).collect()),
+        summary: s.as_ref().filter(|_| detailed).map(|s| SummaryInfo {
+            source: s.source.map(|x| x.as_str().to_owned()),
+            records: s.records as u32,
+            succeeded: s.succeeded as u32,
+            failed: s.failed() as u32,
+            error: s.error as u32,
+            skipped: s.skipped as u32,
+            deadline: s.deadline as u32,
+            duration_ms: ms_of(s.duration),
+            peak_in_flight: s.peak_in_flight as u32,
+            lanes: s.lanes as u32,
+            retries: s.retries as f64,
+        }),
+        log_line: s.as_ref().filter(|_| log).map(|s| s.to_log_line()),
+    }
+}
+
+/// One running batch: the core's [`BatchRun`] with errors kept in JavaScript.
+#[napi]
+pub struct Batch {
+    run: Option<BatchRun<()>>,
+}
+
+/// `drive()`'s final step codes (in `io[2 * cap]`), read by `lib/driver.js`: every record has
+/// its outcome.
+#[napi]
+pub const STEP_DONE: f64 = -1.0;
+/// Wait for a completion.
+#[napi]
+pub const STEP_WAIT: f64 = -2.0;
+/// `STEP_WAIT_FOR - ms` (<= `STEP_WAIT_FOR`): wait for a completion or `ms` milliseconds.
+#[napi]
+pub const STEP_WAIT_FOR: f64 = -3.0;
+/// The run list is full: call again after starting these.
+#[napi]
+pub const STEP_MORE: f64 = -0.5;
+
+/// `drive()`'s completion codes are `index * ENDED_STRIDE + kind`, kind one of `ENDED_*`.
+#[napi]
+pub const ENDED_STRIDE: u32 = 4;
+/// The attempt succeeded.
+#[napi]
+pub const ENDED_OK: u32 = 0;
+/// The attempt failed.
+#[napi]
+pub const ENDED_ERR: u32 = 1;
+/// The attempt gave up at the deadline.
+#[napi]
+pub const ENDED_DEADLINE: u32 = 2;
+
+impl Batch {
+    pub(crate) fn new(run: BatchRun<()>) -> Self {
+        Batch { run: Some(run) }
+    }
+
+    fn run(&mut self) -> Result<&mut BatchRun<()>> {
+        self.run.as_mut().ok_or_else(used)
+    }
+}
+
+fn protocol(e: impl std::fmt::Display) -> napi::Error {
+    napi::Error::from_reason(format!("lanepool driver: {e}"))
+}
+
+#[napi]
+impl Batch {
+    /// Many steps in one call. `io` is a `Float64Array` of `2 * cap + 1`: its first `ended`
+    /// entries are attempts that ended, in the order they ended (`index * ENDED_STRIDE + kind`, kind
+    /// `ENDED_OK`, `ENDED_ERR` or `ENDED_DEADLINE`); the core is told each in turn, then
+    /// asked what next until it says wait or done or `cap` records are to start. Those records
+    /// go to `io[cap..cap + n]` (n returned, to be started in that order), the final step code
+    /// to `io[2 * cap]` (`STEP_DONE`, `STEP_WAIT`, `STEP_WAIT_FOR - ms`, or `STEP_MORE`: call again).
+    ///
+    /// At most `limit` records start per call (1: the driver starts one, and a handler that
+    /// ended at once is told before the core is asked again, as step by step). Right after a
+    /// record started and filled the last free slot the core is not asked again (it could only
+    /// say wait); a call that starts nothing still asks it, so a timer's call sees the deadline.
+    #[napi]
+    pub fn drive(&mut self, env: Env, io: JsUnknown, ended: u32, limit: u32) -> Result<u32> {
+        // SAFETY: an argument value of this call; the slice is dropped before it returns.
+        let io: &mut [f64] =
+            unsafe { typed_array::typed(env.raw(), io.raw(), sys::TypedarrayType::float64_array)? };
+        if io.len() < 3 || io.len() % 2 == 0 || ended as usize > (io.len() - 1) / 2 {
+            return Err(protocol("drive() buffer of the wrong size"));
+        }
+        let cap = (io.len() - 1) / 2;
+        let limit = (limit as usize).clamp(1, cap);
+        let run = self.run()?;
+        for &code in &io[..ended as usize] {
+            if !(code >= 0.0 && code < 2f64.powi(53)) {
+                return Err(protocol(format!("bad completion code {code}")));
+            }
+            let code = code as u64;
+            let index = (code / u64::from(ENDED_STRIDE)) as usize;
+            match (code % u64::from(ENDED_STRIDE)) as u32 {
+                ENDED_OK => run.complete(index, Ok(())),
+                ENDED_ERR => run.complete(index, Err(())),
+                ENDED_DEADLINE => run.cancel(index, Some(())),
+                _ => return Err(protocol(format!("bad completion code {code}"))),
+            }
+            .map_err(protocol)?;
+        }
+        let mut started = 0usize;
+        let code = loop {
+            if started > 0 && run.scheduler().in_flight() >= run.concurrency() {
+                break STEP_WAIT;
+            }
+            if started == limit {
+                break STEP_MORE;
+            }
+            match run.step() {
+                Step::Run(ticket) => {
+                    io[cap + started] = ticket.index as f64;
+                    started += 1;
+                }
+                Step::Wait(None) => break STEP_WAIT,
+                Step::Wait(Some(timeout)) => break STEP_WAIT_FOR - ms_of(timeout),
+                Step::Done => break STEP_DONE,
+            }
+        };
+        io[2 * cap] = code;
+        Ok(started as u32)
+    }
+
+    /// Whether the deadline (margin taken off) has passed.
+    #[napi]
+    pub fn deadline_passed(&mut self) -> Result<bool> {
+        Ok(self.run()?.deadline_passed())
+    }
+
+    /// Milliseconds until the deadline (margin taken off); -1: no deadline.
+    #[napi]
+    pub fn time_to_deadline(&mut self) -> Result<f64> {
+        Ok(self.run()?.time_to_deadline().map_or(-1.0, ms_of))
+    }
+
+    /// The report, after `drive()` said `STEP_DONE`. `full`: include the succeeded identifiers;
+    /// `log`: include the summary's log line.
+    #[napi]
+    pub fn finish(&mut self, full: bool, log: bool) -> Result<FinishInfo> {
+        let run = self.run.take().ok_or_else(used)?;
+        if !run.scheduler().is_done() {
+            self.run = Some(run);
+            return Err(protocol("finish() before every record has its outcome"));
+        }
+        match run.finish() {
+            Ok(report) => Ok(finish_info(&report, None, full, log)),
+            Err(e) => {
+                let text = e.to_string();
+                match e {
+                    BatchError::AllFailed(report) => {
+                        Ok(finish_info(&report, Some(text), full, log))
+                    }
+                    BatchError::Event(_) => Err(protocol(text)),
+                }
+            }
+        }
+    }
+}
