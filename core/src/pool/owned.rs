@@ -130,7 +130,8 @@ impl Pool {
     pub fn owned_scope(&self) -> OwnedScope {
         let inner = self.inner_ptr();
         // SAFETY: `inner` comes from `Arc::into_raw` (see `Shared::current`) and is valid, so
-        // adding a strong count and taking an `Arc` for it is sound.
+        // adding a strong count and taking an `Arc` for it is sound. Nothing between the two
+        // calls can panic, so the count added is always owned by the `Arc` made.
         let inner = unsafe {
             Arc::increment_strong_count(inner);
             Arc::from_raw(inner)

@@ -122,7 +122,8 @@ impl<'a> Enter<'a> {
             scope: state,
             deque: Worker::new_lifo(),
         }));
-        // SAFETY: just allocated, valid until `drop`.
+        // SAFETY: just allocated, valid until `drop` (which also runs when the thread unwinds;
+        // no user code runs in between).
         let stealer = unsafe { (*queue).deque.stealer() };
         state.stealers.write().push((queue as usize, stealer));
         let prev = CURRENT.with(|c| c.replace(queue));
@@ -130,7 +131,8 @@ impl<'a> Enter<'a> {
     }
 
     fn deque(&self) -> &Worker<Job> {
-        // SAFETY: `queue` is valid until `drop`, and only shared references are made from it.
+        // SAFETY: `queue` is valid until `drop`, and only shared references are made from it
+        // (`&self` cannot outlive the `Enter`, however the thread later unwinds).
         unsafe { &(*self.queue).deque }
     }
 
@@ -197,7 +199,8 @@ impl Drop for Enter<'_> {
             stealers.swap_remove(i);
         }
         drop(stealers);
-        // SAFETY: from `Box::into_raw` in `new`; `CURRENT` no longer points to it.
+        // SAFETY: from `Box::into_raw` in `new`, freed only here; `CURRENT` no longer points to
+        // it. A drop during an unwind is no different: `CURRENT` was reset first.
         let queue = unsafe { Box::from_raw(self.queue) };
         // Every queued task is counted in `pending`; leaving one behind would hang the scope.
         debug_assert!(queue.deque.is_empty(), "local deque dropped with tasks");
@@ -409,7 +412,8 @@ impl ScopeState {
         let job = CURRENT.with(|c| {
             let q = c.get();
             // SAFETY: a non-null `CURRENT` points to the `LocalQueue` of a live `Enter` of this
-            // thread (it is reset before the queue is freed).
+            // thread: it is reset before the queue is freed, in `Enter::drop`, which runs on
+            // every exit from the `Enter`'s frame, unwinding included.
             match unsafe { q.as_ref() } {
                 Some(q) if q.scope == me => {
                     q.deque.push(job);
