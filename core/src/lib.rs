@@ -41,6 +41,7 @@
 //! |---|---|
 //! | lanes | records of one lane run one at a time, in event order; lanes and unkeyed records run concurrently, at most `concurrency` at once |
 //! | lane keys (`auto`) | SQS: `attributes.MessageGroupId` (absent: unkeyed); Kinesis: `kinesis.partitionKey`; DynamoDB: the canonical `dynamodb.Keys` |
+//! | custom lane keys | a key function's value, by one rule ([`event::KeyValue`]): a string (`""` included) is the key; an integer is its decimal string (`7` and `"7"` are one lane); none/`null` is unkeyed; anything else (a fraction, a boolean, an object...) is an [`event::EventError`] at the record's index, field `group_key`. The whole event is validated first; then keys in event order, the first error stopping it; a key function's own error is raised unchanged. See [`event::BatchPlan::decode_with_keys`] |
 //! | identifiers | SQS `messageId`, Kinesis `kinesis.sequenceNumber`, DynamoDB `dynamodb.SequenceNumber` |
 //! | failure | a handler error or panic, after its retries (exponential backoff with jitter; the lane waits) |
 //! | skip | a failed record skips the rest of its lane (reason `skipped`); other lanes go on |

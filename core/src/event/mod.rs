@@ -8,6 +8,7 @@
 
 mod error;
 mod json;
+mod key;
 mod plan;
 mod source;
 
@@ -16,6 +17,7 @@ mod source;
 pub mod aws;
 
 pub use error::EventError;
+pub use key::{KeyValue, GROUP_KEY_FIELD, MAX_SAFE_INTEGER};
 pub use plan::{BatchPlan, KeyError, LaneOrdering};
 pub use source::{BatchRecord, Source};
 

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::source::lookup;
-use super::{BatchRecord, EventError, JsonKind, JsonView, Source};
+use super::{BatchRecord, EventError, JsonKind, JsonView, KeyValue, Source};
 use crate::lanes::{LaneId, LaneScheduler, SchedulerConfig};
 
 /// How records are put into lanes.
@@ -24,10 +24,11 @@ pub enum LaneOrdering {
 /// A failure while decoding with a caller's key function.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError<X> {
-    /// The event is malformed.
+    /// The event is malformed, or a key is invalid (field `group_key`).
     #[error(transparent)]
     Event(#[from] EventError),
-    /// The key function failed for record `index`.
+    /// The key function itself failed for record `index` (raised, threw, returned an error):
+    /// faces raise `error` unchanged.
     #[error("record {index}: the group key function failed")]
     Key {
         /// The record's index.
@@ -66,42 +67,78 @@ pub struct BatchPlan {
 impl BatchPlan {
     /// Decodes a Lambda event (`{"Records": [...]}`) with lanes by `ordering`.
     pub fn decode<V: JsonView>(event: V, ordering: LaneOrdering) -> Result<Self, EventError> {
-        let decoded =
-            Self::decode_inner::<V, std::convert::Infallible, _>(event, |source, index, record| {
-                match ordering {
-                    LaneOrdering::Auto => source.lane_key(record, index).map_err(KeyError::Event),
-                    LaneOrdering::Unordered => Ok(None),
-                }
-            });
-        decoded.map_err(|e| match e {
-            KeyError::Event(e) => e,
-            KeyError::Key { error, .. } => match error {},
-        })
+        Self::decode_event(&event, ordering)
     }
 
-    /// Decodes a Lambda event with lanes given by a caller's key function (`None`: unkeyed).
-    /// The function runs once per record, in order, after that record's source and identifier
-    /// were checked; decoding stops at the first error.
+    /// Decodes a Lambda event with lanes given by a caller's key function, by the one key
+    /// rule ([`KeyValue::into_lane_key`]): a string, an integer (as its decimal string) or
+    /// none (unkeyed); anything else is an [`EventError`] at field `group_key`.
+    ///
+    /// The whole event is validated first, as with [`LaneOrdering::Unordered`] (lane fields
+    /// are not read), so an event error always wins over a key error. Then `key` runs once
+    /// per record, in event order, and decoding stops at the first key error: an invalid key
+    /// ([`KeyError::Event`]) or the function's own failure ([`KeyError::Key`], to be raised
+    /// unchanged). No later record's key function runs.
     ///
     /// ```
-    /// use lanepool::event::BatchPlan;
+    /// use lanepool::event::{BatchPlan, KeyError, KeyValue};
     /// let event = serde_json::json!({"Records": [
     ///     {"eventSource": "aws:sqs", "messageId": "a", "body": "t1"},
     ///     {"eventSource": "aws:sqs", "messageId": "b", "body": "t1"},
     /// ]});
     /// let plan = BatchPlan::decode_with_keys(&event, |_, r| {
-    ///     Ok::<_, ()>(r["body"].as_str().map(str::to_owned))
+    ///     Ok::<_, ()>(r["body"].as_str())
     /// }).unwrap();
     /// assert_eq!(plan.lanes(), [Some(0), Some(0)]);
+    ///
+    /// // A number is its decimal string; a boolean is an error naming record and field.
+    /// let plan = BatchPlan::decode_with_keys(&event, |i, _| Ok::<_, ()>([KeyValue::Int(7), "7".into()][i].clone()));
+    /// assert_eq!(plan.unwrap().lane_count(), 1);
+    /// let err = BatchPlan::decode_with_keys(&event, |_, _| Ok::<_, ()>(KeyValue::Invalid("bool".into())));
+    /// match err {
+    ///     Err(KeyError::Event(e)) => assert_eq!((e.index(), e.field()), (Some(0), Some("group_key"))),
+    ///     other => panic!("{other:?}"),
+    /// }
     /// ```
-    pub fn decode_with_keys<V, X, F>(event: V, mut key: F) -> Result<Self, KeyError<X>>
+    pub fn decode_with_keys<V, K, X, F>(event: V, mut key: F) -> Result<Self, KeyError<X>>
     where
         V: JsonView,
-        F: FnMut(usize, &V) -> Result<Option<String>, X>,
+        K: Into<KeyValue>,
+        F: FnMut(usize, &V) -> Result<K, X>,
     {
-        Self::decode_inner(event, |_, index, record| {
-            key(index, record).map_err(|error| KeyError::Key { index, error })
+        let plan = Self::decode_event(&event, LaneOrdering::Unordered)?;
+        let records = records_of(&event)?;
+        plan.with_keys(|index| {
+            let record = records
+                .item(index)
+                .ok_or_else(|| KeyError::Event(EventError::record(index, "missing")))?;
+            key(index, &record).map_err(|error| KeyError::Key { index, error })
         })
+    }
+
+    /// Replaces the plan's lanes by a caller's keys, by the one key rule (see
+    /// [`BatchPlan::decode_with_keys`], which is this after decoding): `key(index)` runs for
+    /// each record in event order and the first error stops it. For faces that call their
+    /// key function themselves, over records they hold.
+    ///
+    /// ```
+    /// use lanepool::event::{BatchPlan, KeyError, KeyValue};
+    /// let plan = BatchPlan::from_parts(None, [("a".into(), None), ("b".into(), None), ("c".into(), None)]);
+    /// let keys = [KeyValue::Int(1), KeyValue::None, KeyValue::Str("1".into())];
+    /// let plan = plan.with_keys(|i| Ok::<_, KeyError<()>>(keys[i].clone())).unwrap();
+    /// assert_eq!(plan.lanes(), [Some(0), None, Some(0)]);
+    /// ```
+    pub fn with_keys<K, X, F>(self, mut key: F) -> Result<Self, KeyError<X>>
+    where
+        K: Into<KeyValue>,
+        F: FnMut(usize) -> Result<K, KeyError<X>>,
+    {
+        let mut builder = PlanBuilder::with_capacity(self.len());
+        for (index, id) in self.identifiers.into_iter().enumerate() {
+            let lane = key(index)?.into().into_lane_key(index)?;
+            builder.push(id, lane.as_deref());
+        }
+        Ok(builder.finish(self.source))
     }
 
     /// A plan for typed records (see [`BatchRecord`]).
@@ -161,12 +198,8 @@ impl BatchPlan {
         builder.finish(source)
     }
 
-    fn decode_inner<V, X, F>(event: V, mut lane_of: F) -> Result<Self, KeyError<X>>
-    where
-        V: JsonView,
-        F: FnMut(Source, usize, &V) -> Result<Option<String>, KeyError<X>>,
-    {
-        let records = records_of(&event)?;
+    fn decode_event<V: JsonView>(event: &V, ordering: LaneOrdering) -> Result<Self, EventError> {
+        let records = records_of(event)?;
         let len = records.array_len().unwrap_or(0);
         let mut builder = PlanBuilder::with_capacity(len);
         let mut batch_source: Option<Source> = None;
@@ -178,13 +211,15 @@ impl BatchPlan {
                 return Err(EventError::record(
                     index,
                     format!("expected an object, got {}", record.type_name()),
-                )
-                .into());
+                ));
             }
             let source = source_of(&record, index, batch_source)?;
             batch_source.get_or_insert(source);
             let id = source.identifier(&record, index)?;
-            let lane = lane_of(source, index, &record)?;
+            let lane = match ordering {
+                LaneOrdering::Auto => source.lane_key(&record, index)?,
+                LaneOrdering::Unordered => None,
+            };
             builder.push(id, lane.as_deref());
         }
         Ok(builder.finish(batch_source))
@@ -326,5 +361,134 @@ impl PlanBuilder {
             identifiers: self.identifiers,
             lanes: self.lanes,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn sqs(ids: &[&str]) -> Value {
+        let records: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({"eventSource": "aws:sqs", "messageId": id, "body": id}))
+            .collect();
+        json!({ "Records": records })
+    }
+
+    #[test]
+    fn an_event_error_wins_over_any_key_and_no_key_function_runs() {
+        let mut event = sqs(&["a", "b", "c"]);
+        event["Records"][2]
+            .as_object_mut()
+            .unwrap()
+            .remove("messageId");
+        let mut called = 0;
+        let err = BatchPlan::decode_with_keys(&event, |_, _| {
+            called += 1;
+            Err::<KeyValue, _>("raised")
+        })
+        .unwrap_err();
+        match err {
+            KeyError::Event(e) => assert_eq!((e.index(), e.field()), (Some(2), Some("messageId"))),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(called, 0);
+    }
+
+    #[test]
+    fn the_first_key_error_in_event_order_stops_decoding() {
+        let event = sqs(&["a", "b", "c", "d"]);
+        let mut called = Vec::new();
+        let err = BatchPlan::decode_with_keys(&event, |i, _| {
+            called.push(i);
+            Ok::<_, ()>(
+                [
+                    KeyValue::Int(1),
+                    KeyValue::Float(0.5),
+                    KeyValue::Invalid("x".into()),
+                ][i.min(2)]
+                .clone(),
+            )
+        })
+        .unwrap_err();
+        match err {
+            KeyError::Event(e) => assert_eq!((e.index(), e.field()), (Some(1), Some("group_key"))),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(called, [0, 1]);
+    }
+
+    #[test]
+    fn a_raising_key_function_is_handed_back_unchanged_with_its_index() {
+        let event = sqs(&["a", "b", "c"]);
+        let mut called = Vec::new();
+        let err = BatchPlan::decode_with_keys(&event, |i, _| {
+            called.push(i);
+            if i == 1 {
+                Err("lookup failed")
+            } else {
+                Ok(KeyValue::None)
+            }
+        })
+        .unwrap_err();
+        match err {
+            KeyError::Key { index, error } => assert_eq!((index, error), (1, "lookup failed")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(called, [0, 1]);
+    }
+
+    #[test]
+    fn keys_replace_source_lanes_and_the_function_sees_each_record_in_order() {
+        let mut event = sqs(&["a", "b", "c", "d"]);
+        event["Records"][0]["attributes"] = json!({"MessageGroupId": "g"});
+        event["Records"][1]["attributes"] = json!({"MessageGroupId": 5});
+        let mut seen = Vec::new();
+        let plan = BatchPlan::decode_with_keys(&event, |i, r| {
+            seen.push((i, r["messageId"].as_str().unwrap().to_owned()));
+            Ok::<_, ()>(match i {
+                0 => KeyValue::Int(7),
+                1 => KeyValue::None,
+                2 => KeyValue::Str("7".into()),
+                _ => KeyValue::Float(8.0),
+            })
+        })
+        .unwrap();
+        // A numeric MessageGroupId is not read (the custom key replaces it).
+        assert_eq!(plan.lanes(), [Some(0), None, Some(0), Some(1)]);
+        assert_eq!(plan.lane_count(), 2);
+        assert_eq!(plan.identifiers(), ["a", "b", "c", "d"]);
+        assert_eq!(plan.source(), Some(Source::Sqs));
+        let order: Vec<usize> = seen.iter().map(|s| s.0).collect();
+        assert_eq!(order, [0, 1, 2, 3]);
+        assert_eq!(seen[3].1, "d");
+    }
+
+    #[test]
+    fn with_keys_keeps_identifiers_and_source() {
+        let plan = BatchPlan::decode(&sqs(&["a", "b"]), LaneOrdering::Unordered).unwrap();
+        let plan = plan
+            .with_keys(|i| Ok::<_, KeyError<()>>(["x", "x"][i]))
+            .unwrap();
+        assert_eq!(plan.lanes(), [Some(0), Some(0)]);
+        assert_eq!(
+            (plan.source(), plan.identifiers()),
+            (Some(Source::Sqs), &["a".to_string(), "b".to_string()][..])
+        );
+        let err = BatchPlan::from_parts(None, [("a".into(), None)])
+            .with_keys(|_| Ok::<_, KeyError<()>>(KeyValue::Invalid("list".into())))
+            .unwrap_err();
+        assert!(matches!(err, KeyError::Event(e) if e.problem().ends_with("got list")));
+    }
+
+    #[test]
+    fn an_empty_event_calls_no_key_function() {
+        let plan = BatchPlan::decode_with_keys(&sqs(&[]), |_, _| -> Result<KeyValue, ()> {
+            panic!("no records")
+        })
+        .unwrap();
+        assert!(plan.is_empty());
     }
 }
