@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::source::lookup;
-use super::{BatchRecord, EventError, JsonKind, JsonView, KeyValue, Source};
+use super::{kafka, BatchRecord, EventError, JsonKind, JsonView, KeyValue, Source};
 use crate::lanes::{LaneId, LaneScheduler, SchedulerConfig};
 
 /// How records are put into lanes.
@@ -19,6 +19,10 @@ pub enum LaneOrdering {
     Auto,
     /// No lanes: every record runs freely (lane fields are not read).
     Unordered,
+    /// Kafka: one lane per topic-partition and record `key` (records with no key share one
+    /// lane per partition), so records of different keys in one partition run in parallel.
+    /// Other sources: the same as `Auto`.
+    Key,
 }
 
 /// A failure while decoding with a caller's key function.
@@ -107,12 +111,12 @@ impl BatchPlan {
         F: FnMut(usize, &V) -> Result<K, X>,
     {
         let plan = Self::decode_event(&event, LaneOrdering::Unordered)?;
-        let records = records_of(&event)?;
+        let records = Self::records(&event)?;
         plan.with_keys(|index| {
             let record = records
-                .item(index)
+                .get(index)
                 .ok_or_else(|| KeyError::Event(EventError::record(index, "missing")))?;
-            key(index, &record).map_err(|error| KeyError::Key { index, error })
+            key(index, record).map_err(|error| KeyError::Key { index, error })
         })
     }
 
@@ -159,6 +163,7 @@ impl BatchPlan {
         ordering: LaneOrdering,
     ) -> Result<Self, EventError> {
         let mut builder = PlanBuilder::with_capacity(records.len());
+        let source = records.first().and_then(BatchRecord::source);
         for (index, record) in records.iter().enumerate() {
             let id = record
                 .item_identifier()
@@ -171,12 +176,12 @@ impl BatchPlan {
                 ));
             }
             let lane = match ordering {
-                LaneOrdering::Auto => record.lane_key(),
+                LaneOrdering::Auto | LaneOrdering::Key => record.lane_key(),
                 LaneOrdering::Unordered => None,
             };
             builder.push(id.into_owned(), lane.as_deref());
         }
-        Ok(builder.finish(None))
+        Ok(builder.finish(source))
     }
 
     /// A plan from identifiers and lane keys already read (`None`: unkeyed).
@@ -199,30 +204,46 @@ impl BatchPlan {
     }
 
     fn decode_event<V: JsonView>(event: &V, ordering: LaneOrdering) -> Result<Self, EventError> {
-        let records = records_of(event)?;
-        let len = records.array_len().unwrap_or(0);
-        let mut builder = PlanBuilder::with_capacity(len);
-        let mut batch_source: Option<Source> = None;
-        for index in 0..len {
-            let record = records
-                .item(index)
-                .ok_or_else(|| EventError::record(index, "missing"))?;
-            if record.kind() != JsonKind::Object {
-                return Err(EventError::record(
-                    index,
-                    format!("expected an object, got {}", record.type_name()),
-                ));
-            }
-            let source = source_of(&record, index, batch_source)?;
-            batch_source.get_or_insert(source);
-            let id = source.identifier(&record, index)?;
-            let lane = match ordering {
-                LaneOrdering::Auto => source.lane_key(&record, index)?,
-                LaneOrdering::Unordered => None,
+        let mut builder = PlanBuilder::with_capacity(0);
+        let source = each_record(event, |index, source, record, group| {
+            let (id, lane) = match group {
+                Some(group) => kafka::read(&record, index, Some(group), ordering)?,
+                None => {
+                    let id = source.identifier(&record, index)?;
+                    let lane = match ordering {
+                        LaneOrdering::Auto | LaneOrdering::Key => {
+                            source.lane_key(&record, index)?
+                        }
+                        LaneOrdering::Unordered => None,
+                    };
+                    (id, lane)
+                }
             };
             builder.push(id, lane.as_deref());
-        }
-        Ok(builder.finish(batch_source))
+            Ok(())
+        })?;
+        Ok(builder.finish(source))
+    }
+
+    /// The records of an event, in event order (`Records`, or a Kafka event's `records`
+    /// groups one after another): the values to hand to handlers, by a plan's index.
+    ///
+    /// ```
+    /// use lanepool::event::BatchPlan;
+    /// let event = serde_json::json!({"eventSource": "aws:kafka", "records": {
+    ///     "t-0": [{"topic": "t", "partition": 0, "offset": 1}],
+    ///     "t-1": [{"topic": "t", "partition": 1, "offset": 9}],
+    /// }});
+    /// let records = BatchPlan::records(&&event).unwrap();
+    /// assert_eq!(records[1]["offset"], 9);
+    /// ```
+    pub fn records<V: JsonView>(event: &V) -> Result<Vec<V>, EventError> {
+        let mut records = Vec::new();
+        each_record(event, |_, _, record, _| {
+            records.push(record);
+            Ok(())
+        })?;
+        Ok(records)
     }
 
     /// The batch's source (`None` for an empty batch or typed records).
@@ -266,29 +287,74 @@ impl BatchPlan {
     }
 }
 
-/// The `Records` array of an event.
+/// Calls `each(index, source, record, group)` for every record in event order, after
+/// checking the event's shape and each record's source: `Records` (SQS, Kinesis, DynamoDB;
+/// `group` is `None`) or a Kafka event's `records` groups (`group` is the group's key, and
+/// the group is named in every error from `each`). Returns the batch's source.
 ///
 /// ```
 /// let event = serde_json::json!({"Records": []});
 /// assert_eq!(lanepool::event::BatchPlan::decode(&event, Default::default()).unwrap().len(), 0);
 /// ```
-fn records_of<V: JsonView>(event: &V) -> Result<V, EventError> {
+fn each_record<V, F>(event: &V, mut each: F) -> Result<Option<Source>, EventError>
+where
+    V: JsonView,
+    F: FnMut(usize, Source, V, Option<&str>) -> Result<(), EventError>,
+{
     if event.kind() != JsonKind::Object {
         return Err(EventError::event(
             None,
             format!("expected an object, got {}", event.type_name()),
         ));
     }
-    let records = event
-        .member("Records")
-        .ok_or_else(|| EventError::event(Some("Records"), "missing"))?;
+    let records = match event.member("Records") {
+        Some(records) => records,
+        None => match kafka::event_source(event) {
+            Some(source) => {
+                let mut index = 0;
+                for (group, records) in kafka::groups(event)? {
+                    for i in 0..records.array_len().unwrap_or(0) {
+                        let record = records
+                            .item(i)
+                            .filter(|r| r.kind() == JsonKind::Object)
+                            .ok_or_else(|| {
+                                let got =
+                                    records.item(i).map_or("nothing".into(), |r| r.type_name());
+                                EventError::record(index, format!("expected an object, got {got}"))
+                                    .in_group(group.as_str())
+                            })?;
+                        each(index, source, record, Some(&group))
+                            .map_err(|e| e.in_group(group.as_str()))?;
+                        index += 1;
+                    }
+                }
+                return Ok(Some(source));
+            }
+            None => return Err(EventError::event(Some("Records"), "missing")),
+        },
+    };
     if records.kind() != JsonKind::Array {
         return Err(EventError::event(
             Some("Records"),
             format!("expected an array, got {}", records.type_name()),
         ));
     }
-    Ok(records)
+    let mut batch_source: Option<Source> = None;
+    for index in 0..records.array_len().unwrap_or(0) {
+        let record = records
+            .item(index)
+            .ok_or_else(|| EventError::record(index, "missing"))?;
+        if record.kind() != JsonKind::Object {
+            return Err(EventError::record(
+                index,
+                format!("expected an object, got {}", record.type_name()),
+            ));
+        }
+        let source = source_of(&record, index, batch_source)?;
+        batch_source.get_or_insert(source);
+        each(index, source, record, None)?;
+    }
+    Ok(batch_source)
 }
 
 fn source_of<V: JsonView>(
@@ -306,16 +372,18 @@ fn source_of<V: JsonView>(
             format!("expected a string, got {}", value.type_name()),
         )
     })?;
-    let source = Source::parse(&text).ok_or_else(|| {
-        EventError::at_field(
-            index,
-            FIELD,
-            format!(
-                "unknown source {:?} (expected aws:sqs, aws:kinesis or aws:dynamodb)",
-                text.as_ref()
-            ),
-        )
-    })?;
+    let source = Source::parse(&text)
+        .filter(|s| !s.is_kafka())
+        .ok_or_else(|| {
+            EventError::at_field(
+                index,
+                FIELD,
+                format!(
+                    "unknown source {:?} (expected aws:sqs, aws:kinesis or aws:dynamodb)",
+                    text.as_ref()
+                ),
+            )
+        })?;
     match batch_source {
         Some(first) if first != source => Err(EventError::at_field(
             index,
