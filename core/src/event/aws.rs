@@ -16,7 +16,7 @@ use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
 use aws_lambda_events::event::kinesis::KinesisEventRecord;
 use aws_lambda_events::event::sqs::SqsMessage;
 
-use super::{BatchRecord, Source};
+use super::{BatchRecord, LaneOrdering, Source};
 
 impl BatchRecord for SqsMessage {
     fn item_identifier(&self) -> Option<Cow<'_, str>> {
@@ -66,8 +66,8 @@ impl BatchRecord for DynamoDbRecord {
 
 /// A Kafka record (Amazon MSK or self-managed): identifier `"<topic>-<partition>@<offset>"`
 /// (the response writes it as `{"partition": "<topic>-<partition>", "offset": <offset>}`),
-/// lane its topic-partition. A record without `topic` or with a negative offset or
-/// partition has no identifier.
+/// lane its topic-partition (ordering `Key`: and its `key`, as for untyped events). A record
+/// without `topic` or with a negative offset or partition has no identifier.
 ///
 /// ```
 /// use aws_lambda_events::event::kafka::KafkaRecord;
@@ -95,6 +95,17 @@ impl BatchRecord for KafkaRecord {
     fn source(&self) -> Option<Source> {
         Some(Source::Kafka)
     }
+    fn lane_key_for(&self, ordering: LaneOrdering) -> Option<Cow<'_, str>> {
+        let partition = self.lane_key()?;
+        match ordering {
+            LaneOrdering::Auto => Some(partition),
+            LaneOrdering::Key => Some(Cow::Owned(super::kafka::key_lane_of(
+                &partition,
+                self.key.as_deref(),
+            ))),
+            LaneOrdering::Unordered => None,
+        }
+    }
 }
 
 /// References to the records of a typed Kafka event (no record is copied), in a stable order: by topic-partition, then each
@@ -114,6 +125,24 @@ impl BatchRecord for KafkaRecord {
 /// let records = kafka_records(&event);
 /// let plan = BatchPlan::from_records(&records, LaneOrdering::Auto).unwrap();
 /// assert_eq!(plan.identifiers(), ["orders-1@7"]);
+/// assert_eq!(plan.source(), Some(lanepool::event::Source::Kafka));
+/// ```
+///
+/// With ordering `Key`, records of one partition with different keys are different lanes:
+///
+/// ```
+/// use aws_lambda_events::event::kafka::KafkaRecord;
+/// use lanepool::event::{BatchPlan, LaneOrdering};
+/// let record = |offset, key: Option<&str>| {
+///     let mut r = KafkaRecord::default();
+///     (r.topic, r.partition, r.offset, r.key) = (Some("orders".into()), 0, offset, key.map(Into::into));
+///     r
+/// };
+/// let records = [record(1, Some("dXNlci0x")), record(2, None), record(3, Some("dXNlci0x")), record(4, None)];
+/// let plan = BatchPlan::from_records(&records, LaneOrdering::Key).unwrap();
+/// assert_eq!(plan.lanes(), [Some(0), Some(1), Some(0), Some(1)]);
+/// let plan = BatchPlan::from_records(&records, LaneOrdering::Auto).unwrap();
+/// assert_eq!(plan.lane_count(), 1);
 /// ```
 pub fn kafka_records(event: &KafkaEvent) -> Vec<&KafkaRecord> {
     let mut groups: Vec<(&String, &Vec<KafkaRecord>)> = event.records.iter().collect();

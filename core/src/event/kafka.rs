@@ -100,18 +100,27 @@ fn key_lane<V: JsonView>(
     index: usize,
     topic_partition: &str,
 ) -> Result<String, EventError> {
-    // Separators no topic name holds (Kafka topics are [a-zA-Z0-9._-]).
     match record.member("key") {
-        None => Ok(format!("{topic_partition}\0-")),
-        Some(k) if k.kind() == JsonKind::Null => Ok(format!("{topic_partition}\0-")),
+        None => Ok(key_lane_of(topic_partition, None)),
+        Some(k) if k.kind() == JsonKind::Null => Ok(key_lane_of(topic_partition, None)),
         Some(k) => match k.text() {
-            Some(text) => Ok(format!("{topic_partition}\0+{text}")),
+            Some(text) => Ok(key_lane_of(topic_partition, Some(&text))),
             None => Err(EventError::at_field(
                 index,
                 "key",
                 format!("expected a base64 string or null, got {}", k.type_name()),
             )),
         },
+    }
+}
+
+/// The lane of ordering `key` for a record of `topic_partition` with record key `key`
+/// (`None`: no key). The separators are in no topic name (Kafka topics are `[a-zA-Z0-9._-]`),
+/// and an empty key is not no key.
+pub(crate) fn key_lane_of(topic_partition: &str, key: Option<&str>) -> String {
+    match key {
+        None => format!("{topic_partition}\0-"),
+        Some(key) => format!("{topic_partition}\0+{key}"),
     }
 }
 

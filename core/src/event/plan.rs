@@ -175,10 +175,7 @@ impl BatchPlan {
                     "empty",
                 ));
             }
-            let lane = match ordering {
-                LaneOrdering::Auto | LaneOrdering::Key => record.lane_key(),
-                LaneOrdering::Unordered => None,
-            };
+            let lane = record.lane_key_for(ordering);
             builder.push(id.into_owned(), lane.as_deref());
         }
         Ok(builder.finish(source))

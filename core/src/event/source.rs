@@ -159,6 +159,14 @@ pub trait BatchRecord {
     fn source(&self) -> Option<Source> {
         None
     }
+    /// The lane key for `ordering` (`None`: unkeyed). Default: [`BatchRecord::lane_key`] for
+    /// `Auto` and `Key`, none for `Unordered`; a Kafka record's `Key` lane adds its key.
+    fn lane_key_for(&self, ordering: LaneOrdering) -> Option<Cow<'_, str>> {
+        match ordering {
+            LaneOrdering::Auto | LaneOrdering::Key => self.lane_key(),
+            LaneOrdering::Unordered => None,
+        }
+    }
 }
 
 /// A reference to a record is that record (so plans can be built over borrowed records).
@@ -174,6 +182,9 @@ impl<R: BatchRecord + ?Sized> BatchRecord for &R {
     }
     fn source(&self) -> Option<Source> {
         (**self).source()
+    }
+    fn lane_key_for(&self, ordering: LaneOrdering) -> Option<Cow<'_, str>> {
+        (**self).lane_key_for(ordering)
     }
 }
 
