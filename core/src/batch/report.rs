@@ -32,7 +32,8 @@ pub struct BatchReport<E> {
 pub struct Failure<'a, E> {
     /// The record's index in the batch.
     pub index: usize,
-    /// The record's identifier.
+    /// The record's identifier (a Kafka record's as text, `"<topic>-<partition>@<offset>"`:
+    /// see [`ItemIdentifier`]).
     pub item_identifier: &'a str,
     /// Why it is reported.
     pub reason: Reason,

@@ -15,7 +15,7 @@ use super::source::lookup;
 use super::{EventError, JsonKind, JsonView, LaneOrdering, Source};
 
 /// The event's `records` object: each group's key and its array, in the object's order.
-pub(crate) fn groups<V: JsonView>(event: &V) -> Result<Vec<(String, V)>, EventError> {
+fn groups<V: JsonView>(event: &V) -> Result<Vec<(String, V)>, EventError> {
     const FIELD: &str = "records";
     let records = event
         .member(FIELD)
@@ -36,6 +36,34 @@ pub(crate) fn groups<V: JsonView>(event: &V) -> Result<Vec<(String, V)>, EventEr
         }
     }
     Ok(groups)
+}
+
+/// Calls `each(index, record, group)` for every record in event order (`index` counting
+/// across the groups), after checking `records` and that each record is an object; every
+/// error names the group.
+pub(crate) fn each_record<V, F>(event: &V, mut each: F) -> Result<(), EventError>
+where
+    V: JsonView,
+    F: FnMut(usize, V, &str) -> Result<(), EventError>,
+{
+    let mut index = 0;
+    for (group, records) in groups(event)? {
+        for i in 0..records.array_len().unwrap_or(0) {
+            let in_group = |e: EventError| e.in_group(group.as_str());
+            let record = records
+                .item(i)
+                .ok_or_else(|| in_group(EventError::record(index, "missing")))?;
+            if record.kind() != JsonKind::Object {
+                return Err(in_group(EventError::record(
+                    index,
+                    format!("expected an object, got {}", record.type_name()),
+                )));
+            }
+            each(index, record, &group).map_err(in_group)?;
+            index += 1;
+        }
+    }
+    Ok(())
 }
 
 /// The Kafka source named by the event's own `eventSource`, if any.

@@ -69,7 +69,8 @@ pub struct BatchPlan {
 }
 
 impl BatchPlan {
-    /// Decodes a Lambda event (`{"Records": [...]}`) with lanes by `ordering`.
+    /// Decodes a Lambda event (`{"Records": [...]}`, or a Kafka event's `records`) with lanes
+    /// by `ordering`.
     pub fn decode<V: JsonView>(event: V, ordering: LaneOrdering) -> Result<Self, EventError> {
         Self::decode_event(&event, ordering)
     }
@@ -243,7 +244,8 @@ impl BatchPlan {
         Ok(records)
     }
 
-    /// The batch's source (`None` for an empty batch or typed records).
+    /// The batch's source (`None` for an empty `Records` batch or typed records without one;
+    /// a Kafka event's source even when `records` is empty).
     pub fn source(&self) -> Option<Source> {
         self.source
     }
@@ -304,31 +306,13 @@ where
             format!("expected an object, got {}", event.type_name()),
         ));
     }
-    let records = match event.member("Records") {
-        Some(records) => records,
-        None => match kafka::event_source(event) {
-            Some(source) => {
-                let mut index = 0;
-                for (group, records) in kafka::groups(event)? {
-                    for i in 0..records.array_len().unwrap_or(0) {
-                        let record = records
-                            .item(i)
-                            .filter(|r| r.kind() == JsonKind::Object)
-                            .ok_or_else(|| {
-                                let got =
-                                    records.item(i).map_or("nothing".into(), |r| r.type_name());
-                                EventError::record(index, format!("expected an object, got {got}"))
-                                    .in_group(group.as_str())
-                            })?;
-                        each(index, source, record, Some(&group))
-                            .map_err(|e| e.in_group(group.as_str()))?;
-                        index += 1;
-                    }
-                }
-                return Ok(Some(source));
-            }
-            None => return Err(EventError::event(Some("Records"), "missing")),
-        },
+    let Some(records) = event.member("Records") else {
+        let source = kafka::event_source(event)
+            .ok_or_else(|| EventError::event(Some("Records"), "missing"))?;
+        kafka::each_record(event, |index, record, group| {
+            each(index, source, record, Some(group))
+        })?;
+        return Ok(Some(source));
     };
     if records.kind() != JsonKind::Array {
         return Err(EventError::event(
@@ -369,18 +353,27 @@ fn source_of<V: JsonView>(
             format!("expected a string, got {}", value.type_name()),
         )
     })?;
-    let source = Source::parse(&text)
-        .filter(|s| !s.is_kafka())
-        .ok_or_else(|| {
-            EventError::at_field(
-                index,
-                FIELD,
-                format!(
-                    "unknown source {:?} (expected aws:sqs, aws:kinesis or aws:dynamodb)",
-                    text.as_ref()
-                ),
-            )
-        })?;
+    if Source::parse(&text).is_some_and(Source::is_kafka) {
+        return Err(EventError::at_field(
+            index,
+            FIELD,
+            format!(
+                "{:?} is a Kafka event's own source: a Kafka event has eventSource and records \
+                 (not Records) at the top",
+                text.as_ref()
+            ),
+        ));
+    }
+    let source = Source::parse(&text).ok_or_else(|| {
+        EventError::at_field(
+            index,
+            FIELD,
+            format!(
+                "unknown source {:?} (expected aws:sqs, aws:kinesis or aws:dynamodb)",
+                text.as_ref()
+            ),
+        )
+    })?;
     match batch_source {
         Some(first) if first != source => Err(EventError::at_field(
             index,
@@ -546,6 +539,31 @@ mod tests {
             .with_keys(|_| Ok::<_, KeyError<()>>(KeyValue::Invalid("list".into())))
             .unwrap_err();
         assert!(matches!(err, KeyError::Event(e) if e.problem().ends_with("got list")));
+    }
+
+    #[test]
+    fn a_kafka_source_inside_records_is_named_for_what_it_is() {
+        let event = json!({"Records": [{"eventSource": "aws:kafka", "topic": "t", "partition": 0, "offset": 1}]});
+        let err = BatchPlan::decode(&event, LaneOrdering::Auto).unwrap_err();
+        assert_eq!((err.index(), err.field()), (Some(0), Some("eventSource")));
+        assert!(err.problem().contains("Kafka event's own source"), "{err}");
+    }
+
+    #[test]
+    fn kafka_records_come_in_event_order_and_an_empty_event_keeps_its_source() {
+        let event = json!({"eventSource": "SelfManagedKafka", "records": {
+            "b-1": [{"topic": "b", "partition": 1, "offset": 5}, {"topic": "b", "partition": 1, "offset": 6}],
+            "a-0": [{"topic": "a", "partition": 0, "offset": 9}],
+        }});
+        let plan = BatchPlan::decode(&event, LaneOrdering::Auto).unwrap();
+        assert_eq!(plan.identifiers(), ["b-1@5", "b-1@6", "a-0@9"]);
+        assert_eq!(plan.lanes(), [Some(0), Some(0), Some(1)]);
+        assert_eq!(plan.source(), Some(Source::SelfManagedKafka));
+        let records = BatchPlan::records(&&event).unwrap();
+        assert_eq!(records[2]["offset"], 9);
+        let empty = json!({"eventSource": "aws:kafka", "records": {}});
+        let plan = BatchPlan::decode(&empty, LaneOrdering::Auto).unwrap();
+        assert_eq!((plan.len(), plan.source()), (0, Some(Source::Kafka)));
     }
 
     #[test]
