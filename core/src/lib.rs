@@ -1,8 +1,8 @@
 //! # lanepool
 //!
 //! A scoped worker pool and per-lane ordered batch processing, built to process a batch of
-//! records inside one serverless invocation (AWS Lambda SQS, SQS FIFO, Kinesis and DynamoDB
-//! streams), and a fine scoped pool anywhere else.
+//! records inside one serverless invocation (AWS Lambda SQS, SQS FIFO, Kinesis, DynamoDB
+//! streams and Kafka), and a fine scoped pool anywhere else.
 //!
 //! - [`Pool`]: persistent worker threads (create once, at INIT) with [`Pool::scope`]: tasks
 //!   borrow from the caller's stack, spawn nested tasks, and all of them have finished when
@@ -40,12 +40,15 @@
 //! | rule | what happens |
 //! |---|---|
 //! | lanes | records of one lane run one at a time, in event order; lanes and unkeyed records run concurrently, at most `concurrency` at once |
-//! | lane keys (`auto`) | SQS: `attributes.MessageGroupId` (absent: unkeyed); Kinesis: `kinesis.partitionKey`; DynamoDB: the canonical `dynamodb.Keys` |
-//! | identifiers | SQS `messageId`, Kinesis `kinesis.sequenceNumber`, DynamoDB `dynamodb.SequenceNumber` |
+//! | lane keys (`auto`) | SQS: `attributes.MessageGroupId` (absent: unkeyed); Kinesis: `kinesis.partitionKey`; DynamoDB: the canonical `dynamodb.Keys`; Kafka: the topic-partition |
+//! | lane keys (`key`) | Kafka: the topic-partition and the record's `key` (no key: one lane per partition); other sources as `auto` |
+//! | custom lane keys | a key function's value, by one rule ([`event::KeyValue`]): a string (`""` included) is the key; an integer is its decimal string (`7` and `"7"` are one lane); none/`null` is unkeyed; anything else (a fraction, a boolean, an object...) is an [`event::EventError`] at the record's index, field `group_key`. The whole event is validated first; then keys in event order, the first error stopping it; a key function's own error is raised unchanged. See [`event::BatchPlan::decode_with_keys`] |
+//! | identifiers | SQS `messageId`, Kinesis `kinesis.sequenceNumber`, DynamoDB `dynamodb.SequenceNumber`, Kafka the object `{"partition": "<topic>-<partition>", "offset": <offset>}` ([`batch::ItemIdentifier`]) |
+//! | Kafka events | `eventSource` `aws:kafka` (MSK), `SelfManagedKafka` or `aws:SelfManagedKafka`; records from `records`, an object of arrays keyed by `"<topic>-<partition>"`; event order is the object's key order, then each array's (for `serde_json::Value` events with the feature `preserve_order`, else sorted by key) |
 //! | failure | a handler error or panic, after its retries (exponential backoff with jitter; the lane waits) |
 //! | skip | a failed record skips the rest of its lane (reason `skipped`); other lanes go on |
 //! | exactly once | every record ends once, as succeeded or reported (`error`, `skipped`, `deadline`); the response lists reported records in event order |
-//! | malformed event | not an object, no `Records` array, a record not an object, a missing/unknown/mixed `eventSource`, a missing identifier, a malformed lane key: an [`event::EventError`] naming the record index and field, before any handler runs |
+//! | malformed event | not an object, no `Records` array, a record not an object, a missing/unknown/mixed `eventSource`, a missing identifier, a malformed lane key; Kafka: `records` not an object of arrays, a missing or mistyped `topic` / `partition` / `offset` (non-negative integers), a record whose `topic`/`partition` disagree with its group's key: an [`event::EventError`] naming the record index (in event order), the Kafka group and the field, before any handler runs |
 //! | empty batch | empty response; the handler is never called |
 //! | all failed | a non-empty batch with no success is an error carrying the report ([`batch::BatchError::AllFailed`]) unless turned off |
 //! | deadline | nothing starts at or after `deadline - margin` (reported `deadline`); async handlers still running then are cancelled (reported `deadline`); sync ones are awaited |
@@ -54,12 +57,39 @@
 //! The conformance vectors in the repository's `tests/vectors/` state each rule once; every
 //! face runs them.
 //!
+//! A Kafka batch (here self-managed), whose response names records by object:
+//!
+//! ```
+//! use lanepool::{batch::BatchOptions, event::LaneOrdering, Pool};
+//! let pool = Pool::new(2).unwrap();
+//! let event = serde_json::json!({"eventSource": "SelfManagedKafka", "records": {
+//!     "orders-0": [
+//!         {"topic": "orders", "partition": 0, "offset": 15, "key": "dXNlci0x", "value": "cG9pc29u"},
+//!         {"topic": "orders", "partition": 0, "offset": 16, "key": "dXNlci0y", "value": "b2s="},
+//!         {"topic": "orders", "partition": 0, "offset": 17, "key": "dXNlci0x", "value": "b2s="},
+//!     ],
+//! }});
+//! let options = BatchOptions::new().ordering(LaneOrdering::Key);
+//! let report = pool
+//!     .process_event(&event, &options, |record| match record["value"].as_str() {
+//!         Some("cG9pc29u") => Err("poison"),
+//!         _ => Ok(()),
+//!     })
+//!     .unwrap();
+//! // Offset 15 failed: 17 (same key) is skipped, 16 (another key) succeeded.
+//! assert_eq!(report.response().to_value(), serde_json::json!({"batchItemFailures": [
+//!     {"itemIdentifier": {"partition": "orders-0", "offset": 15}},
+//!     {"itemIdentifier": {"partition": "orders-0", "offset": 17}},
+//! ]}));
+//! ```
+//!
 //! ## Dependencies
 //!
 //! `crossbeam-deque` and `crossbeam-utils` (work queues and parking), `parking_lot` (small,
 //! fast locks), `thiserror` (error types), `num_cpus` (CPU count), `serde_json` (untyped
 //! events and the JSON summary line: most Lambda handlers already link it).
-//! `aws_lambda_events` only with feature `aws`. No async runtime: timers come from one
+//! `aws_lambda_events` only with feature `aws`; serde_json's `preserve_order` (`indexmap`)
+//! only with feature `preserve_order`. No async runtime: timers come from one
 //! lazily started thread ([`timer`]).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]

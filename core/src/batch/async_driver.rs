@@ -81,8 +81,8 @@ where
     Fut: Future<Output = Result<(), E>>,
 {
     let plan = BatchPlan::decode(event, options.ordering)?;
-    let records = event["Records"].as_array().map_or(&[][..], Vec::as_slice);
-    run_plan_async(plan, options, |ticket| handler(&records[ticket.index])).await
+    let records = BatchPlan::records(&event)?;
+    run_plan_async(plan, options, |ticket| handler(records[ticket.index])).await
 }
 
 /// Runs a decoded batch with an async handler: `handler(ticket)` runs record `ticket.index`.

@@ -14,7 +14,7 @@ pub use async_driver::{
     process_async, process_event_async, run_plan_async, DEFAULT_ASYNC_CONCURRENCY,
 };
 pub use options::{BatchOptions, DEFAULT_DEADLINE_MARGIN};
-pub use report::{BatchReport, BatchResponse, BatchSummary, Failure};
+pub use report::{BatchReport, BatchResponse, BatchSummary, Failure, ItemIdentifier};
 pub use run::{BatchRun, Step};
 pub use sync_driver::{BatchResult, Halt, NoGate, RecordReport, RunnerGate};
 

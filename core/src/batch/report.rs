@@ -32,7 +32,8 @@ pub struct BatchReport<E> {
 pub struct Failure<'a, E> {
     /// The record's index in the batch.
     pub index: usize,
-    /// The record's identifier.
+    /// The record's identifier (a Kafka record's as text, `"<topic>-<partition>@<offset>"`:
+    /// see [`ItemIdentifier`]).
     pub item_identifier: &'a str,
     /// Why it is reported.
     pub reason: Reason,
@@ -42,25 +43,89 @@ pub struct Failure<'a, E> {
     pub attempts: u32,
 }
 
-/// Lambda's partial batch response: `{"batchItemFailures": [{"itemIdentifier": "..."}]}`.
+/// Lambda's partial batch response: `{"batchItemFailures": [{"itemIdentifier": "..."}]}`
+/// (Kafka: `{"itemIdentifier": {"partition": "<topic>-<partition>", "offset": <offset>}}`).
 ///
 /// ```
 /// use lanepool::batch::BatchResponse;
+/// use lanepool::event::Source;
 /// assert_eq!(BatchResponse::default().to_json(), r#"{"batchItemFailures":[]}"#);
+/// let kafka = BatchResponse { batch_item_failures: vec!["orders-0@15".into()], source: Some(Source::Kafka) };
+/// assert_eq!(kafka.to_value(), serde_json::json!({"batchItemFailures": [
+///     {"itemIdentifier": {"partition": "orders-0", "offset": 15}}]}));
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BatchResponse {
-    /// Identifiers of every reported record, in event order.
+    /// Identifiers of every reported record, in event order, as identifier text (see
+    /// [`ItemIdentifier`]).
     pub batch_item_failures: Vec<String>,
+    /// The batch's source: it decides how identifiers are written (Kafka: as objects).
+    pub source: Option<Source>,
+}
+
+/// How Lambda names a record in the response: a string, or for Kafka an object.
+///
+/// The report keeps every identifier as text; a Kafka record's text is
+/// `"<topic>-<partition>@<offset>"` (no Kafka topic holds `@`), read back here.
+///
+/// ```
+/// use lanepool::batch::ItemIdentifier;
+/// use lanepool::event::Source;
+/// let id = ItemIdentifier::of("orders-0@15", Some(Source::Kafka));
+/// assert_eq!(id, ItemIdentifier::Kafka { partition: "orders-0", offset: 15 });
+/// assert_eq!(id.to_value(), serde_json::json!({"partition": "orders-0", "offset": 15}));
+/// assert_eq!(ItemIdentifier::of("m1", Some(Source::Sqs)), ItemIdentifier::Text("m1"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ItemIdentifier<'a> {
+    /// SQS `messageId`, Kinesis / DynamoDB sequence number.
+    Text(&'a str),
+    /// A Kafka record: its `"<topic>-<partition>"` and offset.
+    Kafka {
+        /// `"<topic>-<partition>"`.
+        partition: &'a str,
+        /// The record's offset.
+        offset: u64,
+    },
+}
+
+impl<'a> ItemIdentifier<'a> {
+    /// The identifier of a record of `source` whose identifier text is `text`.
+    pub fn of(text: &'a str, source: Option<Source>) -> Self {
+        if source.is_some_and(Source::is_kafka) {
+            if let Some((partition, offset)) = text.rsplit_once('@') {
+                if let Ok(offset) = offset.parse() {
+                    return ItemIdentifier::Kafka { partition, offset };
+                }
+            }
+        }
+        ItemIdentifier::Text(text)
+    }
+
+    /// The `itemIdentifier` value Lambda expects.
+    pub fn to_value(&self) -> serde_json::Value {
+        match *self {
+            ItemIdentifier::Text(text) => text.into(),
+            ItemIdentifier::Kafka { partition, offset } => {
+                serde_json::json!({ "partition": partition, "offset": offset })
+            }
+        }
+    }
 }
 
 impl BatchResponse {
+    /// Every reported record's identifier as Lambda names it, in event order.
+    pub fn item_identifiers(&self) -> impl Iterator<Item = ItemIdentifier<'_>> {
+        self.batch_item_failures
+            .iter()
+            .map(|id| ItemIdentifier::of(id, self.source))
+    }
+
     /// The response as Lambda expects it, as a JSON value.
     pub fn to_value(&self) -> serde_json::Value {
         let items: Vec<serde_json::Value> = self
-            .batch_item_failures
-            .iter()
-            .map(|id| serde_json::json!({ "itemIdentifier": id }))
+            .item_identifiers()
+            .map(|id| serde_json::json!({ "itemIdentifier": id.to_value() }))
             .collect();
         serde_json::json!({ "batchItemFailures": items })
     }
@@ -265,6 +330,7 @@ impl<E> BatchReport<E> {
                 .into_iter()
                 .map(|f| f.item_identifier.to_owned())
                 .collect(),
+            source: self.summary.source,
         }
     }
 

@@ -174,8 +174,8 @@ impl Pool {
         H: Fn(&serde_json::Value) -> Result<(), E> + Sync,
     {
         let plan = BatchPlan::decode(event, options.ordering)?;
-        let records = event["Records"].as_array().map_or(&[][..], Vec::as_slice);
-        self.run_plan(plan, options, |ticket, _| handler(&records[ticket.index]))
+        let records = BatchPlan::records(&event)?;
+        self.run_plan(plan, options, |ticket, _| handler(records[ticket.index]))
     }
 
     /// Runs a decoded batch: `handler(ticket, halt)` runs record `ticket.index`. The faces

@@ -12,10 +12,11 @@
 use std::borrow::Cow;
 
 use aws_lambda_events::event::dynamodb::EventRecord as DynamoDbRecord;
+use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
 use aws_lambda_events::event::kinesis::KinesisEventRecord;
 use aws_lambda_events::event::sqs::SqsMessage;
 
-use super::{BatchRecord, Source};
+use super::{BatchRecord, LaneOrdering, Source};
 
 impl BatchRecord for SqsMessage {
     fn item_identifier(&self) -> Option<Cow<'_, str>> {
@@ -61,4 +62,93 @@ impl BatchRecord for DynamoDbRecord {
     fn identifier_field(&self) -> &'static str {
         Source::DynamoDb.identifier_field()
     }
+}
+
+/// A Kafka record (Amazon MSK or self-managed): identifier `"<topic>-<partition>@<offset>"`
+/// (the response writes it as `{"partition": "<topic>-<partition>", "offset": <offset>}`),
+/// lane its topic-partition (ordering `Key`: and its `key`, as for untyped events). A record
+/// without `topic` or with a negative offset or partition has no identifier.
+///
+/// ```
+/// use aws_lambda_events::event::kafka::KafkaRecord;
+/// use lanepool::event::BatchRecord;
+/// let mut record = KafkaRecord::default();
+/// record.topic = Some("orders".into());
+/// record.partition = 0;
+/// record.offset = 15;
+/// assert_eq!(record.item_identifier().as_deref(), Some("orders-0@15"));
+/// assert_eq!(record.lane_key().as_deref(), Some("orders-0"));
+/// ```
+impl BatchRecord for KafkaRecord {
+    fn item_identifier(&self) -> Option<Cow<'_, str>> {
+        let offset = u64::try_from(self.offset).ok()?;
+        Some(Cow::Owned(format!("{}@{offset}", self.lane_key()?)))
+    }
+    fn lane_key(&self) -> Option<Cow<'_, str>> {
+        let topic = self.topic.as_deref().filter(|t| !t.is_empty())?;
+        let partition = u64::try_from(self.partition).ok()?;
+        Some(Cow::Owned(format!("{topic}-{partition}")))
+    }
+    fn identifier_field(&self) -> &'static str {
+        Source::Kafka.identifier_field()
+    }
+    fn source(&self) -> Option<Source> {
+        Some(Source::Kafka)
+    }
+    fn lane_key_for(&self, ordering: LaneOrdering) -> Option<Cow<'_, str>> {
+        let partition = self.lane_key()?;
+        match ordering {
+            LaneOrdering::Auto => Some(partition),
+            LaneOrdering::Key => Some(Cow::Owned(super::kafka::key_lane_of(
+                &partition,
+                self.key.as_deref(),
+            ))),
+            LaneOrdering::Unordered => None,
+        }
+    }
+}
+
+/// References to the records of a typed Kafka event (no record is copied), in a stable order: by topic-partition, then each
+/// partition's own order. `KafkaEvent` keeps `records` in a `HashMap`, which has lost the
+/// event's group order (decode the event as a `serde_json::Value` to keep it); the order
+/// within a partition, the one lanes keep, is the event's.
+///
+/// ```
+/// use aws_lambda_events::event::kafka::KafkaEvent;
+/// use lanepool::event::{aws::kafka_records, BatchPlan, LaneOrdering};
+/// let event: KafkaEvent = serde_json::from_value(serde_json::json!({
+///     "eventSource": "aws:kafka",
+///     "records": {"orders-1": [
+///         {"topic": "orders", "partition": 1, "offset": 7, "timestamp": 0, "key": null, "value": null, "headers": []}
+///     ]}
+/// })).unwrap();
+/// let records = kafka_records(&event);
+/// let plan = BatchPlan::from_records(&records, LaneOrdering::Auto).unwrap();
+/// assert_eq!(plan.identifiers(), ["orders-1@7"]);
+/// assert_eq!(plan.source(), Some(lanepool::event::Source::Kafka));
+/// ```
+///
+/// With ordering `Key`, records of one partition with different keys are different lanes:
+///
+/// ```
+/// use aws_lambda_events::event::kafka::KafkaRecord;
+/// use lanepool::event::{BatchPlan, LaneOrdering};
+/// let record = |offset, key: Option<&str>| {
+///     let mut r = KafkaRecord::default();
+///     (r.topic, r.partition, r.offset, r.key) = (Some("orders".into()), 0, offset, key.map(Into::into));
+///     r
+/// };
+/// let records = [record(1, Some("dXNlci0x")), record(2, None), record(3, Some("dXNlci0x")), record(4, None)];
+/// let plan = BatchPlan::from_records(&records, LaneOrdering::Key).unwrap();
+/// assert_eq!(plan.lanes(), [Some(0), Some(1), Some(0), Some(1)]);
+/// let plan = BatchPlan::from_records(&records, LaneOrdering::Auto).unwrap();
+/// assert_eq!(plan.lane_count(), 1);
+/// ```
+pub fn kafka_records(event: &KafkaEvent) -> Vec<&KafkaRecord> {
+    let mut groups: Vec<(&String, &Vec<KafkaRecord>)> = event.records.iter().collect();
+    groups.sort_by(|a, b| a.0.cmp(b.0));
+    groups
+        .into_iter()
+        .flat_map(|(_, records)| records.iter())
+        .collect()
 }

@@ -14,6 +14,7 @@ use std::fmt;
 pub struct EventError {
     index: Option<usize>,
     field: Option<String>,
+    group: Option<String>,
     problem: String,
 }
 
@@ -25,6 +26,7 @@ impl EventError {
         EventError {
             index: None,
             field: field.map(str::to_owned),
+            group: None,
             problem: problem.into(),
         }
     }
@@ -34,6 +36,7 @@ impl EventError {
         EventError {
             index: Some(index),
             field: None,
+            group: None,
             problem: problem.into(),
         }
     }
@@ -43,8 +46,23 @@ impl EventError {
         EventError {
             index: Some(index),
             field: Some(field.to_owned()),
+            group: None,
             problem: problem.into(),
         }
+    }
+
+    /// The same problem, placed in the group `group` of a grouped event (a Kafka event's
+    /// `records` key, `"<topic>-<partition>"`).
+    ///
+    /// ```
+    /// use lanepool::event::EventError;
+    /// let e = EventError::at_field(3, "offset", "missing").in_group("orders-0");
+    /// assert_eq!(e.to_string(), r#"record 3 (records["orders-0"]): field `offset`: missing"#);
+    /// assert_eq!(e.group(), Some("orders-0"));
+    /// ```
+    pub fn in_group(mut self, group: impl Into<String>) -> Self {
+        self.group = Some(group.into());
+        self
     }
 
     /// The record's index in `Records`, when the problem is in a record.
@@ -57,6 +75,11 @@ impl EventError {
         self.field.as_deref()
     }
 
+    /// The group of a grouped event the problem is in (a Kafka event's `records` key).
+    pub fn group(&self) -> Option<&str> {
+        self.group.as_deref()
+    }
+
     /// What is wrong, without the location.
     pub fn problem(&self) -> &str {
         &self.problem
@@ -65,11 +88,16 @@ impl EventError {
 
 impl fmt::Display for EventError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.index, &self.field) {
-            (Some(i), Some(field)) => write!(f, "record {i}: field `{field}`: {}", self.problem),
-            (Some(i), None) => write!(f, "record {i}: {}", self.problem),
-            (None, Some(field)) => write!(f, "event: field `{field}`: {}", self.problem),
-            (None, None) => write!(f, "event: {}", self.problem),
+        match self.index {
+            Some(i) => write!(f, "record {i}")?,
+            None => f.write_str("event")?,
+        }
+        if let Some(group) = &self.group {
+            write!(f, " (records[{}])", serde_json::Value::from(group.as_str()))?;
+        }
+        match &self.field {
+            Some(field) => write!(f, ": field `{field}`: {}", self.problem),
+            None => write!(f, ": {}", self.problem),
         }
     }
 }

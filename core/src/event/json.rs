@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use super::{JsonKind, JsonView};
+use super::{JsonKind, JsonNumber, JsonView};
 
 impl JsonView for &Value {
     fn kind(&self) -> JsonKind {
@@ -30,6 +30,16 @@ impl JsonView for &Value {
     fn text(&self) -> Option<Cow<'_, str>> {
         self.as_str().map(Cow::Borrowed)
     }
+    fn number(&self) -> Option<JsonNumber> {
+        let n = self.as_number()?;
+        match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Some(JsonNumber::Int(i.into())),
+            (_, Some(u)) => Some(JsonNumber::Int(u.into())),
+            _ => n.as_f64().map(JsonNumber::Float),
+        }
+    }
+    /// Members in the map's order: the event's own order only with serde_json's
+    /// `preserve_order` feature (lanepool's feature `preserve_order`), else sorted by key.
     fn members(&self) -> Option<Vec<(String, Self)>> {
         Some(
             self.as_object()?

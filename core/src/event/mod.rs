@@ -8,6 +8,8 @@
 
 mod error;
 mod json;
+mod kafka;
+mod key;
 mod plan;
 mod source;
 
@@ -16,6 +18,7 @@ mod source;
 pub mod aws;
 
 pub use error::EventError;
+pub use key::{KeyValue, GROUP_KEY_FIELD, MAX_SAFE_INTEGER};
 pub use plan::{BatchPlan, KeyError, LaneOrdering};
 pub use source::{BatchRecord, Source};
 
@@ -55,6 +58,42 @@ impl JsonKind {
     }
 }
 
+/// A number as a face holds it: an integer type, or a floating-point number.
+///
+/// ```
+/// use lanepool::event::{JsonNumber, JsonView};
+/// assert_eq!((&serde_json::json!(15)).number(), Some(JsonNumber::Int(15)));
+/// assert_eq!((&serde_json::json!(1.5)).number(), Some(JsonNumber::Float(1.5)));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum JsonNumber {
+    /// An integer (Python `int` but not `bool`, a JSON integer `serde_json` holds as one).
+    Int(i128),
+    /// A floating-point number (a JavaScript `number`, a Python `float`).
+    Float(f64),
+}
+
+impl JsonNumber {
+    /// The number when it is a non-negative integer held exactly: an `Int` from 0 to
+    /// `u64::MAX`, a `Float` whose value is an integer from 0 to 2^53 - 1.
+    ///
+    /// ```
+    /// use lanepool::event::JsonNumber;
+    /// assert_eq!(JsonNumber::Float(15.0).non_negative_integer(), Some(15));
+    /// assert_eq!(JsonNumber::Float(1.5).non_negative_integer(), None);
+    /// assert_eq!(JsonNumber::Int(-1).non_negative_integer(), None);
+    /// ```
+    pub fn non_negative_integer(self) -> Option<u64> {
+        match self {
+            JsonNumber::Int(n) => u64::try_from(n).ok(),
+            JsonNumber::Float(x) if x.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER).contains(&x) => {
+                Some(x as u64)
+            }
+            JsonNumber::Float(_) => None,
+        }
+    }
+}
+
 /// Read access to a JSON-like value, implemented by each face over its own objects.
 ///
 /// Only the few fields the rules need are ever read.
@@ -80,7 +119,13 @@ pub trait JsonView: Sized {
     fn item(&self, index: usize) -> Option<Self>;
     /// The text of a string (`None` when this is not a string).
     fn text(&self) -> Option<Cow<'_, str>>;
-    /// The members of an object (`None` when this is not an object). Only used for the
-    /// small `dynamodb.Keys` map.
+    /// The members of an object, in the object's own order (`None` when this is not an
+    /// object). Used for the small `dynamodb.Keys` map and a Kafka event's `records`.
     fn members(&self) -> Option<Vec<(String, Self)>>;
+    /// The value of a number (`None` when this is not a number). Read for a Kafka record's
+    /// `partition` and `offset`. The default reads no number, so a face that keeps it sees
+    /// every Kafka record as malformed: faces implement it.
+    fn number(&self) -> Option<JsonNumber> {
+        None
+    }
 }

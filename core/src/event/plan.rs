@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::source::lookup;
-use super::{BatchRecord, EventError, JsonKind, JsonView, Source};
+use super::{kafka, BatchRecord, EventError, JsonKind, JsonView, KeyValue, Source};
 use crate::lanes::{LaneId, LaneScheduler, SchedulerConfig};
 
 /// How records are put into lanes.
@@ -19,15 +19,20 @@ pub enum LaneOrdering {
     Auto,
     /// No lanes: every record runs freely (lane fields are not read).
     Unordered,
+    /// Kafka: one lane per topic-partition and record `key` (records with no key share one
+    /// lane per partition), so records of different keys in one partition run in parallel.
+    /// Other sources: the same as `Auto`.
+    Key,
 }
 
 /// A failure while decoding with a caller's key function.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError<X> {
-    /// The event is malformed.
+    /// The event is malformed, or a key is invalid (field `group_key`).
     #[error(transparent)]
     Event(#[from] EventError),
-    /// The key function failed for record `index`.
+    /// The key function itself failed for record `index` (raised, threw, returned an error):
+    /// faces raise `error` unchanged.
     #[error("record {index}: the group key function failed")]
     Key {
         /// The record's index.
@@ -64,44 +69,81 @@ pub struct BatchPlan {
 }
 
 impl BatchPlan {
-    /// Decodes a Lambda event (`{"Records": [...]}`) with lanes by `ordering`.
+    /// Decodes a Lambda event (`{"Records": [...]}`, or a Kafka event's `records`) with lanes
+    /// by `ordering`.
     pub fn decode<V: JsonView>(event: V, ordering: LaneOrdering) -> Result<Self, EventError> {
-        let decoded =
-            Self::decode_inner::<V, std::convert::Infallible, _>(event, |source, index, record| {
-                match ordering {
-                    LaneOrdering::Auto => source.lane_key(record, index).map_err(KeyError::Event),
-                    LaneOrdering::Unordered => Ok(None),
-                }
-            });
-        decoded.map_err(|e| match e {
-            KeyError::Event(e) => e,
-            KeyError::Key { error, .. } => match error {},
-        })
+        Self::decode_event(&event, ordering)
     }
 
-    /// Decodes a Lambda event with lanes given by a caller's key function (`None`: unkeyed).
-    /// The function runs once per record, in order, after that record's source and identifier
-    /// were checked; decoding stops at the first error.
+    /// Decodes a Lambda event with lanes given by a caller's key function, by the one key
+    /// rule ([`KeyValue::into_lane_key`]): a string, an integer (as its decimal string) or
+    /// none (unkeyed); anything else is an [`EventError`] at field `group_key`.
+    ///
+    /// The whole event is validated first, as with [`LaneOrdering::Unordered`] (lane fields
+    /// are not read), so an event error always wins over a key error. Then `key` runs once
+    /// per record, in event order, and decoding stops at the first key error: an invalid key
+    /// ([`KeyError::Event`]) or the function's own failure ([`KeyError::Key`], to be raised
+    /// unchanged). No later record's key function runs.
     ///
     /// ```
-    /// use lanepool::event::BatchPlan;
+    /// use lanepool::event::{BatchPlan, KeyError, KeyValue};
     /// let event = serde_json::json!({"Records": [
     ///     {"eventSource": "aws:sqs", "messageId": "a", "body": "t1"},
     ///     {"eventSource": "aws:sqs", "messageId": "b", "body": "t1"},
     /// ]});
     /// let plan = BatchPlan::decode_with_keys(&event, |_, r| {
-    ///     Ok::<_, ()>(r["body"].as_str().map(str::to_owned))
+    ///     Ok::<_, ()>(r["body"].as_str())
     /// }).unwrap();
     /// assert_eq!(plan.lanes(), [Some(0), Some(0)]);
+    ///
+    /// // A number is its decimal string; a boolean is an error naming record and field.
+    /// let plan = BatchPlan::decode_with_keys(&event, |i, _| Ok::<_, ()>([KeyValue::Int(7), "7".into()][i].clone()));
+    /// assert_eq!(plan.unwrap().lane_count(), 1);
+    /// let err = BatchPlan::decode_with_keys(&event, |_, _| Ok::<_, ()>(KeyValue::Invalid("bool".into())));
+    /// match err {
+    ///     Err(KeyError::Event(e)) => assert_eq!((e.index(), e.field()), (Some(0), Some("group_key"))),
+    ///     other => panic!("{other:?}"),
+    /// }
     /// ```
-    pub fn decode_with_keys<V, X, F>(event: V, mut key: F) -> Result<Self, KeyError<X>>
+    pub fn decode_with_keys<V, K, X, F>(event: V, mut key: F) -> Result<Self, KeyError<X>>
     where
         V: JsonView,
-        F: FnMut(usize, &V) -> Result<Option<String>, X>,
+        K: Into<KeyValue>,
+        F: FnMut(usize, &V) -> Result<K, X>,
     {
-        Self::decode_inner(event, |_, index, record| {
+        let plan = Self::decode_event(&event, LaneOrdering::Unordered)?;
+        let records = Self::records(&event)?;
+        plan.with_keys(|index| {
+            let record = records
+                .get(index)
+                .ok_or_else(|| KeyError::Event(EventError::record(index, "missing")))?;
             key(index, record).map_err(|error| KeyError::Key { index, error })
         })
+    }
+
+    /// Replaces the plan's lanes by a caller's keys, by the one key rule (see
+    /// [`BatchPlan::decode_with_keys`], which is this after decoding): `key(index)` runs for
+    /// each record in event order and the first error stops it. For faces that call their
+    /// key function themselves, over records they hold.
+    ///
+    /// ```
+    /// use lanepool::event::{BatchPlan, KeyError, KeyValue};
+    /// let plan = BatchPlan::from_parts(None, [("a".into(), None), ("b".into(), None), ("c".into(), None)]);
+    /// let keys = [KeyValue::Int(1), KeyValue::None, KeyValue::Str("1".into())];
+    /// let plan = plan.with_keys(|i| Ok::<_, KeyError<()>>(keys[i].clone())).unwrap();
+    /// assert_eq!(plan.lanes(), [Some(0), None, Some(0)]);
+    /// ```
+    pub fn with_keys<K, X, F>(self, mut key: F) -> Result<Self, KeyError<X>>
+    where
+        K: Into<KeyValue>,
+        F: FnMut(usize) -> Result<K, KeyError<X>>,
+    {
+        let mut builder = PlanBuilder::with_capacity(self.len());
+        for (index, id) in self.identifiers.into_iter().enumerate() {
+            let lane = key(index)?.into().into_lane_key(index)?;
+            builder.push(id, lane.as_deref());
+        }
+        Ok(builder.finish(self.source))
     }
 
     /// A plan for typed records (see [`BatchRecord`]).
@@ -122,6 +164,7 @@ impl BatchPlan {
         ordering: LaneOrdering,
     ) -> Result<Self, EventError> {
         let mut builder = PlanBuilder::with_capacity(records.len());
+        let source = records.first().and_then(BatchRecord::source);
         for (index, record) in records.iter().enumerate() {
             let id = record
                 .item_identifier()
@@ -133,13 +176,10 @@ impl BatchPlan {
                     "empty",
                 ));
             }
-            let lane = match ordering {
-                LaneOrdering::Auto => record.lane_key(),
-                LaneOrdering::Unordered => None,
-            };
+            let lane = record.lane_key_for(ordering);
             builder.push(id.into_owned(), lane.as_deref());
         }
-        Ok(builder.finish(None))
+        Ok(builder.finish(source))
     }
 
     /// A plan from identifiers and lane keys already read (`None`: unkeyed).
@@ -161,36 +201,51 @@ impl BatchPlan {
         builder.finish(source)
     }
 
-    fn decode_inner<V, X, F>(event: V, mut lane_of: F) -> Result<Self, KeyError<X>>
-    where
-        V: JsonView,
-        F: FnMut(Source, usize, &V) -> Result<Option<String>, KeyError<X>>,
-    {
-        let records = records_of(&event)?;
-        let len = records.array_len().unwrap_or(0);
-        let mut builder = PlanBuilder::with_capacity(len);
-        let mut batch_source: Option<Source> = None;
-        for index in 0..len {
-            let record = records
-                .item(index)
-                .ok_or_else(|| EventError::record(index, "missing"))?;
-            if record.kind() != JsonKind::Object {
-                return Err(EventError::record(
-                    index,
-                    format!("expected an object, got {}", record.type_name()),
-                )
-                .into());
-            }
-            let source = source_of(&record, index, batch_source)?;
-            batch_source.get_or_insert(source);
-            let id = source.identifier(&record, index)?;
-            let lane = lane_of(source, index, &record)?;
+    fn decode_event<V: JsonView>(event: &V, ordering: LaneOrdering) -> Result<Self, EventError> {
+        let mut builder = PlanBuilder::with_capacity(0);
+        let source = each_record(event, |index, source, record, group| {
+            let (id, lane) = match group {
+                Some(group) => kafka::read(&record, index, Some(group), ordering)?,
+                None => {
+                    let id = source.identifier(&record, index)?;
+                    let lane = match ordering {
+                        LaneOrdering::Auto | LaneOrdering::Key => {
+                            source.lane_key(&record, index)?
+                        }
+                        LaneOrdering::Unordered => None,
+                    };
+                    (id, lane)
+                }
+            };
             builder.push(id, lane.as_deref());
-        }
-        Ok(builder.finish(batch_source))
+            Ok(())
+        })?;
+        Ok(builder.finish(source))
     }
 
-    /// The batch's source (`None` for an empty batch or typed records).
+    /// The records of an event, in event order (`Records`, or a Kafka event's `records`
+    /// groups one after another): the values to hand to handlers, by a plan's index.
+    ///
+    /// ```
+    /// use lanepool::event::BatchPlan;
+    /// let event = serde_json::json!({"eventSource": "aws:kafka", "records": {
+    ///     "t-0": [{"topic": "t", "partition": 0, "offset": 1}],
+    ///     "t-1": [{"topic": "t", "partition": 1, "offset": 9}],
+    /// }});
+    /// let records = BatchPlan::records(&&event).unwrap();
+    /// assert_eq!(records[1]["offset"], 9);
+    /// ```
+    pub fn records<V: JsonView>(event: &V) -> Result<Vec<V>, EventError> {
+        let mut records = Vec::new();
+        each_record(event, |_, _, record, _| {
+            records.push(record);
+            Ok(())
+        })?;
+        Ok(records)
+    }
+
+    /// The batch's source (`None` for an empty `Records` batch or typed records without one;
+    /// a Kafka event's source even when `records` is empty).
     pub fn source(&self) -> Option<Source> {
         self.source
     }
@@ -231,29 +286,56 @@ impl BatchPlan {
     }
 }
 
-/// The `Records` array of an event.
+/// Calls `each(index, source, record, group)` for every record in event order, after
+/// checking the event's shape and each record's source: `Records` (SQS, Kinesis, DynamoDB;
+/// `group` is `None`) or a Kafka event's `records` groups (`group` is the group's key, and
+/// the group is named in every error from `each`). Returns the batch's source.
 ///
 /// ```
 /// let event = serde_json::json!({"Records": []});
 /// assert_eq!(lanepool::event::BatchPlan::decode(&event, Default::default()).unwrap().len(), 0);
 /// ```
-fn records_of<V: JsonView>(event: &V) -> Result<V, EventError> {
+fn each_record<V, F>(event: &V, mut each: F) -> Result<Option<Source>, EventError>
+where
+    V: JsonView,
+    F: FnMut(usize, Source, V, Option<&str>) -> Result<(), EventError>,
+{
     if event.kind() != JsonKind::Object {
         return Err(EventError::event(
             None,
             format!("expected an object, got {}", event.type_name()),
         ));
     }
-    let records = event
-        .member("Records")
-        .ok_or_else(|| EventError::event(Some("Records"), "missing"))?;
+    let Some(records) = event.member("Records") else {
+        let source = kafka::event_source(event)
+            .ok_or_else(|| EventError::event(Some("Records"), "missing"))?;
+        kafka::each_record(event, |index, record, group| {
+            each(index, source, record, Some(group))
+        })?;
+        return Ok(Some(source));
+    };
     if records.kind() != JsonKind::Array {
         return Err(EventError::event(
             Some("Records"),
             format!("expected an array, got {}", records.type_name()),
         ));
     }
-    Ok(records)
+    let mut batch_source: Option<Source> = None;
+    for index in 0..records.array_len().unwrap_or(0) {
+        let record = records
+            .item(index)
+            .ok_or_else(|| EventError::record(index, "missing"))?;
+        if record.kind() != JsonKind::Object {
+            return Err(EventError::record(
+                index,
+                format!("expected an object, got {}", record.type_name()),
+            ));
+        }
+        let source = source_of(&record, index, batch_source)?;
+        batch_source.get_or_insert(source);
+        each(index, source, record, None)?;
+    }
+    Ok(batch_source)
 }
 
 fn source_of<V: JsonView>(
@@ -271,6 +353,17 @@ fn source_of<V: JsonView>(
             format!("expected a string, got {}", value.type_name()),
         )
     })?;
+    if Source::parse(&text).is_some_and(Source::is_kafka) {
+        return Err(EventError::at_field(
+            index,
+            FIELD,
+            format!(
+                "{:?} is a Kafka event's own source: a Kafka event has eventSource and records \
+                 (not Records) at the top",
+                text.as_ref()
+            ),
+        ));
+    }
     let source = Source::parse(&text).ok_or_else(|| {
         EventError::at_field(
             index,
@@ -326,5 +419,159 @@ impl PlanBuilder {
             identifiers: self.identifiers,
             lanes: self.lanes,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn sqs(ids: &[&str]) -> Value {
+        let records: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({"eventSource": "aws:sqs", "messageId": id, "body": id}))
+            .collect();
+        json!({ "Records": records })
+    }
+
+    #[test]
+    fn an_event_error_wins_over_any_key_and_no_key_function_runs() {
+        let mut event = sqs(&["a", "b", "c"]);
+        event["Records"][2]
+            .as_object_mut()
+            .unwrap()
+            .remove("messageId");
+        let mut called = 0;
+        let err = BatchPlan::decode_with_keys(&event, |_, _| {
+            called += 1;
+            Err::<KeyValue, _>("raised")
+        })
+        .unwrap_err();
+        match err {
+            KeyError::Event(e) => assert_eq!((e.index(), e.field()), (Some(2), Some("messageId"))),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(called, 0);
+    }
+
+    #[test]
+    fn the_first_key_error_in_event_order_stops_decoding() {
+        let event = sqs(&["a", "b", "c", "d"]);
+        let mut called = Vec::new();
+        let err = BatchPlan::decode_with_keys(&event, |i, _| {
+            called.push(i);
+            Ok::<_, ()>(
+                [
+                    KeyValue::Int(1),
+                    KeyValue::Float(0.5),
+                    KeyValue::Invalid("x".into()),
+                ][i.min(2)]
+                .clone(),
+            )
+        })
+        .unwrap_err();
+        match err {
+            KeyError::Event(e) => assert_eq!((e.index(), e.field()), (Some(1), Some("group_key"))),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(called, [0, 1]);
+    }
+
+    #[test]
+    fn a_raising_key_function_is_handed_back_unchanged_with_its_index() {
+        let event = sqs(&["a", "b", "c"]);
+        let mut called = Vec::new();
+        let err = BatchPlan::decode_with_keys(&event, |i, _| {
+            called.push(i);
+            if i == 1 {
+                Err("lookup failed")
+            } else {
+                Ok(KeyValue::None)
+            }
+        })
+        .unwrap_err();
+        match err {
+            KeyError::Key { index, error } => assert_eq!((index, error), (1, "lookup failed")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(called, [0, 1]);
+    }
+
+    #[test]
+    fn keys_replace_source_lanes_and_the_function_sees_each_record_in_order() {
+        let mut event = sqs(&["a", "b", "c", "d"]);
+        event["Records"][0]["attributes"] = json!({"MessageGroupId": "g"});
+        event["Records"][1]["attributes"] = json!({"MessageGroupId": 5});
+        let mut seen = Vec::new();
+        let plan = BatchPlan::decode_with_keys(&event, |i, r| {
+            seen.push((i, r["messageId"].as_str().unwrap().to_owned()));
+            Ok::<_, ()>(match i {
+                0 => KeyValue::Int(7),
+                1 => KeyValue::None,
+                2 => KeyValue::Str("7".into()),
+                _ => KeyValue::Float(8.0),
+            })
+        })
+        .unwrap();
+        // A numeric MessageGroupId is not read (the custom key replaces it).
+        assert_eq!(plan.lanes(), [Some(0), None, Some(0), Some(1)]);
+        assert_eq!(plan.lane_count(), 2);
+        assert_eq!(plan.identifiers(), ["a", "b", "c", "d"]);
+        assert_eq!(plan.source(), Some(Source::Sqs));
+        let order: Vec<usize> = seen.iter().map(|s| s.0).collect();
+        assert_eq!(order, [0, 1, 2, 3]);
+        assert_eq!(seen[3].1, "d");
+    }
+
+    #[test]
+    fn with_keys_keeps_identifiers_and_source() {
+        let plan = BatchPlan::decode(&sqs(&["a", "b"]), LaneOrdering::Unordered).unwrap();
+        let plan = plan
+            .with_keys(|i| Ok::<_, KeyError<()>>(["x", "x"][i]))
+            .unwrap();
+        assert_eq!(plan.lanes(), [Some(0), Some(0)]);
+        assert_eq!(
+            (plan.source(), plan.identifiers()),
+            (Some(Source::Sqs), &["a".to_string(), "b".to_string()][..])
+        );
+        let err = BatchPlan::from_parts(None, [("a".into(), None)])
+            .with_keys(|_| Ok::<_, KeyError<()>>(KeyValue::Invalid("list".into())))
+            .unwrap_err();
+        assert!(matches!(err, KeyError::Event(e) if e.problem().ends_with("got list")));
+    }
+
+    #[test]
+    fn a_kafka_source_inside_records_is_named_for_what_it_is() {
+        let event = json!({"Records": [{"eventSource": "aws:kafka", "topic": "t", "partition": 0, "offset": 1}]});
+        let err = BatchPlan::decode(&event, LaneOrdering::Auto).unwrap_err();
+        assert_eq!((err.index(), err.field()), (Some(0), Some("eventSource")));
+        assert!(err.problem().contains("Kafka event's own source"), "{err}");
+    }
+
+    #[test]
+    fn kafka_records_come_in_event_order_and_an_empty_event_keeps_its_source() {
+        let event = json!({"eventSource": "SelfManagedKafka", "records": {
+            "b-1": [{"topic": "b", "partition": 1, "offset": 5}, {"topic": "b", "partition": 1, "offset": 6}],
+            "a-0": [{"topic": "a", "partition": 0, "offset": 9}],
+        }});
+        let plan = BatchPlan::decode(&event, LaneOrdering::Auto).unwrap();
+        assert_eq!(plan.identifiers(), ["b-1@5", "b-1@6", "a-0@9"]);
+        assert_eq!(plan.lanes(), [Some(0), Some(0), Some(1)]);
+        assert_eq!(plan.source(), Some(Source::SelfManagedKafka));
+        let records = BatchPlan::records(&&event).unwrap();
+        assert_eq!(records[2]["offset"], 9);
+        let empty = json!({"eventSource": "aws:kafka", "records": {}});
+        let plan = BatchPlan::decode(&empty, LaneOrdering::Auto).unwrap();
+        assert_eq!((plan.len(), plan.source()), (0, Some(Source::Kafka)));
+    }
+
+    #[test]
+    fn an_empty_event_calls_no_key_function() {
+        let plan = BatchPlan::decode_with_keys(&sqs(&[]), |_, _| -> Result<KeyValue, ()> {
+            panic!("no records")
+        })
+        .unwrap();
+        assert!(plan.is_empty());
     }
 }

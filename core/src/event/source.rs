@@ -2,15 +2,17 @@
 
 use std::borrow::Cow;
 
-use super::{EventError, JsonKind, JsonView};
+use super::{EventError, JsonKind, JsonView, LaneOrdering};
 
-/// An event source lanepool understands, read from each record's `eventSource`.
+/// An event source lanepool understands, read from each record's `eventSource` (Kafka: the
+/// event's own `eventSource`, its records being grouped in `records`).
 ///
 /// | source | identifier | lane (ordering `auto`) |
 /// |---|---|---|
 /// | `aws:sqs` | `messageId` | `attributes.MessageGroupId` (FIFO; absent: unkeyed) |
 /// | `aws:kinesis` | `kinesis.sequenceNumber` | `kinesis.partitionKey` |
 /// | `aws:dynamodb` | `dynamodb.SequenceNumber` | canonical `dynamodb.Keys` |
+/// | `aws:kafka`, `SelfManagedKafka` (or `aws:SelfManagedKafka`) | `{"partition": "<topic>-<partition>", "offset": <offset>}` | `"<topic>-<partition>"` (ordering `key`: and the record's `key`) |
 ///
 /// ```
 /// use lanepool::event::Source;
@@ -25,6 +27,11 @@ pub enum Source {
     Kinesis,
     /// Amazon DynamoDB Streams.
     DynamoDb,
+    /// Amazon MSK (Managed Streaming for Apache Kafka): `eventSource` `aws:kafka`.
+    Kafka,
+    /// Self-managed Apache Kafka: `eventSource` `SelfManagedKafka` (`aws:SelfManagedKafka`
+    /// is read as the same).
+    SelfManagedKafka,
 }
 
 impl Source {
@@ -34,7 +41,15 @@ impl Source {
             Source::Sqs => "aws:sqs",
             Source::Kinesis => "aws:kinesis",
             Source::DynamoDb => "aws:dynamodb",
+            Source::Kafka => "aws:kafka",
+            Source::SelfManagedKafka => "SelfManagedKafka",
         }
+    }
+
+    /// Whether this is a Kafka source, whose events group records by topic-partition and
+    /// whose identifiers are objects.
+    pub fn is_kafka(self) -> bool {
+        matches!(self, Source::Kafka | Source::SelfManagedKafka)
     }
 
     /// The source named by an `eventSource` value.
@@ -43,30 +58,40 @@ impl Source {
             "aws:sqs" => Some(Source::Sqs),
             "aws:kinesis" => Some(Source::Kinesis),
             "aws:dynamodb" => Some(Source::DynamoDb),
+            "aws:kafka" => Some(Source::Kafka),
+            "SelfManagedKafka" | "aws:SelfManagedKafka" => Some(Source::SelfManagedKafka),
             _ => None,
         }
     }
 
-    /// Dotted path of the record's identifier (the `itemIdentifier` reported to Lambda).
+    /// Dotted path of the record's identifier (the `itemIdentifier` reported to Lambda; Kafka:
+    /// `offset`, the identifier being built from `topic`, `partition` and `offset`).
     pub fn identifier_field(self) -> &'static str {
         match self {
             Source::Sqs => "messageId",
             Source::Kinesis => "kinesis.sequenceNumber",
             Source::DynamoDb => "dynamodb.SequenceNumber",
+            Source::Kafka | Source::SelfManagedKafka => "offset",
         }
     }
 
-    /// Dotted path of the record's lane key when ordering is `auto`.
+    /// Dotted path of the record's lane key when ordering is `auto` (Kafka: `partition`, the
+    /// lane being `"<topic>-<partition>"`).
     pub fn lane_field(self) -> &'static str {
         match self {
             Source::Sqs => "attributes.MessageGroupId",
             Source::Kinesis => "kinesis.partitionKey",
             Source::DynamoDb => "dynamodb.Keys",
+            Source::Kafka | Source::SelfManagedKafka => "partition",
         }
     }
 
-    /// Reads the identifier of record `index`.
+    /// Reads the identifier of record `index` (Kafka: its identifier text, see
+    /// [`ItemIdentifier`](crate::batch::ItemIdentifier)).
     pub fn identifier<V: JsonView>(self, record: &V, index: usize) -> Result<String, EventError> {
+        if self.is_kafka() {
+            return super::kafka::read(record, index, None, LaneOrdering::Unordered).map(|r| r.0);
+        }
         let field = self.identifier_field();
         let value =
             lookup(record, field).ok_or_else(|| EventError::at_field(index, field, "missing"))?;
@@ -99,6 +124,9 @@ impl Source {
                 let v = value.ok_or_else(|| EventError::at_field(index, field, "missing"))?;
                 canonical_keys(&v, index).map(Some)
             }
+            Source::Kafka | Source::SelfManagedKafka => {
+                super::kafka::read(record, index, None, LaneOrdering::Auto).map(|r| r.1)
+            }
         }
     }
 }
@@ -125,6 +153,38 @@ pub trait BatchRecord {
     /// The field named in the error when the identifier is missing.
     fn identifier_field(&self) -> &'static str {
         "itemIdentifier"
+    }
+    /// The record's source, when it has one: it decides how the response names the record
+    /// (a Kafka record by an object). Default: `None`, identifiers are plain strings.
+    fn source(&self) -> Option<Source> {
+        None
+    }
+    /// The lane key for `ordering` (`None`: unkeyed). Default: [`BatchRecord::lane_key`] for
+    /// `Auto` and `Key`, none for `Unordered`; a Kafka record's `Key` lane adds its key.
+    fn lane_key_for(&self, ordering: LaneOrdering) -> Option<Cow<'_, str>> {
+        match ordering {
+            LaneOrdering::Auto | LaneOrdering::Key => self.lane_key(),
+            LaneOrdering::Unordered => None,
+        }
+    }
+}
+
+/// A reference to a record is that record (so plans can be built over borrowed records).
+impl<R: BatchRecord + ?Sized> BatchRecord for &R {
+    fn item_identifier(&self) -> Option<Cow<'_, str>> {
+        (**self).item_identifier()
+    }
+    fn lane_key(&self) -> Option<Cow<'_, str>> {
+        (**self).lane_key()
+    }
+    fn identifier_field(&self) -> &'static str {
+        (**self).identifier_field()
+    }
+    fn source(&self) -> Option<Source> {
+        (**self).source()
+    }
+    fn lane_key_for(&self, ordering: LaneOrdering) -> Option<Cow<'_, str>> {
+        (**self).lane_key_for(ordering)
     }
 }
 
