@@ -100,7 +100,18 @@ pub mod batch;
 pub mod event;
 pub mod lanes;
 pub mod pool;
+mod sync;
 pub mod timer;
+
+/// The pool's synchronisation protocol types, public only for the model check under
+/// `--cfg loom` (`core/tests/loom_pool.rs`, run by `scripts/loom`); not part of the API.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_model {
+    pub use crate::pool::idle::IdleWorkers;
+    pub use crate::pool::latch::CountLatch;
+    pub use crate::sync::{Parker, Unparker};
+}
 
 pub use batch::{BatchOptions, NoGate, RunnerGate};
 pub use pool::{OwnedScope, Pool, PoolBuilder, PoolError};

@@ -20,6 +20,11 @@
 //! - Idle workers sit on a list and park on their own `Parker`; a spawn wakes one of them only
 //!   when the list is non-empty (one fence and one load otherwise), and wakes the scope's owner if
 //!   it parked waiting for running tasks.
+//! - The synchronisation protocol is in two small types written against `crate::sync` (std,
+//!   parking_lot and crossbeam normally; loom's under `--cfg loom`): the counting latch and its
+//!   sleepers (`latch::CountLatch`), and the idle list, the worker loop's sleep and shutdown
+//!   (`idle::IdleWorkers`). `scripts/loom` model-checks that very code
+//!   (`core/tests/loom_pool.rs`): no lost wake-up, no deadlock, no early return.
 //! - A task that panics is caught on the thread that ran it; the scope still waits for every
 //!   other task, then resumes the first panic on the caller. [`Pool::try_scope`] collects task
 //!   errors and panics instead.
@@ -51,6 +56,8 @@
 //! ```
 
 mod abort;
+pub(crate) mod idle;
+pub(crate) mod latch;
 mod owned;
 mod registry;
 mod scope;

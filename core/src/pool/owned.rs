@@ -5,11 +5,10 @@ use std::fmt;
 use std::panic::resume_unwind;
 use std::sync::Arc;
 
-use crossbeam_utils::sync::Parker;
-
 use super::registry::Inner;
 use super::scope::{in_pool, inside_owned_task, inside_owned_tasks, Enter, Job, ScopeState};
 use super::Pool;
+use crate::sync::Parker;
 
 /// What every handle of one owned scope shares. Every queued or running task holds a clone of
 /// the `Arc`, so it lives until the last task finished and the last handle is gone.

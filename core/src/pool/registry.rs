@@ -1,17 +1,17 @@
-//! Worker threads, the registry of scopes with queued work, and idle parking.
+//! Worker threads and the registry of scopes with queued work (idle parking: `idle`).
 
 use std::ptr;
-use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-use crossbeam_utils::sync::{Parker, Unparker};
 use crossbeam_utils::Backoff;
 use parking_lot::{Mutex, RwLock};
 
 use super::abort::AbortIfPanic;
+use super::idle::IdleWorkers;
 use super::scope::{Enter, ScopeState};
 use super::PoolError;
+use crate::sync::Parker;
 
 /// What a pool was built with; kept to restart workers after a fork.
 #[derive(Debug, Clone)]
@@ -27,13 +27,8 @@ pub(crate) struct Inner {
     pid: u32,
     /// Scopes that have spawned at least one task and not yet returned.
     scopes: RwLock<Vec<Arc<ScopeState>>>,
-    /// Indices of parked (or about to park) workers.
-    idle: Mutex<Vec<usize>>,
-    /// `idle.len()`, readable without the lock.
-    idle_count: AtomicUsize,
-    /// One per worker, to wake it.
-    unparkers: Vec<Unparker>,
-    terminate: AtomicBool,
+    /// The idle list, the workers' unparkers and the flag that stops them.
+    idle: IdleWorkers,
     handles: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -43,10 +38,7 @@ impl Inner {
         let inner = Inner {
             pid: std::process::id(),
             scopes: RwLock::new(Vec::new()),
-            idle: Mutex::new(Vec::with_capacity(workers)),
-            idle_count: AtomicUsize::new(0),
-            unparkers: parkers.iter().map(|p| p.unparker().clone()).collect(),
-            terminate: AtomicBool::new(false),
+            idle: IdleWorkers::new(parkers.iter().map(|p| p.unparker().clone()).collect()),
             handles: Mutex::new(Vec::with_capacity(workers)),
         };
         (inner, parkers)
@@ -85,10 +77,7 @@ impl Inner {
 
     /// Stops the workers and joins them (except the calling thread, should it be one).
     pub(crate) fn shutdown(&self) {
-        self.terminate.store(true, Ordering::SeqCst);
-        for u in &self.unparkers {
-            u.unpark();
-        }
+        self.idle.terminate();
         let handles = std::mem::take(&mut *self.handles.lock());
         let me = thread::current().id();
         for h in handles {
@@ -114,20 +103,11 @@ impl Inner {
     /// Wakes one parked worker, if any. Call after pushing a task.
     ///
     /// The caller must have issued `fence(SeqCst)` after pushing: it pairs with the fence in
-    /// `sleep`, so either we see the worker on the idle list, or it sees the task before it parks.
+    /// the worker's sleep, so either we see the worker on the idle list, or it sees the task
+    /// before it parks (see `IdleWorkers`).
+    #[inline]
     pub(crate) fn notify_one(&self) {
-        if self.idle_count.load(Ordering::Relaxed) == 0 {
-            return;
-        }
-        let woken = {
-            let mut idle = self.idle.lock();
-            let w = idle.pop();
-            self.idle_count.store(idle.len(), Ordering::SeqCst);
-            w
-        };
-        if let Some(w) = woken {
-            self.unparkers[w].unpark();
-        }
+        self.idle.notify_one();
     }
 
     /// A registered scope with queued tasks, scanning from `*start` round-robin.
@@ -161,41 +141,18 @@ impl Inner {
 
     fn find_and_run(&self, index: usize, parker: &Parker) {
         let mut start = index;
-        let backoff = Backoff::new();
-        loop {
-            if let Some(scope) = self.find_work(&mut start) {
-                work_on(self, &scope);
-                backoff.reset();
-                continue;
-            }
-            if self.terminate.load(Ordering::Acquire) {
-                return;
-            }
-            if !backoff.is_completed() {
-                backoff.snooze();
-                continue;
-            }
-            self.sleep(index, parker);
-            backoff.reset();
-        }
-    }
-
-    fn sleep(&self, index: usize, parker: &Parker) {
-        {
-            let mut idle = self.idle.lock();
-            idle.push(index);
-            self.idle_count.store(idle.len(), Ordering::SeqCst);
-        }
-        fence(Ordering::SeqCst);
-        if !self.terminate.load(Ordering::SeqCst) && !self.any_work() {
-            parker.park();
-        }
-        // Leave the idle list unless a notifier already took us off it.
-        let mut idle = self.idle.lock();
-        if let Some(i) = idle.iter().position(|&w| w == index) {
-            idle.swap_remove(i);
-            self.idle_count.store(idle.len(), Ordering::SeqCst);
-        }
+        self.idle.run_worker(
+            index,
+            parker,
+            || match self.find_work(&mut start) {
+                Some(scope) => {
+                    work_on(self, &scope);
+                    true
+                }
+                None => false,
+            },
+            || self.any_work(),
+        );
     }
 }
 

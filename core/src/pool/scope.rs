@@ -7,16 +7,17 @@ use std::marker::PhantomData;
 use std::mem;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::ptr;
-use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
-use crossbeam_utils::sync::{Parker, Unparker};
-use crossbeam_utils::{Backoff, CachePadded};
+use crossbeam_utils::CachePadded;
 use parking_lot::{Mutex, RwLock};
 
 use super::abort::AbortIfPanic;
+use super::latch::CountLatch;
 use super::registry::Inner;
+use crate::sync::Parker;
 
 /// A queued task with its lifetime erased (see `Scope::spawn`).
 pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
@@ -32,22 +33,19 @@ type Stealers = Vec<(usize, Stealer<Job>)>;
 /// the injector, then steals from the other threads' deques: a queued task is always visible to
 /// the owner and to idle workers.
 ///
-/// `pending` and `stealers` are written by every spawn and finished task, and by every steal
-/// attempt (the lock word), from every thread: each sits on its own cache line, so that the
-/// fields every spawn only reads (`registered`, `sleeping`) stay cached on the spawning thread.
+/// The latch's `pending` and `stealers` are written by every spawn and finished task, and by
+/// every steal attempt (the lock word), from every thread: each sits on its own cache line, so
+/// that the fields every spawn only reads (`registered`, the latch's `sleeping`) stay cached on
+/// the spawning thread.
 pub(crate) struct ScopeState {
     injector: Injector<Job>,
     /// Stealers of the local deques of the threads working on this scope, by `LocalQueue` address.
     stealers: CachePadded<RwLock<Stealers>>,
-    /// Tasks spawned and not yet finished (queued or running). The scope returns at zero.
-    pending: CachePadded<AtomicUsize>,
+    /// Tasks spawned and not yet finished (queued or running), and the threads parked in a
+    /// wait on this scope. The scope returns at zero.
+    latch: CountLatch,
     /// The first panic: of a task, or of the scope's body.
     panic: Mutex<Option<Box<dyn Any + Send>>>,
-    /// Threads parked in a wait on this scope (the caller of `Pool::scope`, or any number of
-    /// threads waiting on an `OwnedScope`), by their parker's address.
-    sleepers: Mutex<Vec<(usize, Unparker)>>,
-    /// `sleepers.len()`, readable without the lock.
-    sleeping: AtomicUsize,
     /// Whether the pool's registry lists this scope (set on the first spawn; an owned scope
     /// clears it again when a wait finds nothing pending).
     registered: AtomicBool,
@@ -212,10 +210,8 @@ impl ScopeState {
         ScopeState {
             injector: Injector::new(),
             stealers: CachePadded::new(RwLock::new(Vec::new())),
-            pending: CachePadded::new(AtomicUsize::new(0)),
+            latch: CountLatch::new(),
             panic: Mutex::new(None),
-            sleepers: Mutex::new(Vec::new()),
-            sleeping: AtomicUsize::new(0),
             registered: AtomicBool::new(false),
             registration: Mutex::new(()),
             limit: usize::MAX,
@@ -265,47 +261,12 @@ impl ScopeState {
 
     /// Tasks spawned and not yet finished.
     pub(crate) fn pending(&self) -> usize {
-        self.pending.load(Ordering::Acquire)
+        self.latch.load(Ordering::Acquire)
     }
 
     /// Takes the first panic recorded, if any.
     pub(crate) fn take_panic(&self) -> Option<Box<dyn Any + Send>> {
         self.panic.lock().take()
-    }
-
-    /// Unparks every thread parked waiting on this scope. Call after a `fence(SeqCst)` that
-    /// follows the change they wait for (pairs with the fence in `sleep`).
-    #[inline]
-    fn wake_sleepers(&self) {
-        // Inlined: every spawn comes here, and almost always finds no sleeper.
-        if self.sleeping.load(Ordering::Relaxed) != 0 {
-            self.unpark_sleepers();
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn unpark_sleepers(&self) {
-        for (_, u) in self.sleepers.lock().iter() {
-            u.unpark();
-        }
-    }
-
-    /// Parks the calling thread unless `ready()` holds once it is listed as a sleeper (so a
-    /// change followed by `wake_sleepers` cannot be missed).
-    fn sleep(&self, parker: &Parker, ready: impl Fn() -> bool) {
-        let id = parker as *const Parker as usize;
-        self.sleepers.lock().push((id, parker.unparker().clone()));
-        self.sleeping.fetch_add(1, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
-        if !ready() {
-            parker.park();
-        }
-        self.sleeping.fetch_sub(1, Ordering::SeqCst);
-        let mut sleepers = self.sleepers.lock();
-        if let Some(i) = sleepers.iter().position(|(s, _)| *s == id) {
-            sleepers.swap_remove(i);
-        }
     }
 
     /// Lists this scope in the pool's registry unless it is listed.
@@ -327,7 +288,7 @@ impl ScopeState {
             return;
         }
         self.registered.store(false, Ordering::SeqCst);
-        if self.pending.load(Ordering::SeqCst) != 0 {
+        if self.latch.load(Ordering::SeqCst) != 0 {
             self.registered.store(true, Ordering::SeqCst);
         } else {
             pool.deregister(self);
@@ -353,7 +314,7 @@ impl ScopeState {
     }
 
     pub(crate) fn is_pending(&self) -> bool {
-        self.pending.load(Ordering::Acquire) != 0
+        self.latch.load(Ordering::Acquire) != 0
     }
 
     /// Runs one task of this scope and counts it finished.
@@ -381,10 +342,7 @@ impl ScopeState {
             // on), so no one needs waking for it.
             self.running.fetch_sub(1, Ordering::SeqCst);
         }
-        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-            fence(Ordering::SeqCst);
-            self.wake_sleepers();
-        }
+        self.latch.decrement_and_wake();
         guard.disarm();
     }
 
@@ -404,7 +362,7 @@ impl ScopeState {
     pub(crate) fn push(self: &Arc<Self>, pool: &Inner, job: Job) {
         // Counted before it is visible, so the latch cannot reach zero while it is queued; and
         // before `registered` is read (see `deregister_if_idle`).
-        self.pending.fetch_add(1, Ordering::SeqCst);
+        self.latch.increment();
         if !self.registered.load(Ordering::SeqCst) {
             self.register(pool);
         }
@@ -432,8 +390,8 @@ impl ScopeState {
     /// sleep, so that the owner and an idle worker either see the tasks or are unparked.
     #[inline]
     fn announce(&self, pool: &Inner) {
-        fence(Ordering::SeqCst);
-        self.wake_sleepers();
+        // Its `fence(SeqCst)` also comes before `notify_one`'s read of the idle count.
+        self.latch.announce();
         pool.notify_one();
     }
 
@@ -451,35 +409,23 @@ impl ScopeState {
     }
 
     fn wait_until_idle(&self, enter: &Enter<'_>, parker: &Parker, force: bool) {
-        let backoff = Backoff::new();
-        loop {
-            // Take first, and read `pending` only when nothing is queued: every thread running
-            // this scope's tasks writes `pending`, so reading it before every task would cost a
-            // cache miss each time. A queued task is always counted in `pending`, so while one
-            // is queued the count is not zero.
-            if let Some(job) = self.take(enter, force) {
-                self.run(job);
-                backoff.reset();
-                continue;
-            }
-            // Acquire: pairs with the `AcqRel` decrement of the last task to finish, so its
-            // effects are visible once we return.
-            if self.pending.load(Ordering::Acquire) == 0 {
-                return;
-            }
-            if !backoff.is_completed() {
-                backoff.snooze();
-                continue;
-            }
-            self.sleep(parker, || {
-                self.pending.load(Ordering::SeqCst) == 0
-                    || if force {
-                        self.queued()
-                    } else {
-                        self.has_work()
-                    }
-            });
-        }
+        self.latch.wait(
+            parker,
+            || match self.take(enter, force) {
+                Some(job) => {
+                    self.run(job);
+                    true
+                }
+                None => false,
+            },
+            || {
+                if force {
+                    self.queued()
+                } else {
+                    self.has_work()
+                }
+            },
+        );
     }
 }
 
@@ -623,7 +569,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
 impl fmt::Debug for Scope<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scope")
-            .field("pending", &self.state.pending.load(Ordering::Relaxed))
+            .field("pending", &self.state.latch.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
