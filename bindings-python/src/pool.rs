@@ -14,7 +14,7 @@ use crate::gil::GilGate;
 use crate::interrupt::Interrupt;
 use crate::options::PyBatchOptions;
 use crate::report::PyReport;
-use lanepool::batch::RecordError;
+use lanepool::batch::{RecordError, DEFAULT_ASYNC_CONCURRENCY};
 use lanepool::pool::{panic_message, OwnedScope, Pool};
 
 /// The worker pool (Rust threads). Use `lanepool.Pool`, which wraps this.
@@ -39,13 +39,17 @@ fn broadcast<F: Fn(usize) + Sync>(pool: &Pool, runners: usize, f: F) {
     }
 }
 
+/// Workers of a pool made with no `workers`: sized for I/O-bound handlers (the GIL is
+/// released while they wait), the same number as the core's async drivers keep in flight.
+pub const DEFAULT_WORKERS: usize = DEFAULT_ASYNC_CONCURRENCY;
+
 #[pymethods]
 impl PyPool {
     #[new]
     #[pyo3(signature = (workers=None))]
     fn new(workers: Option<i64>) -> PyResult<Self> {
         let workers = match workers {
-            None => Pool::default_workers(),
+            None => DEFAULT_WORKERS,
             Some(n) if n >= 1 => n as usize,
             Some(n) => {
                 return Err(PyValueError::new_err(format!(
@@ -63,9 +67,10 @@ impl PyPool {
         self.pool.workers()
     }
 
-    /// The default number of workers.
+    /// Workers for CPU-bound handlers: the CPUs this process may use, lowered inside AWS
+    /// Lambda to the CPU share of the function's memory size (1 up to 1,769 MB).
     #[staticmethod]
-    fn default_workers() -> usize {
+    fn cpu_workers() -> usize {
         Pool::default_workers()
     }
 

@@ -6,6 +6,8 @@ from typing import Any, Generic, Literal, TypeAlias, TypeVar, final
 from ._options import Context, GroupKey, Ordering
 
 __all__ = [
+    "__version__",
+    "DEFAULT_WORKERS",
     "Pool",
     "Scope",
     "Task",
@@ -21,6 +23,8 @@ __all__ = [
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
+__version__: str
+DEFAULT_WORKERS: int
 DEFAULT_DEADLINE_MARGIN_MS: float
 DEFAULT_RETRY_BACKOFF_MS: float
 
@@ -119,7 +123,7 @@ class Pool:
     @property
     def workers(self) -> int: ...
     @staticmethod
-    def default_workers() -> int: ...
+    def cpu_workers() -> int: ...
     def run_batch(
         self,
         event: Mapping[str, Any],

@@ -10,7 +10,7 @@ form::
     from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
     from lanepool.powertools import ParallelBatchProcessor
 
-    processor = ParallelBatchProcessor(EventType.SQS, pool=lanepool.Pool())
+    processor = ParallelBatchProcessor(EventType.SQS, pool=lanepool.Pool())   # 16 workers
 
     def lambda_handler(event, context):
         return process_partial_response(event, record_handler, processor, context)
@@ -116,7 +116,8 @@ _default_lock = threading.Lock()
 
 def default_pool() -> lanepool.Pool:
     """The pool used by processors created with ``pool=None``: one per process, created on
-    first use with ``lanepool.Pool()`` (as many workers as the function's CPUs)."""
+    first use with ``lanepool.Pool()`` (:data:`lanepool.DEFAULT_WORKERS`, 16 workers, for
+    I/O-bound handlers; pass ``pool=lanepool.Pool.for_cpu_bound()`` for CPU-bound ones)."""
     global _default_pool
     pool = _default_pool
     if pool is None:
