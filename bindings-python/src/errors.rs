@@ -26,10 +26,23 @@ pub fn event_error(py: Python<'_>, e: &EventError) -> PyErr {
     }
 }
 
-/// `lanepool.BatchFailedError(message, report)`.
-pub fn batch_failed(py: Python<'_>, message: String, report: Py<PyAny>) -> PyErr {
-    match class(py, &BATCH_FAILED, "BatchFailedError").and_then(|cls| cls.call1((message, report)))
-    {
+/// `lanepool.BatchFailedError(message, report)`, with `cause` (the first failed record's
+/// exception) as its `__cause__`. `message` is the core's, shown unchanged.
+pub fn batch_failed(
+    py: Python<'_>,
+    message: String,
+    report: Py<PyAny>,
+    cause: Option<Py<PyAny>>,
+) -> PyErr {
+    let made = class(py, &BATCH_FAILED, "BatchFailedError")
+        .and_then(|cls| cls.call1((message, report)))
+        .and_then(|value| {
+            if let Some(cause) = cause {
+                value.setattr("__cause__", cause)?; // also sets __suppress_context__
+            }
+            Ok(value)
+        });
+    match made {
         Ok(value) => PyErr::from_value(value),
         Err(err) => err,
     }

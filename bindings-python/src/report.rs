@@ -98,7 +98,14 @@ impl PyReport {
                     unreachable!("matched above")
                 };
                 let done = Py::new(py, report(*done))?;
-                Err(errors::batch_failed(py, message, done.into_any()))
+                // The first failed record's exception, in event order.
+                let cause = done
+                    .get()
+                    .report
+                    .failures()
+                    .into_iter()
+                    .find_map(|f| f.error.map(|e| e.clone_ref(py)));
+                Err(errors::batch_failed(py, message, done.into_any(), cause))
             }
         }
     }

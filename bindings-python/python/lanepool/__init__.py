@@ -171,8 +171,10 @@ class Pool:
           exception they ended with on the report's failure. ``False``: they are awaited
           and end as they end. Sync handlers cannot be interrupted and are always awaited.
 
-        Raises :class:`EventError` (before any handler runs) for a malformed event, and
-        ``ValueError`` / ``TypeError`` naming the option for a bad option. A
+        Raises :class:`EventError` (before any handler runs) for a malformed
+        event, and ``ValueError`` / ``TypeError`` naming the option for a bad option. When every record failed (and
+        ``raise_on_full_batch_failure``), :class:`BatchFailedError` has the first failed
+        record's exception (in event order) as its ``__cause__``. A
         ``BaseException`` that is not an ``Exception`` (``KeyboardInterrupt``, ``SystemExit``)
         raised by a handler stops new records from starting, waits for running ones, and
         propagates. No handler runs after this call returned or raised.
