@@ -9,7 +9,7 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::decode::decode;
-use crate::errors;
+use crate::errors::{self, expect_callable};
 use crate::gil::GilGate;
 use crate::interrupt::Interrupt;
 use crate::options::PyBatchOptions;
@@ -43,11 +43,18 @@ fn broadcast<F: Fn(usize) + Sync>(pool: &Pool, runners: usize, f: F) {
 /// released while they wait), the same number as the core's async drivers keep in flight.
 pub const DEFAULT_WORKERS: usize = DEFAULT_ASYNC_CONCURRENCY;
 
+fn workers_arg(value: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    crate::options::int_arg("workers", value).map(Some)
+}
+
 #[pymethods]
 impl PyPool {
     #[new]
     #[pyo3(signature = (workers=None))]
-    fn new(workers: Option<i64>) -> PyResult<Self> {
+    fn new(#[pyo3(from_py_with = workers_arg)] workers: Option<i64>) -> PyResult<Self> {
         let workers = match workers {
             None => DEFAULT_WORKERS,
             Some(n) if n >= 1 => n as usize,
@@ -87,6 +94,7 @@ impl PyPool {
         options: PyRef<'py, PyBatchOptions>,
         results: Option<Bound<'py, PyList>>,
     ) -> PyResult<Py<PyReport>> {
+        expect_callable("handler", &handler)?;
         let core = options.for_batch(py)?;
         let (plan, records) = decode(&event, &options)?;
         if let Some(results) = &results {
@@ -164,12 +172,15 @@ impl PyPool {
     }
 
     /// `[fn(item) for item in items]` on the pool, results in input order.
+    #[pyo3(signature = (r#fn, items))]
     fn map<'py>(
         &self,
         py: Python<'py>,
-        func: Bound<'py, PyAny>,
+        r#fn: Bound<'py, PyAny>,
         items: Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
+        expect_callable("fn", &r#fn)?;
+        let func = r#fn;
         let items: Vec<Py<PyAny>> = items
             .try_iter()?
             .map(|item| item.map(Bound::unbind))
@@ -339,6 +350,7 @@ impl PyScope {
         args: Py<PyTuple>,
         kwargs: Option<Py<PyDict>>,
     ) -> PyResult<Py<PyTask>> {
+        expect_callable("func", func.bind(py))?;
         if self.closed.load(Ordering::Acquire) {
             return Err(PyRuntimeError::new_err("spawn on a scope that has exited"));
         }

@@ -16,6 +16,7 @@ __all__ = [
     "Failure",
     "BatchRun",
     "start_batch",
+    "expect_callable",
     "DEFAULT_DEADLINE_MARGIN_MS",
     "DEFAULT_RETRY_BACKOFF_MS",
 ]
@@ -132,7 +133,7 @@ class Pool:
         results: list[Any] | None = None,
     ) -> BatchReport: ...
     def scope(self) -> Scope: ...
-    def map(self, func: Callable[[_T], _R], items: Iterable[_T]) -> list[_R]: ...
+    def map(self, fn: Callable[[_T], _R], items: Iterable[_T]) -> list[_R]: ...
 
 @final
 class BatchRun:
@@ -153,5 +154,7 @@ class BatchRun:
     def finish(self) -> BatchReport: ...
 
 def start_batch(
-    event: Mapping[str, Any], workers: int, options: Options
+    event: Mapping[str, Any], handler: Callable[[Any], object], workers: int, options: Options
 ) -> tuple[BatchRun, list[Any]]: ...
+def expect_callable(name: str, value: object) -> None:
+    """Raises `TypeError` ("{name} must be callable, got int 5") unless `value` is callable."""

@@ -39,7 +39,7 @@ from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, BatchProc
 from aws_lambda_powertools.utilities.batch.exceptions import SQSFifoMessageGroupCircuitBreakerError
 
 import lanepool
-from lanepool._lanepool import Options
+from lanepool._lanepool import Options, expect_callable
 from lanepool._options import GroupKey, Ordering
 
 if TYPE_CHECKING:
@@ -188,6 +188,16 @@ class ParallelBatchProcessor(BatchProcessor):
         self._failed_exc: dict[int, ExceptionInfo] = {}
         # True while process() runs _process_record directly on the pool (see process()).
         self._raise_failures = False
+
+    def __call__(
+        self, records: list[dict[str, Any]], handler: Callable[..., Any], lambda_context: Any = None
+    ) -> ParallelBatchProcessor:
+        """Powertools' ``processor(records, record_handler, lambda_context)`` (what
+        ``process_partial_response`` and the ``batch_processor`` decorator call), refusing a
+        ``record_handler`` that is not callable before any record runs."""
+        expect_callable("record_handler", handler)
+        super().__call__(records, handler, lambda_context)
+        return self
 
     # Powertools' async per-record machinery, on this BatchProcessor subclass.
     if TYPE_CHECKING:  # Powertools types it for AsyncBatchProcessor's self only
