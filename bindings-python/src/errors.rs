@@ -17,10 +17,35 @@ fn class<'py>(
     cell.import(py, "lanepool._errors", name)
 }
 
+/// The core's names of the JSON kinds an event field must have, and what Python users call
+/// them (the core writes the problem text; only these nouns are the face's).
+const PYTHON_NOUNS: [(&str, &str); 3] = [
+    (
+        "expected an object, got ",
+        "expected a dict (or Mapping), got ",
+    ),
+    (
+        "expected an array, got ",
+        "expected a list (or tuple), got ",
+    ),
+    ("expected a string, got ", "expected a str, got "),
+];
+
+/// The core's event error text with Python's names for the kinds it expected.
+fn in_python_words(message: String) -> String {
+    for (core, python) in PYTHON_NOUNS {
+        if message.contains(core) {
+            return message.replacen(core, python, 1);
+        }
+    }
+    message
+}
+
 /// `lanepool.EventError(message, index, field)`.
 pub fn event_error(py: Python<'_>, e: &EventError) -> PyErr {
+    let message = in_python_words(e.to_string());
     match class(py, &EVENT_ERROR, "EventError")
-        .and_then(|cls| cls.call1((e.to_string(), e.index(), e.field())))
+        .and_then(|cls| cls.call1((message, e.index(), e.field())))
     {
         Ok(value) => PyErr::from_value(value),
         Err(err) => err,

@@ -9,7 +9,7 @@ use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString, PyType};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyMapping, PyString, PyType};
 use pyo3::PyTraverseError;
 
 use crate::errors::{describe, wrong_type};
@@ -161,6 +161,7 @@ fn remaining_time(context: &Bound<'_, PyAny>) -> PyResult<Option<Duration>> {
     }
     let method = match context.getattr("get_remaining_time_in_millis") {
         Ok(method) => method,
+        Err(_) if context.cast::<PyMapping>().is_ok() => return Ok(None),
         Err(_) => {
             return Err(PyTypeError::new_err(format!(
                 "context must have get_remaining_time_in_millis() (a Lambda context) or be None, \

@@ -1,11 +1,12 @@
 """Bad input is refused up front with an error naming what is wrong and where: a handler that is
-not callable, options and context methods of the wrong type."""
+not callable, options and context methods of the wrong type; events given as any Mapping."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
+import types
+from collections.abc import Iterator, Mapping
 from typing import Any
 from unittest.mock import MagicMock
 
@@ -19,6 +20,12 @@ from aws_lambda_powertools.utilities.batch import (  # noqa: E402
     async_process_partial_response,
     process_partial_response,
 )
+from aws_lambda_powertools.utilities.data_classes import (  # noqa: E402
+    DynamoDBStreamEvent,
+    KinesisStreamEvent,
+    SQSEvent,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord  # noqa: E402
 
 from lanepool.powertools import ParallelBatchProcessor  # noqa: E402
 
@@ -34,6 +41,27 @@ def sqs(n: int, group: str | None = None) -> dict:
                 "body": str(i),
                 "attributes": {"MessageGroupId": group} if group else {},
             }
+            for i in range(n)
+        ]
+    }
+
+
+def kinesis(n: int) -> dict:
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:kinesis",
+                "kinesis": {"partitionKey": f"k{i % 2}", "sequenceNumber": f"s{i}", "data": ""},
+            }
+            for i in range(n)
+        ]
+    }
+
+
+def dynamodb(n: int) -> dict:
+    return {
+        "Records": [
+            {"eventSource": "aws:dynamodb", "dynamodb": {"Keys": {"pk": {"S": f"k{i % 2}"}}, "SequenceNumber": f"{i}"}}
             for i in range(n)
         ]
     }
@@ -229,3 +257,143 @@ def test_context_remaining_time_numbers():
     mock = MagicMock()
     mock.get_remaining_time_in_millis.return_value = 60_000  # a configured mock is a context
     assert pool.process(sqs(2), lambda r: None, context=mock) == {"batchItemFailures": []}
+
+
+# ---------------------------------------------------------------- events as mappings
+
+
+class Frozen(Mapping[str, Any]):
+    """A read-only Mapping that is not a dict."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+def deep(value: Any, wrap) -> Any:
+    """`value` with every dict in it wrapped by `wrap` (lists kept as lists)."""
+    if isinstance(value, dict):
+        return wrap({k: deep(v, wrap) for k, v in value.items()})
+    if isinstance(value, list):
+        return [deep(v, wrap) for v in value]
+    return value
+
+
+WRAPS = {"mappingproxy": types.MappingProxyType, "Mapping subclass": Frozen}
+SOURCES = {"sqs-fifo": lambda: sqs(4, group="g"), "kinesis": lambda: kinesis(4), "dynamodb": lambda: dynamodb(4)}
+
+
+def assert_own_records(seen: list, records: list, report: lanepool.BatchReport) -> None:
+    """The handler got the caller's own record objects, one call per attempt."""
+    own = {id(r) for r in records}
+    assert seen and all(id(r) in own for r in seen)
+    assert len(seen) == sum(o["attempts"] for o in report.outcomes)
+
+
+def fail_second(record) -> None:
+    ids = ("m1", "s1", "1")
+    rid = (
+        record.get("messageId")
+        or record.get("kinesis", {}).get("sequenceNumber")
+        or record.get("dynamodb", {}).get("SequenceNumber")
+    )
+    if rid in ids:
+        raise ValueError(rid)
+
+
+@pytest.mark.parametrize("wrap", WRAPS.values(), ids=WRAPS.keys())
+@pytest.mark.parametrize("source", SOURCES.keys())
+def test_events_and_records_may_be_any_mapping(wrap, source):
+    raw = SOURCES[source]()
+    expected = pool.run_batch(raw, fail_second, raise_on_full_batch_failure=False)
+    event = deep(raw, wrap)
+    seen = []
+
+    def handler(record):
+        seen.append(record)
+        fail_second(record)
+
+    report = pool.run_batch(event, handler, raise_on_full_batch_failure=False)
+    assert report.response == expected.response and report.outcomes == expected.outcomes
+    assert len(report.failures) >= 2  # the failed record and (in its lane) those after it
+    assert_own_records(seen, event["Records"], report)
+    aio = asyncio.run(pool.run_batch_async(event, handler, raise_on_full_batch_failure=False))
+    assert aio.outcomes == expected.outcomes
+
+
+def test_group_key_gets_mapping_records():
+    event = {"Records": [types.MappingProxyType(r) for r in sqs(3)["Records"]]}
+    keys = []
+
+    def key(record):
+        keys.append(type(record))
+        return record["body"]
+
+    assert pool.process(event, lambda r: None, group_key=key) == {"batchItemFailures": []}
+    assert keys == [types.MappingProxyType] * 3
+
+
+POWERTOOLS_EVENTS = {
+    "SQSEvent": (SQSEvent, lambda: sqs(4, group="g")),
+    "KinesisStreamEvent": (KinesisStreamEvent, lambda: kinesis(4)),
+    "DynamoDBStreamEvent": (DynamoDBStreamEvent, lambda: dynamodb(4)),
+}
+
+
+@pytest.mark.parametrize("name", POWERTOOLS_EVENTS.keys())
+def test_powertools_event_data_classes_are_events(name):
+    cls, make = POWERTOOLS_EVENTS[name]
+    raw = make()
+    expected = pool.run_batch(raw, fail_second, raise_on_full_batch_failure=False)
+    event = cls(raw)
+    seen = []
+
+    def handler(record):
+        seen.append(record)
+        fail_second(record)
+
+    report = pool.run_batch(event, handler, raise_on_full_batch_failure=False)
+    assert report.response == expected.response and report.outcomes == expected.outcomes
+    assert_own_records(seen, event.raw_event["Records"], report)  # the raw event's own dicts
+    aio = asyncio.run(pool.run_batch_async(event, handler, raise_on_full_batch_failure=False))
+    assert aio.outcomes == expected.outcomes
+
+
+def test_powertools_record_data_classes_are_records():
+    records = [SQSRecord(r) for r in sqs(3, group="g")["Records"]]
+    seen = []
+    assert pool.process({"Records": records}, seen.append) == {"batchItemFailures": []}
+    assert seen == records and all(a is b for a, b in zip(seen, records))
+
+
+def test_a_mapping_context_means_no_deadline():
+    for context in ({}, types.MappingProxyType({}), Frozen({})):
+        assert pool.process(sqs(2), lambda r: None, context=context, deadline_margin_ms=10**9) == {
+            "batchItemFailures": []
+        }
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ([], "event: expected a dict (or Mapping), got list"),
+        ({"Records": [5]}, "record 0: expected a dict (or Mapping), got int"),
+        ({"Records": {}}, "event: field `Records`: expected a list (or tuple), got dict"),
+        (
+            {"Records": [{"eventSource": "aws:sqs", "messageId": 7}]},
+            "record 0: field `messageId`: expected a str, got int",
+        ),
+        (types.MappingProxyType({"Records": "x"}), "event: field `Records`: expected a list (or tuple), got str"),
+    ],
+)
+def test_event_errors_speak_of_python_types(event, message):
+    with pytest.raises(lanepool.EventError, match=re.escape(message)):
+        pool.process(event, lambda r: None)

@@ -155,7 +155,7 @@ class Pool:
           ``get_remaining_time_in_millis()`` returning a number of milliseconds; anything else
           it returns, such as a bare ``MagicMock``'s, raises ``TypeError``). No record starts
           later than ``deadline_margin_ms`` (500) before the invocation's deadline; those are
-          reported with reason ``"deadline"``. None (or ``{}``): no deadline.
+          reported with reason ``"deadline"``. None (or ``{}``, any mapping): no deadline.
         - ``ordering`` (``"auto"``): ``"auto"`` (lanes by SQS FIFO message group, Kinesis
           partition key, DynamoDB keys) or ``"unordered"`` (no lanes).
         - ``group_key`` (None): ``callable(record) -> str | None`` giving each record's lane
@@ -172,7 +172,8 @@ class Pool:
           exception they ended with on the report's failure. ``False``: they are awaited
           and end as they end. Sync handlers cannot be interrupted and are always awaited.
 
-        Raises (before any handler runs) ``TypeError`` for a ``handler`` that is
+        ``event`` and its records are dicts or any other ``Mapping`` (Powertools' event data
+        classes too). Raises (before any handler runs) ``TypeError`` for a ``handler`` that is
         not callable, :class:`EventError` for a malformed event, and ``ValueError`` /
         ``TypeError`` naming the option for a bad option. When every record failed (and
         ``raise_on_full_batch_failure``), :class:`BatchFailedError` has the first failed
