@@ -29,15 +29,18 @@ impl PyBatchRun {
 }
 
 /// Decodes `event` and starts a batch of at most `workers` handlers in flight: returns
-/// `(run, records)` where `records` are the caller's own record objects. Raises `EventError`
-/// for a malformed event.
+/// `(run, records)` where `records` are the caller's own record objects. Raises `TypeError`
+/// for a `handler` that is not callable (the driver calls it, this only checks it) and
+/// `EventError` for a malformed event.
 #[pyfunction]
 pub fn start_batch<'py>(
     py: Python<'py>,
     event: Bound<'py, PyAny>,
+    handler: Bound<'py, PyAny>,
     workers: usize,
     options: PyRef<'py, PyBatchOptions>,
 ) -> PyResult<Bound<'py, PyTuple>> {
+    crate::errors::expect_callable("handler", &handler)?;
     let core = options.for_batch(py)?;
     let (plan, records) = decode(&event, &options)?;
     let run = PyBatchRun {

@@ -1,10 +1,11 @@
-//! [`JsonView`] over Python objects: dicts, lists/tuples, str, numbers, None.
+//! [`JsonView`] over Python objects: dicts (and any `collections.abc.Mapping`: a
+//! `mappingproxy`, Powertools' event data classes), lists/tuples, str, numbers, None.
 
 use std::borrow::Cow;
 
 use lanepool::event::{JsonKind, JsonView};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple};
 
 /// A borrowed view of a Python value, read by the core's decoding rules.
 pub struct PyJson<'py>(pub Bound<'py, PyAny>);
@@ -24,6 +25,10 @@ impl<'py> JsonView for PyJson<'py> {
             JsonKind::Bool
         } else if v.is_instance_of::<PyInt>() || v.is_instance_of::<PyFloat>() {
             JsonKind::Number
+        } else if v.cast::<PyMapping>().is_ok() {
+            // Checked last: `isinstance(v, collections.abc.Mapping)`, only for the values that
+            // are none of the above (dicts take the fast path).
+            JsonKind::Object
         } else {
             JsonKind::Other
         }
@@ -36,9 +41,14 @@ impl<'py> JsonView for PyJson<'py> {
         }
     }
 
+    /// A member of a dict, or of a Mapping (`mapping[key]`; a `KeyError`, or any other
+    /// exception its `__getitem__` raises, reads as absent).
     fn member(&self, key: &str) -> Option<Self> {
-        let dict = self.0.cast::<PyDict>().ok()?;
-        dict.get_item(key).ok().flatten().map(PyJson)
+        if let Ok(dict) = self.0.cast::<PyDict>() {
+            return dict.get_item(key).ok().flatten().map(PyJson);
+        }
+        let mapping = self.0.cast::<PyMapping>().ok()?;
+        mapping.get_item(key).ok().map(PyJson)
     }
 
     fn array_len(&self) -> Option<usize> {
@@ -67,9 +77,21 @@ impl<'py> JsonView for PyJson<'py> {
     }
 
     fn members(&self) -> Option<Vec<(String, Self)>> {
-        let dict = self.0.cast::<PyDict>().ok()?;
+        let pairs: Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)> =
+            if let Ok(dict) = self.0.cast::<PyDict>() {
+                dict.iter().collect()
+            } else {
+                // A Mapping's items(); one that cannot list them reads as not an object.
+                let items = self.0.cast::<PyMapping>().ok()?.items().ok()?;
+                items
+                    .iter()
+                    .map(|pair| pair.extract())
+                    .collect::<PyResult<_>>()
+                    .ok()?
+            };
         Some(
-            dict.iter()
+            pairs
+                .into_iter()
                 .map(|(k, v)| {
                     let key = match k.cast::<PyString>() {
                         Ok(s) => s.to_string(),

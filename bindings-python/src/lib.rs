@@ -24,6 +24,9 @@ fn _lanepool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<report::PyFailure>()?;
     m.add_class::<batch_run::PyBatchRun>()?;
     m.add_function(wrap_pyfunction!(batch_run::start_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::py_expect_callable, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("DEFAULT_WORKERS", pool::DEFAULT_WORKERS)?;
     // The core's defaults, which `BatchOptions` applies.
     m.add(
         "DEFAULT_DEADLINE_MARGIN_MS",

@@ -5,11 +5,14 @@ use std::time::Duration;
 use lanepool::batch::{BatchOptions, DEFAULT_DEADLINE_MARGIN};
 use lanepool::event::LaneOrdering;
 use lanepool::lanes::Backoff;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyMapping, PyString, PyType};
 use pyo3::PyTraverseError;
+
+use crate::errors::{describe, wrong_type};
 
 /// The core's default deadline margin, in milliseconds (`DEFAULT_DEADLINE_MARGIN_MS`).
 pub fn default_deadline_margin_ms() -> f64 {
@@ -41,7 +44,11 @@ fn millis(name: &str, ms: f64) -> PyResult<Duration> {
             "{name} must be a non-negative number of milliseconds, got {ms}"
         )));
     }
-    Ok(Duration::from_secs_f64(ms / 1000.0))
+    Duration::try_from_secs_f64(ms / 1000.0).map_err(|_| {
+        PyValueError::new_err(format!(
+            "{name} must be a finite number of milliseconds, got {ms}"
+        ))
+    })
 }
 
 fn lane_ordering(ordering: &str) -> PyResult<(LaneOrdering, &'static str)> {
@@ -54,20 +61,132 @@ fn lane_ordering(ordering: &str) -> PyResult<(LaneOrdering, &'static str)> {
     }
 }
 
+// Each argument read with an error naming it (`retries must be an int, got str '4'`), rather
+// than PyO3's `'str' object cannot be interpreted as an integer`.
+
+/// An int argument (not a bool; anything with `__index__`); out of i64's range: `ValueError`.
+pub fn int_arg(name: &str, value: &Bound<'_, PyAny>) -> PyResult<i64> {
+    if value.is_instance_of::<PyBool>() {
+        return Err(wrong_type(name, "an int", value));
+    }
+    value.extract::<i64>().map_err(|e| {
+        if e.is_instance_of::<PyOverflowError>(value.py()) {
+            PyValueError::new_err(format!("{name} is out of range, got {}", describe(value)))
+        } else {
+            wrong_type(name, "an int", value)
+        }
+    })
+}
+
+/// A number of milliseconds (int or float, not a bool), checked by [`millis`] afterwards.
+fn ms_arg(name: &str, value: &Bound<'_, PyAny>) -> PyResult<f64> {
+    if value.is_instance_of::<PyBool>() {
+        return Err(wrong_type(name, "a number of milliseconds", value));
+    }
+    value
+        .extract::<f64>()
+        .map_err(|_| wrong_type(name, "a number of milliseconds", value))
+}
+
+fn bool_arg(name: &str, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    value
+        .extract::<bool>()
+        .map_err(|_| wrong_type(name, "a bool", value))
+}
+
+fn retries_arg(value: &Bound<'_, PyAny>) -> PyResult<i64> {
+    int_arg("retries", value)
+}
+
+fn deadline_margin_arg(value: &Bound<'_, PyAny>) -> PyResult<f64> {
+    ms_arg("deadline_margin_ms", value)
+}
+
+fn retry_backoff_arg(value: &Bound<'_, PyAny>) -> PyResult<f64> {
+    ms_arg("retry_backoff_ms", value)
+}
+
+fn raise_on_full_arg(value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    bool_arg("raise_on_full_batch_failure", value)
+}
+
+fn log_summary_arg(value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    bool_arg("log_summary", value)
+}
+
+fn cancel_at_deadline_arg(value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    bool_arg("cancel_at_deadline", value)
+}
+
+fn ordering_arg(value: &Bound<'_, PyAny>) -> PyResult<&'static str> {
+    match value.cast::<PyString>() {
+        Ok(s) => Ok(lane_ordering(s.to_str()?)?.1),
+        Err(_) => Err(wrong_type("ordering", "\"auto\" or \"unordered\"", value)),
+    }
+}
+
+fn group_key_arg(value: &Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
+    if value.is_none() {
+        Ok(None)
+    } else if value.is_callable() {
+        Ok(Some(value.clone().unbind()))
+    } else {
+        Err(wrong_type("group_key", "callable or None", value))
+    }
+}
+
+const REMAINING: &str = "context.get_remaining_time_in_millis()";
+
+static REAL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// Whether `value` is a number of milliseconds: an int or float (or any `numbers.Real`), not
+/// a bool. A `MagicMock` is not (it would convert to 1.0).
+fn is_number(value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if value.is_instance_of::<PyBool>() {
+        return Ok(false);
+    }
+    if value.is_instance_of::<PyInt>() || value.is_instance_of::<PyFloat>() {
+        return Ok(true);
+    }
+    let real = REAL.import(value.py(), "numbers", "Real")?;
+    value.is_instance(real)
+}
+
 /// The remaining time of a Lambda context: `None` for `None`, a mapping (`{}`) or an object
-/// without `get_remaining_time_in_millis`.
+/// without `get_remaining_time_in_millis`, and for a remaining time too large for a deadline.
+/// A method that returns anything but a number raises `TypeError` naming it.
 fn remaining_time(context: &Bound<'_, PyAny>) -> PyResult<Option<Duration>> {
     if context.is_none() || context.is_instance_of::<PyDict>() {
         return Ok(None);
     }
-    let Ok(method) = context.getattr("get_remaining_time_in_millis") else {
-        return Err(PyTypeError::new_err(format!(
-            "context must have get_remaining_time_in_millis() (a Lambda context) or be None, got {}",
-            context.get_type().name()?
-        )));
+    let method = match context.getattr("get_remaining_time_in_millis") {
+        Ok(method) => method,
+        Err(_) if context.cast::<PyMapping>().is_ok() => return Ok(None),
+        Err(_) => {
+            return Err(PyTypeError::new_err(format!(
+                "context must have get_remaining_time_in_millis() (a Lambda context) or be None, \
+                 got {}",
+                describe(context)
+            )))
+        }
     };
-    let ms: f64 = method.call0()?.extract()?;
-    Ok(Some(Duration::from_secs_f64(ms.max(0.0) / 1000.0)))
+    let value = method.call0()?;
+    let not_a_number = || {
+        PyTypeError::new_err(format!(
+            "{REMAINING} must return a number of milliseconds, got {}",
+            describe(&value)
+        ))
+    };
+    if !is_number(&value)? {
+        return Err(not_a_number());
+    }
+    let ms: f64 = value.extract().map_err(|_| not_a_number())?;
+    if ms.is_nan() {
+        return Err(PyValueError::new_err(format!(
+            "{REMAINING} must return a number of milliseconds, got nan"
+        )));
+    }
+    Ok(Duration::try_from_secs_f64(ms.max(0.0) / 1000.0).ok())
 }
 
 impl PyBatchOptions {
@@ -106,14 +225,14 @@ impl PyBatchOptions {
     fn new(
         py: Python<'_>,
         context: Option<Py<PyAny>>,
-        ordering: &str,
-        group_key: Option<Py<PyAny>>,
-        retries: i64,
-        deadline_margin_ms: f64,
-        raise_on_full_batch_failure: bool,
-        log_summary: bool,
-        retry_backoff_ms: f64,
-        cancel_at_deadline: bool,
+        #[pyo3(from_py_with = ordering_arg)] ordering: &'static str,
+        #[pyo3(from_py_with = group_key_arg)] group_key: Option<Py<PyAny>>,
+        #[pyo3(from_py_with = retries_arg)] retries: i64,
+        #[pyo3(from_py_with = deadline_margin_arg)] deadline_margin_ms: f64,
+        #[pyo3(from_py_with = raise_on_full_arg)] raise_on_full_batch_failure: bool,
+        #[pyo3(from_py_with = log_summary_arg)] log_summary: bool,
+        #[pyo3(from_py_with = retry_backoff_arg)] retry_backoff_ms: f64,
+        #[pyo3(from_py_with = cancel_at_deadline_arg)] cancel_at_deadline: bool,
     ) -> PyResult<Self> {
         let (lanes, ordering) = lane_ordering(ordering)?;
         let retries = u32::try_from(retries).map_err(|_| {
@@ -130,7 +249,7 @@ impl PyBatchOptions {
         Ok(PyBatchOptions {
             core,
             context: context.filter(|c| !c.is_none(py)),
-            group_key: group_key.filter(|k| !k.is_none(py)),
+            group_key,
             ordering,
             deadline_margin_ms,
             retry_backoff_ms,

@@ -9,12 +9,12 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::decode::decode;
-use crate::errors;
+use crate::errors::{self, expect_callable};
 use crate::gil::GilGate;
 use crate::interrupt::Interrupt;
 use crate::options::PyBatchOptions;
 use crate::report::PyReport;
-use lanepool::batch::RecordError;
+use lanepool::batch::{RecordError, DEFAULT_ASYNC_CONCURRENCY};
 use lanepool::pool::{panic_message, OwnedScope, Pool};
 
 /// The worker pool (Rust threads). Use `lanepool.Pool`, which wraps this.
@@ -39,13 +39,24 @@ fn broadcast<F: Fn(usize) + Sync>(pool: &Pool, runners: usize, f: F) {
     }
 }
 
+/// Workers of a pool made with no `workers`: sized for I/O-bound handlers (the GIL is
+/// released while they wait), the same number as the core's async drivers keep in flight.
+pub const DEFAULT_WORKERS: usize = DEFAULT_ASYNC_CONCURRENCY;
+
+fn workers_arg(value: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    crate::options::int_arg("workers", value).map(Some)
+}
+
 #[pymethods]
 impl PyPool {
     #[new]
     #[pyo3(signature = (workers=None))]
-    fn new(workers: Option<i64>) -> PyResult<Self> {
+    fn new(#[pyo3(from_py_with = workers_arg)] workers: Option<i64>) -> PyResult<Self> {
         let workers = match workers {
-            None => Pool::default_workers(),
+            None => DEFAULT_WORKERS,
             Some(n) if n >= 1 => n as usize,
             Some(n) => {
                 return Err(PyValueError::new_err(format!(
@@ -63,9 +74,10 @@ impl PyPool {
         self.pool.workers()
     }
 
-    /// The default number of workers.
+    /// Workers for CPU-bound handlers: the CPUs this process may use, lowered inside AWS
+    /// Lambda to the CPU share of the function's memory size (1 up to 1,769 MB).
     #[staticmethod]
-    fn default_workers() -> usize {
+    fn cpu_workers() -> usize {
         Pool::default_workers()
     }
 
@@ -82,6 +94,7 @@ impl PyPool {
         options: PyRef<'py, PyBatchOptions>,
         results: Option<Bound<'py, PyList>>,
     ) -> PyResult<Py<PyReport>> {
+        expect_callable("handler", &handler)?;
         let core = options.for_batch(py)?;
         let (plan, records) = decode(&event, &options)?;
         if let Some(results) = &results {
@@ -159,12 +172,15 @@ impl PyPool {
     }
 
     /// `[fn(item) for item in items]` on the pool, results in input order.
+    #[pyo3(signature = (r#fn, items))]
     fn map<'py>(
         &self,
         py: Python<'py>,
-        func: Bound<'py, PyAny>,
+        r#fn: Bound<'py, PyAny>,
         items: Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
+        expect_callable("fn", &r#fn)?;
+        let func = r#fn;
         let items: Vec<Py<PyAny>> = items
             .try_iter()?
             .map(|item| item.map(Bound::unbind))
@@ -334,6 +350,7 @@ impl PyScope {
         args: Py<PyTuple>,
         kwargs: Option<Py<PyDict>>,
     ) -> PyResult<Py<PyTask>> {
+        expect_callable("func", func.bind(py))?;
         if self.closed.load(Ordering::Acquire) {
             return Err(PyRuntimeError::new_err("spawn on a scope that has exited"));
         }

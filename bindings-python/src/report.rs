@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 use pyo3::PyTraverseError;
 
-use crate::errors;
+use crate::errors::{self, short_repr};
 
 /// The full outcome of one batch: the core's report, its errors the handlers' exceptions.
 #[pyclass(frozen, module = "lanepool", name = "BatchReport")]
@@ -56,28 +56,6 @@ impl PyFailure {
     }
 }
 
-/// Longest exception repr shown in a `Failure`'s repr (a handler may raise a huge message).
-const REPR_LIMIT: usize = 200;
-
-/// `repr(value)`, shortened to about `REPR_LIMIT` characters; when `__repr__` itself raises,
-/// `<TypeName object (repr failed)>`.
-fn short_repr(value: &Bound<'_, PyAny>) -> String {
-    let text = match value.repr().and_then(|r| r.to_str().map(str::to_owned)) {
-        Ok(text) => text,
-        Err(_) => {
-            let name = value
-                .get_type()
-                .name()
-                .map_or_else(|_| "?".to_owned(), |n| n.to_string());
-            return format!("<{name} object (repr failed)>");
-        }
-    };
-    match text.char_indices().nth(REPR_LIMIT) {
-        Some((cut, _)) => format!("{}...({} chars)", &text[..cut], text.chars().count()),
-        None => text,
-    }
-}
-
 impl PyReport {
     /// The Python result of a batch call: the report (each kept error turned into a Python
     /// exception object by `exc`), or `BatchFailedError` carrying it with the core's message.
@@ -98,7 +76,14 @@ impl PyReport {
                     unreachable!("matched above")
                 };
                 let done = Py::new(py, report(*done))?;
-                Err(errors::batch_failed(py, message, done.into_any()))
+                // The first failed record's exception, in event order.
+                let cause = done
+                    .get()
+                    .report
+                    .failures()
+                    .into_iter()
+                    .find_map(|f| f.error.map(|e| e.clone_ref(py)));
+                Err(errors::batch_failed(py, message, done.into_any(), cause))
             }
         }
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import pickle
+import re
 import threading
 import time
 
@@ -281,3 +282,89 @@ def test_sync_looking_handler_returning_a_coroutine_fails_its_record():
     assert [f.reason for f in report.failures] == ["error", "error"]
     assert all(isinstance(f.exception, TypeError) for f in report.failures)
     assert "async def" in str(report.failures[0].exception)
+
+
+# ---------------------------------------------------------------- BatchFailedError, explained
+
+REASONS = ("error", "skipped", "deadline")
+
+
+def check_all_failed_message(error: lanepool.BatchFailedError) -> None:
+    """The message is the core's (shown unchanged): it names the report's record count, and
+    where it breaks the records down by reason, exactly the report's counts."""
+    message = str(error)
+    assert error.args == (message,)
+    summary = error.report.summary
+    assert message.startswith("every record of the batch failed ("), message
+    found = re.search(r"\((\d+) (records?)(?:: ([^;)]*))?", message)
+    assert found is not None, message
+    assert int(found.group(1)) == summary["records"] == len(error.report)
+    if found.group(3) is not None:  # a breakdown: "2 error, 1 skipped"
+        said = {reason: int(n) for n, reason in re.findall(r"(\d+) (\w+)", found.group(3))}
+        assert said == {r: summary[r] for r in REASONS if summary[r]}, message
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_all_failed_has_the_first_error_in_event_order_as_cause(mode):
+    """m0 fails last (it sleeps first), yet its exception is the cause: event order."""
+    errors = {}
+
+    def fail(record):
+        rid = record["messageId"]
+        errors[rid] = ValueError(f"bad {rid}")
+        raise errors[rid]
+
+    if mode == "sync":
+
+        def handler(record):
+            if record["messageId"] == "m0":
+                time.sleep(0.05)
+            fail(record)
+
+    else:
+
+        async def handler(record):
+            if record["messageId"] == "m0":
+                await asyncio.sleep(0.05)
+            fail(record)
+
+    with pytest.raises(lanepool.BatchFailedError) as info:
+        run_mode(mode, sqs(3), handler)
+    error = info.value
+    assert error.__cause__ is errors["m0"]
+    assert error.__cause__ is error.report.failures[0].exception
+    assert error.__suppress_context__
+    assert error.report.summary["error"] == 3
+    check_all_failed_message(error)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_all_failed_in_one_lane_counts_error_and_skipped(mode):
+    def body(record):
+        raise ValueError("bad")
+
+    with pytest.raises(lanepool.BatchFailedError) as info:
+        run_mode(mode, sqs(3, group="g"), make_handler(mode, body))
+    error = info.value
+    assert [f.reason for f in error.report.failures] == ["error", "skipped", "skipped"]
+    assert isinstance(error.__cause__, ValueError) and str(error.__cause__) == "bad"
+    check_all_failed_message(error)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_all_failed_at_the_deadline_has_no_cause(mode):
+    calls = []
+    with pytest.raises(lanepool.BatchFailedError) as info:
+        run_mode(mode, sqs(2), make_handler(mode, calls.append), context=Context(1))
+    error = info.value
+    assert calls == []
+    assert [f.reason for f in error.report.failures] == ["deadline", "deadline"]
+    assert error.__cause__ is None
+    check_all_failed_message(error)
+
+
+def test_all_failed_single_record_message():
+    with pytest.raises(lanepool.BatchFailedError) as info:
+        pool.process(sqs(1), make_handler("sync", lambda r: 1 / 0))
+    assert isinstance(info.value.__cause__, ZeroDivisionError)
+    check_all_failed_message(info.value)

@@ -7,7 +7,7 @@ is Lambda's partial batch response::
 
     import lanepool
 
-    pool = lanepool.Pool()                   # at import (INIT) time, reused by every invocation
+    pool = lanepool.Pool()                   # 16 workers (I/O-bound handlers), at import time
 
     def record_handler(record: dict) -> None:
         ...                                  # raise to fail the record
@@ -22,15 +22,17 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._errors import BaseExceptionGroup, BatchFailedError, EventError, ExceptionGroup
-from ._lanepool import BatchReport, Failure, Scope, Task
+from ._lanepool import DEFAULT_WORKERS, BatchReport, Failure, Scope, Task, __version__
 from ._lanepool import Options as _NativeOptions
 from ._lanepool import Pool as _CorePool
 from ._options import BatchOptions, LambdaContext
 
 if TYPE_CHECKING:
-    from typing_extensions import Unpack
+    from typing_extensions import Self, Unpack
 
 __all__ = [
+    "__version__",
+    "DEFAULT_WORKERS",
     "Pool",
     "BatchOptions",
     "BatchReport",
@@ -82,15 +84,36 @@ class Pool:
     handlers run at once; the calling thread releases the GIL while it waits and runs handlers
     itself. A pool used in a process forked from its creator restarts its threads there.
 
+    ``workers=None`` gives :data:`DEFAULT_WORKERS` (16): sized for I/O-bound handlers (calls
+    to other services, which release the GIL while they wait), the common case, on any memory
+    size. For CPU-bound handlers use :meth:`for_cpu_bound` (one worker per CPU Lambda gives
+    the function). ``workers`` must be an int of at least 1.
+
     >>> pool = Pool(workers=2)
     >>> pool
     lanepool.Pool(workers=2)
+    >>> Pool().workers == DEFAULT_WORKERS == 16
+    True
     """
 
     __slots__ = ("_core",)
 
     def __init__(self, workers: int | None = None) -> None:
         self._core = _CorePool(workers)
+
+    @classmethod
+    def for_cpu_bound(cls) -> Self:
+        """A pool for CPU-bound handlers: one worker per CPU the process may use, lowered
+        inside AWS Lambda to the CPU share of the function's memory size
+        (``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``: 1 worker up to 1,769 MB, 2 up to 3,538 MB, ...,
+        at most 6). Python code holds the GIL, so more threads than CPUs would not run it
+        faster; handlers that wait on I/O want :class:`Pool` (16 workers) instead.
+
+        >>> import os
+        >>> 1 <= Pool.for_cpu_bound().workers <= (os.cpu_count() or 1)
+        True
+        """
+        return cls(_CorePool.cpu_workers())
 
     @property
     def workers(self) -> int:
@@ -129,9 +152,10 @@ class Pool:
         Keyword options (all optional; :class:`lanepool.BatchOptions` types them):
 
         - ``context`` (None): the Lambda context (anything with
-          ``get_remaining_time_in_millis()``). No record starts later than
-          ``deadline_margin_ms`` (500) before the invocation's deadline; those are reported
-          with reason ``"deadline"``. None (or ``{}``): no deadline.
+          ``get_remaining_time_in_millis()`` returning a number of milliseconds; anything else
+          it returns, such as a bare ``MagicMock``'s, raises ``TypeError``). No record starts
+          later than ``deadline_margin_ms`` (500) before the invocation's deadline; those are
+          reported with reason ``"deadline"``. None (or ``{}``, any mapping): no deadline.
         - ``ordering`` (``"auto"``): ``"auto"`` (lanes by SQS FIFO message group, Kinesis
           partition key, DynamoDB keys) or ``"unordered"`` (no lanes).
         - ``group_key`` (None): ``callable(record) -> str | None`` giving each record's lane
@@ -148,8 +172,12 @@ class Pool:
           exception they ended with on the report's failure. ``False``: they are awaited
           and end as they end. Sync handlers cannot be interrupted and are always awaited.
 
-        Raises :class:`EventError` (before any handler runs) for a malformed event, and
-        ``ValueError`` / ``TypeError`` naming the option for a bad option. A
+        ``event`` and its records are dicts or any other ``Mapping`` (Powertools' event data
+        classes too). Raises (before any handler runs) ``TypeError`` for a ``handler`` that is
+        not callable, :class:`EventError` for a malformed event, and ``ValueError`` /
+        ``TypeError`` naming the option for a bad option. When every record failed (and
+        ``raise_on_full_batch_failure``), :class:`BatchFailedError` has the first failed
+        record's exception (in event order) as its ``__cause__``. A
         ``BaseException`` that is not an ``Exception`` (``KeyboardInterrupt``, ``SystemExit``)
         raised by a handler stops new records from starting, waits for running ones, and
         propagates. No handler runs after this call returned or raised.

@@ -77,7 +77,7 @@ async def run_batch(
     end. ``results`` (used by ``lanepool.powertools``): a list as long as the batch that
     receives each succeeded record's result at its index.
     """
-    run, records = start_batch(event, workers, options)
+    run, records = start_batch(event, handler, workers, options)
     if results is not None and len(results) != len(records):
         raise ValueError(
             f"results must be a list of {len(records)} items (one per record), got {len(results)}"

@@ -35,7 +35,9 @@ class BatchFailedError(Exception):
     """Every record of a non-empty batch failed (with ``raise_on_full_batch_failure=True``).
 
     ``report`` is the batch's full :class:`lanepool.BatchReport`; ``report.response`` is the
-    partial batch response listing every record.
+    partial batch response listing every record. The message is the Rust core's; ``__cause__``
+    is the exception of the first failed record in event order (None when no record raised,
+    e.g. every one was ``"deadline"``).
     """
 
     report: BatchReport

@@ -6,6 +6,8 @@ from typing import Any, Generic, Literal, TypeAlias, TypeVar, final
 from ._options import Context, GroupKey, Ordering
 
 __all__ = [
+    "__version__",
+    "DEFAULT_WORKERS",
     "Pool",
     "Scope",
     "Task",
@@ -14,6 +16,7 @@ __all__ = [
     "Failure",
     "BatchRun",
     "start_batch",
+    "expect_callable",
     "DEFAULT_DEADLINE_MARGIN_MS",
     "DEFAULT_RETRY_BACKOFF_MS",
 ]
@@ -21,6 +24,8 @@ __all__ = [
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
+__version__: str
+DEFAULT_WORKERS: int
 DEFAULT_DEADLINE_MARGIN_MS: float
 DEFAULT_RETRY_BACKOFF_MS: float
 
@@ -119,7 +124,7 @@ class Pool:
     @property
     def workers(self) -> int: ...
     @staticmethod
-    def default_workers() -> int: ...
+    def cpu_workers() -> int: ...
     def run_batch(
         self,
         event: Mapping[str, Any],
@@ -128,7 +133,7 @@ class Pool:
         results: list[Any] | None = None,
     ) -> BatchReport: ...
     def scope(self) -> Scope: ...
-    def map(self, func: Callable[[_T], _R], items: Iterable[_T]) -> list[_R]: ...
+    def map(self, fn: Callable[[_T], _R], items: Iterable[_T]) -> list[_R]: ...
 
 @final
 class BatchRun:
@@ -149,5 +154,7 @@ class BatchRun:
     def finish(self) -> BatchReport: ...
 
 def start_batch(
-    event: Mapping[str, Any], workers: int, options: Options
+    event: Mapping[str, Any], handler: Callable[[Any], object], workers: int, options: Options
 ) -> tuple[BatchRun, list[Any]]: ...
+def expect_callable(name: str, value: object) -> None:
+    """Raises `TypeError` ("{name} must be callable, got int 5") unless `value` is callable."""

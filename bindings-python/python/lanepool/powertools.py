@@ -10,7 +10,7 @@ form::
     from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
     from lanepool.powertools import ParallelBatchProcessor
 
-    processor = ParallelBatchProcessor(EventType.SQS, pool=lanepool.Pool())
+    processor = ParallelBatchProcessor(EventType.SQS, pool=lanepool.Pool())   # 16 workers
 
     def lambda_handler(event, context):
         return process_partial_response(event, record_handler, processor, context)
@@ -39,7 +39,7 @@ from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, BatchProc
 from aws_lambda_powertools.utilities.batch.exceptions import SQSFifoMessageGroupCircuitBreakerError
 
 import lanepool
-from lanepool._lanepool import Options
+from lanepool._lanepool import Options, expect_callable
 from lanepool._options import GroupKey, Ordering
 
 if TYPE_CHECKING:
@@ -116,7 +116,8 @@ _default_lock = threading.Lock()
 
 def default_pool() -> lanepool.Pool:
     """The pool used by processors created with ``pool=None``: one per process, created on
-    first use with ``lanepool.Pool()`` (as many workers as the function's CPUs)."""
+    first use with ``lanepool.Pool()`` (:data:`lanepool.DEFAULT_WORKERS`, 16 workers, for
+    I/O-bound handlers; pass ``pool=lanepool.Pool.for_cpu_bound()`` for CPU-bound ones)."""
     global _default_pool
     pool = _default_pool
     if pool is None:
@@ -187,6 +188,16 @@ class ParallelBatchProcessor(BatchProcessor):
         self._failed_exc: dict[int, ExceptionInfo] = {}
         # True while process() runs _process_record directly on the pool (see process()).
         self._raise_failures = False
+
+    def __call__(
+        self, records: list[dict[str, Any]], handler: Callable[..., Any], lambda_context: Any = None
+    ) -> ParallelBatchProcessor:
+        """Powertools' ``processor(records, record_handler, lambda_context)`` (what
+        ``process_partial_response`` and the ``batch_processor`` decorator call), refusing a
+        ``record_handler`` that is not callable before any record runs."""
+        expect_callable("record_handler", handler)
+        super().__call__(records, handler, lambda_context)
+        return self
 
     # Powertools' async per-record machinery, on this BatchProcessor subclass.
     if TYPE_CHECKING:  # Powertools types it for AsyncBatchProcessor's self only
