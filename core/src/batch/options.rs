@@ -62,6 +62,13 @@ impl Default for BatchOptions {
     }
 }
 
+/// An instant `ago` before now, or now when the clock cannot go back that far (either way
+/// a deadline that has passed when a batch starts).
+fn past_instant(ago: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_sub(ago).unwrap_or(now)
+}
+
 impl BatchOptions {
     /// The defaults: lanes by source, the pool's concurrency, no retries, no deadline, a
     /// 500 ms margin, all-failed is an error, no log line.
@@ -112,7 +119,8 @@ impl BatchOptions {
 
     /// Sets the deadline from a wall-clock time (the `deadline` of `lambda_runtime`'s
     /// `Context`, as milliseconds since the Unix epoch, converts with
-    /// `UNIX_EPOCH + Duration::from_millis(ms)`).
+    /// `UNIX_EPOCH + Duration::from_millis(ms)`). A time already past is a deadline that has
+    /// passed: nothing starts.
     pub fn deadline_at(self, at: SystemTime) -> Self {
         let remaining = at
             .duration_since(SystemTime::now())
@@ -138,6 +146,27 @@ impl BatchOptions {
     pub fn cancel_at_deadline(mut self, cancel: bool) -> Self {
         self.cancel_at_deadline = cancel;
         self
+    }
+
+    /// Sets the deadline from a remaining time in milliseconds that may be zero or negative,
+    /// as a Lambda context reports it (`getRemainingTimeInMillis`; Lambda Managed Instances
+    /// do not stop an invocation at its timeout, so the time may already be up). Zero or
+    /// less: the deadline has passed, nothing starts and every record is reported `deadline`.
+    ///
+    /// ```
+    /// use lanepool::batch::{BatchOptions, Step, BatchRun};
+    /// use lanepool::event::BatchPlan;
+    /// let plan = BatchPlan::from_parts(None, [("a".to_string(), None)]);
+    /// let options = BatchOptions::new().remaining_millis(-5).raise_on_full_batch_failure(false);
+    /// let mut run: BatchRun<()> = BatchRun::new(plan, &options, 4);
+    /// assert_eq!(run.step(), Step::Done);
+    /// assert_eq!(run.finish().unwrap().summary().deadline, 1);
+    /// ```
+    pub fn remaining_millis(self, ms: i64) -> Self {
+        match u64::try_from(ms) {
+            Ok(ms) => self.remaining_time(Duration::from_millis(ms)),
+            Err(_) => self.deadline(past_instant(Duration::from_millis(ms.unsigned_abs()))),
+        }
     }
 
     /// Sets whether the summary is logged as one JSON line.
