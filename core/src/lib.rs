@@ -69,8 +69,10 @@ pub mod async_scope;
 pub mod batch;
 pub mod event;
 pub mod lanes;
+pub mod limit;
 pub mod pool;
 pub mod timer;
 
 pub use batch::{BatchOptions, NoGate, RunnerGate};
+pub use limit::InFlightLimit;
 pub use pool::{OwnedScope, Pool, PoolBuilder, PoolError};

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::event::LaneOrdering;
 use crate::lanes::{Backoff, SchedulerConfig};
+use crate::limit::InFlightLimit;
 
 /// Default time kept back before the deadline to return the response.
 pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(500);
@@ -44,6 +45,9 @@ pub struct BatchOptions {
     /// futures dropped, their records reported `deadline`) instead of awaited. Default:
     /// `true`. Sync handlers cannot be interrupted and are always awaited.
     pub cancel_at_deadline: bool,
+    /// A limit on handlers in flight shared with other calls (`None`: this call's
+    /// `concurrency` only). See [`BatchOptions::in_flight_limit`].
+    pub in_flight_limit: Option<InFlightLimit>,
 }
 
 impl Default for BatchOptions {
@@ -58,6 +62,7 @@ impl Default for BatchOptions {
             raise_on_full_batch_failure: true,
             log_summary: false,
             cancel_at_deadline: true,
+            in_flight_limit: None,
         }
     }
 }
@@ -145,6 +150,24 @@ impl BatchOptions {
     /// non-idempotent write that is not safe to repeat.
     pub fn cancel_at_deadline(mut self, cancel: bool) -> Self {
         self.cancel_at_deadline = cancel;
+        self
+    }
+
+    /// Shares `limit` with every other call given it: handlers in flight across all of them
+    /// stay within it, free slots going to the waiting calls in turn (see
+    /// [`crate::limit`]), while this call's own `concurrency` still holds. Waiting for a slot
+    /// is not an attempt: a record that gets none before the deadline ends as `deadline` with
+    /// 0 attempts; the summary says how long records waited
+    /// ([`BatchSummary::slot_wait`](crate::batch::BatchSummary::slot_wait)).
+    ///
+    /// ```
+    /// use lanepool::batch::{BatchOptions, InFlightLimit};
+    /// let limit = InFlightLimit::new(64).unwrap(); // once, at INIT
+    /// let options = BatchOptions::new().concurrency(16).in_flight_limit(limit.clone());
+    /// assert_eq!(options.in_flight_limit, Some(limit));
+    /// ```
+    pub fn in_flight_limit(mut self, limit: InFlightLimit) -> Self {
+        self.in_flight_limit = Some(limit);
         self
     }
 
