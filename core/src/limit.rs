@@ -160,11 +160,11 @@ impl State {
             if let Some(entry) = self.calls.get_mut(&next) {
                 entry.reserved += 1;
                 entry.want = entry.want.saturating_sub(1);
-                let wake = entry.wake.clone();
                 if entry.want > 0 {
                     self.rotation.push_back(next);
                 }
-                return Some((next, wake));
+                // Last: the counts and the rotation are right even if a waker's clone panics.
+                return Some((next, entry.wake.clone()));
             }
         }
         self.taken -= 1;
