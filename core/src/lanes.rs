@@ -268,6 +268,13 @@ pub struct SchedulerStats {
     pub peak_in_flight: usize,
     /// Retry attempts started.
     pub retries: u64,
+    /// Time records waited for a slot of a shared [`crate::limit::InFlightLimit`], added up
+    /// over records: from the step at which a record could have started (its lane and the
+    /// call's own `concurrency` allowing) but the limit had no slot, to its start, or to the
+    /// end of its wait when it never started (deadline). Zero without a limit.
+    pub slot_wait_total: Duration,
+    /// The longest any one record waited for a shared slot.
+    pub slot_wait_max: Duration,
 }
 
 enum Slot<E> {
@@ -321,6 +328,9 @@ pub struct LaneScheduler<E> {
     /// since its `Drop` may be user code that panics, and a panic inside `next` would leave the
     /// record in no queue.
     displaced: Vec<E>,
+    /// When each start opportunity that a shared limit refused began to wait, oldest first:
+    /// one entry per record that could start now but for the limit (at most `concurrency`).
+    slot_waits: VecDeque<Duration>,
 }
 
 impl<E> LaneScheduler<E> {
@@ -367,15 +377,46 @@ impl<E> LaneScheduler<E> {
                 ..SchedulerStats::default()
             },
             displaced: Vec::new(),
+            slot_waits: VecDeque::new(),
         }
     }
 
     /// The next thing for the driver to do at time `now`.
     pub fn next(&mut self, now: Duration) -> Next {
+        self.next_if(now, |_| true)
+    }
+
+    /// Like [`next`](Self::next), with a second gate on starting: when a record could start
+    /// now (its lane and `concurrency` allowing), `admit(startable)` is asked, once, whether
+    /// it may (`startable`: how many records could start now, at least 1; a shared
+    /// [`crate::limit::InFlightLimit`] says yes if it has a slot for this call). When it
+    /// says no, nothing starts and nothing is counted as an attempt: the answer is
+    /// [`Next::Wait`], whose `until` includes the deadline, so the driver wakes to end the
+    /// batch on time even if no slot comes; the time until the record starts counts in
+    /// [`SchedulerStats::slot_wait_total`]. `admit` is not called when nothing could start.
+    ///
+    /// ```
+    /// use lanepool::lanes::{LaneScheduler, Next, SchedulerConfig};
+    /// use std::time::Duration;
+    /// let ms = Duration::from_millis;
+    /// let config = SchedulerConfig { concurrency: 4, deadline: Some(ms(50)), ..Default::default() };
+    /// let mut s: LaneScheduler<()> = LaneScheduler::new(vec![None, None], config);
+    /// // no slot: nothing starts, and the driver is told to wake at the deadline
+    /// assert_eq!(s.next_if(ms(0), |_| false), Next::Wait { until: Some(ms(50)) });
+    /// let Next::Run(t) = s.next_if(ms(10), |startable| startable == 2) else { panic!() };
+    /// assert_eq!(t.attempt, 1);
+    /// // the other record never gets a slot: at the deadline it ends with 0 attempts
+    /// s.complete(t.index, Ok(()), ms(20)).unwrap();
+    /// assert_eq!(s.next_if(ms(50), |_| false), Next::Done);
+    /// assert_eq!(s.stats().slot_wait_max, ms(50));
+    /// assert_eq!(s.stats().slot_wait_total, ms(60)); // 10 ms + 50 ms
+    /// ```
+    pub fn next_if(&mut self, now: Duration, admit: impl FnOnce(usize) -> bool) -> Next {
         if !self.expired && self.config.deadline.is_some_and(|d| now >= d) {
             self.expire();
         }
         if self.unfinished == 0 {
+            self.settle_slot_waits(0, now);
             return Next::Done;
         }
         while let Some(&Reverse((due, index))) = self.retry_due.peek() {
@@ -385,27 +426,45 @@ impl<E> LaneScheduler<E> {
             self.retry_due.pop();
             self.ready.push(Reverse(index));
         }
-        if self.in_flight < self.config.concurrency {
-            if let Some(Reverse(index)) = self.ready.pop() {
-                let attempt = match std::mem::replace(&mut self.slots[index], Slot::Waiting) {
-                    Slot::RetryWait { attempts, error } => {
-                        self.stats.retries += 1;
-                        self.displaced.push(error);
-                        attempts + 1
-                    }
-                    _ => 1,
-                };
-                self.slots[index] = Slot::Running { attempt };
-                self.in_flight += 1;
-                self.stats.peak_in_flight = self.stats.peak_in_flight.max(self.in_flight);
-                return Next::Run(Ticket { index, attempt });
+        let mut refused = false;
+        // Records that could start now: ready, and within `concurrency`.
+        let headroom = self
+            .ready
+            .len()
+            .min(self.config.concurrency.saturating_sub(self.in_flight));
+        let could_start = headroom > 0;
+        if could_start && !admit(headroom) {
+            // Every record that could start now waits for a slot from now on (the ones that
+            // already waited keep their start).
+            self.settle_slot_waits(headroom, now);
+            while self.slot_waits.len() < headroom {
+                self.slot_waits.push_back(now);
             }
+            refused = true;
+        } else if !could_start {
+            self.settle_slot_waits(0, now);
+        } else if let Some(Reverse(index)) = self.ready.pop() {
+            if let Some(since) = self.slot_waits.pop_front() {
+                self.count_slot_wait(now.saturating_sub(since));
+            }
+            let attempt = match std::mem::replace(&mut self.slots[index], Slot::Waiting) {
+                Slot::RetryWait { attempts, error } => {
+                    self.stats.retries += 1;
+                    self.displaced.push(error);
+                    attempts + 1
+                }
+                _ => 1,
+            };
+            self.slots[index] = Slot::Running { attempt };
+            self.in_flight += 1;
+            self.stats.peak_in_flight = self.stats.peak_in_flight.max(self.in_flight);
+            return Next::Run(Ticket { index, attempt });
         }
         let next_retry = self.retry_due.peek().map(|Reverse((due, _))| *due);
         let deadline = self
             .config
             .deadline
-            .filter(|_| self.in_flight > 0 && !self.expired);
+            .filter(|_| (self.in_flight > 0 || refused) && !self.expired);
         let until = match (next_retry, deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -546,6 +605,21 @@ impl<E> LaneScheduler<E> {
                 _ => unreachable!("unfinished is 0"),
             })
             .collect())
+    }
+
+    /// Ends the slot waits beyond the first `keep` (their records can no longer start: the
+    /// deadline passed, or the batch was halted), counting each as waited until `now`.
+    fn settle_slot_waits(&mut self, keep: usize, now: Duration) {
+        while self.slot_waits.len() > keep {
+            if let Some(since) = self.slot_waits.pop_back() {
+                self.count_slot_wait(now.saturating_sub(since));
+            }
+        }
+    }
+
+    fn count_slot_wait(&mut self, wait: Duration) {
+        self.stats.slot_wait_total = self.stats.slot_wait_total.saturating_add(wait);
+        self.stats.slot_wait_max = self.stats.slot_wait_max.max(wait);
     }
 
     fn take_running(&mut self, index: usize) -> Result<u32, SchedulerError> {

@@ -14,6 +14,10 @@
 //! - [`batch`]: batch processing: [`Pool::process`] for sync handlers,
 //!   [`batch::process_async`] for async ones, [`batch::BatchReport`] for the outcome and
 //!   Lambda's partial batch response.
+//! - [`limit::InFlightLimit`]: a limit on handlers in flight shared by many calls at once
+//!   (Lambda Managed Instances run many invocations in one environment), free slots handed to
+//!   the waiting calls in turn; give it to each call with
+//!   [`BatchOptions::in_flight_limit`].
 //!
 //! ```
 //! use lanepool::{batch::BatchOptions, Pool};
@@ -52,6 +56,8 @@
 //! | empty batch | empty response; the handler is never called |
 //! | all failed | a non-empty batch with no success is an error carrying the report ([`batch::BatchError::AllFailed`]) unless turned off |
 //! | deadline | nothing starts at or after `deadline - margin` (reported `deadline`); async handlers still running then are cancelled (reported `deadline`); sync ones are awaited |
+//! | time already up | a remaining time of zero or less ([`BatchOptions::remaining_millis`]; Lambda Managed Instances enforce no timeout): nothing starts, every record is `deadline` with 0 attempts, the call returns at once |
+//! | shared limit | with [`BatchOptions::in_flight_limit`], handlers in flight across every call sharing it stay within it, each call's `concurrency` still holding; free slots go to the waiting calls in turn; waiting for a slot is not an attempt |
 //! | no leaks | when any call returns, no task it started is still running |
 //!
 //! The conformance vectors in the repository's `tests/vectors/` state each rule once; every
@@ -99,6 +105,7 @@ pub mod async_scope;
 pub mod batch;
 pub mod event;
 pub mod lanes;
+pub mod limit;
 pub mod pool;
 mod sync;
 pub mod timer;
@@ -114,4 +121,5 @@ pub mod loom_model {
 }
 
 pub use batch::{BatchOptions, NoGate, RunnerGate};
+pub use limit::InFlightLimit;
 pub use pool::{OwnedScope, Pool, PoolBuilder, PoolError};

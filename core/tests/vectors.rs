@@ -146,8 +146,9 @@ fn options_of(v: &Value) -> BatchOptions {
     if let Some(cancel) = o["cancel_at_deadline"].as_bool() {
         options = options.cancel_at_deadline(cancel);
     }
-    if let Some(ms) = o["remaining_time_ms"].as_u64() {
-        options = options.remaining_time(Duration::from_millis(ms));
+    // Zero or negative: the context's time is already up (Lambda Managed Instances).
+    if let Some(ms) = o["remaining_time_ms"].as_i64() {
+        options = options.remaining_millis(ms);
     }
     options
 }

@@ -8,8 +8,26 @@ use std::task::Poll;
 use super::{BatchOptions, BatchResult, BatchRun, RecordError, Step};
 use crate::event::{BatchPlan, BatchRecord};
 use crate::lanes::Ticket;
+use crate::limit::{InFlightLimit, LimitedCall};
 use crate::pool::{drop_catching, take_panic_message};
 use crate::timer::{self, Sleep};
+
+/// The handler futures in flight and the call's share of a shared limit. Fields drop in
+/// order: the futures first (cancelling them), then the call, which gives back every slot it
+/// still holds, so the limit is never exceeded and nothing leaks when the batch future is
+/// dropped or unwinds.
+struct Flight<F> {
+    futures: Vec<(usize, Pin<Box<F>>)>,
+    call: Option<LimitedCall>,
+}
+
+/// Gives back the slot of a handler that ended, when the call shares a limit.
+fn release(call: &Option<LimitedCall>) {
+    if let Some(call) = call {
+        // Every started record holds a slot until here; `NotHeld` cannot happen.
+        let _ = call.release();
+    }
+}
 
 /// Handlers in flight at once when the options set no concurrency: async handlers mostly
 /// wait on I/O, so this is higher than a CPU count.
@@ -108,11 +126,29 @@ where
 {
     let mut run: BatchRun<RecordError<E>> = BatchRun::new(plan, options, DEFAULT_ASYNC_CONCURRENCY);
     let cancel_at_deadline = options.cancel_at_deadline;
-    let mut in_flight: Vec<(usize, Pin<Box<Fut>>)> = Vec::new();
+    let mut flight = Flight {
+        futures: Vec::new(),
+        call: options
+            .in_flight_limit
+            .as_ref()
+            .map(InFlightLimit::register),
+    };
     let mut sleep: Option<Sleep> = None;
     poll_fn(|cx| loop {
+        let Flight {
+            futures: in_flight,
+            call,
+        } = &mut flight;
+        if let Some(call) = call {
+            // Before asking for a slot, so a slot handed over after a refusal wakes this task.
+            call.set_waker(cx.waker());
+        }
         let wait = loop {
-            match run.step() {
+            let step = match call {
+                Some(call) => run.step_limited(call),
+                None => run.step(),
+            };
+            match step {
                 Step::Run(ticket) => {
                     // The error a retry replaced: its `Drop` may panic (contained).
                     run.take_displaced()
@@ -125,6 +161,7 @@ where
                             let error = RecordError::Panic(take_panic_message(payload));
                             run.complete(ticket.index, Err(error))
                                 .expect("the record is running");
+                            release(call);
                         }
                     }
                 }
@@ -154,6 +191,7 @@ where
                 _ => result,
             };
             run.complete(index, result).expect("the record is running");
+            release(call);
             completed = true;
         }
         if cancel_at_deadline && !in_flight.is_empty() && run.deadline_passed() {
@@ -161,6 +199,7 @@ where
             for (index, future) in in_flight.drain(..) {
                 let error = drop_catching(future).map(RecordError::Panic);
                 run.cancel(index, error).expect("the record is running");
+                release(call);
             }
             continue;
         }

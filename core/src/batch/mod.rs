@@ -10,6 +10,7 @@ mod report;
 mod run;
 mod sync_driver;
 
+pub use crate::limit::InFlightLimit;
 pub use async_driver::{
     process_async, process_event_async, run_plan_async, DEFAULT_ASYNC_CONCURRENCY,
 };

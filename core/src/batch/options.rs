@@ -4,6 +4,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::event::LaneOrdering;
 use crate::lanes::{Backoff, SchedulerConfig};
+use crate::limit::InFlightLimit;
 
 /// Default time kept back before the deadline to return the response.
 pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(500);
@@ -44,6 +45,9 @@ pub struct BatchOptions {
     /// futures dropped, their records reported `deadline`) instead of awaited. Default:
     /// `true`. Sync handlers cannot be interrupted and are always awaited.
     pub cancel_at_deadline: bool,
+    /// A limit on handlers in flight shared with other calls (`None`: this call's
+    /// `concurrency` only). See [`BatchOptions::in_flight_limit`].
+    pub in_flight_limit: Option<InFlightLimit>,
 }
 
 impl Default for BatchOptions {
@@ -58,8 +62,16 @@ impl Default for BatchOptions {
             raise_on_full_batch_failure: true,
             log_summary: false,
             cancel_at_deadline: true,
+            in_flight_limit: None,
         }
     }
+}
+
+/// An instant `ago` before now, or now when the clock cannot go back that far (either way
+/// a deadline that has passed when a batch starts).
+fn past_instant(ago: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_sub(ago).unwrap_or(now)
 }
 
 impl BatchOptions {
@@ -112,7 +124,8 @@ impl BatchOptions {
 
     /// Sets the deadline from a wall-clock time (the `deadline` of `lambda_runtime`'s
     /// `Context`, as milliseconds since the Unix epoch, converts with
-    /// `UNIX_EPOCH + Duration::from_millis(ms)`).
+    /// `UNIX_EPOCH + Duration::from_millis(ms)`). A time already past is a deadline that has
+    /// passed: nothing starts.
     pub fn deadline_at(self, at: SystemTime) -> Self {
         let remaining = at
             .duration_since(SystemTime::now())
@@ -138,6 +151,45 @@ impl BatchOptions {
     pub fn cancel_at_deadline(mut self, cancel: bool) -> Self {
         self.cancel_at_deadline = cancel;
         self
+    }
+
+    /// Shares `limit` with every other call given it: handlers in flight across all of them
+    /// stay within it, free slots going to the waiting calls in turn (see
+    /// [`crate::limit`]), while this call's own `concurrency` still holds. Waiting for a slot
+    /// is not an attempt: a record that gets none before the deadline ends as `deadline` with
+    /// 0 attempts; the summary says how long records waited
+    /// ([`BatchSummary::slot_wait`](crate::batch::BatchSummary::slot_wait)).
+    ///
+    /// ```
+    /// use lanepool::batch::{BatchOptions, InFlightLimit};
+    /// let limit = InFlightLimit::new(64).unwrap(); // once, at INIT
+    /// let options = BatchOptions::new().concurrency(16).in_flight_limit(limit.clone());
+    /// assert_eq!(options.in_flight_limit, Some(limit));
+    /// ```
+    pub fn in_flight_limit(mut self, limit: InFlightLimit) -> Self {
+        self.in_flight_limit = Some(limit);
+        self
+    }
+
+    /// Sets the deadline from a remaining time in milliseconds that may be zero or negative,
+    /// as a Lambda context reports it (`getRemainingTimeInMillis`; Lambda Managed Instances
+    /// do not stop an invocation at its timeout, so the time may already be up). Zero or
+    /// less: the deadline has passed, nothing starts and every record is reported `deadline`.
+    ///
+    /// ```
+    /// use lanepool::batch::{BatchOptions, Step, BatchRun};
+    /// use lanepool::event::BatchPlan;
+    /// let plan = BatchPlan::from_parts(None, [("a".to_string(), None)]);
+    /// let options = BatchOptions::new().remaining_millis(-5).raise_on_full_batch_failure(false);
+    /// let mut run: BatchRun<()> = BatchRun::new(plan, &options, 4);
+    /// assert_eq!(run.step(), Step::Done);
+    /// assert_eq!(run.finish().unwrap().summary().deadline, 1);
+    /// ```
+    pub fn remaining_millis(self, ms: i64) -> Self {
+        match u64::try_from(ms) {
+            Ok(ms) => self.remaining_time(Duration::from_millis(ms)),
+            Err(_) => self.deadline(past_instant(Duration::from_millis(ms.unsigned_abs()))),
+        }
     }
 
     /// Sets whether the summary is logged as one JSON line.

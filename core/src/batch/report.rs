@@ -190,6 +190,7 @@ mod aws_responses {
 /// assert_eq!(s.failed(), 1);
 /// let line: serde_json::Value = serde_json::from_str(&s.to_log_line()).unwrap();
 /// assert_eq!(line["failed_by_reason"]["error"], 1);
+/// assert_eq!(line["slot_wait_ms"], 0.0);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BatchSummary {
@@ -213,6 +214,13 @@ pub struct BatchSummary {
     pub lanes: usize,
     /// Retry attempts made.
     pub retries: u64,
+    /// Time records waited for a slot of a shared [`crate::limit::InFlightLimit`], added up
+    /// over records (a record waits from when it could have started, lanes and the call's
+    /// `concurrency` allowing, to its start, or to the deadline when it never started). Zero
+    /// without a limit.
+    pub slot_wait: Duration,
+    /// The longest any one record waited for a shared slot.
+    pub slot_wait_max: Duration,
 }
 
 impl BatchSummary {
@@ -242,6 +250,8 @@ impl BatchSummary {
             "peak_in_flight": self.peak_in_flight,
             "lanes": self.lanes,
             "retries": self.retries,
+            "slot_wait_ms": self.slot_wait.as_secs_f64() * 1000.0,
+            "slot_wait_max_ms": self.slot_wait_max.as_secs_f64() * 1000.0,
         })
         .to_string()
     }
@@ -267,6 +277,8 @@ impl<E> BatchReport<E> {
             peak_in_flight: stats.peak_in_flight,
             lanes: stats.lanes,
             retries: stats.retries,
+            slot_wait: stats.slot_wait_total,
+            slot_wait_max: stats.slot_wait_max,
             ..BatchSummary::default()
         };
         for outcome in &outcomes {

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use super::{BatchError, BatchOptions, BatchReport};
 use crate::event::{BatchPlan, Source};
 use crate::lanes::{LaneScheduler, Next, SchedulerError, Ticket};
+use crate::limit::LimitedCall;
 
 /// What a driver does next, with waits relative to now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +87,36 @@ impl<E> BatchRun<E> {
     pub fn step(&mut self) -> Step {
         let now = self.now();
         match self.scheduler.next(now) {
+            Next::Run(ticket) => Step::Run(ticket),
+            Next::Wait { until } => Step::Wait(until.map(|u| u.saturating_sub(now))),
+            Next::Done => Step::Done,
+        }
+    }
+
+    /// What to do next when the call shares an [`crate::limit::InFlightLimit`]: a record
+    /// starts only with a slot of `call` (see [`LimitedCall::next`]); give the slot back with
+    /// [`LimitedCall::release`] when its handler ends. A [`Step::Wait`] then also ends when
+    /// `call`'s wake-up hook runs.
+    ///
+    /// ```
+    /// use lanepool::batch::{BatchOptions, BatchRun, InFlightLimit, Step};
+    /// use lanepool::event::BatchPlan;
+    /// let limit = InFlightLimit::new(1).unwrap();
+    /// let call = limit.register();
+    /// let plan = BatchPlan::from_parts(None, (0..2).map(|i| (format!("r{i}"), None)));
+    /// let mut run: BatchRun<()> = BatchRun::new(plan, &BatchOptions::new(), 4);
+    /// let Step::Run(t) = run.step_limited(&call) else { panic!() };
+    /// assert_eq!(run.step_limited(&call), Step::Wait(None)); // the one slot is taken
+    /// run.complete(t.index, Ok(())).unwrap();
+    /// call.release().unwrap();
+    /// let Step::Run(t) = run.step_limited(&call) else { panic!() };
+    /// run.complete(t.index, Ok(())).unwrap();
+    /// call.release().unwrap();
+    /// assert_eq!(run.step_limited(&call), Step::Done);
+    /// ```
+    pub fn step_limited(&mut self, call: &LimitedCall) -> Step {
+        let now = self.now();
+        match call.next(&mut self.scheduler, now) {
             Next::Run(ticket) => Step::Run(ticket),
             Next::Wait { until } => Step::Wait(until.map(|u| u.saturating_sub(now))),
             Next::Done => Step::Done,

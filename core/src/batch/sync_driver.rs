@@ -2,12 +2,14 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::{BatchError, BatchOptions, BatchReport, BatchRun, RecordError, Step};
 use crate::event::{BatchPlan, BatchRecord};
 use crate::lanes::Ticket;
+use crate::limit::LimitedCall;
 use crate::pool::{drop_catching, take_panic_message, Pool};
 
 /// The report of a Rust driver: failures keep the handler's error or its panic message.
@@ -92,16 +94,39 @@ impl RunnerGate for NoGate {}
 
 struct State<E> {
     run: BatchRun<RecordError<E>>,
-    /// Bumped on every completion. A runner told to wait remembers it, releases the lock (and
-    /// then its gate), and sleeps only if it is unchanged once it holds the lock again: no
-    /// wake-up is lost in between.
-    generation: u64,
+}
+
+/// What runners wait on: a generation counter bumped on every completion of the batch and
+/// whenever a shared limit hands the call a slot. A runner told to wait reads it under the
+/// run's lock, releases the lock (and then its gate), and sleeps only if it is unchanged once
+/// it holds the bell's lock: no wake-up is lost in between. Its own `Arc`, so a limit's
+/// wake-up hook (`'static`) can ring it from another call's thread; its lock is taken last,
+/// and nothing else is locked under it.
+#[derive(Default)]
+struct Bell {
+    generation: Mutex<u64>,
+    wake: Condvar,
+}
+
+impl Bell {
+    fn ring(&self) {
+        let mut generation = self.generation.lock();
+        *generation = generation.wrapping_add(1);
+        self.wake.notify_all();
+    }
+
+    fn seen(&self) -> u64 {
+        *self.generation.lock()
+    }
 }
 
 struct Shared<E> {
     state: Mutex<State<E>>,
-    wake: Condvar,
+    bell: Arc<Bell>,
     halt: Halt,
+    /// The call's share of a shared limit, if any (dropped with `Shared`, after every runner
+    /// has returned: whatever it still holds is given back, also when a runner unwound).
+    call: Option<LimitedCall>,
 }
 
 impl Pool {
@@ -232,10 +257,18 @@ impl Pool {
     {
         let run = BatchRun::new(plan, options, self.workers());
         let runners = run.concurrency().min(run.len());
+        let bell = Arc::new(Bell::default());
+        let call = options.in_flight_limit.as_ref().map(|limit| {
+            let call = limit.register();
+            let bell = Arc::clone(&bell);
+            call.set_wake_hook(move || bell.ring());
+            call
+        });
         let shared = Shared {
-            state: Mutex::new(State { run, generation: 0 }),
-            wake: Condvar::new(),
+            state: Mutex::new(State { run }),
+            bell,
             halt: Halt::default(),
+            call,
         };
         if runners > 0 {
             self.scope(|s| {
@@ -244,7 +277,9 @@ impl Pool {
                 }
             });
         }
-        shared.state.into_inner().run.finish()
+        let Shared { state, call, .. } = shared;
+        drop(call);
+        state.into_inner().run.finish()
     }
 }
 
@@ -259,7 +294,11 @@ where
         if shared.halt.is_halted() {
             st.run.halt();
         }
-        match st.run.step() {
+        let step = match &shared.call {
+            Some(call) => st.run.step_limited(call),
+            None => st.run.step(),
+        };
+        match step {
             Step::Run(ticket) => {
                 // A retry replaced the record's last error: dropped outside the lock, with a
                 // panic of its `Drop` contained, so the record still runs and ends.
@@ -275,29 +314,33 @@ where
                 st.run
                     .complete(ticket.index, result)
                     .expect("the ticket's record is running");
-                st.generation = st.generation.wrapping_add(1);
-                shared.wake.notify_all();
+                if let Some(call) = &shared.call {
+                    // The record's slot: every started record holds one, so `NotHeld` cannot
+                    // happen. A waiting call it is handed to is woken by its hook.
+                    let _ = call.release();
+                }
+                shared.bell.ring();
             }
             Step::Wait(timeout) => {
-                let seen = st.generation;
+                let seen = shared.bell.seen();
                 // Never hold the lock across the gate: leaving `block` may wait for a context
                 // (the GIL) that a thread waiting for this lock holds.
                 MutexGuard::unlocked(&mut st, || {
                     gate.block(|| {
-                        let mut st = shared.state.lock();
-                        if st.generation == seen {
+                        let mut generation = shared.bell.generation.lock();
+                        if *generation == seen {
                             match timeout {
                                 Some(t) => {
-                                    shared.wake.wait_for(&mut st, t);
+                                    shared.bell.wake.wait_for(&mut generation, t);
                                 }
-                                None => shared.wake.wait(&mut st),
+                                None => shared.bell.wake.wait(&mut generation),
                             }
                         }
                     })
                 });
             }
             Step::Done => {
-                shared.wake.notify_all();
+                shared.bell.ring();
                 return;
             }
         }
