@@ -95,13 +95,14 @@ OKABE_ITO = {
 }
 
 # (name prefix in the data, legend label, colour, marker, dash, filled marker). The first prefix
-# that matches a series name gives its style; lanepool's faces have filled markers and solid lines.
+# that matches a series name gives its style; lanepool's faces have solid lines (Node: long dashes)
+# and filled markers (but run_plan_async, hollow beside run_plan's).
 STYLES = [
     ("ideal", "ideal (records / concurrency x 20 ms; FIFO: 10 groups at most)", "grey", None, "", False),
     ("lanepool Python", "lanepool Python", "vermillion", "circle", "", True),
     ("lanepool Node", "lanepool Node", "orange", "square", "10,3", True),
     ("lanepool Rust, Pool::run_plan", "lanepool Rust, Pool::run_plan (concurrency 10 only)", "reddish purple", "diamond", "", True),
-    ("lanepool Rust, run_plan_async", "lanepool Rust, run_plan_async (concurrency 10 only)", "reddish purple", "triangle-down", "", True),
+    ("lanepool Rust, run_plan_async", "lanepool Rust, run_plan_async (concurrency 10 only)", "reddish purple", "triangle-down", "", False),
     ("ThreadPoolExecutor", "ThreadPoolExecutor (Python)", "bluish green", "plus", "7,3,2,3", False),
     ("p-map", "p-map (Node)", "black", "cross", "3,3", False),
     ("Powertools Python (BatchProcessor)", "Powertools Python BatchProcessor: one record at a time", "blue", "triangle-up", "9,4", False),
@@ -191,8 +192,8 @@ def chart(series: dict[str, dict], conc: list[int]) -> str:
     top = 56
     ymin, ymax = 0.01, 5.0
     xmin, xmax = 1, 50
-    step = 6.5  # px between the markers of one concurrency, so that equal figures stay visible
-    pad = 32  # px kept free at either end of the x axis for that spread
+    step = 7.5  # px between the markers of one concurrency, so that equal figures stay visible
+    pad = 36  # px kept free at either end of the x axis for that spread
 
     def x_of(c, left):
         return left + pad + (math.log10(c) - math.log10(xmin)) / (math.log10(xmax) - math.log10(xmin)) * (pw - 2 * pad)
