@@ -3,6 +3,8 @@ benches/chart.svg (batch duration against concurrency, one panel for a standard 
 a FIFO batch) and writes benches/README.md. Standard library only; run by scripts/bench.
 
     python3 benches/report.py benches/out/rust.json benches/out/python.json benches/out/node.json
+    python3 benches/report.py --rewrite   # the READMEs and the chart again, from benches/results.json
+    python3 benches/report.py --check     # fails when they differ from benches/results.json (CI)
 """
 
 from __future__ import annotations
@@ -85,22 +87,70 @@ def mem_gb() -> float | None:
 
 # ---------------------------------------------------------------- chart
 
-COLORS = {
-    "lanepool Python": "#d62728",
-    "lanepool Node": "#ff7f0e",
-    "Powertools Python": "#1f77b4",
-    "Powertools TypeScript": "#17becf",
-    "ThreadPoolExecutor": "#2ca02c",
-    "p-map": "#9467bd",
-    "ideal": "#000000",
+# Okabe-Ito colours (told apart with the common colour-vision deficiencies); every series also has
+# its own marker and dash pattern, so none depends on hue alone.
+OKABE_ITO = {
+    "black": "#000000", "orange": "#E69F00", "sky blue": "#56B4E9", "bluish green": "#009E73",
+    "blue": "#0072B2", "vermillion": "#D55E00", "reddish purple": "#CC79A7", "grey": "#999999",
 }
 
+# (name prefix in the data, legend label, colour, marker, dash, filled marker). The first prefix
+# that matches a series name gives its style; lanepool's faces have solid lines (Node: long dashes)
+# and filled markers (but run_plan_async, hollow beside run_plan's).
+STYLES = [
+    ("ideal", "ideal (records / concurrency x 20 ms; FIFO: 10 groups at most)", "grey", None, "", False),
+    ("lanepool Python", "lanepool Python", "vermillion", "circle", "", True),
+    ("lanepool Node", "lanepool Node", "orange", "square", "10,3", True),
+    ("lanepool Rust, Pool::run_plan", "lanepool Rust, Pool::run_plan (concurrency 10 only)", "reddish purple", "diamond", "", True),
+    ("lanepool Rust, run_plan_async", "lanepool Rust, run_plan_async (concurrency 10 only)", "reddish purple", "triangle-down", "", False),
+    ("ThreadPoolExecutor", "ThreadPoolExecutor (Python)", "bluish green", "plus", "7,3,2,3", False),
+    ("p-map", "p-map (Node)", "black", "cross", "3,3", False),
+    ("Powertools Python (BatchProcessor)", "Powertools Python BatchProcessor: one record at a time", "blue", "triangle-up", "9,4", False),
+    ("Powertools Python (SqsFifoPartialProcessor)", "Powertools Python SqsFifoPartialProcessor: one record at a time", "blue", "square", "9,4", False),
+    ("Powertools Python AsyncBatchProcessor", "UNBOUNDED: Powertools Python AsyncBatchProcessor (asyncio.gather, no limit)", "blue", "star", "2,2", False),
+    ("Powertools TypeScript (BatchProcessor)", "UNBOUNDED: Powertools TypeScript BatchProcessor (Promise.all, no limit)", "sky blue", "star", "1,3", False),
+    ("Powertools TypeScript (SqsFifoPartialProcessorAsync)", "Powertools TypeScript SqsFifoPartialProcessorAsync: one record at a time", "sky blue", "triangle-up", "12,3,3,3", False),
+]
 
-def color_for(name: str) -> str:
-    for key, color in COLORS.items():
-        if name.startswith(key):
-            return color
-    return "#7f7f7f"
+
+def style_for(name: str) -> tuple[str, str, str | None, str, bool]:
+    for prefix, label, colour, marker, dash, filled in STYLES:
+        if name.startswith(prefix):
+            return label, OKABE_ITO[colour], marker, dash, filled
+    return name, OKABE_ITO["grey"], "circle", "", False
+
+
+def marker_svg(kind: str, x: float, y: float, colour: str, filled: bool, title: str = "") -> str:
+    """One marker centred on (x, y); hollow ones are white inside so a marker under them shows."""
+    fill = colour if filled else "#ffffff"
+    attrs = f'fill="{fill}" stroke="{colour}" stroke-width="1.6"'
+    tip = f"<title>{escape(title)}</title>" if title else ""
+    r = 4.2
+    if kind == "circle":
+        return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r}" {attrs}>{tip}</circle>'
+    if kind == "square":
+        return f'<rect x="{x - r:.1f}" y="{y - r:.1f}" width="{2 * r:.1f}" height="{2 * r:.1f}" {attrs}>{tip}</rect>'
+    if kind in ("plus", "cross"):
+        d = r + 0.8 if kind == "plus" else r
+        if kind == "plus":
+            path = f"M{x - d:.1f},{y:.1f}H{x + d:.1f}M{x:.1f},{y - d:.1f}V{y + d:.1f}"
+        else:
+            path = f"M{x - d:.1f},{y - d:.1f}L{x + d:.1f},{y + d:.1f}M{x - d:.1f},{y + d:.1f}L{x + d:.1f},{y - d:.1f}"
+        return f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="2.2">{tip}</path>'
+    if kind == "diamond":
+        pts = [(x, y - r * 1.3), (x + r * 1.1, y), (x, y + r * 1.3), (x - r * 1.1, y)]
+    elif kind == "triangle-up":
+        pts = [(x, y - r * 1.25), (x + r * 1.15, y + r * 0.85), (x - r * 1.15, y + r * 0.85)]
+    elif kind == "triangle-down":
+        pts = [(x, y + r * 1.25), (x + r * 1.15, y - r * 0.85), (x - r * 1.15, y - r * 0.85)]
+    else:  # star
+        pts = []
+        for i in range(10):
+            rr = r * 1.45 if i % 2 == 0 else r * 0.6
+            a = math.pi / 2 + i * math.pi / 5
+            pts.append((x + rr * math.cos(a), y - rr * math.sin(a)))
+    points = " ".join(f"{px:.1f},{py:.1f}" for px, py in pts)
+    return f'<polygon points="{points}" {attrs}>{tip}</polygon>'
 
 
 def ideal_curve(conc: list[int], fifo: bool) -> list[float]:
@@ -113,32 +163,69 @@ def ideal_curve(conc: list[int], fifo: bool) -> list[float]:
     return out
 
 
+def chart_series(results: dict) -> tuple[dict[str, dict], list[int]]:
+    """What the chart draws, all from results.json: the Python and Node sweeps, the Rust face's
+    I/O case (the standard batch at concurrency 10) and Powertools Python's unbounded
+    AsyncBatchProcessor from the Python face's case (b), which has no concurrency to sweep."""
+    sweep = results["sweep"]
+    conc = sweep["concurrency"]
+    series = {"standard": dict(sweep["standard"]), "fifo": dict(sweep["fifo"])}
+    for row in results.get("python", {}).get("rows", []):
+        if row["case"].startswith("(b)"):
+            for e in row["entries"]:
+                if e["name"].startswith("Powertools AsyncBatchProcessor") and e["value"] is not None:
+                    series["standard"]["Powertools Python AsyncBatchProcessor"] = [e["value"] / 1000 if row["unit"] == "ms" else e["value"]] * len(conc)
+    for row in results.get("rust", {}).get("rows", []):
+        for method in ("Pool::run_plan", "run_plan_async"):
+            if row["case"] == f"I/O: 100 x 20 ms, c=10, {method}" and 10 in conc:
+                values = [None] * len(conc)
+                values[conc.index(10)] = row["lanepool"] / 1000  # ms
+                series["standard"][f"lanepool Rust, {method}"] = values
+    return series, conc
+
+
 def chart(series: dict[str, dict], conc: list[int]) -> str:
     """Two log-log panels: duration (s) against concurrency; `series[panel][name] = [seconds...]`."""
-    W, H = 1000, 470
-    pw, ph = 390, 330
-    panels = [("standard", "Standard SQS batch: 100 records x 20 ms", 70), ("fifo", "SQS FIFO batch: 100 records in 10 groups x 20 ms", 560)]
-    top = 50
+    W = 1100
+    pw, ph = 440, 320
+    panels = [("standard", "Standard SQS batch: 100 records x 20 ms", 80), ("fifo", "SQS FIFO batch: 100 records in 10 groups x 20 ms", 620)]
+    top = 56
     ymin, ymax = 0.01, 5.0
     xmin, xmax = 1, 50
+    step = 7.5  # px between the markers of one concurrency, so that equal figures stay visible
+    pad = 36  # px kept free at either end of the x axis for that spread
 
     def x_of(c, left):
-        return left + (math.log10(c) - math.log10(xmin)) / (math.log10(xmax) - math.log10(xmin)) * pw
+        return left + pad + (math.log10(c) - math.log10(xmin)) / (math.log10(xmax) - math.log10(xmin)) * (pw - 2 * pad)
 
     def y_of(v):
         v = min(max(v, ymin), ymax)
         return top + ph - (math.log10(v) - math.log10(ymin)) / (math.log10(ymax) - math.log10(ymin)) * ph
 
+    # The legend: one entry per style, in STYLES' order, for the series either panel draws.
+    names = []
+    for key, _, _ in panels:
+        names += ["ideal"] + list(series.get(key, {}))
+    legend: dict[str, tuple] = {}
+    for prefix, *_ in STYLES:
+        for name in names:
+            if name.startswith(prefix):
+                legend.setdefault(style_for(name)[0], style_for(name))
+    for name in names:
+        legend.setdefault(style_for(name)[0], style_for(name))
+    legend_top = top + ph + 62
+    rows = math.ceil(len(legend) / 2)
+    H = legend_top + rows * 21 + 52
+
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
         'font-family="Helvetica, Arial, sans-serif" font-size="12">',
         f'<rect width="{W}" height="{H}" fill="#ffffff"/>',
-        f'<text x="{W / 2}" y="22" text-anchor="middle" font-size="16" font-weight="bold">'
+        f'<text x="{W / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">'
         "Batch duration against concurrency (lower is better; log-log)</text>",
     ]
-    legend: dict[str, tuple[str, bool]] = {}
     for key, title, left in panels:
-        out.append(f'<text x="{left + pw / 2}" y="{top - 8}" text-anchor="middle" font-size="13">{escape(title)}</text>')
+        out.append(f'<text x="{left + pw / 2}" y="{top - 10}" text-anchor="middle" font-size="13">{escape(title)}</text>')
         out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#444"/>')
         for v in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5):
             y = y_of(v)
@@ -153,35 +240,58 @@ def chart(series: dict[str, dict], conc: list[int]) -> str:
             f'<text x="{left - 45}" y="{top + ph / 2}" text-anchor="middle" '
             f'transform="rotate(-90 {left - 45} {top + ph / 2})">batch duration (s)</text>'
         )
-        lines = dict(series.get(key, {}))
-        lines["ideal"] = ideal_curve(conc, key == "fifo")
-        for name, values in lines.items():
-            color = color_for(name)
-            dashed = name == "ideal"
-            pts = " ".join(f"{x_of(c, left):.1f},{y_of(v):.1f}" for c, v in zip(conc, values) if v is not None)
-            dash = ' stroke-dasharray="6,4"' if dashed else ""
-            width = 2.5 if name.startswith("lanepool") else 1.8
-            out.append(f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="{width}"{dash}>'
-                       f"<title>{escape(name)}</title></polyline>")
-            for c, v in zip(conc, values):
-                if v is not None:
-                    out.append(f'<circle cx="{x_of(c, left):.1f}" cy="{y_of(v):.1f}" r="2.5" fill="{color}">'
-                               f"<title>{escape(name)}: {v:.3f} s at {c}</title></circle>")
-            legend.setdefault(re.sub(r" \(.*\)$", "", name), (color, dashed))
-    # Legend along the bottom.
-    x, y = 70, H - 40
-    for name, (color, dashed) in legend.items():
-        dash = ' stroke-dasharray="6,4"' if dashed else ""
-        out.append(f'<line x1="{x}" y1="{y}" x2="{x + 24}" y2="{y}" stroke="{color}" stroke-width="2.5"{dash}/>')
-        out.append(f'<text x="{x + 30}" y="{y + 4}">{escape(name)}</text>')
-        x += 38 + 7 * len(name)
-        if x > W - 150:
-            x, y = 70, y + 18
-    out.append(
-        f'<text x="{W - 10}" y="{H - 6}" text-anchor="end" font-size="10" fill="#666">'
-        "Powertools has no concurrency setting: Python's processors and the TypeScript FIFO processor run "
-        "records one at a time, TypeScript's BatchProcessor all at once; drawn flat.</text>"
-    )
+        ideal = ideal_curve(conc, key == "fifo")
+        pts = " ".join(f"{x_of(c, left):.1f},{y_of(v):.1f}" for c, v in zip(conc, ideal))
+        out.append(f'<polyline points="{pts}" fill="none" stroke="{OKABE_ITO["grey"]}" stroke-width="7" '
+                   f'stroke-opacity="0.45" stroke-linejoin="round"><title>ideal</title></polyline>')
+        order = {prefix: i for i, (prefix, *_) in enumerate(STYLES)}
+
+        def rank(name):
+            return min((i for prefix, i in order.items() if name.startswith(prefix)), default=len(STYLES))
+
+        lines = dict(sorted(series.get(key, {}).items(), key=lambda kv: rank(kv[0])))
+        n = len(lines)
+        marks = []
+        # Lines drawn from the last style to the first, so that lanepool's lie on top.
+        for k, (name, values) in reversed(list(enumerate(lines.items()))):
+            label, colour, marker, dash, filled = style_for(name)
+            dx = (k - (n - 1) / 2) * step
+            xy = [(x_of(c, left), y_of(v), c, v) for c, v in zip(conc, values) if v is not None]
+            if len(xy) > 1:  # the line at the true concurrency, so that slopes read true
+                pts = " ".join(f"{x:.1f},{y:.1f}" for x, y, _, _ in xy)
+                dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+                width = 2.2 if filled else 1.6
+                out.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="{width}"{dash_attr}>'
+                           f"<title>{escape(label)}</title></polyline>")
+            marks.append([marker_svg(marker, x + dx, y, colour, filled, f"{label}: {v:.3f} s at {c}") for x, y, c, v in xy])
+        # Markers over every line, lanepool's last (on top); each series' markers are nudged
+        # sideways by its own offset.
+        for group in marks:
+            out += group
+    # The legend, in two columns below the panels.
+    col_w = W / 2 - 40
+    for i, (label, colour, marker, dash, filled) in enumerate(legend.values()):
+        x = 40 + (i // rows) * col_w
+        y = legend_top + (i % rows) * 21
+        if marker is None:  # ideal
+            out.append(f'<line x1="{x}" y1="{y}" x2="{x + 34}" y2="{y}" stroke="{colour}" stroke-width="7" stroke-opacity="0.45"/>')
+        else:
+            dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+            out.append(f'<line x1="{x}" y1="{y}" x2="{x + 34}" y2="{y}" stroke="{colour}" stroke-width="{2.2 if filled else 1.6}"{dash_attr}/>')
+            out.append(marker_svg(marker, x + 17, y, colour, filled))
+        if label.startswith("UNBOUNDED: "):
+            text = f'<tspan font-weight="bold">unbounded:</tspan> {escape(label[len("UNBOUNDED: "):])}'
+        else:
+            text = escape(label)
+        out.append(f'<text x="{x + 42}" y="{y + 4}">{text}</text>')
+    notes = [
+        "Powertools has no concurrency setting: each of its processors is drawn flat at its one figure. "
+        "The unbounded ones start all 100 records at once.",
+        "The markers of one concurrency are spread a few pixels sideways so that equal figures stay visible; lines run at the true concurrency. "
+        "Rust: the benchmarks measure it at concurrency 10.",
+    ]
+    for i, note in enumerate(notes):
+        out.append(f'<text x="40" y="{H - 30 + 16 * i}" font-size="11" fill="#555">{escape(note)}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
@@ -224,6 +334,11 @@ def readme(results: dict) -> str:
         " (a few percent, and more for the microsecond figures) are noise.",
         "",
         "![batch duration against concurrency](chart.svg)",
+        "",
+        "The chart draws the two sweeps at the end of this file, the Rust face's I/O case (the standard",
+        "batch at concurrency 10) and Powertools Python's `AsyncBatchProcessor` from the Python face's",
+        "case (b). Powertools' processors have no concurrency setting and are drawn flat; the legend marks",
+        "as *unbounded* the ones that start every record at once.",
         "",
         "## Goals",
         "",
@@ -452,24 +567,26 @@ def main(paths: list[str]) -> None:
     results["goals"] = [{"goal": g, "figure": f, "met": ok} for g, f, ok in goals(results)]
     (HERE / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     if sweep["concurrency"]:
-        (HERE / "chart.svg").write_text(chart({"standard": sweep["standard"], "fifo": sweep["fifo"]}, sweep["concurrency"]))
+        (HERE / "chart.svg").write_text(chart(*chart_series(results)))
     (HERE / "README.md").write_text(readme(results))
     update_root_readme(results)
     print("wrote benches/results.json, benches/chart.svg, benches/README.md and README.md's figures")
 
 
 def check() -> None:
-    """Fails when the READMEs' figures are not the ones benches/results.json holds."""
+    """Fails when the READMEs' figures or the chart are not the ones benches/results.json holds."""
     results = json.loads((HERE / "results.json").read_text())
     stale = []
     if not update_root_readme(results, check=True):
         stale.append("README.md")
     if (HERE / "README.md").read_text() != readme(results):
         stale.append("benches/README.md")
+    if results["sweep"].get("concurrency") and (HERE / "chart.svg").read_text() != chart(*chart_series(results)):
+        stale.append("benches/chart.svg")
     if stale:
         raise SystemExit(f"{', '.join(stale)}: figures differ from benches/results.json; run scripts/bench"
                          " (or python3 benches/report.py --rewrite)")
-    print("README figures match benches/results.json")
+    print("README figures and chart match benches/results.json")
 
 
 if __name__ == "__main__":
@@ -479,5 +596,7 @@ if __name__ == "__main__":
         data = json.loads((HERE / "results.json").read_text())
         (HERE / "README.md").write_text(readme(data))
         update_root_readme(data)
+        if data["sweep"].get("concurrency"):
+            (HERE / "chart.svg").write_text(chart(*chart_series(data)))
     else:
         main(sys.argv[1:])

@@ -39,6 +39,60 @@
 //!     r#"{"batchItemFailures":[{"itemIdentifier":"2"},{"itemIdentifier":"3"}]}"#);
 //! ```
 //!
+//! ## A Lambda handler
+//!
+//! With feature `aws`, the typed records of [`aws_lambda_events`](https://docs.rs/aws_lambda_events)
+//! go straight in and the report converts to Lambda's response type. A complete SQS function
+//! on [`lambda_runtime`](https://docs.rs/lambda_runtime) (and `tokio`), the one the README shows:
+//!
+#![cfg_attr(feature = "aws", doc = "```no_run")]
+#![cfg_attr(not(feature = "aws"), doc = "```ignore")]
+//! use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+//! use lambda_runtime::{service_fn, Error, LambdaEvent};
+//! use lanepool::batch::{process_async, BatchOptions};
+//! use std::time::{Duration, UNIX_EPOCH};
+//!
+//! async fn handle(message: &SqsMessage) -> Result<(), String> {
+//!     let _body = message.body.as_deref().unwrap_or_default(); // your code for one message
+//!     Ok(()) // `Err` fails it and skips the rest of its FIFO message group
+//! }
+//!
+//! async fn handler(event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
+//!     let options = BatchOptions::new()
+//!         .concurrency(16)
+//!         .deadline_at(UNIX_EPOCH + Duration::from_millis(event.context.deadline));
+//!     let report = process_async(&event.payload.records, &options, handle).await?;
+//!     Ok(SqsBatchResponse::from(&report.response()))
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Error> {
+//!     lambda_runtime::run(service_fn(handler)).await
+//! }
+//! ```
+//!
+//! Turn on `ReportBatchItemFailures` on the event source mapping, or Lambda ignores the partial
+//! response. The same program with a summary log line is the crate's `examples/lambda_sqs.rs`.
+//!
+//! ## Feature `aws`
+//!
+//! Off by default; it adds the dependency `aws_lambda_events` (default features off; its `sqs`,
+//! `kinesis`, `dynamodb` and `streams` features on) and implements:
+//!
+//! | `aws_lambda_events` type | what lanepool implements | identifier | lane (`auto`) |
+//! |---|---|---|---|
+//! | `event::sqs::SqsMessage` | [`event::BatchRecord`] | `message_id` | `attributes["MessageGroupId"]` (none: unkeyed) |
+//! | `event::kinesis::KinesisEventRecord` | [`event::BatchRecord`] | `kinesis.sequence_number` | `kinesis.partition_key` |
+//! | `event::dynamodb::EventRecord` | [`event::BatchRecord`] | `change.sequence_number` | `change.keys`, in the same canonical form as untyped events |
+//! | `event::sqs::SqsBatchResponse` | `From<&`[`batch::BatchResponse`]`>` | | |
+//! | `event::streams::KinesisEventResponse` | `From<&`[`batch::BatchResponse`]`>` | | |
+//! | `event::streams::DynamoDbEventResponse` | `From<&`[`batch::BatchResponse`]`>` | | |
+//!
+//! So `&event.payload.records` of an `SqsEvent`, `KinesisEvent` or `DynamoDbEvent` goes to
+//! [`batch::process_async`] or [`Pool::process`] as it is, and `report.response()` converts to
+//! the response type the function returns. Without the feature, untyped `serde_json::Value`
+//! events go to [`Pool::process_event`] (above) with the same rules.
+//!
 //! ## Semantics every face shares
 //!
 //! | rule | what happens |
