@@ -157,7 +157,7 @@ impl Batch {
         // SAFETY: an argument value of this call; the slice is dropped before it returns.
         let io: &mut [f64] =
             unsafe { typed_array::typed(env.raw(), io.raw(), sys::TypedarrayType::float64_array)? };
-        if io.len() < 3 || io.len() % 2 == 0 || ended as usize > (io.len() - 1) / 2 {
+        if io.len() < 3 || io.len().is_multiple_of(2) || ended as usize > (io.len() - 1) / 2 {
             return Err(protocol("drive() buffer of the wrong size"));
         }
         let cap = (io.len() - 1) / 2;

@@ -307,10 +307,7 @@ impl Timer {
         let mut state = self.state.lock();
         state.seq += 1;
         let seq = state.seq;
-        let earliest = state
-            .heap
-            .peek()
-            .map_or(true, |top| deadline < top.deadline);
+        let earliest = state.heap.peek().is_none_or(|top| deadline < top.deadline);
         state.heap.push(Item {
             deadline,
             seq,

@@ -306,5 +306,5 @@ fn soak_mixed_events_memory_threads_and_fds_stay_flat() {
 
 /// Some async handlers really wait (through the timer thread), the others complete at once.
 fn rng_free_yield(a: &AtomicU32) -> bool {
-    (a as *const AtomicU32 as usize / 8) % 2 == 0
+    (a as *const AtomicU32 as usize / 8).is_multiple_of(2)
 }
