@@ -164,3 +164,33 @@ test("a handler that empties event.records changes nothing for the others", asyn
   assert.deepEqual(seen, all);
   assert.ok(seen.every((r, i) => r === all[i]));
 });
+
+test('hostile Kafka events: what a getter or proxy throws is rethrown as is, before any handler', async () => {
+  let ran = 0;
+  const boom = new Error('boom');
+  const cases = {
+    'records is a proxy whose ownKeys throws': { eventSource: 'aws:kafka', records: new Proxy({}, { ownKeys() { throw boom; } }) },
+    'an offset getter throws': {
+      eventSource: 'aws:kafka',
+      records: { 'o-0': [{ topic: 'o', partition: 0, get offset() { throw boom; } }] },
+    },
+    'a group getter throws': {
+      eventSource: 'aws:kafka',
+      records: Object.defineProperty({}, 'o-0', { enumerable: true, get() { throw boom; } }),
+    },
+  };
+  for (const [name, event] of Object.entries(cases)) {
+    await assert.rejects(new Pool().process(event, () => ran++), (e) => e === boom, name);
+  }
+  // a group that grows between the core's reads is named, not run
+  let reads = 0;
+  const growing = {
+    eventSource: 'aws:kafka',
+    records: Object.defineProperty({}, 'o-0', {
+      enumerable: true,
+      get: () => Array.from({ length: ++reads }, (_, i) => rec('o', 0, i)),
+    }),
+  };
+  await assert.rejects(new Pool().process(growing, () => ran++), (e) => e instanceof EventError && e.field === 'records');
+  assert.equal(ran, 0);
+});
