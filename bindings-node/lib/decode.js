@@ -7,7 +7,8 @@
 // paths and the text of the strings) and the core decodes that projection with its own rules.
 // Whenever the core does not accept the projection as it stands (any malformed event, anything
 // unusual), the live event is decoded through N-API instead, so every error is the core's
-// answer for the live object.
+// answer for the live object. A Kafka event (records in `records` groups, numbers read) is always
+// decoded live, and the core lists its records in event order (`native.records`).
 
 const { isProxy } = require('node:util').types;
 
