@@ -4,9 +4,9 @@
 //! value as it comes and the first key error stops the calls, as in every face. This file only
 //! says what each JavaScript value is, as a [`KeyValue`], without judging it.
 
-use lanepool::event::{KeyError, KeyValue};
 use std::ptr;
 
+use lanepool::event::{KeyError, KeyValue};
 use napi::{
     sys, Env, JsBigInt, JsFunction, JsNumber, JsObject, JsUnknown, NapiRaw, NapiValue, Result,
     Status, ValueType,
