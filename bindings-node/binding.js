@@ -15,9 +15,10 @@
  * projected.rs).
  * @typedef {object} Addon
  * @property {() => { concurrency: number, deadlineMarginMs: number, retryBackoffMs: number }} defaults
- * @property {(event: unknown, unordered: boolean) => NativePlan | EventErrorInfo} decode
- * @property {(source: string, unordered: boolean) => (number | string)[] | null} projection
- * @property {(source: string, unordered: boolean, records: number, kinds: Uint8Array, lens: Uint32Array, text: string) => NativePlan | null} decodeProjected
+ * @property {(event: unknown, ordering: Ordering) => NativePlan | EventErrorInfo} decode
+ * @property {(event: unknown) => unknown[] | EventErrorInfo} records
+ * @property {(source: string, ordering: Ordering) => (number | string)[] | null} projection
+ * @property {(source: string, ordering: Ordering, records: number, kinds: Uint8Array, lens: Uint32Array, text: string) => NativePlan | null} decodeProjected
  * @property {Function & { prototype: NativePlan }} Plan
  * @property {number} STEP_DONE
  * @property {number} STEP_WAIT
@@ -39,12 +40,18 @@
  * @property {number} K_SYMBOL
  * @property {number} K_STRING_AGAIN
  */
-/** @typedef {{ message: string, index?: number | null, field?: string | null }} EventErrorInfo */
+/** @typedef {'auto' | 'unordered' | 'key'} Ordering */
+/** @typedef {{ message: string, index?: number | null, field?: string | null, group?: string | null }} EventErrorInfo */
+/**
+ * A record's identifier as Lambda names it: a string, or a Kafka record's object.
+ * @typedef {string | { partition: string, offset: number }} Identifier
+ */
 /**
  * A decoded event (src/plan.rs).
  * @typedef {object} NativePlan
  * @property {number} length
- * @property {(keys: (string | null)[]) => void} setKeys
+ * @property {boolean} grouped whether the records are a Kafka event's `records` groups
+ * @property {(records: unknown[], groupKey: (record: any) => unknown) => EventErrorInfo | null | undefined} setKeysFrom
  * @property {(concurrency: number, retries: number, backoffMs: number, remainingMs: number, marginMs: number) => NativeBatch} start
  */
 /**
@@ -58,9 +65,9 @@
 /**
  * @typedef {object} FinishInfo
  * @property {string | null} [allFailed]
- * @property {string[]} batchItemFailures
- * @property {{ itemIdentifier: string, index: number, reason: string, attempts: number }[] | null} [failures]
- * @property {string[] | null} [succeeded]
+ * @property {Identifier[]} batchItemFailures
+ * @property {{ itemIdentifier: Identifier, index: number, reason: string, attempts: number }[] | null} [failures]
+ * @property {Identifier[] | null} [succeeded]
  * @property {Record<string, number | string | null> | null} [summary]
  * @property {string | null} [logLine]
  */

@@ -7,6 +7,10 @@ import type {
   KinesisStreamBatchResponse,
   KinesisStreamEvent,
   KinesisStreamRecord,
+  MSKEvent,
+  MSKRecord,
+  SelfManagedKafkaEvent,
+  SelfManagedKafkaRecord,
   SQSBatchResponse,
   SQSEvent,
   SQSRecord,
@@ -19,19 +23,48 @@ export type {
   KinesisStreamBatchResponse,
   KinesisStreamEvent,
   KinesisStreamRecord,
+  MSKEvent,
+  MSKRecord,
+  SelfManagedKafkaEvent,
+  SelfManagedKafkaRecord,
   SQSBatchResponse,
   SQSEvent,
   SQSRecord,
 };
 
-/** A Lambda event lanepool processes: SQS (standard or FIFO), Kinesis or DynamoDB streams. */
-export type BatchEvent = SQSEvent | KinesisStreamEvent | DynamoDBStreamEvent;
+/** A Kafka event: Amazon MSK (`aws:kafka`) or self-managed Apache Kafka (`SelfManagedKafka`;
+ *  `aws:SelfManagedKafka` is accepted too). */
+export type KafkaEvent = MSKEvent | SelfManagedKafkaEvent;
+
+/** A Lambda event lanepool processes: SQS (standard or FIFO), Kinesis or DynamoDB streams, Kafka. */
+export type BatchEvent = SQSEvent | KinesisStreamEvent | DynamoDBStreamEvent | KafkaEvent;
 
 type IsAny<T> = 0 extends 1 & T ? true : false;
 
-/** The record type of an event (`SQSRecord` for an `SQSEvent`, ...). */
+/** The record type of an event (`SQSRecord` for an `SQSEvent`, `MSKRecord` for an `MSKEvent`, ...). */
 export type RecordOf<E> =
-  IsAny<E> extends true ? any : E extends { Records: ReadonlyArray<infer R> } ? R : unknown;
+  IsAny<E> extends true
+    ? any
+    : E extends { Records: ReadonlyArray<infer R> }
+      ? R
+      : E extends { records: { [group: string]: ReadonlyArray<infer R> } }
+        ? R
+        : unknown;
+
+/** How Lambda names a Kafka record in the response: its `"<topic>-<partition>"` and offset. */
+export interface KafkaItemIdentifier {
+  partition: string;
+  offset: number;
+}
+
+/** A record's identifier: SQS `messageId`, Kinesis / DynamoDB sequence number, or a Kafka
+ *  record's `{ partition, offset }`. */
+export type ItemIdentifier = string | KafkaItemIdentifier;
+
+/** The partial batch response of a Kafka event. */
+export interface KafkaBatchResponse {
+  batchItemFailures: Array<{ itemIdentifier: KafkaItemIdentifier }>;
+}
 
 /** The partial batch response type of an event. */
 export type ResponseOf<E> =
@@ -43,12 +76,21 @@ export type ResponseOf<E> =
         ? KinesisStreamBatchResponse
         : E extends DynamoDBStreamEvent
           ? DynamoDBBatchResponse
-          : BatchResponse;
+          : E extends KafkaEvent
+            ? KafkaBatchResponse
+            : BatchResponse;
 
 /** Lambda's partial batch response, as lanepool builds it for every source. */
 export interface BatchResponse {
-  batchItemFailures: Array<{ itemIdentifier: string }>;
+  batchItemFailures: Array<{ itemIdentifier: ItemIdentifier }>;
 }
+
+/** The identifier type of a response type (`string`; `KafkaItemIdentifier` for Kafka). */
+export type IdentifierOf<Response> = Response extends {
+  batchItemFailures: Array<{ itemIdentifier: infer I }>;
+}
+  ? I
+  : ItemIdentifier;
 
 /** The second argument of every record handler. */
 export interface HandlerContext {
@@ -70,9 +112,12 @@ export interface BatchOptions<R = any> {
   /** The Lambda context: its remaining time sets the batch's deadline. Without it, no deadline. */
   context?: RemainingTime | null;
   /** 'auto' (default): lanes by source (SQS FIFO MessageGroupId, Kinesis partitionKey,
-   *  DynamoDB Keys); 'unordered': no lanes. */
-  ordering?: 'auto' | 'unordered';
-  /** A custom lane key per record (undefined or null: unkeyed); replaces `ordering`. */
+   *  DynamoDB Keys, Kafka topic-partition); 'unordered': no lanes; 'key': Kafka lanes by
+   *  topic-partition and record `key` (other sources: as 'auto'). */
+  ordering?: 'auto' | 'unordered' | 'key';
+  /** A custom lane key per record, replacing `ordering`: a string (`''` too) as is, an integer
+   *  (a bigint, or a number whose value is an integer within ±(2^53 − 1)) as its decimal
+   *  string, undefined or null unkeyed; anything else is an `EventError` (field `group_key`). */
   groupKey?: (record: R) => string | number | bigint | undefined | null;
   /** Retries after a failed attempt (default 0). */
   retries?: number;
@@ -94,9 +139,10 @@ export interface BatchOptions<R = any> {
 /** Why a record is reported. */
 export type FailureReason = 'error' | 'skipped' | 'deadline';
 
-export interface BatchFailure {
-  itemIdentifier: string;
-  /** The record's index in `event.Records`. */
+export interface BatchFailure<Id = ItemIdentifier> {
+  itemIdentifier: Id;
+  /** The record's index in event order (`event.Records`; a Kafka event's records counted
+   *  across its groups). */
   index: number;
   reason: FailureReason;
   /** What the handler threw on its last attempt (any value), or undefined (skipped, not started). */
@@ -106,7 +152,7 @@ export interface BatchFailure {
 }
 
 export interface BatchSummary {
-  source: 'aws:sqs' | 'aws:kinesis' | 'aws:dynamodb' | null;
+  source: 'aws:sqs' | 'aws:kinesis' | 'aws:dynamodb' | 'aws:kafka' | 'SelfManagedKafka' | null;
   records: number;
   succeeded: number;
   failed: number;
@@ -123,9 +169,9 @@ export interface BatchReport<Response = BatchResponse> {
   /** Lambda's partial batch response. */
   response: Response;
   /** Identifiers of the records that succeeded, in event order. */
-  succeeded: string[];
+  succeeded: IdentifierOf<Response>[];
   /** Every reported record, in event order. */
-  failures: BatchFailure[];
+  failures: BatchFailure<IdentifierOf<Response>>[];
   summary: BatchSummary;
 }
 
@@ -171,11 +217,15 @@ export declare class Pool {
 
 /** A malformed event, before any handler ran. */
 export declare class EventError extends TypeError {
-  constructor(message: string, index?: number | null, field?: string | null);
-  /** The record's index in `Records`, or null for an event-level problem. */
+  constructor(message: string, index?: number | null, field?: string | null, group?: string | null);
+  /** The record's index in event order (`Records`; a Kafka event's records counted across its
+   *  groups), or null for an event-level problem. */
   readonly index: number | null;
-  /** The field's dotted path relative to the record (or `Records`), or null. */
+  /** The field's dotted path relative to the record (or `Records` / `records`), or null;
+   *  `group_key` for an invalid custom key. */
   readonly field: string | null;
+  /** The Kafka `records` group (`"<topic>-<partition>"`) the problem is in, or null. */
+  readonly group: string | null;
 }
 
 /** No record of a non-empty batch succeeded (with `throwOnFullBatchFailure`, the default). */

@@ -1,5 +1,5 @@
 'use strict';
-// lanepool for Node: Lambda batch processing (SQS, SQS FIFO, Kinesis, DynamoDB streams) with
+// lanepool for Node: Lambda batch processing (SQS, SQS FIFO, Kinesis, DynamoDB streams, Kafka) with
 // per-lane ordering, bounded concurrency, deadline and partial batch responses; scopes; maps.
 //
 // The rules (decoding, lanes, skips, retries, deadline, outcomes, the all-failed rule, the
@@ -81,10 +81,10 @@ class Pool {
    * });
    * assert.deepEqual(response.batchItemFailures.map((f) => f.itemIdentifier), ['1', '2']);
    *
-   * @param {any} event an SQS, Kinesis or DynamoDB stream event
+   * @param {any} event an SQS, Kinesis, DynamoDB stream or Kafka (MSK, self-managed) event
    * @param {(record: any, context: { readonly signal: AbortSignal }) => unknown} handler
    * @param {Record<string, any>} [options] see the README's options
-   * @returns {Promise<{ batchItemFailures: { itemIdentifier: string }[] }>}
+   * @returns {Promise<{ batchItemFailures: { itemIdentifier: string | { partition: string, offset: number } }[] }>}
    */
   process(event, handler, options) {
     return runBatch(this.#concurrency, event, handler, options, false);

@@ -92,6 +92,17 @@ function checkOptions(o) {
   checkSchedulingOptions(o, 'lanepool/powertools');
 }
 
+/**
+ * Whether `eventType` asks for Kafka (`'Kafka'`, `'aws:kafka'`, `'SelfManagedKafka'`, `'MSK'`...):
+ * Powertools' batch utility (v2) has no Kafka event type, and this processor hands Powertools'
+ * records to lanepool as `{ Records }`, which a Kafka batch is not.
+ * @param {unknown} eventType
+ * @returns {boolean}
+ */
+function isKafkaEventType(eventType) {
+  return typeof eventType === 'string' && /kafka|msk/i.test(eventType);
+}
+
 const DEADLINE_NOT_STARTED = 'The invocation deadline passed before this record was started';
 const DEADLINE_STARTED = 'The invocation deadline passed before this record was processed';
 
@@ -231,6 +242,12 @@ function makeParallelBatchProcessor(batch) {
      *   parser configuration (`parser`, `schema` or `innerSchema` + `transformer`, `logger`).
      */
     constructor(eventType, options = {}) {
+      if (isKafkaEventType(eventType)) {
+        throw new TypeError(
+          `lanepool/powertools: ParallelBatchProcessor supports SQS, Kinesis and DynamoDB events, not Kafka (${describe(eventType)}): ` +
+            "Powertools' batch utility has no Kafka event type; process Kafka batches with pool.process or pool.runBatch",
+        );
+      }
       if (options === null || typeof options !== 'object') {
         throw new TypeError('lanepool/powertools: options must be an object');
       }

@@ -9,7 +9,15 @@ import {
   SqsFifoMessageGroupShortCircuitError,
 } from '@aws-lambda-powertools/batch';
 import type { Context } from 'aws-lambda';
-import type { BatchOptions, BatchReport, HandlerContext, Pool } from './index.js';
+import type {
+  BatchOptions,
+  BatchReport,
+  DynamoDBBatchResponse,
+  HandlerContext,
+  KinesisStreamBatchResponse,
+  Pool,
+  SQSBatchResponse,
+} from './index.js';
 
 /** Powertools' parser configuration (`parser`, `schema` or `innerSchema` + `transformer`, `logger`). */
 export type PowertoolsParserConfig = NonNullable<ConstructorParameters<typeof BatchProcessor>[1]>;
@@ -19,7 +27,8 @@ export interface LanepoolProcessorOptions {
   /** The pool that runs the records (its `concurrency` bounds them); default: `defaultPool()`. */
   pool?: Pool;
   /** 'auto' (default): lanes by source (SQS FIFO MessageGroupId, Kinesis partitionKey, DynamoDB
-   *  Keys); 'unordered': no lanes, like Powertools' BatchProcessor. */
+   *  Keys); 'unordered': no lanes, like Powertools' BatchProcessor; 'key': as 'auto' (it differs
+   *  for Kafka only, which Powertools' batch utility has no event type for). */
   ordering?: BatchOptions['ordering'];
   /** A custom lane key from the raw record (undefined or null: unkeyed); replaces `ordering`. */
   groupKey?: BatchOptions['groupKey'];
@@ -61,6 +70,8 @@ export type ParallelBatchProcessorOptions = LanepoolProcessorOptions &
  * `successMessages`, `failureMessages`, `errors` and `response()` are Powertools', in event order.
  */
 export declare class ParallelBatchProcessor extends BatchProcessor {
+  /** `eventType`: Powertools' `EventType.SQS`, `.KinesisDataStreams` or `.DynamoDBStreams`
+   *  (Powertools has no Kafka event type; a Kafka one is refused with a TypeError). */
   constructor(
     eventType: ConstructorParameters<typeof BatchProcessor>[0],
     options?: ParallelBatchProcessorOptions,
@@ -69,7 +80,7 @@ export declare class ParallelBatchProcessor extends BatchProcessor {
   readonly pool: Pool;
   /** lanepool's report of the last batch (reasons, attempts, summary), or null. Its failures'
    *  `error` is the error Powertools' lists hold for the record. */
-  readonly report: BatchReport | null;
+  readonly report: BatchReport<SQSBatchResponse | KinesisStreamBatchResponse | DynamoDBBatchResponse> | null;
   /** Not available: the processor is asynchronous (throws BatchProcessingError). */
   processSync(): never;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Soak: one Pool, many invocations of mixed events (SQS standard and FIFO, Kinesis, DynamoDB;
+// Soak: one Pool, many invocations of mixed events (SQS standard and FIFO, Kinesis, DynamoDB, Kafka;
 // async and sync handlers; random failures, retries, some with a far deadline), every response
 // checked against a reference model (test/fuzz/model.js: identifiers, lanes, skips). After a
 // warm-up it measures, and at the end compares:
@@ -62,16 +62,34 @@ function record(kind, i, group) {
   }
 }
 
+/** A Kafka event of `n` records over a few partitions, keys from `groups` (some without). */
+function kafkaEvent(n, groups) {
+  const records = {};
+  for (let i = 0; i < n; i++) {
+    const partition = r.int(0, 3);
+    const list = (records[`orders-${partition}`] ??= []);
+    const rec = { topic: 'orders', partition, offset: 1000 + i, timestamp: 1700000000000, value: 'e30=', headers: [] };
+    if (r.chance(0.8)) rec.key = r.pick(groups);
+    list.push(rec);
+  }
+  return { eventSource: r.pick(['aws:kafka', 'SelfManagedKafka']), records };
+}
+
+/** The event's records in event order (`Records`, or a Kafka event's groups). */
+const recordsOf = (event) => event.Records ?? Object.values(event.records).flat();
+
 /** One invocation's event, options and per-record plan (attempts that fail before success). */
 function invocation() {
-  const kind = r.pick(['sqs', 'fifo', 'kinesis', 'dynamodb']);
+  const kind = r.pick(['sqs', 'fifo', 'kinesis', 'dynamodb', 'kafka']);
   const n = r.int(1, 60);
   const groups = Array.from({ length: r.int(1, 6) }, (_, k) => `g${k}`);
-  const event = { Records: Array.from({ length: n }, (_, i) => record(kind, i, r.pick(groups))) };
+  const event =
+    kind === 'kafka' ? kafkaEvent(n, groups) : { Records: Array.from({ length: n }, (_, i) => record(kind, i, r.pick(groups))) };
   const failFirst = Array.from({ length: n }, () => (r.chance(0.8) ? 0 : r.int(1, 3)));
   const retries = r.int(0, 2);
   const options = { retries, retryBackoffMs: r.int(0, 1), throwOnFullBatchFailure: r.chance(0.5) };
   if (r.chance(0.2)) options.ordering = 'unordered';
+  else if (kind === 'kafka' && r.chance(0.5)) options.ordering = 'key';
   if (r.chance(0.3)) options.context = { getRemainingTimeInMillis: () => 60_000 };
   return { event, failFirst, retries, options, sync: r.chance(0.3), method: r.chance(0.5) ? 'process' : 'runBatch' };
 }
@@ -91,8 +109,9 @@ function expected(inv) {
 }
 
 async function runOne(pool, inv) {
-  const index = new Map(inv.event.Records.map((rec, i) => [rec, i]));
-  const calls = new Array(inv.event.Records.length).fill(0);
+  const records = recordsOf(inv.event);
+  const index = new Map(records.map((rec, i) => [rec, i]));
+  const calls = new Array(records.length).fill(0);
   const attempt = (rec) => {
     const i = index.get(rec);
     calls[i]++;
@@ -146,7 +165,7 @@ const t0 = performance.now();
 for (let k = 0; k < INVOCATIONS; k++) {
   if (k === WARMUP) base = sample();
   const inv = invocation();
-  records += inv.event.Records.length;
+  records += recordsOf(inv.event).length;
   const problem = await runOne(pool, inv);
   if (problem) {
     wrong++;

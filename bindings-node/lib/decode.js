@@ -7,7 +7,8 @@
 // paths and the text of the strings) and the core decodes that projection with its own rules.
 // Whenever the core does not accept the projection as it stands (any malformed event, anything
 // unusual), the live event is decoded through N-API instead, so every error is the core's
-// answer for the live object.
+// answer for the live object. A Kafka event (records in `records` groups, numbers read) is always
+// decoded live, and the core lists its records in event order (`native.records`).
 
 const { isProxy } = require('node:util').types;
 
@@ -47,20 +48,20 @@ function kindOf(v) {
 
 /** @typedef {{ m: number, parents: Int32Array, keys: string[] }} Projection */
 
-/** eventSource + ordering -> the values the core reads (null: not projected). */
+/** ordering + eventSource -> the values the core reads (null: not projected). */
 /** @type {Map<string, Projection | null>} */
 const projections = new Map();
 
 /**
  * @param {string} source
- * @param {boolean} unordered
+ * @param {Ordering} ordering
  * @returns {Projection | null}
  */
-function projectionFor(source, unordered) {
-  const id = (unordered ? 'u' : 'a') + source;
+function projectionFor(source, ordering) {
+  const id = `${ordering[0]}${source}`;
   let spec = projections.get(id);
   if (spec === undefined) {
-    const flat = native.projection(source, unordered);
+    const flat = native.projection(source, ordering);
     spec = null;
     if (flat != null) {
       const m = flat.length / 2;
@@ -83,15 +84,16 @@ let lensBuf = new Uint32Array(0);
  * A decoded event: the core's plan and the driver's own list of the record objects.
  * @typedef {{ plan: import('../binding.js').NativePlan, records: any[] }} Decoded
  */
+/** @typedef {'auto' | 'unordered' | 'key'} Ordering */
 
 /**
  * The fast decode, or null when the live event must be decoded (also when reading threw: the
  * live decode reads again, in the core's order, and meets the same error or an earlier one).
  * @param {any} event
- * @param {boolean} unordered
+ * @param {Ordering} ordering
  * @returns {Decoded | null}
  */
-function decodeProjected(event, unordered) {
+function decodeProjected(event, ordering) {
   try {
     if (event === null || typeof event !== 'object' || Array.isArray(event)) return null;
     const records = event.Records;
@@ -102,7 +104,7 @@ function decodeProjected(event, unordered) {
     if (first === null || typeof first !== 'object') return null;
     const source = first.eventSource;
     if (typeof source !== 'string') return null;
-    const spec = projectionFor(source, unordered);
+    const spec = projectionFor(source, ordering);
     if (spec === null) return null;
     const { m, parents, keys } = spec;
     const stride = m + 1;
@@ -144,7 +146,7 @@ function decodeProjected(event, unordered) {
         if (vk !== K_STRING) lens[r * m + k] = 0;
       }
     }
-    const plan = native.decodeProjected(source, unordered, n, kinds, lens, texts.join(''));
+    const plan = native.decodeProjected(source, ordering, n, kinds, lens, texts.join(''));
     return plan === null ? null : { plan, records };
   } catch {
     return null;
@@ -152,31 +154,49 @@ function decodeProjected(event, unordered) {
 }
 
 /**
+ * @param {import('../binding.js').EventErrorInfo} e
+ * @returns {EventError}
+ */
+function eventError(e) {
+  return new EventError(e.message, e.index ?? null, e.field ?? null, e.group ?? null);
+}
+
+/**
  * Decodes `event` with the core's rules (custom keys, after the core validated the event, from
- * `groupKey`). Throws EventError for a malformed event.
+ * `groupKey`). Throws EventError for a malformed event (or an invalid key), and what `groupKey`
+ * threw, unchanged.
  * @param {unknown} event
- * @param {{ unordered: boolean, groupKey: ((record: any) => unknown) | null }} o
+ * @param {{ ordering: Ordering, groupKey: ((record: any) => unknown) | null }} o
  * @returns {Decoded}
  */
 function decodeEvent(event, o) {
-  const unordered = o.unordered || o.groupKey !== null;
-  let decoded = decodeProjected(event, unordered);
+  const ordering = o.groupKey !== null ? 'unordered' : o.ordering;
+  let decoded = decodeProjected(event, ordering);
   if (decoded === null) {
-    const p = native.decode(event, unordered);
-    if (!(p instanceof native.Plan)) {
-      const e = /** @type {import('../binding.js').EventErrorInfo} */ (p);
-      throw new EventError(e.message, e.index ?? null, e.field ?? null);
-    }
+    const p = native.decode(event, ordering);
+    if (!(p instanceof native.Plan)) throw eventError(/** @type {import('../binding.js').EventErrorInfo} */ (p));
     const plan = /** @type {import('../binding.js').NativePlan} */ (p);
-    decoded = { plan, records: plan.length > 0 ? /** @type {any} */ (event).Records : [] };
+    let records = [];
+    if (plan.length > 0) {
+      if (plan.grouped) {
+        // A Kafka event: its records in the core's event order (the groups of `records`).
+        const listed = native.records(event);
+        if (!Array.isArray(listed)) throw eventError(listed);
+        records = listed;
+      } else {
+        records = /** @type {any} */ (event).Records;
+      }
+    }
+    decoded = { plan, records };
   }
   // The driver keeps its own list of the record objects: a handler that empties, reorders or
   // replaces `event.Records` changes nothing for the others (they still get their own record).
   const { records } = decoded;
   if (!Array.isArray(records) || records.length !== decoded.plan.length) {
-    throw new EventError('lanepool: event.Records changed while it was read', null, 'Records');
+    const field = decoded.plan.grouped ? 'records' : 'Records';
+    throw new EventError(`lanepool: event.${field} changed while it was read`, null, field);
   }
-  decoded.records = records.slice();
+  decoded.records = decoded.plan.grouped ? records : records.slice();
   if (o.groupKey !== null) applyGroupKey(decoded.plan, decoded.records, o.groupKey);
   return decoded;
 }

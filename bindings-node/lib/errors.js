@@ -2,7 +2,8 @@
 // The errors lanepool's batch calls reject with.
 
 /**
- * A malformed Lambda event, named by record index and field. Thrown before any handler runs.
+ * A malformed Lambda event, named by record index and field (and, in a Kafka event, the
+ * `records` group). Thrown before any handler runs.
  *
  * @example
  * const assert = require('node:assert');
@@ -17,13 +18,17 @@
 class EventError extends TypeError {
   /**
    * @param {string} message
-   * @param {number | null} [index] the record's index in `Records`, or null for the event
+   * @param {number | null} [index] the record's index in event order (`Records`, or a Kafka
+   *   event's records counted across its groups), or null for the event
    * @param {string | null} [field] the field's dotted path, or null
+   * @param {string | null} [group] the group of a Kafka event the problem is in (its
+   *   `records` key, `"<topic>-<partition>"`), or null
    */
-  constructor(message, index = null, field = null) {
+  constructor(message, index = null, field = null, group = null) {
     super(message);
     this.index = index;
     this.field = field;
+    this.group = group;
   }
 }
 Object.defineProperty(EventError.prototype, 'name', { value: 'EventError', configurable: true, writable: true });

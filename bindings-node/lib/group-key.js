@@ -1,29 +1,22 @@
 'use strict';
-// Custom lane keys (`groupKey`): computed here after the core validated the event, then handed to
-// the plan (`Plan.setKeys`, src/custom_keys.rs), replacing its lanes. This file and
-// src/custom_keys.rs hold the whole rule, so that it can move into the core as one piece.
+// Custom lane keys (`groupKey`), after the core validated the event: the addon calls `groupKey`
+// on each record in event order (`Plan.setKeysFrom`, src/custom_keys.rs) and the core's one key
+// rule judges each value as it comes (a string as is, an integer as its decimal string, null or
+// undefined unkeyed, anything else an EventError at field `group_key`). The first invalid key or
+// throw stops it: no later record's `groupKey` runs. Nothing is judged here.
+
+const { EventError } = require('./errors.js');
 
 /**
- * Calls `groupKey` on every record and sets the plan's lanes to the keys: a string as is, a
- * number or bigint as its string, undefined or null unkeyed.
- * @param {{ length: number, setKeys(keys: (string | null)[]): void }} plan
- * @param {unknown[]} records
+ * Sets the plan's lanes to the keys `groupKey` returns for `records`. Throws EventError for an
+ * invalid key, and what `groupKey` threw, unchanged.
+ * @param {import('../binding.js').NativePlan} plan
+ * @param {unknown[]} records the driver's list, in event order
  * @param {(record: any) => unknown} groupKey
  */
 function applyGroupKey(plan, records, groupKey) {
-  const n = plan.length;
-  /** @type {(string | null)[]} */
-  const keys = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const key = groupKey(records[i]);
-    if (key === undefined || key === null) keys[i] = null;
-    else if (typeof key === 'string') keys[i] = key;
-    else if (typeof key === 'number' || typeof key === 'bigint') keys[i] = String(key);
-    else {
-      throw new TypeError(`lanepool: groupKey returned ${typeof key} for record ${i}; expected a string or undefined`);
-    }
-  }
-  plan.setKeys(keys);
+  const e = plan.setKeysFrom(records, groupKey);
+  if (e != null) throw new EventError(e.message, e.index ?? null, e.field ?? null, e.group ?? null);
 }
 
 module.exports = { applyGroupKey };

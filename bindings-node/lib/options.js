@@ -55,8 +55,8 @@ function checkMs(who, name, value) {
  */
 function checkSchedulingOptions(options, who) {
   const { ordering, groupKey, retries, retryBackoffMs, deadlineMarginMs } = options;
-  if (ordering !== undefined && ordering !== 'auto' && ordering !== 'unordered') {
-    throw new TypeError(`${who}: ordering must be 'auto' or 'unordered', got ${format(ordering)}`);
+  if (ordering !== undefined && ordering !== 'auto' && ordering !== 'unordered' && ordering !== 'key') {
+    throw new TypeError(`${who}: ordering must be 'auto', 'unordered' or 'key', got ${format(ordering)}`);
   }
   if (groupKey != null && typeof groupKey !== 'function') {
     throw new TypeError(`${who}: groupKey must be a function`);
@@ -71,7 +71,7 @@ function checkSchedulingOptions(options, who) {
  * no deadline) or "the core's default" (`backoffMs`, `marginMs`).
  * @typedef {object} RunOptions
  * @property {number} remainingMs
- * @property {boolean} unordered
+ * @property {'auto' | 'unordered' | 'key'} ordering the core's lane ordering
  * @property {((record: any) => unknown) | null} groupKey
  * @property {number} retries
  * @property {number} backoffMs
@@ -96,7 +96,7 @@ function readOptions(options) {
   /** @type {RunOptions} */
   const o = {
     remainingMs: -1,
-    unordered: false,
+    ordering: 'auto',
     groupKey: null,
     retries: 0,
     backoffMs: -1,
@@ -111,7 +111,7 @@ function readOptions(options) {
     if (Number.isFinite(remaining)) o.remainingMs = Math.max(0, remaining);
   }
   checkSchedulingOptions(given, 'lanepool');
-  if (given.ordering !== undefined) o.unordered = given.ordering === 'unordered';
+  if (given.ordering !== undefined) o.ordering = given.ordering;
   if (given.groupKey != null) o.groupKey = given.groupKey;
   if (given.retries !== undefined) o.retries = given.retries;
   if (given.retryBackoffMs !== undefined) o.backoffMs = given.retryBackoffMs;

@@ -2,16 +2,47 @@
 //! and the report handed back by [`Batch::finish`]. Handlers' errors stay in JavaScript: the run
 //! keeps `E = ()`.
 
-use lanepool::batch::{BatchError, BatchReport, BatchRun, Step};
+use lanepool::batch::{BatchError, BatchReport, BatchRun, ItemIdentifier, Step};
+use lanepool::event::Source;
+use napi::bindgen_prelude::Either;
 use napi::{sys, Env, JsUnknown, NapiRaw, Result};
 use napi_derive::napi;
 
 use crate::{ms_of, typed_array, used};
 
+/// A Kafka record's identifier as Lambda names it in the response.
+#[napi(object)]
+pub struct KafkaIdentifier {
+    /// `"<topic>-<partition>"`.
+    pub partition: String,
+    /// The record's offset: a JavaScript number, exact (offsets read from JavaScript numbers
+    /// are integers up to 2^53 - 1).
+    pub offset: f64,
+}
+
+/// A record's identifier as Lambda names it: a string, or a Kafka record's object.
+pub type Identifier = Either<String, KafkaIdentifier>;
+
+/// The identifier whose text (as the report keeps it) is `text`, by the core's
+/// [`ItemIdentifier::of`].
+fn identifier(text: &str, source: Option<Source>) -> Identifier {
+    identifier_of(ItemIdentifier::of(text, source))
+}
+
+fn identifier_of(id: ItemIdentifier<'_>) -> Identifier {
+    match id {
+        ItemIdentifier::Text(text) => Either::A(text.to_owned()),
+        ItemIdentifier::Kafka { partition, offset } => Either::B(KafkaIdentifier {
+            partition: partition.to_owned(),
+            offset: offset as f64,
+        }),
+    }
+}
+
 /// One reported record; JavaScript adds the handler's `error`.
 #[napi(object)]
 pub struct FailureInfo {
-    pub item_identifier: String,
+    pub item_identifier: Identifier,
     pub index: u32,
     pub reason: String,
     pub attempts: u32,
@@ -38,11 +69,11 @@ pub struct SummaryInfo {
 pub struct FinishInfo {
     /// The core's all-failed error message, when the rule fired.
     pub all_failed: Option<String>,
-    pub batch_item_failures: Vec<String>,
+    pub batch_item_failures: Vec<Identifier>,
     /// Every failure (only for a full report or when the all-failed rule fired).
     pub failures: Option<Vec<FailureInfo>>,
     /// Identifiers that succeeded (only when asked for).
-    pub succeeded: Option<Vec<String>>,
+    pub succeeded: Option<Vec<Identifier>>,
     /// The counts (only for a full report or when the all-failed rule fired).
     pub summary: Option<SummaryInfo>,
     /// The core's one-line JSON summary (only when asked for).
@@ -59,22 +90,30 @@ fn finish_info(
 ) -> FinishInfo {
     let detailed = full || all_failed.is_some();
     let s = (detailed || log).then(|| report.summary());
+    let source = report.summary().source;
+    let response = report.response();
     FinishInfo {
         all_failed,
-        batch_item_failures: report.response().batch_item_failures,
+        batch_item_failures: response.item_identifiers().map(identifier_of).collect(),
         failures: detailed.then(|| {
             report
                 .failures()
                 .into_iter()
                 .map(|f| FailureInfo {
-                    item_identifier: f.item_identifier.to_owned(),
+                    item_identifier: identifier(f.item_identifier, source),
                     index: f.index as u32,
                     reason: f.reason.as_str().to_owned(),
                     attempts: f.attempts,
                 })
                 .collect()
         }),
-        succeeded: full.then(|| report.succeeded().into_iter().map(str::to_owned).collect()),
+        succeeded: full.then(|| {
+            report
+                .succeeded()
+                .into_iter()
+                .map(|text| identifier(text, source))
+                .collect()
+        }),
         summary: s.as_ref().filter(|_| detailed).map(|s| SummaryInfo {
             source: s.source.map(|x| x.as_str().to_owned()),
             records: s.records as u32,

@@ -6,7 +6,7 @@
 use lanepool::batch::{BatchOptions, BatchRun};
 use lanepool::event::{BatchPlan, EventError, LaneOrdering, Source};
 use napi::bindgen_prelude::Either;
-use napi::{sys, Env, JsUnknown, NapiRaw, Result};
+use napi::{sys, Env, JsUnknown, NapiRaw, NapiValue, Result};
 use napi_derive::napi;
 
 use crate::batch::Batch;
@@ -19,6 +19,8 @@ pub struct EventErrorInfo {
     pub message: String,
     pub index: Option<u32>,
     pub field: Option<String>,
+    /// The group of a grouped event the problem is in (a Kafka event's `records` key).
+    pub group: Option<String>,
 }
 
 impl From<EventError> for EventErrorInfo {
@@ -27,6 +29,7 @@ impl From<EventError> for EventErrorInfo {
             message: e.to_string(),
             index: e.index().map(|i| i as u32),
             field: e.field().map(str::to_owned),
+            group: e.group().map(str::to_owned),
         }
     }
 }
@@ -37,16 +40,29 @@ pub struct Plan {
     pub(crate) plan: Option<BatchPlan>,
 }
 
-/// Decodes `event` with the core's rules. `unordered`: no lanes (also the first step of a
-/// custom `groupKey`, whose keys then come through [`Plan::set_keys`]).
+/// The core's [`LaneOrdering`] named by the `ordering` option (`'auto'`, `'unordered'`,
+/// `'key'`); `lib/options.js` has checked it.
+pub(crate) fn ordering_of(ordering: &str) -> Result<LaneOrdering> {
+    match ordering {
+        "auto" => Ok(LaneOrdering::Auto),
+        "unordered" => Ok(LaneOrdering::Unordered),
+        "key" => Ok(LaneOrdering::Key),
+        other => Err(napi::Error::from_reason(format!(
+            "lanepool: unknown ordering {other:?}"
+        ))),
+    }
+}
+
+/// Decodes `event` with the core's rules, lanes by `ordering` (`'unordered'` is also the
+/// first step of a custom `groupKey`, whose keys then come through [`Plan::set_keys_from`]).
 #[napi]
-pub fn decode(env: Env, event: JsUnknown, unordered: bool) -> Result<Either<Plan, EventErrorInfo>> {
+pub fn decode(
+    env: Env,
+    event: JsUnknown,
+    ordering: String,
+) -> Result<Either<Plan, EventErrorInfo>> {
+    let ordering = ordering_of(&ordering)?;
     let reader = Reader::new(&env);
-    let ordering = if unordered {
-        LaneOrdering::Unordered
-    } else {
-        LaneOrdering::Auto
-    };
     // SAFETY: the value belongs to this call's env.
     let decoded = match reader.view(unsafe { event.raw() }) {
         Some(view) => BatchPlan::decode(view, ordering),
@@ -61,19 +77,59 @@ pub fn decode(env: Env, event: JsUnknown, unordered: bool) -> Result<Either<Plan
     })
 }
 
+/// The records of `event` in the core's event order (`Records`, or a Kafka event's `records`
+/// groups one after another, [`BatchPlan::records`]): the caller's own objects, for the
+/// handlers. An [`EventErrorInfo`] if the event is malformed (it was decoded before, so only
+/// when reading it again gave something else).
+#[napi]
+pub fn records(env: Env, event: JsUnknown) -> Result<Either<JsUnknown, EventErrorInfo>> {
+    let reader = Reader::new(&env);
+    // SAFETY: the value belongs to this call's env.
+    let listed = match reader.view(unsafe { event.raw() }) {
+        Some(view) => BatchPlan::records(&view).map(|records| {
+            records
+                .iter()
+                .map(|r| r.raw())
+                .collect::<Vec<sys::napi_value>>()
+        }),
+        None => Ok(Vec::new()),
+    };
+    if let Some(e) = reader.into_failure() {
+        return Err(e);
+    }
+    let values = match listed {
+        Ok(values) => values,
+        Err(e) => return Ok(Either::B(e.into())),
+    };
+    let mut array = env.create_array_with_length(values.len())?;
+    for (i, value) in values.into_iter().enumerate() {
+        // SAFETY: a value read in this call, of this env.
+        array.set_element(i as u32, unsafe {
+            JsUnknown::from_raw_unchecked(env.raw(), value)
+        })?;
+    }
+    Ok(Either::A(array.into_unknown()))
+}
+
 /// The values `lib/decode.js` reads of each record of `source` for the fast decode (see
 /// [`projected`]): a flat list `[parent, key, parent, key, ...]`, parent -1 the record itself,
 /// else the position of an earlier pair. `null`: decode the live event (an unknown source, or
 /// a lane key that needs more than a few fields).
 #[napi]
-pub fn projection(source: String, unordered: bool) -> Option<Vec<Either<i32, &'static str>>> {
-    let nodes = projected::nodes(Source::parse(&source)?, unordered)?;
-    Some(
+pub fn projection(
+    source: String,
+    ordering: String,
+) -> Result<Option<Vec<Either<i32, &'static str>>>> {
+    let ordering = ordering_of(&ordering)?;
+    let Some(nodes) = Source::parse(&source).and_then(|s| projected::nodes(s, ordering)) else {
+        return Ok(None);
+    };
+    Ok(Some(
         nodes
             .into_iter()
             .flat_map(|(parent, key)| [Either::A(parent), Either::B(key)])
             .collect(),
-    )
+    ))
 }
 
 /// Decodes the projection `lib/decode.js` read of an event whose record 0 has `eventSource` `source`
@@ -85,13 +141,14 @@ pub fn projection(source: String, unordered: bool) -> Option<Vec<Either<i32, &'s
 pub fn decode_projected(
     env: Env,
     source: String,
-    unordered: bool,
+    ordering: String,
     records: u32,
     kinds: JsUnknown,
     lens: JsUnknown,
     text: JsUnknown,
 ) -> Result<Option<Plan>> {
-    let Some(nodes) = Source::parse(&source).and_then(|s| projected::nodes(s, unordered)) else {
+    let ordering = ordering_of(&ordering)?;
+    let Some(nodes) = Source::parse(&source).and_then(|s| projected::nodes(s, ordering)) else {
         return Ok(None);
     };
     let raw = env.raw();
@@ -112,7 +169,7 @@ pub fn decode_projected(
         let plan = decode_with(
             raw,
             &nodes,
-            unordered,
+            ordering,
             records,
             kinds,
             lens,
@@ -129,7 +186,7 @@ pub fn decode_projected(
 fn decode_with(
     raw: sys::napi_env,
     nodes: &[(i32, &'static str)],
-    unordered: bool,
+    ordering: LaneOrdering,
     records: u32,
     kinds: &[u8],
     lens: &[u32],
@@ -160,11 +217,6 @@ fn decode_with(
     else {
         return Ok(None);
     };
-    let ordering = if unordered {
-        LaneOrdering::Unordered
-    } else {
-        LaneOrdering::Auto
-    };
     Ok(projection
         .decode(ordering)
         .map(|plan| Plan { plan: Some(plan) }))
@@ -172,6 +224,16 @@ fn decode_with(
 
 #[napi]
 impl Plan {
+    /// Whether the event's records are grouped (a Kafka event's `records`, rather than
+    /// `Records`): then `records()` lists them in event order.
+    #[napi(getter)]
+    pub fn grouped(&self) -> bool {
+        self.plan
+            .as_ref()
+            .and_then(BatchPlan::source)
+            .is_some_and(Source::is_kafka)
+    }
+
     /// Records in the event.
     #[napi(getter)]
     pub fn length(&self) -> u32 {

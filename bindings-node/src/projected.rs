@@ -15,7 +15,7 @@
 use std::borrow::Cow;
 use std::cell::Cell;
 
-use lanepool::event::{BatchPlan, JsonKind, JsonView, LaneOrdering, Source};
+use lanepool::event::{BatchPlan, JsonKind, JsonNumber, JsonView, LaneOrdering, Source};
 use napi_derive::napi;
 
 /// The value kinds `lib/decode.js` writes (`kindOf`), one byte per value (exported to it).
@@ -50,10 +50,14 @@ pub const K_STRING_AGAIN: u8 = 10;
 const EVENT_SOURCE: &str = "eventSource";
 const RECORDS: &str = "Records";
 
-/// The values to read of each record of `source`: `(parent, key)`, parent -1 the record itself,
-/// else an earlier node. `None`: not worth projecting (the DynamoDB lane key needs the members
-/// of `dynamodb.Keys`), decode the live event.
-pub fn nodes(source: Source, unordered: bool) -> Option<Vec<(i32, &'static str)>> {
+/// The values to read of each record of `source` for `ordering`: `(parent, key)`, parent -1
+/// the record itself, else an earlier node. `None`: not worth projecting (the DynamoDB lane
+/// key needs the members of `dynamodb.Keys`; a Kafka event has no `Records`, and its numbers
+/// are not projected), decode the live event.
+pub fn nodes(source: Source, ordering: LaneOrdering) -> Option<Vec<(i32, &'static str)>> {
+    if source.is_kafka() {
+        return None;
+    }
     let mut nodes: Vec<(i32, &'static str)> = Vec::with_capacity(6);
     let mut add = |path: &'static str| {
         let mut parent = -1i32;
@@ -69,7 +73,7 @@ pub fn nodes(source: Source, unordered: bool) -> Option<Vec<(i32, &'static str)>
     };
     add(EVENT_SOURCE);
     add(source.identifier_field());
-    if !unordered {
+    if ordering != LaneOrdering::Unordered {
         if source == Source::DynamoDb {
             return None;
         }
@@ -342,6 +346,15 @@ impl JsonView for ProjectedView<'_, '_> {
 
     fn members(&self) -> Option<Vec<(String, Self)>> {
         if self.code() != K_OBJECT {
+            return None;
+        }
+        self.p.missing()
+    }
+
+    /// The projection holds no number's value: asked for one, it is incomplete (the live
+    /// event is decoded, where `NodeView` reads it).
+    fn number(&self) -> Option<JsonNumber> {
+        if self.code() != K_NUMBER {
             return None;
         }
         self.p.missing()

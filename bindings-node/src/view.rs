@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::ptr;
 
-use lanepool::event::{JsonKind, JsonView};
+use lanepool::event::{JsonKind, JsonNumber, JsonView};
 use napi::{sys, Env, Status};
 
 /// What one decode shares: the env, the first error met, and the property keys made so far
@@ -88,6 +88,11 @@ pub struct NodeView<'a> {
 }
 
 impl NodeView<'_> {
+    /// The value itself (valid during this native call).
+    pub fn raw(&self) -> sys::napi_value {
+        self.value
+    }
+
     fn is_object(&self) -> bool {
         self.ty == sys::ValueType::napi_object && !self.array
     }
@@ -235,5 +240,17 @@ impl JsonView for NodeView<'_> {
             out.push((text, value));
         }
         Some(out)
+    }
+
+    /// A JavaScript number is a double (`JsonNumber::Float`); a bigint is no JSON number.
+    fn number(&self) -> Option<JsonNumber> {
+        if self.ty != sys::ValueType::napi_number {
+            return None;
+        }
+        let mut x = 0f64;
+        // SAFETY: a number value.
+        self.reader
+            .check(unsafe { sys::napi_get_value_double(self.reader.env, self.value, &mut x) })?;
+        Some(JsonNumber::Float(x))
     }
 }

@@ -325,6 +325,114 @@ test('groupKey: string and number keys make lanes, undefined is unkeyed, a throw
   assert.equal(ran, 0);
 });
 
+test('groupKey values are judged by the core key rule: integers are their decimal text, others an EventError', async () => {
+  const pool = new Pool({ concurrency: 8 });
+  const event = sqs(6);
+  // 7, '7', 7n and 7.0 are one lane; '' is a key; null and undefined are unkeyed; 2^70 (a
+  // bigint beyond i64) is its decimal text, the same lane as that string
+  const keys = [7, '7', 7n, '', null, 2n ** 70n];
+  const same = String(2n ** 70n);
+  const lanesOf = async (list) => {
+    const report = await pool.runBatch(
+      event,
+      (record) => {
+        if (record.messageId === 'm0') throw new Error('first of its lane');
+      },
+      { groupKey: (r) => list[Number(r.messageId.slice(1))], throwOnFullBatchFailure: false },
+    );
+    return report;
+  };
+  let report = await lanesOf(keys);
+  assert.deepEqual(
+    report.failures.map((f) => [f.itemIdentifier, f.reason]),
+    [['m0', 'error'], ['m1', 'skipped'], ['m2', 'skipped']],
+  );
+  assert.equal(report.summary.lanes, 3); // "7", "", "1180591620717411303424"
+  report = await lanesOf([same, 1, 2, 3, 4, 2n ** 70n]);
+  assert.deepEqual(report.failures.map((f) => f.itemIdentifier), ['m0', 'm5']);
+
+  for (const [bad, shown] of [
+    [7.5, 'the number 7.5'],
+    [NaN, 'the number NaN'],
+    [2 ** 53, 'beyond'],
+    [true, 'got boolean'],
+    [{ id: 1 }, 'got object'],
+    [[1], 'got object'],
+    [Symbol('k'), 'got symbol'],
+    [() => 'k', 'got function'],
+  ]) {
+    const called = [];
+    let ran = 0;
+    await assert.rejects(
+      pool.process(event, () => ran++, {
+        groupKey: (r) => {
+          called.push(r.messageId);
+          return r.messageId === 'm2' ? bad : 'k';
+        },
+      }),
+      (e) => {
+        assert.ok(e instanceof EventError, String(e));
+        assert.deepEqual([e.index, e.field], [2, 'group_key']);
+        assert.match(e.message, /^record 2: field `group_key`: expected a string, an integer or null/);
+        assert.ok(e.message.includes(shown), e.message);
+        return true;
+      },
+    );
+    // the first key error stops it: no later record's groupKey ran, no handler ran
+    assert.deepEqual(called, ['m0', 'm1', 'm2'], String(shown));
+    assert.equal(ran, 0);
+  }
+});
+
+test('groupKey: a throw propagates unchanged, after the keys before it and before any later key or handler', async () => {
+  const pool = new Pool();
+  const event = sqs(4);
+  // a proxy whose every trap throws: rethrown as is, never read
+  const hostile = new Proxy({}, new Proxy({}, { get: () => () => { throw new Error('trap'); } }));
+  for (const thrown of [new Error('key'), 'a string', undefined, null, 42, hostile]) {
+    const called = [];
+    let ran = 0;
+    // (not assert.rejects, which reads what was thrown)
+    const caught = await pool
+      .process(event, () => ran++, {
+        groupKey: (r) => {
+          called.push(r.messageId);
+          if (r.messageId === 'm1') throw thrown;
+          return 'k';
+        },
+      })
+      .then(
+        () => ({ resolved: true }),
+        (e) => ({ e }),
+      );
+    assert.ok(caught.e === thrown, caught.resolved ? 'resolved' : 'rejected with another value');
+    assert.deepEqual(called, ['m0', 'm1']);
+    assert.equal(ran, 0);
+  }
+  // an invalid key before the throw is the error, and the throwing function never ran
+  const called = [];
+  await assert.rejects(
+    pool.process(event, () => {}, {
+      groupKey: (r) => {
+        called.push(r.messageId);
+        if (r.messageId === 'm0') return false;
+        throw new Error('not reached');
+      },
+    }),
+    (e) => e instanceof EventError && e.index === 0 && e.field === 'group_key',
+  );
+  assert.deepEqual(called, ['m0']);
+  // an event error wins: no groupKey runs
+  const broken = sqs(3);
+  delete broken.Records[2].messageId;
+  let keys = 0;
+  await assert.rejects(
+    pool.process(broken, () => {}, { groupKey: () => keys++ }),
+    (e) => e instanceof EventError && e.index === 2 && e.field === 'messageId',
+  );
+  assert.equal(keys, 0);
+});
+
 test('options are checked', async () => {
   const pool = new Pool();
   const event = sqs(1);

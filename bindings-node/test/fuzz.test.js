@@ -1,9 +1,9 @@
 'use strict';
-// Fuzzed events (test/fuzz/): random JSON values and valid SQS, SQS FIFO, Kinesis and DynamoDB
-// events with fields removed, retyped, emptied or made huge go through Pool.process in a child
-// process, so a crash of the addon fails this test. Every call must end in EventError with the
-// reference model's index/field, or in the model's response (BatchFailedError when no record
-// succeeded). About 8 s by default; LANEPOOL_FUZZ_SECONDS=600 LANEPOOL_FUZZ_SEED=7 for a long run.
+// Fuzzed events (test/fuzz/): random JSON values and valid SQS, SQS FIFO, Kinesis, DynamoDB and
+// Kafka events with fields removed, retyped, emptied or made huge go through Pool.process in a
+// child process, so a crash of the addon fails this test. Every call must end in EventError with
+// the reference model's index/field (and Kafka group), or in the model's response
+// (BatchFailedError when no record succeeded). About 8 s by default; LANEPOOL_FUZZ_SECONDS=600 LANEPOOL_FUZZ_SEED=7 for a long run.
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -26,4 +26,5 @@ test(`fuzzed events for ${seconds} s (seed ${seed}): EventError or the model's r
   // the generator reaches every kind of outcome
   assert.ok(stats.cases >= 200, `only ${stats.cases} cases`);
   assert.ok(stats.eventErrors > 0 && stats.responses > 0 && stats.batchFailed > 0, JSON.stringify(stats));
+  assert.ok(stats.kafka > 0, JSON.stringify(stats));
 });

@@ -32,7 +32,14 @@ function dotted(value, dottedPath) {
   return v;
 }
 
+/** Whether a record is a Kafka event's record (they carry no eventSource of their own). */
+function isKafkaRecord(record) {
+  return record !== null && typeof record === 'object' && record.eventSource === undefined && typeof record.topic === 'string';
+}
+
+/** A record's identifier as the vectors write it (a Kafka record: "<topic>-<partition>@<offset>"). */
 function identifierOf(record) {
+  if (isKafkaRecord(record)) return `${record.topic}-${record.partition}@${record.offset}`;
   switch (record.eventSource) {
     case 'aws:kinesis':
       return record.kinesis.sequenceNumber;
@@ -51,6 +58,20 @@ function canonicalKeys(keys) {
   );
 }
 
+/**
+ * An identifier of a report or response as text: a string as is, a Kafka object
+ * `{ partition, offset }` as "<partition>@<offset>" (how the vectors write it). Asserts the
+ * object's shape: exactly those two members, a string and a non-negative integer number.
+ */
+function identifierText(id) {
+  if (typeof id === 'string') return id;
+  assert.ok(id !== null && typeof id === 'object', `identifier ${String(id)}`);
+  assert.deepEqual(Object.keys(id), ['partition', 'offset'], `identifier ${JSON.stringify(id)}`);
+  assert.equal(typeof id.partition, 'string');
+  assert.ok(Number.isSafeInteger(id.offset) && id.offset >= 0, `offset ${id.offset}`);
+  return `${id.partition}@${id.offset}`;
+}
+
 /** The lane of a record by the vectors' README (rule 5); undefined: unkeyed. */
 function laneOf(record, options) {
   if (options.group_key) {
@@ -58,6 +79,12 @@ function laneOf(record, options) {
     return v === null || v === undefined ? undefined : `custom:${v}`;
   }
   if (options.ordering === 'unordered') return undefined;
+  if (isKafkaRecord(record)) {
+    const partition = `kafka:${record.topic}-${record.partition}`;
+    if (options.ordering !== 'key') return partition;
+    // one lane per (topic-partition, key); no key (absent or null) is one lane per partition
+    return record.key === undefined || record.key === null ? `${partition}/nokey` : `${partition}/key:${record.key}`;
+  }
   switch (record.eventSource) {
     case 'aws:sqs': {
       const g = dotted(record, 'attributes.MessageGroupId');
@@ -195,6 +222,8 @@ module.exports = {
   delay,
   dotted,
   identifierOf,
+  identifierText,
+  isKafkaRecord,
   laneOf,
   vectorHandler,
   assertLaneDiscipline,

@@ -511,6 +511,26 @@ test('the processor is reusable, has a default pool, and refuses processSync and
   assert.throws(() => new ParallelBatchProcessor(EventType.SQS, { pool: {} }), TypeError);
 });
 
+test('Powertools has no Kafka event type, and a Kafka one is refused with a clear error', () => {
+  // If Powertools gains one, this test fails: then the processor must hand it Kafka events.
+  assert.deepEqual(
+    Object.values(EventType).filter((t) => /kafka|msk/i.test(t)),
+    [],
+  );
+  for (const kafka of ['Kafka', 'aws:kafka', 'SelfManagedKafka', 'MSK']) {
+    assert.throws(
+      () => new ParallelBatchProcessor(kafka),
+      (e) =>
+        e instanceof TypeError &&
+        e.message.includes('not Kafka') &&
+        e.message.includes(kafka) &&
+        e.message.includes('pool.process'),
+      kafka,
+    );
+  }
+  for (const ok of Object.values(EventType)) assert.ok(new ParallelBatchProcessor(ok) instanceof BatchProcessor);
+});
+
 test('a malformed event rejects with lanepool EventError before any handler runs', async () => {
   const { EventError } = require('lanepool');
   const processor = new ParallelBatchProcessor(EventType.SQS);

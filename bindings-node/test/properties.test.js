@@ -8,7 +8,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { Pool, BatchFailedError } = require('lanepool');
-const { rng, sqsRecord, assertLaneDiscipline, delay, blockFor } = require('./helpers');
+const { rng, sqsRecord, assertLaneDiscipline, delay, blockFor, laneOf } = require('./helpers');
 
 const CASES = Number(process.env.LANEPOOL_PROP_CASES || 150);
 const SEED = Number(process.env.LANEPOOL_PROP_SEED || 20261123);
@@ -157,5 +157,124 @@ test('random FIFO batches under a deadline: nothing starts after it, every recor
     assert.equal(report.succeeded.length + report.failures.length, n, `case ${k}`);
     const started = report.failures.filter((f) => f.attempts > 0).length + report.succeeded.length;
     assert.equal(started, starts.length, `case ${k}`);
+  }
+});
+
+/**
+ * A random Kafka event: topic-partitions in a random order (not sorted), each an array of
+ * records with increasing offsets and keys from a small set (some null, some absent).
+ */
+function generateKafka(random) {
+  const source = random.pick(['aws:kafka', 'SelfManagedKafka', 'aws:SelfManagedKafka']);
+  const partitions = [];
+  for (const topic of ['orders', 'pay.ments', 'clicks_v2'].slice(0, random.int(1, 3))) {
+    for (let p = 0; p < random.int(1, 4); p++) partitions.push([topic, random.int(0, 40)]);
+  }
+  // distinct partitions, shuffled
+  const seen = new Set();
+  const groups = partitions.filter(([t, p]) => !seen.has(`${t}-${p}`) && seen.add(`${t}-${p}`));
+  for (let i = groups.length - 1; i > 0; i--) {
+    const j = random.int(0, i);
+    [groups[i], groups[j]] = [groups[j], groups[i]];
+  }
+  const records = {};
+  const order = []; // every record in event order
+  for (const [topic, partition] of groups) {
+    let offset = random.int(0, 2 ** 40);
+    const list = [];
+    for (let k = random.int(0, 8); k > 0; k--) {
+      offset += random.int(1, 3);
+      const r = {
+        topic,
+        partition,
+        offset,
+        timestamp: 1700000000000 + offset,
+        timestampType: 'CREATE_TIME',
+        value: random() < 0.1 ? null : Buffer.from(`{"n":${offset}}`).toString('base64'),
+        headers: [],
+      };
+      const key = random();
+      if (key < 0.15) r.key = null;
+      else if (key > 0.25) r.key = Buffer.from(`user-${random.int(0, 3)}`).toString('base64');
+      // else: no key member at all
+      list.push(r);
+      order.push(r);
+    }
+    records[`${topic}-${partition}`] = list;
+  }
+  const event = { eventSource: source, bootstrapServers: 'b-1.example:9092', records };
+  if (source === 'aws:kafka') event.eventSourceArn = 'arn:aws:kafka:us-east-1:123456789012:cluster/c/1';
+  const spec = order.map(() => {
+    const r = random();
+    return { failures: r < 0.1 ? Infinity : r < 0.25 ? random.int(1, 2) : 0, sleep: random() < 0.5 ? 0 : random.int(1, 3) };
+  });
+  return {
+    event,
+    order,
+    spec,
+    ordering: random.pick([undefined, 'auto', 'key', 'key', 'unordered']),
+    concurrency: random.int(1, 8),
+    retries: random.int(0, 2),
+    sync: random() < 0.3,
+  };
+}
+
+test(`random Kafka batches: partition (or key) lanes in offset order, the rest of a failed lane skipped, { partition, offset } identifiers (${CASES} cases, seed ${SEED})`, async () => {
+  const random = rng(SEED ^ 0x4b61);
+  for (let k = 0; k < CASES; k++) {
+    const c = generateKafka(random);
+    const records = c.order;
+    const label = `case ${k} (seed ${SEED}, ${c.event.eventSource}, ${records.length} records, ordering ${c.ordering}, concurrency ${c.concurrency}, retries ${c.retries}, sync ${c.sync}): `;
+    const lanes = records.map((r) => laneOf(r, { ordering: c.ordering }));
+    const index = new Map(records.map((r, i) => [r, i]));
+    const calls = [];
+    const counts = new Array(records.length).fill(0);
+    const run = (record) => {
+      const i = index.get(record);
+      assert.ok(i !== undefined, `${label}not the caller's record`);
+      const call = { i, start: performance.now(), end: NaN };
+      calls.push(call);
+      return { i, attempt: ++counts[i], call };
+    };
+    const handler = c.sync
+      ? (record) => {
+          const { i, attempt, call } = run(record);
+          blockFor(c.spec[i].sleep);
+          call.end = performance.now();
+          if (attempt <= c.spec[i].failures) throw new Error(`fail ${i}`);
+        }
+      : async (record) => {
+          const { i, attempt, call } = run(record);
+          if (c.spec[i].sleep) await delay(c.spec[i].sleep);
+          else await null;
+          call.end = performance.now();
+          if (attempt <= c.spec[i].failures) throw new Error(`fail ${i}`);
+        };
+    const report = await new Pool({ concurrency: c.concurrency }).runBatch(c.event, handler, {
+      retries: c.retries,
+      retryBackoffMs: 0,
+      throwOnFullBatchFailure: false,
+      ...(c.ordering ? { ordering: c.ordering } : {}),
+    });
+    assertLaneDiscipline(calls, lanes, label);
+    const want = model(c, lanes);
+    const idOf = (r) => ({ partition: `${r.topic}-${r.partition}`, offset: r.offset });
+    want.forEach((w, i) => assert.equal(counts[i], w.attempts, `${label}record ${i} calls`));
+    assert.deepEqual(
+      report.failures.map((f) => [f.index, f.reason, f.attempts]),
+      want.flatMap((w, i) => (w.outcome === 'succeeded' ? [] : [[i, w.outcome, w.attempts]])),
+      label,
+    );
+    // identifiers: exactly { partition, offset }, the offset a number, in event order
+    assert.deepEqual(
+      report.response,
+      { batchItemFailures: want.flatMap((w, i) => (w.outcome === 'succeeded' ? [] : [{ itemIdentifier: idOf(records[i]) }])) },
+      label,
+    );
+    assert.deepEqual(report.failures.map((f) => f.itemIdentifier), report.response.batchItemFailures.map((f) => f.itemIdentifier), label);
+    assert.deepEqual(report.succeeded, want.flatMap((w, i) => (w.outcome === 'succeeded' ? [idOf(records[i])] : [])), label);
+    assert.equal(report.summary.records, records.length, label);
+    assert.equal(report.summary.lanes, new Set(lanes.filter((l) => l !== undefined)).size, label);
+    assert.equal(report.summary.source, c.event.eventSource === 'aws:kafka' ? 'aws:kafka' : 'SelfManagedKafka', label);
   }
 });

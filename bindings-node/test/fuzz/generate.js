@@ -1,6 +1,6 @@
 'use strict';
 // A seeded generator of Lambda events for fuzzing: random JSON values, and valid SQS, SQS FIFO,
-// Kinesis and DynamoDB events with fields removed, retyped, emptied or made huge.
+// Kinesis, DynamoDB and Kafka events with fields removed, retyped, emptied or made huge.
 
 const helpers = require('../helpers');
 
@@ -118,14 +118,58 @@ function mutate(r, obj, path) {
   else if (action === 1) parent[key] = randomJson(r);
   else if (action === 2) parent[key] = r.pick(['', {}, [], null]);
   else if (action === 3) parent[key] = huge(r);
-  else if (action === 4) parent[key] = r.pick(['aws:sqs', 'aws:kinesis', 'aws:dynamodb', 'aws:s3', 'AWS:SQS']);
+  else if (action === 4) parent[key] = r.pick(['aws:sqs', 'aws:kinesis', 'aws:dynamodb', 'aws:s3', 'AWS:SQS', 'aws:kafka', 7, -1, 1.5, 2 ** 53]);
   else parent[key] = Object.fromEntries(Array.from({ length: r.int(1, 2000) }, (_, k) => [`k${k}`, { S: `${k}` }]));
+}
+
+const KAFKA_PATHS = ['topic', 'partition', 'offset', 'key', 'value'];
+const TOPICS = ['orders', 'pay.ments', 'a-b', 'x_1'];
+
+/** A Kafka event (MSK or self-managed), mutated like the others, or in its groups. */
+function kafka(r) {
+  const eventSource = r.pick(['aws:kafka', 'SelfManagedKafka', 'aws:SelfManagedKafka']);
+  const records = {};
+  const all = [];
+  for (let g = r.int(0, 4); g > 0; g--) {
+    const topic = r.pick(TOPICS);
+    const partition = r.int(0, 12);
+    let offset = r.chance(0.1) ? Number.MAX_SAFE_INTEGER - 20 : r.int(0, 1e6);
+    const keys = Array.from({ length: r.int(1, 3) }, () => randomString(r, 4));
+    const list = Array.from({ length: r.int(0, 6) }, () => {
+      const rec = { topic, partition, offset: (offset += r.int(1, 3)), timestamp: 1700000000000, timestampType: 'CREATE_TIME', value: 'e30=', headers: [] };
+      const k = r.int(0, 4);
+      if (k === 0) rec.key = null;
+      else if (k > 1) rec.key = r.pick(keys);
+      return rec;
+    });
+    records[`${topic}-${partition}`] = list;
+    all.push(...list);
+  }
+  const event = { eventSource, bootstrapServers: 'b-1:9092', records };
+  const mutations = r.chance(0.4) ? 0 : r.int(1, 2);
+  for (let m = 0; m < mutations; m++) {
+    const what = r.int(0, 9);
+    if (what === 0) mutate(r, event, 'records');
+    else if (what === 1) mutate(r, event, 'eventSource');
+    else if (what === 2 && Object.keys(records).length > 0) {
+      // a group under another key, or not an array
+      const name = r.pick(Object.keys(records));
+      if (r.chance(0.5)) records[`${r.pick(TOPICS)}-${r.int(0, 12)}`] = records[name];
+      else records[name] = randomJson(r);
+    } else if (all.length > 0) {
+      const i = r.int(0, all.length - 1);
+      if (r.chance(0.1)) Object.keys(all[i]).forEach((k) => delete all[i][k]);
+      else mutate(r, all[i], r.pick(KAFKA_PATHS));
+    }
+  }
+  return event;
 }
 
 /** One fuzz event: a random JSON value (10%) or a mutated valid event. */
 function generate(r) {
   if (r.chance(0.1)) return randomJson(r);
-  const kind = r.pick(['sqs', 'fifo', 'kinesis', 'dynamodb']);
+  const kind = r.pick(['sqs', 'fifo', 'kinesis', 'dynamodb', 'kafka']);
+  if (kind === 'kafka') return kafka(r);
   const n = r.chance(0.05) ? r.int(500, 3000) : r.int(0, 12);
   const groups = Array.from({ length: r.int(1, 4) }, () => randomString(r, 4));
   const records = Array.from({ length: n }, (_, i) =>

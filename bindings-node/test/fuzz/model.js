@@ -27,9 +27,10 @@ function lookup(value, path) {
 }
 
 class ModelError {
-  constructor(index, field) {
+  constructor(index, field, group = null) {
     this.index = index;
     this.field = field;
+    this.group = group;
   }
 }
 
@@ -49,14 +50,73 @@ function canonicalKeys(keys, index) {
   return JSON.stringify(attrs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
 }
 
+const KAFKA_SOURCES = new Set(['aws:kafka', 'SelfManagedKafka', 'aws:SelfManagedKafka']);
+
+/** A Kafka partition or offset: a number holding a non-negative integer exactly, or throws. */
+function kafkaInteger(record, index, field) {
+  const v = lookup(record, field);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new ModelError(index, field);
+  return v === 0 ? 0 : v; // -0 is 0
+}
+
+/**
+ * A Kafka event by the rules: records in `records` key order, then array order; identifiers
+ * `{ partition: "<topic>-<partition>", offset }`; lanes by topic-partition (ordering 'key': and
+ * the record key, no key being one lane per partition).
+ */
+function decodeKafka(event, ordering) {
+  const groups = event.records;
+  if (groups === undefined) throw new ModelError(null, 'records');
+  if (!isObject(groups)) throw new ModelError(null, 'records');
+  const names = Object.keys(groups);
+  for (const name of names) {
+    if (!Array.isArray(groups[name])) throw new ModelError(null, 'records', name);
+  }
+  const ids = [];
+  const lanes = [];
+  let index = 0;
+  for (const name of names) {
+    for (const record of groups[name]) {
+      const at = (field) => new ModelError(index, field, name);
+      if (!isObject(record)) throw at(null);
+      const topic = lookup(record, 'topic');
+      if (typeof topic !== 'string' || topic === '') throw at('topic');
+      let partition;
+      let offset;
+      try {
+        partition = kafkaInteger(record, index, 'partition');
+        offset = kafkaInteger(record, index, 'offset');
+      } catch (e) {
+        throw at(e.field);
+      }
+      const tp = wellFormed(`${topic}-${partition}`);
+      const group = wellFormed(name);
+      if (group !== tp) throw at(group.startsWith(`${wellFormed(topic)}-`) ? 'partition' : 'topic');
+      ids.push({ partition: tp, offset });
+      if (ordering === 'unordered') lanes.push(undefined);
+      else if (ordering !== 'key') lanes.push(`kafka:${tp}`);
+      else {
+        const key = lookup(record, 'key');
+        if (key === undefined || key === null) lanes.push(`kafka:${tp}\0-`);
+        else if (typeof key === 'string') lanes.push(`kafka:${tp}\0+${wellFormed(key)}`);
+        else throw at('key');
+      }
+      index++;
+    }
+  }
+  return { ids, lanes };
+}
+
 /**
  * Decodes `event` by the rules: `{ ids, lanes }` (lane undefined: unkeyed) or
- * `{ error: { index, field } }` for the first problem in record order.
+ * `{ error: { index, field, group } }` for the first problem in record order (`group`: the
+ * Kafka `records` key it is in, else null).
  */
 function decode(event, ordering) {
   try {
     if (!isObject(event)) throw new ModelError(null, null);
     const records = event.Records;
+    if (records === undefined && KAFKA_SOURCES.has(event.eventSource)) return decodeKafka(event, ordering);
     if (!Array.isArray(records)) throw new ModelError(null, 'Records');
     const ids = [];
     const lanes = [];
@@ -64,6 +124,7 @@ function decode(event, ordering) {
     records.forEach((record, index) => {
       if (!isObject(record)) throw new ModelError(index, null);
       const source = lookup(record, 'eventSource');
+      // (a Kafka source inside Records is named too: a Kafka event has no Records)
       if (typeof source !== 'string' || !(source in SOURCES) || (first !== undefined && source !== first)) {
         throw new ModelError(index, 'eventSource');
       }
@@ -91,7 +152,7 @@ function decode(event, ordering) {
     });
     return { ids, lanes };
   } catch (e) {
-    if (e instanceof ModelError) return { error: { index: e.index, field: e.field } };
+    if (e instanceof ModelError) return { error: { index: e.index, field: e.field, group: e.group } };
     throw e;
   }
 }

@@ -24,15 +24,20 @@ function describe(event) {
 async function main() {
   const r = rng(seed);
   const pool = new Pool({ concurrency: 4 });
-  const stats = { cases: 0, eventErrors: 0, responses: 0, batchFailed: 0, records: 0 };
+  const stats = { cases: 0, eventErrors: 0, responses: 0, batchFailed: 0, records: 0, kafka: 0 };
   const until = performance.now() + seconds * 1000;
   for (let iteration = 0; performance.now() < until; iteration++) {
     const event = generate(r);
-    const ordering = r.chance(0.2) ? 'unordered' : 'auto';
+    const ordering = r.chance(0.2) ? 'unordered' : r.chance(0.25) ? 'key' : 'auto';
     const model = decode(event, ordering);
     const fails = failsOf(iteration);
     const index = new Map();
-    const records = Array.isArray(event?.Records) ? event.Records : [];
+    const groups = event?.records;
+    const records = Array.isArray(event?.Records)
+      ? event.Records
+      : groups !== null && typeof groups === 'object' && !Array.isArray(groups)
+        ? Object.values(groups).filter(Array.isArray).flat()
+        : [];
     records.forEach((rec, i) => {
       if (rec !== null && typeof rec === 'object') index.set(rec, i);
     });
@@ -55,10 +60,12 @@ async function main() {
       process.exit(1);
     };
     stats.cases++;
+    if (event !== null && typeof event === 'object' && !Array.isArray(event) && event.Records === undefined && 'records' in event) stats.kafka++;
     if (model.error) {
       if (!(outcome.error instanceof EventError)) fail('expected EventError');
-      if (outcome.error.index !== model.error.index || outcome.error.field !== model.error.field) {
-        fail(`EventError at ${outcome.error.index}/${outcome.error.field}, expected ${model.error.index}/${model.error.field}`);
+      const { index: i, field, group } = outcome.error;
+      if (i !== model.error.index || field !== model.error.field || group !== model.error.group) {
+        fail(`EventError at ${i}/${field}/${group}, expected ${model.error.index}/${model.error.field}/${model.error.group}`);
       }
       if (calls !== 0) fail('a handler ran despite the EventError');
       stats.eventErrors++;

@@ -49,5 +49,5 @@ export const kinesis = new ParallelBatchProcessor(EventType.KinesisDataStreams, 
 export const fallback: Pool = defaultPool();
 export { asBase };
 
-// @ts-expect-error: ordering is 'auto' | 'unordered'
+// @ts-expect-error: ordering is 'auto' | 'unordered' | 'key'
 export const wrong = new ParallelBatchProcessor(EventType.SQS, { ordering: 'lanes' });

@@ -1,5 +1,15 @@
 // Type-checked by test.sh (tsc --noEmit): the declarations accept typical use and reject misuse.
-import type { Context, DynamoDBStreamEvent, KinesisStreamEvent, SQSBatchResponse, SQSEvent, SQSHandler } from 'aws-lambda';
+import type {
+  Context,
+  DynamoDBStreamEvent,
+  KinesisStreamEvent,
+  MSKEvent,
+  MSKRecord,
+  SelfManagedKafkaEvent,
+  SQSBatchResponse,
+  SQSEvent,
+  SQSHandler,
+} from 'aws-lambda';
 import {
   BatchFailedError,
   DEFAULT_CONCURRENCY,
@@ -8,6 +18,8 @@ import {
   EventError,
   Pool,
   type BatchReport,
+  type KafkaBatchResponse,
+  type KafkaItemIdentifier,
   type Scope,
 } from 'lanepool';
 
@@ -63,8 +75,38 @@ export async function scopes(): Promise<number[]> {
 
 export const sqsResponse = (e: SQSEvent): Promise<SQSBatchResponse> => pool.process(e, () => undefined);
 
+// Kafka: records are MSKRecord / SelfManagedKafkaRecord, identifiers { partition, offset }.
+export async function msk(event: MSKEvent, context: Context): Promise<KafkaBatchResponse> {
+  return pool.process(event, async (record: MSKRecord, { signal }) => {
+    const where: string = `${record.topic}-${record.partition}@${record.offset}`;
+    if (signal.aborted) throw new Error(where + record.value);
+  }, { context, ordering: 'key', groupKey: (r) => r.offset });
+}
+
+export async function selfManaged(event: SelfManagedKafkaEvent) {
+  const report = await pool.runBatch(event, (record) => record.key, { ordering: 'key' });
+  const ids: KafkaItemIdentifier[] = report.succeeded;
+  const failed: KafkaItemIdentifier | undefined = report.failures[0]?.itemIdentifier;
+  const first = report.response.batchItemFailures[0]?.itemIdentifier;
+  const offset: number | undefined = first?.offset;
+  const partition: string | undefined = first?.partition;
+  return { ids, failed, offset, partition, source: report.summary.source };
+}
+
+export async function anyEvent(event: SQSEvent | MSKEvent) {
+  const response = await pool.process(event, () => {});
+  // a string for SQS, an object for Kafka
+  return response.batchItemFailures.map((f) => (typeof f.itemIdentifier === 'string' ? f.itemIdentifier : f.itemIdentifier.partition));
+}
+
 // Misuse is rejected.
-// @ts-expect-error ordering takes 'auto' | 'unordered'
+// @ts-expect-error a Kafka record's identifier is an object, not a string
+pool.process({} as MSKEvent, () => {}).then((r): string => r.batchItemFailures[0].itemIdentifier);
+// @ts-expect-error an MSK record has no body
+pool.process({} as MSKEvent, (r) => r.body);
+// @ts-expect-error groupKey returns a string, a number, a bigint, null or undefined
+pool.process({} as MSKEvent, () => {}, { groupKey: (r) => r.offset > 0 });
+// @ts-expect-error ordering takes 'auto' | 'unordered' | 'key'
 pool.process({ Records: [] } as SQSEvent, () => {}, { ordering: 'fifo' });
 // @ts-expect-error an SQS record has no kinesis field
 pool.process({ Records: [] } as SQSEvent, (r) => r.kinesis);
