@@ -1,5 +1,6 @@
 // End-to-end: examples/node/handler.js in a child Node process driven by a Lambda Runtime API
-// served on 127.0.0.1 (runtime_api.mjs), run twice: through the minimal runtime loop in
+// served on 127.0.0.1 (runtime_api.py, the Python suite's, run as a child process through
+// runtime_api_client.mjs), run twice: through the minimal runtime loop in
 // node_bootstrap.js, and under AWS's runtime interface client `aws-lambda-ric` from npm (the
 // client Lambda's Node images use), installed by tests/e2e/run.sh into tests/e2e/.node-ric
 // (LANEPOOL_E2E_NODE_RIC=dir holding node_modules/aws-lambda-ric to use another; when it is
@@ -24,7 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { RuntimeApi } from './runtime_api.mjs';
+import { RuntimeApi } from './runtime_api_client.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
