@@ -10,6 +10,8 @@
 #            Node 24 (scripts/node-versions puts it in .tools/node-24) with aws-lambda-ric 4.x,
 #            which adds Lambda Managed Instances' multi-concurrent mode (worker threads, several
 #            invocations at once in each).
+#   Rust:    examples/rust's `lambda` binary (lambda_runtime's run_concurrent, its Lambda Managed
+#            Instances mode), tests/e2e/test_rust_runtime.py; this script builds it (debug).
 # Both Node suites talk to the Runtime API of tests/e2e/runtime_api.py, run as a child process.
 #
 # Run from anywhere, after the faces are built:
@@ -31,7 +33,7 @@
 #        LANEPOOL_E2E_NODE_RIC=dir holding node_modules/aws-lambda-ric (default tests/e2e/.node-ric);
 #        LANEPOOL_E2E_NODE_RIC4=the same for 4.x (default tests/e2e/.node-ric4);
 #        LANEPOOL_E2E_NODE24=/path/to/node of a Node 24 (default: scripts/node-versions 24);
-#        LANEPOOL_E2E_ONLY=python|node|node24 to run one suite (node: the PATH's node only).
+#        LANEPOOL_E2E_ONLY=python|node|node24|rust to run one suite (node: the PATH's node only).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -153,6 +155,20 @@ elif [ -z "$ONLY" ] || [ "$ONLY" = node ] || [ "$ONLY" = node24 ]; then
       LANEPOOL_E2E_NODE_RIC="$NODE_RIC4_DIR" LANEPOOL_E2E_REQUIRE_RIC="$require_ric" LANEPOOL_E2E_REQUIRE_LMI="$require_ric" \
         "$NODE24" --test tests/e2e/test_node_runtime.mjs || status=1
     fi
+  fi
+fi
+
+if [ -z "$ONLY" ] || [ "$ONLY" = rust ]; then
+  step "Rust: examples/rust's lambda binary under lambda_runtime (run_concurrent), one at a time and with AWS_LAMBDA_MAX_CONCURRENCY=4"
+  if [ ! -x "$PY" ]; then PY=python3; fi
+  "$PY" -c 'import pytest' 2>/dev/null || "$PY" -m pip install --quiet --disable-pip-version-check pytest
+  target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+  if cargo build --quiet -p lanepool-example --bin lambda; then
+    LANEPOOL_E2E_RUST_BIN="$target_dir/debug/lambda" LANEPOOL_E2E_REQUIRE_RUST=1 \
+      "$PY" -m pytest -q -p no:cacheprovider tests/e2e/test_rust_runtime.py || status=1
+  else
+    echo "e2e: cargo build -p lanepool-example --bin lambda failed" >&2
+    status=1
   fi
 fi
 
