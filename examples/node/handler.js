@@ -12,20 +12,29 @@
 //   whose payload (SQS `body`, base64-decoded Kinesis `data`, DynamoDB `NewImage`) contains
 //   `poison`. It honours the deadline through the `signal` lanepool passes. Throwing fails that record; in a FIFO message group or Kinesis partition key the later
 //   records of that lane are then skipped (and retried by Lambda), keeping their order.
-// - `handler` resolves to `{ batchItemFailures: [{ itemIdentifier }, ...] }`.
+// - `handler` is an async function of (event, context) and resolves to
+//   `{ batchItemFailures: [{ itemIdentifier }, ...] }`. Lambda's Node.js 24 runtime no longer
+//   accepts callback-style handlers, `(event, context, callback)`, nor does Node.js 22 on Lambda
+//   Managed Instances: keep it async.
+// - Lambda Managed Instances run several invocations at once in one process: the runtime client
+//   loads this module in each of its worker threads (AWS_LAMBDA_NODEJS_WORKER_COUNT), each serving
+//   several invocations concurrently (up to AWS_LAMBDA_MAX_CONCURRENCY in all). Each worker thread
+//   has its own `pool`; invocations side by side on one pool each get their own `concurrency`
+//   limit. Nothing per-invocation lives at module level: the request id travels with the call.
 //
 // Knob (for the end-to-end tests; off by default): LANEPOOL_EXAMPLE_LOG=/path appends one line per
-// record start and end: `start|end <request id> <record id> <time_ns>`.
+// record start and end: `start|end <request id> <record id> <time_ns> <pid>/<thread id>`.
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const { setTimeout: sleep } = require('node:timers/promises');
+const { threadId } = require('node:worker_threads');
 const { Pool } = require('lanepool');
 
 const pool = new Pool({ concurrency: 16 });
 
 const logPath = process.env.LANEPOOL_EXAMPLE_LOG;
 const logFd = logPath ? fs.openSync(logPath, 'a') : null;
-let requestId = '-'; // the invocation being processed; the runtime runs one at a time per process
+const thread = `${process.pid}/${threadId}`; // threadId 0: the main thread
 
 function recordId(record) {
   if (record.messageId !== undefined) return record.messageId;
@@ -39,11 +48,11 @@ function payload(record) {
   return JSON.stringify(record.dynamodb?.NewImage ?? {});
 }
 
-function log(phase, id) {
+function log(phase, requestId, id) {
   if (logFd === null) return;
   const ns = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
-  // One write on an O_APPEND descriptor: lines from concurrent records never interleave.
-  fs.writeSync(logFd, `${phase} ${requestId} ${id} ${ns}\n`);
+  // One write on an O_APPEND descriptor: lines from concurrent records (and threads) never interleave.
+  fs.writeSync(logFd, `${phase} ${requestId} ${id} ${ns} ${thread}\n`);
 }
 
 // 10-30 ms, the same for a given identifier every run (and in the Python example).
@@ -53,20 +62,21 @@ function ioMs(id) {
 
 // lanepool passes `{ signal }`, an AbortSignal that fires at the invocation's deadline (less the
 // margin): hand it to your I/O (fetch, AWS SDK calls) so a record still running then gives up at once.
-async function recordHandler(record, { signal } = {}) {
+// `requestId` only labels the log lines.
+async function recordHandler(record, { signal } = {}, requestId = '-') {
   const id = recordId(record);
-  log('start', id);
+  log('start', requestId, id);
   try {
     await sleep(ioMs(id), undefined, { signal }); // the I/O a real handler would do
     if (payload(record).includes('poison')) throw new Error(`poison record ${id}`);
   } finally {
-    log('end', id);
+    log('end', requestId, id);
   }
 }
 
 exports.handler = async (event, context) => {
-  requestId = context?.awsRequestId ?? '-';
-  return pool.process(event, recordHandler, { context });
+  const requestId = context?.awsRequestId ?? '-';
+  return pool.process(event, (record, options) => recordHandler(record, options, requestId), { context });
 };
 
 exports.recordHandler = recordHandler;

@@ -11,9 +11,9 @@
 // The context has awsRequestId, invokedFunctionArn, the function's names and
 // getRemainingTimeInMillis() from the Lambda-Runtime-Deadline-Ms header.
 //
-// Later: the real client from npm, `aws-lambda-ric` (`npx aws-lambda-ric handler.handler`), can run
-// the same handler against the same Runtime API; test_node_runtime.mjs picks the command in
-// runtimeCommand(), which is the one place to switch.
+// Callback-style handlers (event, context, callback) are not supported, as on Lambda's Node.js 24.
+// The same tests also run the handler under AWS's client from npm, `aws-lambda-ric`;
+// test_node_runtime.mjs picks the command in runtimeCommand().
 const http = require('node:http');
 const path = require('node:path');
 

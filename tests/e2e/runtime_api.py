@@ -12,13 +12,24 @@ Endpoints, as Lambda's own:
 Each result is stored with the size of the example handler's record log
 (``LANEPOOL_EXAMPLE_LOG``) at the moment the result arrived, so a test can tell which log lines
 were written after the response was posted.
+
+``max_concurrency`` (Lambda Managed Instances' ``AWS_LAMBDA_MAX_CONCURRENCY``): at most that many
+invocations are out (handed out, no result yet) at a time, as Lambda sends an execution
+environment no more; a ``GET /next`` beyond that waits for a result. ``None``: one runtime loop
+asks for one invocation at a time anyway. ``peak_in_flight`` is the most that were out at once.
+
+The Python tests use :class:`RuntimeApi` in-process. The Node tests run this file as a child
+process, ``python3 runtime_api.py --serve [--log PATH] [--timeout-ms N] [--max-concurrency N]``,
+driven by JSON lines (see :func:`serve`): one Runtime API, the same measurements, for both.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import queue
+import sys
 import threading
 import time
 import uuid
@@ -48,11 +59,22 @@ class RuntimeApi:
     polls: int = 0  # GET /next requests received so far
     handed_out: list = field(default_factory=list)  # request ids, in order
     deadlines_ms: dict = field(default_factory=dict)  # request id -> the Lambda-Runtime-Deadline-Ms sent
+    max_concurrency: int | None = None  # at most this many invocations out at once (None: no limit)
+    peak_in_flight: int = 0  # the most invocations out (handed out, no result yet) at once
+    # Called (outside the lock) with ("poll" | "handed_out" | "result" | "init_error", details) as
+    # each happens: serve() forwards them to the process that drives it.
+    listener: object = None
 
     def __post_init__(self) -> None:
         self._queue: queue.Queue = queue.Queue()
         self._cond = threading.Condition()
+        self._slots = threading.Semaphore(self.max_concurrency) if self.max_concurrency else None
+        self._in_flight: set = set()
         api = self
+
+        def tell(kind: str, details: dict) -> None:
+            if api.listener is not None:
+                api.listener(kind, details)
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -87,7 +109,11 @@ class RuntimeApi:
                     return self._reply(404, b'{"errorMessage":"not found"}')
                 with api._cond:
                     api.polls += 1
+                    polls = api.polls
                     api._cond.notify_all()
+                tell("poll", {"polls": polls})
+                if api._slots is not None:
+                    api._slots.acquire()  # max_concurrency out: wait for a result
                 item = api._queue.get()
                 if item is None:  # shutting down: leave the client waiting no longer
                     self.close_connection = True
@@ -97,7 +123,11 @@ class RuntimeApi:
                 with api._cond:
                     api.handed_out.append(request_id)
                     api.deadlines_ms[request_id] = deadline_ms
+                    api._in_flight.add(request_id)
+                    api.peak_in_flight = max(api.peak_in_flight, len(api._in_flight))
+                    in_flight = len(api._in_flight)
                     api._cond.notify_all()
+                tell("handed_out", {"request_id": request_id, "deadline_ms": deadline_ms, "in_flight": in_flight})
                 body = json.dumps(event).encode()
                 self._reply(200, body, {
                     "Content-Type": "application/json",
@@ -120,6 +150,7 @@ class RuntimeApi:
                     with api._cond:
                         api.init_errors.append(parsed)
                         api._cond.notify_all()
+                    tell("init_error", {"body": parsed})
                     return self._reply(202, b'{"status":"OK"}')
                 if len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
                     result = Result(parts[1], parts[2], parsed, dict(self.headers), log_offset, now)
@@ -127,7 +158,16 @@ class RuntimeApi:
                         if parts[1] in api.results:
                             return self._reply(400, b'{"errorMessage":"result already posted"}')
                         api.results[parts[1]] = result
+                        freed = parts[1] in api._in_flight
+                        api._in_flight.discard(parts[1])
                         api._cond.notify_all()
+                    if freed and api._slots is not None:
+                        api._slots.release()
+                    tell("result", {
+                        "request_id": result.request_id, "kind": result.kind, "body": result.body,
+                        "headers": result.headers, "log_offset": result.log_offset,
+                        "time_ms": result.time_ns / 1e6,
+                    })
                     return self._reply(202, b'{"status":"OK"}')
                 self._reply(404, b'{"errorMessage":"not found"}')
 
@@ -146,10 +186,11 @@ class RuntimeApi:
         host, port = self._server.server_address[:2]
         return f"{host}:{port}"
 
-    def invoke(self, event: object, timeout_ms: int | None = None) -> str:
-        """Queues an event for the next ``GET /next``; returns its request id. The deadline sent is
-        ``timeout_ms`` (default: the server's ``timeout_ms``) after the event is handed out."""
-        request_id = str(uuid.uuid4())
+    def invoke(self, event: object, timeout_ms: int | None = None, request_id: str | None = None) -> str:
+        """Queues an event for the next ``GET /next``; returns its request id (a new UUID unless
+        given). The deadline sent is ``timeout_ms`` (default: the server's ``timeout_ms``) after the
+        event is handed out."""
+        request_id = request_id or str(uuid.uuid4())
         self._queue.put((request_id, event, timeout_ms))
         return request_id
 
@@ -175,7 +216,55 @@ class RuntimeApi:
         self.wait(lambda: self.polls >= count, timeout, f"GET /next number {count}", alive)
 
     def close(self) -> None:
-        for _ in range(8):
+        for _ in range(64):
             self._queue.put(None)
+        if self._slots is not None:
+            for _ in range(64):
+                self._slots.release()
         self._server.shutdown()
         self._server.server_close()
+
+
+def serve(argv: list[str] | None = None) -> int:
+    """The Runtime API as a child process of another test (the Node suite), driven by JSON lines.
+
+    On stdout, one object a line: ``{"type": "ready", "address": "127.0.0.1:PORT"}`` first, then
+    as they happen ``{"type": "poll", "polls": N}``, ``{"type": "handed_out", "request_id",
+    "deadline_ms", "in_flight"}``, ``{"type": "result", "request_id", "kind", "body", "headers",
+    "log_offset", "time_ms"}`` and ``{"type": "init_error", "body"}``.
+    On stdin, one command a line: ``{"invoke": {"request_id", "event", "timeout_ms"}}`` (the id is
+    the caller's; ``timeout_ms`` may be null). End of input stops the server and the process."""
+    ap = argparse.ArgumentParser(prog="runtime_api.py")
+    ap.add_argument("--serve", action="store_true", required=True)
+    ap.add_argument("--log", default=None, help="the handler's record log (LANEPOOL_EXAMPLE_LOG)")
+    ap.add_argument("--timeout-ms", type=int, default=60_000)
+    ap.add_argument("--max-concurrency", type=int, default=None)
+    args = ap.parse_args(argv)
+
+    out_lock = threading.Lock()
+
+    def emit(kind: str, details: dict) -> None:
+        line = json.dumps({"type": kind, **details}, separators=(",", ":")) + "\n"
+        with out_lock:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+
+    api = RuntimeApi(log_path=args.log, timeout_ms=args.timeout_ms, max_concurrency=args.max_concurrency,
+                     listener=emit)
+    emit("ready", {"address": api.address})
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        command = json.loads(line)
+        if "invoke" in command:
+            inv = command["invoke"]
+            api.invoke(inv["event"], inv.get("timeout_ms"), inv["request_id"])
+        else:
+            print(f"runtime_api.py: unknown command {line[:200]!r}", file=sys.stderr)
+            return 2
+    api.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(serve())

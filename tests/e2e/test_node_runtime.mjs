@@ -1,5 +1,6 @@
 // End-to-end: examples/node/handler.js in a child Node process driven by a Lambda Runtime API
-// served on 127.0.0.1 (runtime_api.mjs), run twice: through the minimal runtime loop in
+// served on 127.0.0.1 (runtime_api.py, the Python suite's, run as a child process through
+// runtime_api_client.mjs), run twice: through the minimal runtime loop in
 // node_bootstrap.js, and under AWS's runtime interface client `aws-lambda-ric` from npm (the
 // client Lambda's Node images use), installed by tests/e2e/run.sh into tests/e2e/.node-ric
 // (LANEPOOL_E2E_NODE_RIC=dir holding node_modules/aws-lambda-ric to use another; when it is
@@ -18,13 +19,13 @@
 // and the .node built by `bash bindings-node/test.sh`). Run with `bash tests/e2e/run.sh` or `node --test tests/e2e/test_node_runtime.mjs`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { RuntimeApi } from './runtime_api.mjs';
+import { RuntimeApi } from './runtime_api_client.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
@@ -57,11 +58,30 @@ before(() => {
 
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const RIC_BIN = path.join(path.resolve(process.env.LANEPOOL_E2E_NODE_RIC || path.join(HERE, '.node-ric')), 'node_modules', 'aws-lambda-ric', 'bin', 'index.mjs');
-const RIC_MISSING = fs.existsSync(RIC_BIN)
-  ? false
-  : `aws-lambda-ric is not installed at ${RIC_BIN} (tests/e2e/run.sh installs it)`;
+// aws-lambda-ric's entry point is its package.json `bin` (3.x: bin/index.mjs, 4.x: index.mjs).
+const RIC_PKG = path.join(path.resolve(process.env.LANEPOOL_E2E_NODE_RIC || path.join(HERE, '.node-ric')), 'node_modules', 'aws-lambda-ric');
+const RIC = (() => {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(RIC_PKG, 'package.json'), 'utf8'));
+    const bin = path.join(RIC_PKG, typeof pkg.bin === 'string' ? pkg.bin : pkg.bin['aws-lambda-ric']);
+    return fs.existsSync(bin) ? { bin, version: pkg.version } : null;
+  } catch {
+    return null;
+  }
+})();
+const RIC_BIN = RIC?.bin;
+const RIC_MISSING = RIC ? false : `aws-lambda-ric is not installed in ${RIC_PKG} (tests/e2e/run.sh installs it)`;
 if (RIC_MISSING && process.env.LANEPOOL_E2E_REQUIRE_RIC === '1') throw new Error(RIC_MISSING);
+
+// Lambda Managed Instances' multi-concurrent mode: aws-lambda-ric 4.x (Node >= 22) with
+// AWS_LAMBDA_MAX_CONCURRENCY set runs the handler in AWS_LAMBDA_NODEJS_WORKER_COUNT worker threads,
+// each polling GET /next again as soon as it has an invocation, so each serves several at once.
+const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
+const RIC_MAJOR = RIC ? Number(RIC.version.split('.')[0]) : 0;
+const LMI_MISSING = RIC_MISSING
+  || (RIC_MAJOR < 4 && `aws-lambda-ric ${RIC.version} has no multi-concurrent mode (4.x has, on Node >= 22)`)
+  || (NODE_MAJOR < 22 && `Node ${process.versions.node}: aws-lambda-ric 4.x needs Node >= 22`);
+if (LMI_MISSING && process.env.LANEPOOL_E2E_REQUIRE_LMI === '1') throw new Error(LMI_MISSING);
 
 /** The runtimes the handler runs under: our minimal loop, and AWS's client from npm. */
 const RUNTIMES = [
@@ -220,18 +240,23 @@ function checkDeadline(name, requestId, event, log, result, deadlineMs) {
   }
 }
 
-async function withRuntime(runtime, label, fn) {
+// `env`: more environment for the runtime process; `maxConcurrency`: the Runtime API hands out at
+// most that many invocations at once (Lambda Managed Instances' AWS_LAMBDA_MAX_CONCURRENCY).
+async function withRuntime(runtime, label, fn, { env = {}, maxConcurrency = null } = {}) {
   const dir = fs.mkdtempSync(path.join(tmp, `${label}-`));
   const logPath = path.join(dir, 'records.log');
   fs.writeFileSync(logPath, '');
-  const api = await new RuntimeApi({ logPath }).start();
+  const api = await new RuntimeApi({ logPath, maxConcurrency }).start();
   const [cmd, args] = runtimeCommand(runtime);
   const out = [];
+  const inherited = { ...process.env };
+  delete inherited.AWS_LAMBDA_MAX_CONCURRENCY; // a runtime in multi-concurrent mode only when asked
+  delete inherited.AWS_LAMBDA_NODEJS_WORKER_COUNT;
   const child = spawn(cmd, args, {
     cwd: EXAMPLE_DIR,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
-      ...process.env,
+      ...inherited,
       NODE_PATH: nodePath,
       AWS_LAMBDA_RUNTIME_API: api.address,
       LAMBDA_TASK_ROOT: EXAMPLE_DIR,
@@ -243,6 +268,7 @@ async function withRuntime(runtime, label, fn) {
       AWS_LAMBDA_LOG_GROUP_NAME: '/aws/lambda/lanepool-example',
       AWS_LAMBDA_LOG_STREAM_NAME: '2026/01/01/[$LATEST]e2e',
       AWS_REGION: 'us-east-1',
+      ...env,
     },
   });
   child.stdout.on('data', (c) => out.push(c));
@@ -271,10 +297,21 @@ async function withRuntime(runtime, label, fn) {
   }
 }
 
+// The states of every thread of the process (worker threads included).
+function threadStates(pid) {
+  return fs.readdirSync(`/proc/${pid}/task`).map((tid) => {
+    try {
+      return processState(`${pid}/task/${tid}`);
+    } catch {
+      return 'T'; // a thread gone meanwhile
+    }
+  });
+}
+
 async function freezeAndThaw(rt, frozenMs = 300) {
   process.kill(rt.child.pid, 'SIGSTOP');
   const deadline = Date.now() + 5000;
-  while (processState(rt.child.pid) !== 'T') {
+  while (processState(rt.child.pid) !== 'T' || threadStates(rt.child.pid).some((st) => st !== 'T')) {
     assert.ok(Date.now() < deadline, 'the runtime process did not stop');
     await sleep(5);
   }
@@ -336,3 +373,96 @@ for (const { name: runtime, skip } of RUNTIMES) {
       runInvocations(rt, ['sqs-fifo.json', 'sqs-standard.json', 'kinesis.json', 'dynamodb.json']),
     ));
 }
+
+// Lambda Managed Instances: each round's events are queued at once and the Runtime API hands out
+// at most `maxConcurrency` at a time to the runtime's worker threads; between rounds, with every
+// result posted and every worker thread back on GET /next, the process (all its threads) is frozen.
+async function runConcurrent(rt, { workers, maxConcurrency }, rounds) {
+  const { api } = rt;
+  // INIT done in every worker thread: each asks for work (one GET /next each, nothing queued yet).
+  await api.waitPolls(workers, { timeoutMs: 60_000, alive: rt.alive });
+  const invocations = [];
+  let handed = 0;
+  for (const names of rounds) {
+    const round = names.map((name) => {
+      const [event, expected] = load(name);
+      return { name, event, expected, requestId: api.invoke(event) };
+    });
+    for (const inv of round) inv.result = await api.waitResult(inv.requestId, { timeoutMs: 60_000, alive: rt.alive });
+    handed += names.length;
+    // A worker thread asks for the next invocation as soon as it has one: one more GET /next each.
+    await api.waitPolls(workers + handed, { timeoutMs: 30_000, alive: rt.alive });
+    await sleep(50); // give a stray record (there must be none) a chance to show up in the log
+    await freezeAndThaw(rt);
+    invocations.push(...round);
+  }
+
+  const log = fs.readFileSync(rt.logPath, 'utf8');
+  for (const { name, requestId, event, expected, result } of invocations) {
+    if (expected.error) {
+      assert.equal(result.kind, 'error', `${name}: expected an invocation error, got ${JSON.stringify(result.body)}`);
+      assert.equal(result.body.errorType, expected.error, `${name}: ${JSON.stringify(result.body)}`);
+    } else {
+      assert.equal(result.kind, 'response', `${name}: the handler failed: ${JSON.stringify(result.body)}`);
+      assert.deepEqual(result.body, expected, `${name}: response differs from its .expected.json`);
+    }
+    checkLog(name, requestId, event, log, result.logOffset);
+  }
+
+  // Several at once: each invocation ran on one worker thread (never the main thread), every worker
+  // thread served some, and some worker thread had two invocations running at the same time.
+  const spans = new Map(); // request id -> { threads, first, last } from its record log lines
+  for (const raw of log.split('\n')) {
+    if (!raw) continue;
+    const [, rid, , ns, thread] = raw.split(' ');
+    const ms = Number(BigInt(ns) / 1000n) / 1000;
+    const span = spans.get(rid) ?? { threads: new Set(), first: ms, last: ms };
+    span.threads.add(thread);
+    span.first = Math.min(span.first, ms);
+    span.last = Math.max(span.last, ms);
+    spans.set(rid, span);
+  }
+  const byThread = new Map();
+  for (const { name, requestId } of invocations) {
+    const span = spans.get(requestId);
+    assert.ok(span, `${name}: no record of it ran`);
+    assert.equal(span.threads.size, 1, `${name}: its records ran on several threads: ${[...span.threads]}`);
+    const [thread] = span.threads;
+    assert.ok(!thread.endsWith('/0'), `${name}: ran on the main thread (${thread}), not in a worker thread`);
+    if (!byThread.has(thread)) byThread.set(thread, []);
+    byThread.get(thread).push(span);
+  }
+  assert.equal(byThread.size, workers, `invocations ran on ${byThread.size} threads (${[...byThread.keys()]}), not the ${workers} worker threads`);
+  const overlapping = [...byThread.values()].some((list) => {
+    list.sort((a, b) => a.first - b.first);
+    return list.some((span, i) => i > 0 && span.first < Math.max(...list.slice(0, i).map((s) => s.last)));
+  });
+  assert.ok(overlapping, 'no worker thread ran two invocations at the same time');
+  assert.ok(api.peakInFlight >= 2 && api.peakInFlight <= maxConcurrency, `${api.peakInFlight} invocations out at once at most`);
+}
+
+test(`[aws-lambda-ric] Lambda Managed Instances (AWS_LAMBDA_MAX_CONCURRENCY=4, AWS_LAMBDA_NODEJS_WORKER_COUNT=2): several invocations at once, frozen between rounds`, { skip: LMI_MISSING }, () =>
+  withRuntime(
+    'aws-lambda-ric',
+    'lmi',
+    (rt) =>
+      runConcurrent(rt, { workers: 2, maxConcurrency: 4 }, [
+        ['fifo-1.json', 'fifo-2.json', 'fifo-3.json', 'fifo-4.json'],
+        // more than AWS_LAMBDA_MAX_CONCURRENCY: two wait for a result
+        ['standard-1.json', 'kinesis-1.json', 'fifo-all-poison.json', 'fifo-2.json', 'fifo-3.json', 'fifo-1.json'],
+        ['sqs-fifo.json', 'sqs-standard.json', 'kinesis.json', 'dynamodb.json'],
+      ]),
+    { env: { AWS_LAMBDA_MAX_CONCURRENCY: '4', AWS_LAMBDA_NODEJS_WORKER_COUNT: '2' }, maxConcurrency: 4 },
+  ));
+
+// Node.js 24's Lambda runtime (and Node.js 22's on Managed Instances) refuses callback-style
+// handlers, (event, context, callback): the example's handler is an async (event, context).
+test('examples/node/handler.js exports an async handler of (event, context)', () => {
+  const probe = spawnSync(process.execPath, ['-e', `const { handler } = require(${JSON.stringify(path.join(EXAMPLE_DIR, 'handler.js'))});
+    console.log(JSON.stringify({ kind: handler.constructor.name, params: handler.length }));`], {
+    env: { ...process.env, NODE_PATH: nodePath },
+    encoding: 'utf8',
+  });
+  assert.equal(probe.status, 0, probe.stderr);
+  assert.deepEqual(JSON.parse(probe.stdout), { kind: 'AsyncFunction', params: 2 });
+});

@@ -22,7 +22,10 @@
 //! ```
 //!
 //! The whole Lambda program (with `lambda_runtime` and typed `aws_lambda_events` records) is
-//! `core/examples/lambda_sqs.rs`; `src/bin/demo.rs` runs the bundled events locally.
+//! `core/examples/lambda_sqs.rs`; `src/bin/lambda.rs` is this record handler as a Lambda function
+//! for any `Records` event, on `lambda_runtime::run_concurrent` (Lambda Managed Instances:
+//! `AWS_LAMBDA_MAX_CONCURRENCY` invocations at once in one process); `src/bin/demo.rs` runs the
+//! bundled events locally.
 
 use std::thread;
 use std::time::Duration;
