@@ -331,6 +331,24 @@ def kafka_records(event: dict) -> list[dict]:
     return [r for group in event["records"].values() for r in group]
 
 
+def kafka_identifier(record: dict) -> dict:
+    """A Kafka record's ``itemIdentifier``: ``{"partition": "<topic>-<partition>", "offset": n}``."""
+    return {"partition": f"{record['topic']}-{record['partition']}", "offset": record["offset"]}
+
+
+def kafka_record_id(record: dict) -> str:
+    """A Kafka record's identifier in the example handlers (their record log, their simulated
+    I/O): ``"<topic>-<partition>@<offset>"``."""
+    return f"{record['topic']}-{record['partition']}@{record['offset']}"
+
+
+def kafka_lane(record: dict, ordering: str) -> tuple:
+    """A Kafka record's lane: its topic-partition (``"auto"``), or its topic-partition and
+    ``key`` (``"key"``; a null or absent key is one lane per partition)."""
+    partition = f"{record['topic']}-{record['partition']}"
+    return (partition,) if ordering == "auto" else (partition, record.get("key"))
+
+
 def kafka_expected(event: dict, ordering: str) -> dict:
     """The expected response of a Kafka event for ``ordering`` ``"auto"`` (a lane per
     topic-partition) or ``"key"`` (a lane per topic-partition and record key; no key: one lane
@@ -339,14 +357,13 @@ def kafka_expected(event: dict, ordering: str) -> dict:
     failures = []
     records = kafka_records(event)
     for r in records:
-        partition = f"{r['topic']}-{r['partition']}"
-        lane = (partition,) if ordering == "auto" else (partition, r.get("key"))
+        lane = kafka_lane(r, ordering)
         value = r.get("value")
         payload = "" if value is None else base64.b64decode(value).decode()
         if lane in failed_lanes:
-            failures.append({"partition": partition, "offset": r["offset"]})  # skipped
+            failures.append(kafka_identifier(r))  # skipped: an earlier record of its lane failed
         elif "poison" in payload:
-            failures.append({"partition": partition, "offset": r["offset"]})
+            failures.append(kafka_identifier(r))
             failed_lanes.add(lane)
     result: dict = {"batchItemFailures": [{"itemIdentifier": i} for i in failures]}
     if records and len(failures) == len(records):
