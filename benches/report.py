@@ -390,8 +390,8 @@ def readme(results: dict) -> str:
         "",
         "```sh",
         "CARGO_TARGET_DIR=target-bench cargo run --release -p lanepool-benches -- [--quick] [--json out.json]",
-        "benches/.venv/bin/python benches/python/bench.py [--quick] [--no-sweep] [--json out.json]",
-        "node benches/node/bench.mjs [--quick] [--no-sweep] [--json out.json]",
+        "benches/.venv/bin/python benches/python/bench.py [--quick] [--no-sweep] [--kafka-only] [--json out.json]",
+        "node benches/node/bench.mjs [--quick] [--no-sweep] [--kafka-only] [--json out.json]",
         "python3 benches/report.py benches/out/rust.json benches/out/python.json benches/out/node.json",
         "```",
         "",
@@ -404,6 +404,18 @@ def readme(results: dict) -> str:
         " `SqsFifoPartialProcessorAsync({ skipGroupOnError: true })` through `processPartialResponse`,"
         " `p-map` (FIFO: one task per group), `Promise.all`. Every rival builds the same partial batch"
         " response and each run checks it.",
+        "",
+        "Kafka (Amazon MSK events; `--kafka-only` runs just these cases in either face). Python (h) and (i):"
+        " 100 records over 5 partitions with 2 keys each, 20 ms each, 10 workers, with `ordering=\"auto\"`"
+        " (a lane per topic-partition: the ideal is the largest partition x 20 ms, 0.4 s) and"
+        " `ordering=\"key\"` (a lane per topic-partition and record key: the largest key lane x 20 ms,"
+        " 0.2 s), goal within 10% of the ideal, against Powertools' `BatchProcessor(EventType.Kafka)`"
+        " (one record at a time) and a `ThreadPoolExecutor(10)` with one task per lane; Python (j): a"
+        " trivial handler on 10,000 records over 100 partitions (10 keys each) with both orderings,"
+        " beside lanepool on a standard SQS batch of as many records and Powertools'"
+        " `BatchProcessor(EventType.Kafka)`. Node (a) runs the same 10,000-record Kafka batch with"
+        " both orderings beside p-map with one task per partition (Powertools for TypeScript has no"
+        " Kafka processor). These contenders run in turn, round by round.",
         "",
     ]
     sweep = results.get("sweep")

@@ -1,12 +1,16 @@
 // lanepool's Node face side by side with Powertools for AWS Lambda (TypeScript) batch, p-map and
 // plain Promise.all, in one process.
 //
-//   node benches/node/bench.mjs [--json out.json] [--quick] [--no-sweep]
+//   node benches/node/bench.mjs [--json out.json] [--quick] [--no-sweep] [--kafka-only]
 //
 // Rivals come from benches/node/node_modules (scripts/bench runs `npm install` there); lanepool
 // from bindings-node (built by its own build script). Every figure is the median of several runs;
 // ratios are lanepool / this (below 1.0: lanepool is faster).
 // (d), big events and batch sizes, is size.mjs (runnable alone: node benches/node/size.mjs).
+// Case (a) also runs a Kafka batch (Amazon MSK, 10,000 records over 100 partitions, 10 keys each)
+// with ordering 'auto' and 'key', beside p-map with a task per partition (Powertools for
+// TypeScript has no Kafka processor); `--kafka-only` runs just those, beside lanepool on the
+// standard SQS batch.
 
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
@@ -40,6 +44,7 @@ const { ParallelBatchProcessor } = require(join(BINDING, 'powertools.js'));
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const noSweep = args.includes('--no-sweep');
+const kafkaOnly = args.includes('--kafka-only');
 const jsonPath = args.includes('--json') ? args[args.indexOf('--json') + 1] : null;
 const RUNS_FAST = quick ? 3 : 7;
 const RUNS_IO = quick ? 1 : 3;
@@ -78,6 +83,35 @@ const standardEvent = (n) => ({ Records: Array.from({ length: n }, (_, i) => sqs
 const fifoEvent = (n, groups) => ({
   Records: Array.from({ length: n }, (_, i) => sqsRecord(i, `group-${i % groups}`)),
 });
+
+/**
+ * An MSK event of `n` records: record i in partition i % partitions of topic "bench", with key
+ * (i / partitions) % keys, offsets in order.
+ */
+function kafkaEvent(n, partitions, keys) {
+  const records = {};
+  for (let p = 0; p < partitions; p++) records[`bench-${p}`] = [];
+  const b64 = (s) => Buffer.from(s).toString('base64');
+  for (let i = 0; i < n; i++) {
+    const p = i % partitions;
+    records[`bench-${p}`].push({
+      topic: 'bench',
+      partition: p,
+      offset: 1000 + Math.floor(i / partitions),
+      timestamp: 1700000000000 + i,
+      timestampType: 'CREATE_TIME',
+      key: b64(`key-${Math.floor(i / partitions) % keys}`),
+      value: b64(`{"n": ${i}}`),
+      headers: [],
+    });
+  }
+  return {
+    eventSource: 'aws:kafka',
+    eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/bench/abc-1',
+    bootstrapServers: 'b-1.bench.kafka.us-east-1.example:9098',
+    records,
+  };
+}
 
 function groupsOf(event) {
   const groups = new Map();
@@ -145,6 +179,30 @@ async function pMapFifoRun(event, handler, concurrency) {
       itemIdentifier: r.messageId,
     })),
   };
+}
+
+/** p-map with one task per topic-partition: records in offset order, the rest skipped after a failure. */
+async function pMapKafkaRun(event, handler, concurrency) {
+  const failed = new Set();
+  await pMap(
+    Object.values(event.records),
+    async (partition) => {
+      for (let k = 0; k < partition.length; k++) {
+        try {
+          await handler(partition[k]);
+        } catch {
+          for (const r of partition.slice(k)) failed.add(r);
+          return;
+        }
+      }
+    },
+    { concurrency },
+  );
+  const failures = [];
+  for (const [partition, records] of Object.entries(event.records)) {
+    for (const r of records) if (failed.has(r)) failures.push({ itemIdentifier: { partition, offset: r.offset } });
+  }
+  return { batchItemFailures: failures };
 }
 
 async function promiseAllRun(event, handler) {
@@ -251,16 +309,32 @@ async function main() {
   const N = 10_000;
   let ev = standardEvent(N);
   const fev = fifoEvent(N, 100);
+  const kev = kafkaEvent(N, 100, 10);
   const conc = 10;
   const pool = new Pool({ concurrency: conc });
   const processor = lpProcessor(pool);
   const us = (s) => (s * 1e6) / N;
+  const kafkaCases = {
+    'lanepool Kafka (100 partitions)': () => pool.process(kev, trivial),
+    "lanepool Kafka, ordering 'key' (100 partitions x 10 keys)": () => pool.process(kev, trivial, { ordering: 'key' }),
+    'p-map (10), Kafka, task per partition': () => pMapKafkaRun(kev, trivial, conc),
+  };
+  if (kafkaOnly) {
+    const times = await mediansInTurn({ 'lanepool': () => pool.process(ev, trivial), ...kafkaCases }, RUNS_FAST * 3);
+    row(`(a) trivial async handler, 10,000 records, concurrency ${conc} (Kafka only)`, 'us/record',
+      Object.fromEntries(Object.entries(times).map(([name, s]) => [name, us(s)])), 'lanepool',
+      "at most p-map's per-record cost");
+    printRows(rows);
+    if (jsonPath) writeFileSync(jsonPath, JSON.stringify({ face: 'node', node: process.version, rows }, null, 1) + '\n');
+    return;
+  }
   // Every contender runs in turn, run by run; the Powertools processors, 2-3x slower, too.
   const aTimes = await mediansInTurn(
     {
       'lanepool': () => pool.process(ev, trivial),
       'lanepool FIFO (100 groups)': () => pool.process(fev, trivial),
       'lanepool unordered': () => pool.process(fev, trivial, { ordering: 'unordered' }),
+      ...kafkaCases,
       'lanepool ParallelBatchProcessor (Powertools)': () => ptLanepool(processor, ev, trivial),
       'lanepool ParallelBatchProcessor, FIFO (100 groups)': () => ptLanepool(processor, fev, trivial),
       'p-map (10)': () => pMapRun(ev, trivial, conc),
@@ -414,14 +488,22 @@ function sizes() {
 
 function printTable(results) {
   console.log(`\nlanepool Node benches (Node ${results.node}, Powertools ${results.versions['@aws-lambda-powertools/batch']}, p-map ${results.versions['p-map']})`);
-  for (const r of results.rows) {
+  printRows(results.rows);
+  printRest(results);
+}
+
+function printRows(rows) {
+  for (const r of rows) {
     console.log(`\n${r.case} [${r.unit}]  goal: ${r.goal}`);
-    console.log(`  ${''.padEnd(50)} ${'value'.padStart(10)}  ratio (${r.primary} / this)`);
+    console.log(`  ${''.padEnd(58)} ${'value'.padStart(10)}  ratio (${r.primary} / this)`);
     for (const e of r.entries) {
       const ratio = e.ratio === null ? '-' : e.ratio.toFixed(2);
-      console.log(`  ${e.name.padEnd(50)} ${e.value.toFixed(4).padStart(10)}  ${ratio.padStart(10)}`);
+      console.log(`  ${e.name.padEnd(58)} ${e.value.toFixed(4).padStart(10)}  ${ratio.padStart(10)}`);
     }
   }
+}
+
+function printRest(results) {
   const pt = results.powertools_processor;
   console.log(
     `\nlanepool/powertools ParallelBatchProcessor: ${pt.overhead_us_per_record.toFixed(2)} us/record over pool.process ` +

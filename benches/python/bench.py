@@ -2,11 +2,16 @@
 asyncio.gather + Semaphore, in one process.
 
     benches/.venv/bin/python benches/python/bench.py [--json out.json] [--quick] [--no-sweep] [--big-only]
+                                                     [--kafka-only]
 
 Also lanepool's Powertools processor (lanepool.powertools.ParallelBatchProcessor) on the same
 batches: (d) on the FIFO batch against the lane ideal, (e) its cost per record over lanepool's
 own `process` with a trivial handler. (f) a 6 MB event against a small one, (g) the cost per
 record of a 10,000-record event against 100-record ones (`--big-only` runs just these two).
+Kafka (`--kafka-only` runs just these three): (h) and (i) an MSK batch of 100 records over 5
+partitions (2 keys each) x 20 ms with ordering "auto" and "key" against the lane ideal and
+Powertools' `BatchProcessor(EventType.Kafka)` (sequential), (j) a trivial handler on 10,000
+Kafka records; every contender of these runs in turn, round by round.
 
 Needs `aws-lambda-powertools` (scripts/bench installs it into benches/.venv) and lanepool: the
 installed one, or else the editable build in bindings-python/python (bash bindings-python/test.sh).
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import platform
@@ -92,6 +98,41 @@ def big_event(n: int, body_bytes: int) -> dict:
     for i, record in enumerate(event["Records"]):
         record["body"] = ("%06d" % i) + "x" * (body_bytes - 6)
     return event
+
+
+def kafka_event(n: int, partitions: int, keys: int) -> dict:
+    """An MSK event of `n` records: record i in partition i % partitions of topic "bench", with
+    key (i // partitions) % keys, offsets in order: every partition gets n / partitions records
+    and every (partition, key) lane n / (partitions * keys)."""
+    groups: dict[str, list[dict]] = {f"bench-{p}": [] for p in range(partitions)}
+    for i in range(n):
+        p = i % partitions
+        groups[f"bench-{p}"].append({
+            "topic": "bench",
+            "partition": p,
+            "offset": 1000 + i // partitions,
+            "timestamp": 1700000000000 + i,
+            "timestampType": "CREATE_TIME",
+            "key": base64.b64encode(b"key-%d" % ((i // partitions) % keys)).decode(),
+            "value": base64.b64encode(b'{"n": %d}' % i).decode(),
+            "headers": [],
+        })
+    return {
+        "eventSource": "aws:kafka",
+        "eventSourceArn": "arn:aws:kafka:us-east-1:123456789012:cluster/bench/abc-1",
+        "bootstrapServers": "b-1.bench.kafka.us-east-1.example:9098",
+        "records": groups,
+    }
+
+
+def kafka_lanes(event: dict, ordering: str) -> list[list[dict]]:
+    """The records of each lane in order: a topic-partition ("auto") or a (topic-partition,
+    key) pair ("key")."""
+    lanes: dict[tuple, list[dict]] = {}
+    for tp, records in event["records"].items():
+        for r in records:
+            lanes.setdefault((tp,) if ordering == "auto" else (tp, r["key"]), []).append(r)
+    return list(lanes.values())
 
 
 def groups_of(event: dict) -> list[list[dict]]:
@@ -190,6 +231,37 @@ async def gather_fifo_run(event: dict, handler, limit: int) -> dict:
     }
 
 
+def tpe_kafka_run(executor: ThreadPoolExecutor, event: dict, handler, ordering: str) -> dict:
+    """One task per lane (topic-partition, or topic-partition and key), records in offset order,
+    the rest of a lane skipped after a failure; failures in event order."""
+
+    def run_lane(lane):
+        for k, r in enumerate(lane):
+            try:
+                handler(r)
+            except Exception:
+                return [(r["topic"], r["partition"], x["offset"]) for x in lane[k:]]
+        return []
+
+    failed = set()
+    for f in [executor.submit(run_lane, lane) for lane in kafka_lanes(event, ordering)]:
+        failed.update(f.result())
+    return {
+        "batchItemFailures": [
+            {"itemIdentifier": {"partition": f"{r['topic']}-{r['partition']}", "offset": r["offset"]}}
+            for records in event["records"].values() for r in records
+            if (r["topic"], r["partition"], r["offset"]) in failed
+        ]
+    }
+
+
+def pt_kafka(event, handler):
+    """Powertools' BatchProcessor for Kafka: one record at a time, every record attempted."""
+    return process_partial_response(
+        event=event, record_handler=handler, processor=BatchProcessor(event_type=EventType.Kafka)
+    )
+
+
 def pt_batch(event, handler):
     return process_partial_response(
         event=event, record_handler=handler, processor=BatchProcessor(event_type=EventType.SQS)
@@ -237,6 +309,21 @@ def median_time(fn, runs: int, warmup: int = 1) -> float:
     return statistics.median(times)
 
 
+def medians_in_turn(cases: dict, runs: int, warmup: int = 1) -> dict:
+    """Median seconds of several contenders run in turn (one run of each, round by round), so
+    that warm-up, the collector and a busy machine weigh on all of them alike."""
+    times: dict = {name: [] for name in cases}
+    for round_ in range(warmup + runs):
+        for name, fn in cases.items():
+            t0 = time.perf_counter()
+            out = fn()
+            t = time.perf_counter() - t0
+            check(out)
+            if round_ >= warmup:
+                times[name].append(t)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
 def median_delta(fn, base, runs: int, warmup: int = 1) -> float:
     """Median over alternating runs of time(fn) - time(base): a small difference of two
     figures, measured in pairs so that drift on a busy machine cancels out."""
@@ -264,6 +351,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-sweep", action="store_true")
     ap.add_argument("--big-only", action="store_true", help="only rows (f) and (g): big events, scaling")
+    ap.add_argument("--kafka-only", action="store_true", help="only rows (h), (i) and (j): Kafka")
     args = ap.parse_args()
     runs_fast = 3 if args.quick else 7
     runs_io = 1 if args.quick else 3
@@ -301,6 +389,13 @@ def main() -> None:
         big_rows(row, loop, runs_fast)
         loop.close()
         print_rows(rows)
+        return
+    if args.kafka_only:
+        kafka_rows(row, runs_io, runs_fast)
+        print_rows(rows)
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+            print(f"wrote {args.json}")
         return
 
     # (a) trivial handler, 10,000 records, µs per record.
@@ -414,6 +509,7 @@ def main() -> None:
         "lanepool ParallelBatchProcessor", goal=f"within 10% of ideal {ideal_c:.1f} s", ideal=ideal_c)
 
     big_rows(row, loop, runs_fast)
+    kafka_rows(row, runs_io, runs_fast)
 
     # Import time and package size.
     results["import_ms"] = import_time_ms(runs=3 if args.quick else 7)
@@ -457,6 +553,62 @@ def big_rows(row, loop, runs: int) -> None:
     }
     row("(g) per-record cost, 10,000-record event vs 100-record events, trivial handler",
         "us/record", g, "10,000 records, one call", goal="ratio within 20% (<= 1.2)")
+
+
+def kafka_rows(row, runs_io: int, runs_fast: int) -> None:
+    """Kafka (Amazon MSK events). (h), (i): 100 records over 5 partitions with 2 keys each, 20 ms
+    each, 10 workers, with ordering "auto" (5 lanes of 20: ideal 0.4 s) and "key" (10 lanes of
+    10: ideal 0.2 s), against Powertools' BatchProcessor(EventType.Kafka), which runs one record
+    at a time, and a ThreadPoolExecutor with a task per lane. (j) a trivial handler on 10,000
+    records over 100 partitions (10 keys each), beside the standard SQS batch of as many
+    records. Every contender runs in turn, round by round."""
+    workers = 10
+    ev = kafka_event(100, 5, 2)
+    pool10 = lanepool.Pool(workers=workers)
+
+    def ideal(ordering: str) -> float:
+        # The longest lane, one record after another; never less than the records over the workers.
+        longest = max(len(lane) for lane in kafka_lanes(ev, ordering))
+        return max(longest, -(-100 // workers)) * SLEEP
+
+    lp = {o: f"lanepool sync, ordering {o}" for o in ("auto", "key")}
+    tpe = {"auto": "ThreadPoolExecutor(10), task per partition",
+           "key": "ThreadPoolExecutor(10), task per partition key"}
+    pt = "Powertools BatchProcessor(EventType.Kafka) (sequential)"
+    with ThreadPoolExecutor(max_workers=workers) as ex:
+        io = medians_in_turn(
+            {
+                lp["auto"]: lambda: pool10.process(ev, sleepy),
+                lp["key"]: lambda: pool10.process(ev, sleepy, ordering="key"),
+                tpe["auto"]: lambda: tpe_kafka_run(ex, ev, sleepy, "auto"),
+                tpe["key"]: lambda: tpe_kafka_run(ex, ev, sleepy, "key"),
+                pt: lambda: pt_kafka(ev, sleepy),
+            },
+            runs_io,
+        )
+    for letter, ordering, lanes in (("h", "auto", "5 partitions"), ("i", "key", "10 partition keys")):
+        entries = {name: io[name] for name in (lp[ordering], tpe[ordering], pt)}
+        row(f"({letter}) Kafka, 100 records over 5 partitions (2 keys each) x 20 ms, {workers} workers, "
+            f"ordering {ordering} ({lanes})", "s", entries, lp[ordering],
+            goal=f"within 10% of ideal {ideal(ordering):.1f} s", ideal=ideal(ordering))
+
+    n = 10_000
+    workers_j = os.cpu_count() or 2
+    pool_j = lanepool.Pool(workers=workers_j)
+    kev = kafka_event(n, 100, 10)
+    sqs = standard_event(n)
+    j = medians_in_turn(
+        {
+            "lanepool sync, Kafka, ordering auto": lambda: pool_j.process(kev, trivial),
+            "lanepool sync, Kafka, ordering key": lambda: pool_j.process(kev, trivial, ordering="key"),
+            "lanepool sync, standard SQS": lambda: pool_j.process(sqs, trivial),
+            "Powertools BatchProcessor(EventType.Kafka)": lambda: pt_kafka(kev, trivial),
+        },
+        runs_fast,
+    )
+    row(f"(j) Kafka, trivial handler, 10,000 records over 100 partitions (10 keys each), {workers_j} workers",
+        "us/record", {k: v * 1e6 / n for k, v in j.items()}, "lanepool sync, Kafka, ordering auto",
+        goal="<= 3 us/record")
 
 
 def sweep(loop, quick: bool) -> dict:
@@ -525,10 +677,10 @@ def sizes() -> dict:
 def print_rows(rows: list) -> None:
     for r in rows:
         print(f"\n{r['case']} [{r['unit']}]  goal: {r['goal']}")
-        print(f"  {'':<48} {'value':>10}  {'ratio (' + r['primary'] + ' / this)':>10}")
+        print(f"  {'':<58} {'value':>10}  {'ratio (' + r['primary'] + ' / this)':>10}")
         for e in r["entries"]:
             ratio = f"{e['ratio']:.2f}" if e["ratio"] is not None else "-"
-            print(f"  {e['name']:<48} {e['value']:>10.4f}  {ratio:>10}")
+            print(f"  {e['name']:<58} {e['value']:>10.4f}  {ratio:>10}")
 
 
 def print_table(results: dict) -> None:

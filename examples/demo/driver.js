@@ -4,9 +4,11 @@
 // response.
 //
 //   node examples/demo/driver.js [--out-dir DIR] EVENT.json...     # DIR/node-<event>.json
+//   LANEPOOL_ORDERING=key node examples/demo/driver.js ...         # DIR/node-<event>.key.json
 //
-// It calls `pool.runBatch` with the options `handler` uses plus `logSummary: true`, so it gets the
-// whole report. Progress and the sequential estimate come from a wrapper around `recordHandler`
+// It calls `pool.runBatch` with the options `handler` uses (`context`, the handler's `ordering`
+// from LANEPOOL_ORDERING) plus `logSummary: true`, so it gets the whole report; for an ordering
+// other than `auto` the response file's name says it. Progress and the sequential estimate come from a wrapper around `recordHandler`
 // (the handler itself stays copy-paste clean).
 //
 // Protocol (read by scripts/demo / examples/demo/show.py), on stderr, one line each:
@@ -36,10 +38,18 @@ function emit(line) {
   fs.writeSync(2, line + '\n');
 }
 
+function recordCount(event) {
+  if (Array.isArray(event.Records)) return event.Records.length;
+  return Object.values(event.records || {}).reduce((n, group) => n + group.length, 0); // Kafka
+}
+
 async function runOne(example, BatchFailedError, file, outDir) {
-  const name = path.basename(file, '.json');
+  const ordering = example.ordering;
+  const eventName = path.basename(file, '.json');
+  const suffix = ordering === 'auto' ? '' : `.${ordering}`;
+  const name = ordering === 'auto' ? eventName : `${eventName}/${ordering}`;
   const event = JSON.parse(fs.readFileSync(file, 'utf8'));
-  const total = (event.Records || []).length;
+  const total = recordCount(event);
   let done = 0;
   let ioMs = 0;
   const recordHandler = async (record, ctx) => {
@@ -60,7 +70,7 @@ async function runOne(example, BatchFailedError, file, outDir) {
   let report;
   let response;
   try {
-    report = await example.pool.runBatch(event, recordHandler, { context, logSummary: true });
+    report = await example.pool.runBatch(event, recordHandler, { context, ordering, logSummary: true });
     response = report.response;
   } catch (error) {
     if (!(error instanceof BatchFailedError)) throw error;
@@ -72,14 +82,15 @@ async function runOne(example, BatchFailedError, file, outDir) {
   const elapsed = performance.now() - started;
   emit(`@progress ${name} ${total} ${total}`);
 
-  const out = path.join(outDir, `node-${name}.json`);
+  const out = path.join(outDir, `node-${eventName}${suffix}.json`);
   fs.writeFileSync(out, JSON.stringify(response, null, 2) + '\n');
   const s = report.summary;
   emit(
     '@result ' +
       JSON.stringify({
         face: 'node',
-        event: name,
+        event: eventName,
+        ordering,
         records: s.records,
         succeeded: s.succeeded,
         error: s.error,

@@ -3,9 +3,11 @@ handler ``examples/python/handler.py`` (its ``POOL`` and ``record_handler``) and
 partial batch response.
 
     python examples/demo/driver.py [--out-dir DIR] EVENT.json...   # DIR/python-<event>.json
+    LANEPOOL_ORDERING=key python examples/demo/driver.py ...       # DIR/python-<event>.key.json
 
-It calls ``POOL.run_batch`` with the options ``lambda_handler`` uses plus ``log_summary=True``,
-so it gets the whole report. Progress and the sequential estimate come from a wrapper around
+It calls ``POOL.run_batch`` with the options ``lambda_handler`` uses (``context``, the handler's
+``ORDERING`` from ``LANEPOOL_ORDERING``) plus ``log_summary=True``, so it gets the whole report;
+for an ordering other than ``auto`` the response file's name says it. Progress and the sequential estimate come from a wrapper around
 ``record_handler`` (the handler itself stays copy-paste clean).
 
 Protocol (read by ``scripts/demo`` / ``examples/demo/show.py``), on stderr, one line each:
@@ -35,10 +37,19 @@ def _emit(line: str) -> None:
     sys.stderr.flush()
 
 
+def _record_count(event: dict) -> int:
+    if isinstance(event.get("Records"), list):
+        return len(event["Records"])
+    return sum(len(g) for g in (event.get("records") or {}).values())  # Kafka
+
+
 def run_one(path: Path, out_dir: Path) -> None:
-    name = path.stem
+    ordering = handler.ORDERING
+    event_name = path.stem
+    suffix = "" if ordering == "auto" else f".{ordering}"
+    name = event_name if ordering == "auto" else f"{event_name}/{ordering}"
     event = json.loads(path.read_text())
-    total = len(event.get("Records") or [])
+    total = _record_count(event)
 
     lock = threading.Lock()
     counts = {"done": 0, "io_ms": 0}
@@ -68,7 +79,8 @@ def run_one(path: Path, out_dir: Path) -> None:
     thread.start()
     started = time.perf_counter()
     try:
-        report = handler.POOL.run_batch(event, record_handler, context=context, log_summary=True)
+        report = handler.POOL.run_batch(event, record_handler, context=context, ordering=ordering,
+                                        log_summary=True)
         response = report.response
     except lanepool.BatchFailedError as error:  # every record failed: the invocation fails
         report = error.report
@@ -78,12 +90,13 @@ def run_one(path: Path, out_dir: Path) -> None:
     thread.join()
     _emit(f"@progress {name} {total} {total}")
 
-    out = out_dir / f"python-{name}.json"
+    out = out_dir / f"python-{event_name}{suffix}.json"
     out.write_text(json.dumps(response, indent=2) + "\n")
     s = report.summary
     _emit("@result " + json.dumps({
         "face": "python",
-        "event": name,
+        "event": event_name,
+        "ordering": ordering,
         "records": s["records"],
         "succeeded": s["succeeded"],
         "error": s["error"],

@@ -8,8 +8,9 @@
 ``@result {json}``; anything else is passed through to stderr), draws one progress line per
 event (updated in place on a terminal, a few plain lines otherwise) and appends each result to
 R.jsonl. ``table`` prints the results, checks each response file against the expected one beside
-its event (``<event>.expected.json``; exit 1 when one differs) and shows the summary log lines
-lanepool wrote.
+its event (``<event>.expected.json``; for a run with another ordering than ``auto``,
+``<event>.<ordering>.expected.json``, or for ``key`` the ``auto`` file when there is none: ``key``
+changes only Kafka lanes; exit 1 when one differs) and shows the summary log lines lanepool wrote.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ def progress(face: str, results: Path) -> int:
                 f.write(json.dumps(result) + "\n")
             tail = f"  done in {result['duration_ms'] / 1000:.2f} s"
             event, total = result["event"], result["records"]
+            if result.get("ordering", "auto") != "auto":
+                event += "/" + result["ordering"]  # as the driver's progress lines name it
             sys.stdout.write(("\r\x1b[2K" if TTY else "") + line(event, total, total, tail) + "\n")
             current = None
             sys.stdout.flush()
@@ -74,10 +77,19 @@ def progress(face: str, results: Path) -> int:
     return 0
 
 
+def expected_file(event: Path, ordering: str) -> Path | None:
+    """The expected response of ``event`` run with ``ordering``, if there is one: its own file,
+    else (``auto``, and ``key``, which changes only Kafka lanes) ``<event>.expected.json``."""
+    names = [f"{event.stem}.{ordering}.expected.json"] if ordering != "auto" else []
+    if ordering in ("auto", "key"):
+        names.append(f"{event.stem}.expected.json")
+    return next((event.with_name(n) for n in names if event.with_name(n).exists()), None)
+
+
 def table(results: Path, log: Path, events: list[Path]) -> int:
-    expected_of = {e.stem: e.with_name(e.stem + ".expected.json") for e in events}
+    event_of = {e.stem: e for e in events}
     rows = [json.loads(l) for l in results.read_text().splitlines() if l.strip()]
-    header = ["face", "event", "records", "succeeded", "reported (error/skipped/deadline)",
+    header = ["face", "event", "ordering", "records", "succeeded", "reported (error/skipped/deadline)",
               "in flight", "duration", "sequential", "speed-up", "= expected", "response file"]
     body = []
     mismatches = []
@@ -85,12 +97,14 @@ def table(results: Path, log: Path, events: list[Path]) -> int:
         reported = r["error"] + r["skipped"] + r["deadline"]
         speedup = r["sequential_ms"] / r["duration_ms"] if r["duration_ms"] else float("inf")
         response_file = Path(r["response_file"])
-        expected_file = expected_of.get(r["event"])
-        if expected_file is not None and expected_file.exists():
-            same = json.loads(response_file.read_text()) == json.loads(expected_file.read_text())
+        ordering = r.get("ordering", "auto")
+        event = event_of.get(r["event"])
+        expected = expected_file(event, ordering) if event is not None else None
+        if expected is not None:
+            same = json.loads(response_file.read_text()) == json.loads(expected.read_text())
             verdict = "yes" if same else "NO"
             if not same:
-                mismatches.append((response_file, expected_file))
+                mismatches.append((response_file, expected))
         else:
             verdict = "-"
         try:
@@ -98,12 +112,12 @@ def table(results: Path, log: Path, events: list[Path]) -> int:
         except ValueError:
             shown_file = str(response_file)
         body.append([
-            r["face"], r["event"], str(r["records"]), str(r["succeeded"]),
+            r["face"], r["event"], ordering, str(r["records"]), str(r["succeeded"]),
             f"{reported} ({r['error']}/{r['skipped']}/{r['deadline']})", str(r["peak_in_flight"]),
             f"{r['duration_ms'] / 1000:.2f} s", f"{r['sequential_ms'] / 1000:.2f} s",
             f"{speedup:.1f}x", verdict, shown_file,
         ])
-    numeric = {2, 3, 5, 6, 7, 8}
+    numeric = {3, 4, 6, 7, 8, 9}
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
 
     def fmt(row: list[str]) -> str:
@@ -118,8 +132,10 @@ def table(results: Path, log: Path, events: list[Path]) -> int:
     print("sequential = the sum of the simulated I/O (10-30 ms) of every record the handler ran: what")
     print("processing the same records one at a time takes at least; speed-up = sequential / duration.")
     print("in flight = most handlers running at once (at most 16, and at most the lanes: FIFO groups,")
-    print("Kinesis partition keys, DynamoDB items; a lane runs one record at a time).")
-    print("= expected: the response file equals <event>.expected.json beside the event.")
+    print("Kinesis partition keys, DynamoDB items, Kafka topic-partitions, or with ordering key Kafka")
+    print("(topic-partition, record key) pairs; a lane runs one record at a time).")
+    print("= expected: the response file equals <event>.expected.json beside the event")
+    print("(ordering key: <event>.key.expected.json where there is one).")
 
     lines = [l for l in log.read_text().splitlines() if l.startswith("{")] if log.exists() else []
     summaries = []

@@ -10,6 +10,9 @@ Writes, deterministically (seeded, no clock):
 * ``examples/events/sqs-standard.json``: standard SQS, 200 messages, 4 poison.
 * ``examples/events/kinesis.json``: Kinesis, 300 records over 12 partition keys, 4 poison.
 * ``examples/events/dynamodb.json``: DynamoDB stream, 240 records over 30 items, 4 poison.
+* ``examples/events/kafka.json``: Amazon MSK (``eventSource`` ``aws:kafka``), 1,200 records over
+  12 partitions of two topics, keys repeating within each partition (some records with a null
+  key, a few tombstones with a null value), 6 poison.
 * ``tests/e2e/events/*.json``: the smaller events the end-to-end tests send (SQS FIFO batches of
   60 records in 6 groups, one standard SQS and one Kinesis batch, and one batch in which every
   record is poison).
@@ -18,12 +21,22 @@ Beside each event, ``<name>.expected.json`` holds the expected result, computed 
 batch semantics alone (not by lanepool):
 
 * a record fails when its payload contains ``"poison"`` (SQS ``body``; Kinesis: the base64-decoded
-  ``kinesis.data``; DynamoDB: the JSON of ``dynamodb.NewImage``), which is what ``examples/python/handler.py`` and ``examples/node/handler.js`` do;
+  ``kinesis.data``; DynamoDB: the JSON of ``dynamodb.NewImage``; Kafka: the base64-decoded
+  ``value``, none for a tombstone), which is what ``examples/python/handler.py``,
+  ``examples/node/handler.js`` and ``examples/rust/`` do;
 * lanes: SQS FIFO = ``attributes.MessageGroupId``, Kinesis = ``kinesis.partitionKey``, DynamoDB =
-  the item's ``dynamodb.Keys`` (key order ignored), standard SQS has no lanes; once a record of a lane fails, every later record of that lane is skipped and also
-  reported as failed;
+  the item's ``dynamodb.Keys`` (key order ignored), standard SQS has no lanes; Kafka with
+  ``ordering: "auto"`` = the topic-partition (the ``records`` key ``"<topic>-<partition>"``), with
+  ``ordering: "key"`` = the topic-partition and the record's ``key`` (records with a null key share
+  one lane per partition); once a record of a lane fails, every later record of that lane is
+  skipped and also reported as failed;
 * identifiers: SQS ``messageId``, Kinesis ``kinesis.sequenceNumber``, DynamoDB
-  ``dynamodb.SequenceNumber``; failures in event order.
+  ``dynamodb.SequenceNumber``, Kafka the object ``{"partition": "<topic>-<partition>", "offset":
+  <offset>}``; failures in event order (Kafka: the ``records`` object's key order, then each
+  partition's array).
+
+Kafka has two expected files, one per ordering: ``kafka.expected.json`` (``"auto"``) and
+``kafka.key.expected.json`` (``"key"``).
 
 The expected file is ``{"batchItemFailures": [...]}``, or, when no record succeeds (lanepool's
 default ``raise_on_full_batch_failure``), ``{"error": "BatchFailedError", "batchItemFailures":
@@ -225,6 +238,50 @@ def dynamodb_event(seed: int, records: int, items: int, poison: int) -> dict:
     return {"Records": out}
 
 
+KAFKA_CLUSTER = "lanepool-example"
+
+
+def kafka_event(seed: int, records: int, topics: dict[str, int], keys_per_partition: int,
+                poison: int, null_key: float = 0.05, tombstone: float = 0.01) -> dict:
+    """An Amazon MSK event: ``records`` spread at random over the partitions of ``topics``
+    (name -> partition count), each partition's records in offset order with
+    ``keys_per_partition`` keys repeating in it (a share ``null_key`` of records without a key,
+    a share ``tombstone`` with a null value); the partitions in a shuffled order."""
+    rng = random.Random(seed)
+    partitions = [(t, p) for t, n in topics.items() for p in range(n)]
+    keys = {tp: [f"customer-{rng.randrange(10_000):04d}" for _ in range(keys_per_partition)]
+            for tp in partitions}
+    where = [partitions[rng.randrange(len(partitions))] for _ in range(records)]
+    poisoned = _poison_positions(rng, records, poison)
+    order = list(partitions)
+    rng.shuffle(order)  # the records object's key order is the event order
+    next_offset = {tp: 1_000 + rng.randrange(90_000) for tp in partitions}
+    groups: dict[str, list] = {f"{t}-{p}": [] for t, p in order}
+    for n, (topic, partition) in enumerate(where):
+        key = None if rng.random() < null_key else rng.choice(keys[(topic, partition)])
+        offset = next_offset[(topic, partition)]
+        next_offset[(topic, partition)] += 1
+        if n not in poisoned and rng.random() < tombstone and key is not None:
+            value = None  # a tombstone: the key's record deleted (compacted topics)
+        else:
+            value = base64.b64encode(_body(rng, n, key, n in poisoned).encode()).decode()
+        headers = [{"source": list(b"lanepool-example")}] if rng.random() < 0.5 else []
+        groups[f"{topic}-{partition}"].append({
+            "topic": topic,
+            "partition": partition,
+            "offset": offset,
+            "timestamp": BASE_TS_MS + seed * 1000 + n * 3,
+            "timestampType": "CREATE_TIME",
+            "key": None if key is None else base64.b64encode(key.encode()).decode(),
+            "value": value,
+            "headers": headers,
+        })
+    cluster = f"arn:aws:kafka:{REGION}:{ACCOUNT}:cluster/{KAFKA_CLUSTER}/{_uuid(rng)}-2"
+    brokers = ",".join(f"b-{i}.{KAFKA_CLUSTER}.x1y2z3.c2.kafka.{REGION}.amazonaws.com:9098" for i in (1, 2))
+    return {"eventSource": "aws:kafka", "eventSourceArn": cluster, "bootstrapServers": brokers,
+            "records": groups}
+
+
 # ---------------------------------------------------------------- expected results, from the rules
 
 def _payload(record: dict) -> str:
@@ -268,6 +325,52 @@ def expected(event: dict) -> dict:
     return result
 
 
+def kafka_records(event: dict) -> list[dict]:
+    """The records of a Kafka event in event order: the ``records`` object's key order, then
+    each partition's array."""
+    return [r for group in event["records"].values() for r in group]
+
+
+def kafka_identifier(record: dict) -> dict:
+    """A Kafka record's ``itemIdentifier``: ``{"partition": "<topic>-<partition>", "offset": n}``."""
+    return {"partition": f"{record['topic']}-{record['partition']}", "offset": record["offset"]}
+
+
+def kafka_record_id(record: dict) -> str:
+    """A Kafka record's identifier in the example handlers (their record log, their simulated
+    I/O): ``"<topic>-<partition>@<offset>"``."""
+    return f"{record['topic']}-{record['partition']}@{record['offset']}"
+
+
+def kafka_lane(record: dict, ordering: str) -> tuple:
+    """A Kafka record's lane: its topic-partition (``"auto"``), or its topic-partition and
+    ``key`` (``"key"``; a null or absent key is one lane per partition)."""
+    partition = f"{record['topic']}-{record['partition']}"
+    return (partition,) if ordering == "auto" else (partition, record.get("key"))
+
+
+def kafka_expected(event: dict, ordering: str) -> dict:
+    """The expected response of a Kafka event for ``ordering`` ``"auto"`` (a lane per
+    topic-partition) or ``"key"`` (a lane per topic-partition and record key; no key: one lane
+    per partition)."""
+    failed_lanes: set[tuple] = set()
+    failures = []
+    records = kafka_records(event)
+    for r in records:
+        lane = kafka_lane(r, ordering)
+        value = r.get("value")
+        payload = "" if value is None else base64.b64decode(value).decode()
+        if lane in failed_lanes:
+            failures.append(kafka_identifier(r))  # skipped: an earlier record of its lane failed
+        elif "poison" in payload:
+            failures.append(kafka_identifier(r))
+            failed_lanes.add(lane)
+    result: dict = {"batchItemFailures": [{"itemIdentifier": i} for i in failures]}
+    if records and len(failures) == len(records):
+        result = {"error": "BatchFailedError", **result}
+    return result
+
+
 # ---------------------------------------------------------------- the files
 
 FIFO_QUEUE = "lanepool-example-orders.fifo"
@@ -292,6 +395,11 @@ def files() -> dict[Path, object]:
     for path, event in events.items():
         out[path] = event
         out[path.with_name(path.stem + ".expected.json")] = expected(event)
+    # Kafka: one expected response per ordering.
+    kafka = kafka_event(17, 1200, {"orders": 6, "payments": 6}, 8, 6)
+    out[HERE / "kafka.json"] = kafka
+    out[HERE / "kafka.expected.json"] = kafka_expected(kafka, "auto")
+    out[HERE / "kafka.key.expected.json"] = kafka_expected(kafka, "key")
     return out
 
 

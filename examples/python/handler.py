@@ -1,5 +1,5 @@
-"""A ready-to-copy AWS Lambda handler that processes SQS, SQS FIFO, Kinesis and DynamoDB stream
-batches with lanepool, reporting partial batch failures.
+"""A ready-to-copy AWS Lambda handler that processes SQS, SQS FIFO, Kinesis, DynamoDB stream and
+Kafka (Amazon MSK, self-managed) batches with lanepool, reporting partial batch failures.
 
 Deploy: handler ``handler.lambda_handler``, with ``lanepool`` in the package; turn on
 "Report batch item failures" (``ReportBatchItemFailures``) on the event source mapping.
@@ -8,13 +8,20 @@ Deploy: handler ``handler.lambda_handler``, with ``lanepool`` in the package; tu
 * ``record_handler`` gets each record as the dict Lambda delivered. It stands in for real work: it
   waits 10-30 ms (as if calling another service; the duration is derived from the record's
   identifier, so runs are reproducible) and raises on a "poison" record, one whose payload (SQS
-  ``body``, base64-decoded Kinesis ``data``, DynamoDB ``NewImage``) contains ``poison``. Raising
-  fails that record; in a FIFO message group or Kinesis partition key the later records of that
-  lane are then skipped (and retried by Lambda), keeping their order.
-* ``lambda_handler`` returns ``{"batchItemFailures": [{"itemIdentifier": ...}, ...]}``.
+  ``body``, base64-decoded Kinesis ``data``, DynamoDB ``NewImage``, base64-decoded Kafka
+  ``value``) contains ``poison``. Raising fails that record; in its lane (a FIFO message group,
+  a Kinesis partition key, a DynamoDB item, a Kafka topic-partition) the later records are then
+  skipped (and retried by Lambda), keeping their order.
+* ``lambda_handler`` returns ``{"batchItemFailures": [{"itemIdentifier": ...}, ...]}`` (Kafka:
+  ``{"itemIdentifier": {"partition": "<topic>-<partition>", "offset": <offset>}}``).
 
-Knob (for the end-to-end tests; off by default): ``LANEPOOL_EXAMPLE_LOG=/path`` appends one line
-per record start and end: ``start|end <request id> <record id> <time_ns>``.
+Knobs:
+
+* ``LANEPOOL_ORDERING`` (default ``auto``): the lanes, ``auto`` (by source, Kafka: one per
+  topic-partition), ``key`` (Kafka: one per topic-partition and record key, so keys of one
+  partition run in parallel; other sources as ``auto``) or ``unordered``.
+* for the end-to-end tests, off by default: ``LANEPOOL_EXAMPLE_LOG=/path`` appends one line per
+  record start and end: ``start|end <request id> <record id> <time_ns>``.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import time
 import lanepool
 
 POOL = lanepool.Pool(workers=16)
+ORDERING = os.environ.get("LANEPOOL_ORDERING", "auto")  # "auto", "key" (Kafka) or "unordered"
 
 _LOG_PATH = os.environ.get("LANEPOOL_EXAMPLE_LOG")
 _LOG_FD = os.open(_LOG_PATH, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644) if _LOG_PATH else None
@@ -39,6 +47,8 @@ def _record_id(record: dict) -> str:
         return record["messageId"]
     if "kinesis" in record:
         return record["kinesis"]["sequenceNumber"]
+    if "offset" in record:  # Kafka: "<topic>-<partition>@<offset>"
+        return f"{record['topic']}-{record['partition']}@{record['offset']}"
     return record.get("dynamodb", {}).get("SequenceNumber", "?")
 
 
@@ -47,6 +57,9 @@ def _payload(record: dict) -> str:
         return record["body"]
     if "kinesis" in record:
         return base64.b64decode(record["kinesis"]["data"]).decode("utf-8", "replace")
+    if "offset" in record:  # Kafka: the base64 value; null for a tombstone
+        value = record.get("value")
+        return "" if value is None else base64.b64decode(value).decode("utf-8", "replace")
     return json.dumps(record.get("dynamodb", {}).get("NewImage", {}))
 
 
@@ -75,7 +88,7 @@ def record_handler(record: dict) -> None:
 def lambda_handler(event, context):
     global _request_id
     _request_id = getattr(context, "aws_request_id", "-")
-    return POOL.process(event, record_handler, context=context)
+    return POOL.process(event, record_handler, context=context, ordering=ORDERING)
 
 
 if __name__ == "__main__":
@@ -95,5 +108,6 @@ if __name__ == "__main__":
     response = lambda_handler(event, context)
     elapsed = time.perf_counter() - started
     print(json.dumps(response, indent=2))
-    print(f"{len(event['Records'])} records, {len(response['batchItemFailures'])} failures, "
+    records = event.get("Records") or [r for g in (event.get("records") or {}).values() for r in g]
+    print(f"{len(records)} records, {len(response['batchItemFailures'])} failures, "
           f"{elapsed * 1000:.0f} ms", file=sys.stderr)
