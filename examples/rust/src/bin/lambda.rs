@@ -6,7 +6,7 @@
 //! side on it each keep their own `concurrency` limit. Each batch runs on tokio's blocking
 //! threads (the record handler is blocking code), and the invocation's deadline is kept.
 //!
-//! Any Lambda event with `Records` (SQS, SQS FIFO, Kinesis, DynamoDB streams) as JSON; the
+//! Any Lambda batch event (SQS, SQS FIFO, Kinesis, DynamoDB streams, Kafka) as JSON; the
 //! response is `{"batchItemFailures": [...]}`; a batch in which every record failed is the error
 //! `BatchFailedError`, as in the Python and Node examples.
 //!
