@@ -28,7 +28,7 @@ fn static_tasks_borrow_nothing_and_start_at_once() {
         // Owns its data: no borrow of the caller's stack.
         scope.spawn(move |_| tx.send(data.iter().sum::<i32>()).unwrap());
         // Nobody waits yet: a worker runs it anyway.
-        assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), 6);
+        assert_eq!(rx.recv_timeout(PROMPTLY).unwrap(), 6);
         scope.wait();
         assert_eq!(scope.pending(), 0);
     });
@@ -345,8 +345,8 @@ fn a_task_may_drop_the_last_handle_without_waiting_for_itself() {
         }
         *handle.lock().unwrap() = Some(scope);
         let mut got = vec![
-            rx.recv_timeout(Duration::from_secs(5)).unwrap(),
-            rx.recv_timeout(Duration::from_secs(5)).unwrap(),
+            rx.recv_timeout(PROMPTLY).unwrap(),
+            rx.recv_timeout(PROMPTLY).unwrap(),
         ];
         got.sort();
         assert_eq!(got, [1, 2]);
