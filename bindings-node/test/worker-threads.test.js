@@ -74,7 +74,7 @@ async function mainThreadBatch(prefix) {
   assert.deepEqual(response, expectedResponse(event));
 }
 
-for (const maxInFlight of [undefined]) {
+for (const maxInFlight of [undefined, 3]) {
   const label = maxInFlight === undefined ? '' : ` (maxInFlight ${maxInFlight})`;
 
   test(`4 workers each run 8 concurrent batches, beside the main thread, with correct responses${label}`, async () => {
