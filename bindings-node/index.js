@@ -3,7 +3,8 @@
 // per-lane ordering, bounded concurrency, deadline and partial batch responses; scopes; maps.
 //
 // The rules (decoding, lanes, skips, retries, deadline, outcomes, the all-failed rule, the
-// report) are the Rust core's, reached through synchronous N-API calls on the main thread.
+// report) are the Rust core's, reached through synchronous N-API calls on the calling thread
+// (the main thread, or a worker thread: the addon is loaded per thread, a pool is its thread's).
 // JavaScript only drives: lib/driver.js starts handlers on the event loop when the core says
 // `run`, tells the core when they settle, and sets a timer when the core says `wait`. Nothing
 // native keeps the event loop alive: every promise settles by itself.
