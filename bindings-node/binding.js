@@ -20,6 +20,7 @@
  * @property {(source: string, ordering: Ordering) => (number | string)[] | null} projection
  * @property {(source: string, ordering: Ordering, records: number, kinds: Uint8Array, lens: Uint32Array, text: string) => NativePlan | null} decodeProjected
  * @property {Function & { prototype: NativePlan }} Plan
+ * @property {new (slots: number) => NativeLimit} Limit
  * @property {number} STEP_DONE
  * @property {number} STEP_WAIT
  * @property {number} STEP_WAIT_FOR
@@ -61,6 +62,16 @@
  * @property {() => boolean} deadlinePassed
  * @property {() => number} timeToDeadline
  * @property {(full: boolean, log: boolean) => FinishInfo} finish
+ * @property {(limit: NativeLimit) => number} join joins the pool's limit; the call's id
+ * @property {() => void} close ends the batch without a report, giving back its slots
+ */
+/**
+ * A pool's shared in-flight limit (src/limit.rs).
+ * @typedef {object} NativeLimit
+ * @property {number} slots
+ * @property {number} inFlight
+ * @property {number} calls
+ * @property {() => number[]} takeWoken ids of the calls slots were handed to
  */
 /**
  * @typedef {object} FinishInfo

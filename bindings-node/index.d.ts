@@ -163,6 +163,12 @@ export interface BatchSummary {
   peakInFlight: number;
   lanes: number;
   retries: number;
+  /** Milliseconds records waited for a slot of the pool's `maxInFlight`, added up over records
+   *  (from when a record could have started, its lane and the call's `concurrency` allowing,
+   *  to its start, or to the deadline if it never started). 0 without `maxInFlight`. */
+  slotWaitMs: number;
+  /** The longest any one record waited for such a slot, in milliseconds. */
+  slotWaitMaxMs: number;
 }
 
 export interface BatchReport<Response = BatchResponse> {
@@ -178,6 +184,11 @@ export interface BatchReport<Response = BatchResponse> {
 export interface PoolOptions {
   /** Most handlers (or scope/map tasks) in flight at once in one call; default 16. */
   concurrency?: number;
+  /** Most batch handlers in flight at once across every `process` / `runBatch` call of the pool
+   *  (concurrent invocations sharing it); a positive integer, default none. Free slots go to the
+   *  waiting calls in turn; waiting for a slot is not an attempt (`summary.slotWaitMs`). Scope
+   *  and map tasks are not counted. */
+  maxInFlight?: number;
 }
 
 /** What `scope` hands its body. */
@@ -197,6 +208,8 @@ export declare class Pool {
   constructor(options?: PoolOptions);
   /** Most handlers or tasks in flight at once in one call. */
   readonly concurrency: number;
+  /** Most batch handlers in flight at once across all calls of the pool; null: no such limit. */
+  readonly maxInFlight: number | null;
   /** Processes a Lambda batch; resolves to the partial batch response. */
   process<E extends BatchEvent = BatchEvent>(
     event: E,

@@ -3,7 +3,8 @@
 // per-lane ordering, bounded concurrency, deadline and partial batch responses; scopes; maps.
 //
 // The rules (decoding, lanes, skips, retries, deadline, outcomes, the all-failed rule, the
-// report) are the Rust core's, reached through synchronous N-API calls on the main thread.
+// report) are the Rust core's, reached through synchronous N-API calls on the calling thread
+// (the main thread, or a worker thread: the addon is loaded per thread, a pool is its thread's).
 // JavaScript only drives: lib/driver.js starts handlers on the event loop when the core says
 // `run`, tells the core when they settle, and sets a timer when the core says `wait`. Nothing
 // native keeps the event loop alive: every promise settles by itself.
@@ -15,7 +16,8 @@
 const native = require('./binding.js');
 const { EventError, BatchFailedError } = require('./lib/errors.js');
 const { checkCount } = require('./lib/options.js');
-const { runBatch } = require('./lib/driver.js');
+const { runBatch, Limiter } = require('./lib/driver.js');
+const { format } = require('./lib/format.js');
 const { scope } = require('./lib/scope.js');
 const { map } = require('./lib/map.js');
 
@@ -27,6 +29,23 @@ const DEFAULT_CONCURRENCY = defaults.concurrency;
 const DEFAULT_DEADLINE_MARGIN_MS = defaults.deadlineMarginMs;
 /** Base of the jittered retry backoff in milliseconds when `retryBackoffMs` is not given. */
 const DEFAULT_RETRY_BACKOFF_MS = defaults.retryBackoffMs;
+
+/** The largest `maxInFlight` (the native limit counts slots in 32 bits). */
+const MAX_IN_FLIGHT_LIMIT = 0xffffffff;
+
+/**
+ * `maxInFlight`, if it is a positive integer; else a TypeError (not a number) or RangeError.
+ * @param {unknown} value
+ * @returns {number}
+ */
+function checkMaxInFlight(value) {
+  const what = `lanepool: maxInFlight must be a positive integer (at most ${MAX_IN_FLIGHT_LIMIT})`;
+  if (typeof value !== 'number') throw new TypeError(`${what}, got ${format(value)}`);
+  if (!Number.isInteger(value) || value < 1 || value > MAX_IN_FLIGHT_LIMIT) {
+    throw new RangeError(`${what}, got ${format(value)}`);
+  }
+  return value;
+}
 
 /**
  * A worker pool for the event loop: Lambda batches, scopes and maps with a concurrency limit.
@@ -45,16 +64,41 @@ const DEFAULT_RETRY_BACKOFF_MS = defaults.retryBackoffMs;
  */
 class Pool {
   #concurrency;
+  /** @type {Limiter | null} */
+  #limiter = null;
 
   /**
-   * @param {{ concurrency?: number }} [options] `concurrency`: most handlers (or scope/map
-   *   tasks) in flight at once in one call; default `DEFAULT_CONCURRENCY` (16), suited to
-   *   I/O-bound handlers.
+   * @param {{ concurrency?: number, maxInFlight?: number }} [options] `concurrency`: most
+   *   handlers (or scope/map tasks) in flight at once in one call; default
+   *   `DEFAULT_CONCURRENCY` (16), suited to I/O-bound handlers. `maxInFlight`: most batch
+   *   handlers in flight at once across every `process` / `runBatch` call of this pool (free
+   *   slots go to the waiting calls in turn); default none.
+   *
+   * @example
+   * const assert = require('node:assert');
+   * const { Pool } = require('lanepool');
+   * // at load time: up to 4 handlers per invocation, 6 across all concurrent invocations
+   * const pool = new Pool({ concurrency: 4, maxInFlight: 6 });
+   * assert.equal(pool.maxInFlight, 6);
+   * let inFlight = 0;
+   * let peak = 0;
+   * const handler = async () => {
+   *   peak = Math.max(peak, ++inFlight);
+   *   await new Promise((resolve) => setTimeout(resolve, 2));
+   *   inFlight--;
+   * };
+   * const event = (call) => ({
+   *   Records: [0, 1, 2, 3, 4].map((i) => ({ eventSource: 'aws:sqs', messageId: `${call}-${i}`, body: '' })),
+   * });
+   * const reports = await Promise.all([1, 2, 3].map((call) => pool.runBatch(event(call), handler)));
+   * assert.ok(peak <= 6);
+   * assert.ok(reports.every((r) => r.succeeded.length === 5 && r.summary.slotWaitMs >= 0));
    */
   constructor(options = {}) {
     if (options === null || typeof options !== 'object') throw new TypeError('lanepool: Pool options must be an object');
-    const { concurrency = DEFAULT_CONCURRENCY } = options;
+    const { concurrency = DEFAULT_CONCURRENCY, maxInFlight } = options;
     this.#concurrency = checkCount('lanepool', 'concurrency', concurrency, 1);
+    if (maxInFlight !== undefined) this.#limiter = new Limiter(checkMaxInFlight(maxInFlight));
   }
 
   /**
@@ -63,6 +107,14 @@ class Pool {
    */
   get concurrency() {
     return this.#concurrency;
+  }
+
+  /**
+   * Most batch handlers in flight at once across all calls of the pool, or null (no limit).
+   * @returns {number | null}
+   */
+  get maxInFlight() {
+    return this.#limiter === null ? null : this.#limiter.native.slots;
   }
 
   /**
@@ -87,7 +139,7 @@ class Pool {
    * @returns {Promise<{ batchItemFailures: { itemIdentifier: string | { partition: string, offset: number } }[] }>}
    */
   process(event, handler, options) {
-    return runBatch(this.#concurrency, event, handler, options, false);
+    return runBatch(this.#concurrency, this.#limiter, event, handler, options, false);
   }
 
   /**
@@ -113,7 +165,7 @@ class Pool {
    * @returns {Promise<any>}
    */
   runBatch(event, handler, options) {
-    return runBatch(this.#concurrency, event, handler, options, true);
+    return runBatch(this.#concurrency, this.#limiter, event, handler, options, true);
   }
 
   /**

@@ -7,6 +7,13 @@
 // STEP_WAIT for a completion; <= STEP_WAIT_FOR: wait for a completion or STEP_WAIT_FOR - code
 // milliseconds; STEP_MORE: call again. Completions that settle in the same microtask turn reach
 // the core in one call. The codes are the addon's own constants.
+//
+// A pool with `maxInFlight` has a `Limiter`: the core's shared limit (src/limit.rs), which every
+// batch of the pool joins. A record then starts only with a slot of it; an ended attempt gives
+// its slot back inside `drive()`, and the core hands it to the waiting call whose turn it is.
+// `drive()` says (io[2 * cap + 1]) when hand-overs wait to be taken: the limiter takes them and
+// runs those calls' drivers in a microtask, so a waiting call wakes when a slot is handed to it
+// (no polling; its only timer is its deadline's).
 
 const { setMaxListeners } = require('node:events');
 const { isProxy } = require('node:util').types;
@@ -32,17 +39,37 @@ function isThenable(value) {
   );
 }
 
+/** A pool's shared in-flight limit (`maxInFlight`) and the drivers of its running calls. */
+class Limiter {
+  /** @param {number} slots */
+  constructor(slots) {
+    this.native = new native.Limit(slots);
+    /** @type {Map<number, () => void>} call id -> its driver's `flush` */
+    this.drivers = new Map();
+  }
+
+  /** Schedules the drivers of the calls slots were handed to (in hand-over order). */
+  wake() {
+    for (const id of this.native.takeWoken()) {
+      const flush = this.drivers.get(id);
+      if (flush !== undefined) queueMicrotask(flush);
+    }
+  }
+}
+
 /**
  * Drives one batch: the core says which records run next; handlers run on the event loop.
  * `full`: build the whole report (runBatch) rather than only the response (process).
+ * `limiter`: the pool's shared limit, or null.
  * @param {number} concurrency
+ * @param {Limiter | null} limiter
  * @param {unknown} event
  * @param {(record: any, context: { readonly signal: AbortSignal }) => unknown} handler
  * @param {unknown} options
  * @param {boolean} full
  * @returns {Promise<any>}
  */
-function runBatch(concurrency, event, handler, options, full) {
+function runBatch(concurrency, limiter, event, handler, options, full) {
   return new Promise((resolve, reject) => {
     if (typeof handler !== 'function') throw new TypeError('lanepool: handler must be a function');
     const o = readOptions(options);
@@ -54,7 +81,7 @@ function runBatch(concurrency, event, handler, options, full) {
 
     // Never more in flight (nor ended and untold) than min(concurrency, records).
     const cap = Math.max(1, Math.min(concurrency, length));
-    const io = new Float64Array(2 * cap + 1);
+    const io = new Float64Array(2 * cap + 2);
     let ended = 0; // attempts in io[0..ended) not yet told to the core
     let flushQueued = false;
     let driving = false;
@@ -85,6 +112,13 @@ function runBatch(concurrency, event, handler, options, full) {
     /** @type {NodeJS.Timeout | null} */
     let deadlineTimer = null;
     let finished = false;
+
+    /** This call's id in the pool's limit. */
+    let callId = -1;
+    if (limiter !== null) {
+      callId = batch.join(limiter.native);
+      limiter.drivers.set(callId, flush);
+    }
 
     const ttd = batch.timeToDeadline();
     if (ttd > 0) deadlineTimer = setTimeout(onDeadline, Math.ceil(ttd));
@@ -187,6 +221,7 @@ function runBatch(concurrency, event, handler, options, full) {
           ended = 0;
           const n = batch.drive(io, told, limit);
           const code = io[2 * cap];
+          if (io[2 * cap + 1] > 0) /** @type {Limiter} */ (limiter).wake();
           for (let j = 0; j < n; j++) launch(io[cap + j]);
           if (ended > 0 || code === STEP_MORE) continue;
           if (code === STEP_DONE) {
@@ -216,10 +251,20 @@ function runBatch(concurrency, event, handler, options, full) {
       wakeTimer = deadlineTimer = null;
     }
 
+    /** The call has left the pool's limit (its batch finished or closed): wake whom it gave to. */
+    function leaveLimit() {
+      if (limiter === null || callId < 0) return;
+      limiter.drivers.delete(callId);
+      callId = -1;
+      limiter.wake();
+    }
+
     /** @param {unknown} error */
     function fail(error) {
       finished = true;
       clearTimers();
+      batch.close(); // its slots of the pool's limit go to the waiting calls
+      leaveLimit();
       reject(error);
     }
 
@@ -228,6 +273,7 @@ function runBatch(concurrency, event, handler, options, full) {
       clearTimers();
       if (batch.deadlinePassed()) abort();
       const info = batch.finish(full, o.log);
+      leaveLimit();
       if (info.logLine != null) process.stdout.write(info.logLine + '\n');
       const response = {
         batchItemFailures: info.batchItemFailures.map((itemIdentifier) => ({ itemIdentifier })),
@@ -257,4 +303,4 @@ function runBatch(concurrency, event, handler, options, full) {
   });
 }
 
-module.exports = { runBatch };
+module.exports = { runBatch, Limiter };

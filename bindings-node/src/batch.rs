@@ -8,6 +8,7 @@ use napi::bindgen_prelude::Either;
 use napi::{sys, Env, JsUnknown, NapiRaw, Result};
 use napi_derive::napi;
 
+use crate::limit::{Joined, Limit};
 use crate::{ms_of, typed_array, used};
 
 /// A Kafka record's identifier as Lambda names it in the response.
@@ -62,6 +63,10 @@ pub struct SummaryInfo {
     pub peak_in_flight: u32,
     pub lanes: u32,
     pub retries: f64,
+    /// Time records waited for a slot of the pool's `maxInFlight`, added up over records.
+    pub slot_wait_ms: f64,
+    /// The longest any one record waited for such a slot.
+    pub slot_wait_max_ms: f64,
 }
 
 /// The finished batch: the report's parts, and whether the all-failed rule fired.
@@ -126,15 +131,20 @@ fn finish_info(
             peak_in_flight: s.peak_in_flight as u32,
             lanes: s.lanes as u32,
             retries: s.retries as f64,
+            slot_wait_ms: ms_of(s.slot_wait),
+            slot_wait_max_ms: ms_of(s.slot_wait_max),
         }),
         log_line: s.as_ref().filter(|_| log).map(|s| s.to_log_line()),
     }
 }
 
-/// One running batch: the core's [`BatchRun`] with errors kept in JavaScript.
+/// One running batch: the core's [`BatchRun`] with errors kept in JavaScript, and its
+/// membership of the pool's shared limit, if the pool has one ([`Batch::join`]).
 #[napi]
 pub struct Batch {
+    // Dropped in this order: the run, then the membership (which gives back what it holds).
     run: Option<BatchRun<()>>,
+    limited: Option<Joined>,
 }
 
 /// `drive()`'s final step codes (in `io[2 * cap]`), read by `lib/driver.js`: every record has
@@ -166,7 +176,10 @@ pub const ENDED_DEADLINE: u32 = 2;
 
 impl Batch {
     pub(crate) fn new(run: BatchRun<()>) -> Self {
-        Batch { run: Some(run) }
+        Batch {
+            run: Some(run),
+            limited: None,
+        }
     }
 
     fn run(&mut self) -> Result<&mut BatchRun<()>> {
@@ -180,12 +193,18 @@ fn protocol(e: impl std::fmt::Display) -> napi::Error {
 
 #[napi]
 impl Batch {
-    /// Many steps in one call. `io` is a `Float64Array` of `2 * cap + 1`: its first `ended`
+    /// Many steps in one call. `io` is a `Float64Array` of `2 * cap + 2`: its first `ended`
     /// entries are attempts that ended, in the order they ended (`index * ENDED_STRIDE + kind`, kind
     /// `ENDED_OK`, `ENDED_ERR` or `ENDED_DEADLINE`); the core is told each in turn, then
     /// asked what next until it says wait or done or `cap` records are to start. Those records
     /// go to `io[cap..cap + n]` (n returned, to be started in that order), the final step code
     /// to `io[2 * cap]` (`STEP_DONE`, `STEP_WAIT`, `STEP_WAIT_FOR - ms`, or `STEP_MORE`: call again).
+    /// `io[2 * cap + 1]`: how many slot hand-overs of the pool's limit wait to be taken
+    /// ([`Limit::take_woken`]); 0 without a limit.
+    ///
+    /// In a batch that [joined](Batch::join) its pool's limit a record starts only with a slot
+    /// of it ([`BatchRun::step_limited`]), and each ended attempt gives its slot back, to the
+    /// call the core hands it to.
     ///
     /// At most `limit` records start per call (1: the driver starts one, and a handler that
     /// ended at once is told before the core is asked again, as step by step). Right after a
@@ -196,12 +215,13 @@ impl Batch {
         // SAFETY: an argument value of this call; the slice is dropped before it returns.
         let io: &mut [f64] =
             unsafe { typed_array::typed(env.raw(), io.raw(), sys::TypedarrayType::float64_array)? };
-        if io.len() < 3 || io.len().is_multiple_of(2) || ended as usize > (io.len() - 1) / 2 {
+        if io.len() < 4 || !io.len().is_multiple_of(2) || ended as usize > (io.len() - 2) / 2 {
             return Err(protocol("drive() buffer of the wrong size"));
         }
-        let cap = (io.len() - 1) / 2;
+        let cap = (io.len() - 2) / 2;
         let limit = (limit as usize).clamp(1, cap);
-        let run = self.run()?;
+        let Batch { run, limited } = self;
+        let run = run.as_mut().ok_or_else(used)?;
         for &code in &io[..ended as usize] {
             if !(code >= 0.0 && code < 2f64.powi(53)) {
                 return Err(protocol(format!("bad completion code {code}")));
@@ -215,6 +235,9 @@ impl Batch {
                 _ => return Err(protocol(format!("bad completion code {code}"))),
             }
             .map_err(protocol)?;
+            if let Some(joined) = limited {
+                joined.call.release().map_err(protocol)?;
+            }
         }
         let mut started = 0usize;
         let code = loop {
@@ -224,7 +247,11 @@ impl Batch {
             if started == limit {
                 break STEP_MORE;
             }
-            match run.step() {
+            let step = match limited {
+                Some(joined) => run.step_limited(&joined.call),
+                None => run.step(),
+            };
+            match step {
                 Step::Run(ticket) => {
                     io[cap + started] = ticket.index as f64;
                     started += 1;
@@ -235,7 +262,29 @@ impl Batch {
             }
         };
         io[2 * cap] = code;
+        io[2 * cap + 1] = limited.as_ref().map_or(0, |joined| joined.woken.len()) as f64;
         Ok(started as u32)
+    }
+
+    /// Joins the pool's shared limit, before the first `drive()`; returns this call's id (the
+    /// id [`Limit::take_woken`] names when a slot is handed to it).
+    #[napi]
+    pub fn join(&mut self, limit: &Limit) -> Result<f64> {
+        if self.limited.is_some() {
+            return Err(protocol("join() twice"));
+        }
+        self.run()?;
+        let (id, joined) = limit.join();
+        self.limited = Some(joined);
+        Ok(id)
+    }
+
+    /// Ends the batch without a report (the driver failed): gives back its slots of the
+    /// pool's limit, which go to the waiting calls. Nothing after it but `finish()` errors.
+    #[napi]
+    pub fn close(&mut self) {
+        self.run = None;
+        self.limited = None;
     }
 
     /// Whether the deadline (margin taken off) has passed.
@@ -259,6 +308,8 @@ impl Batch {
             self.run = Some(run);
             return Err(protocol("finish() before every record has its outcome"));
         }
+        // Done: the membership of the pool's limit ends (anything still handed to it passes on).
+        self.limited = None;
         match run.finish() {
             Ok(report) => Ok(finish_info(&report, None, full, log)),
             Err(e) => {

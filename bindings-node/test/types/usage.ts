@@ -25,6 +25,13 @@ import {
 
 const pool = new Pool({ concurrency: 16 });
 const n: number = pool.concurrency;
+// Lambda Managed Instances: one pool per worker thread, a limit across its concurrent invocations
+const shared = new Pool({ concurrency: 16, maxInFlight: 64 });
+export const limit: number | null = shared.maxInFlight;
+export async function waited(event: SQSEvent): Promise<number> {
+  const { summary } = await shared.runBatch(event, async () => {});
+  return summary.slotWaitMs + summary.slotWaitMaxMs;
+}
 export const defaults: number[] = [DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_MARGIN_MS, DEFAULT_RETRY_BACKOFF_MS];
 
 export const handler: SQSHandler = async (event: SQSEvent, context: Context) =>
@@ -112,5 +119,9 @@ pool.process({ Records: [] } as SQSEvent, () => {}, { ordering: 'fifo' });
 pool.process({ Records: [] } as SQSEvent, (r) => r.kinesis);
 // @ts-expect-error concurrency is a number
 new Pool({ concurrency: '4' });
+// @ts-expect-error maxInFlight is a number
+new Pool({ maxInFlight: '64' });
+// @ts-expect-error maxInFlight is read-only
+shared.maxInFlight = 3;
 // @ts-expect-error a task's one argument is the scope, not a number
 pool.scope((s) => s.spawn((inner: number) => inner));
