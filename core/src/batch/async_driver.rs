@@ -5,7 +5,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::Poll;
 
-use super::{BatchOptions, BatchResult, BatchRun, RecordError, Step};
+use super::{BatchError, BatchOptions, BatchResult, BatchRun, RecordError, Step};
 use crate::event::{BatchPlan, BatchRecord};
 use crate::lanes::Ticket;
 use crate::limit::{InFlightLimit, LimitedCall};
@@ -124,6 +124,7 @@ where
     H: Fn(Ticket) -> Fut,
     Fut: Future<Output = Result<(), E>>,
 {
+    options.check_for(true).map_err(BatchError::Options)?;
     let mut run: BatchRun<RecordError<E>> = BatchRun::new(plan, options, DEFAULT_ASYNC_CONCURRENCY);
     let cancel_at_deadline = options.cancel_at_deadline;
     let mut flight = Flight {
@@ -193,6 +194,17 @@ where
             run.complete(index, result).expect("the record is running");
             release(call);
             completed = true;
+        }
+        // Attempts past their timeout: dropping the future stops it; the scheduler retries it
+        // or ends it as `timeout` (and the lane waits or is skipped).
+        for index in run.timed_out() {
+            if let Some(at) = in_flight.iter().position(|(i, _)| *i == index) {
+                let (_, future) = in_flight.swap_remove(at);
+                let error = drop_catching(future).map(RecordError::Panic);
+                run.time_out(index, error).expect("the record is running");
+                release(call);
+                completed = true;
+            }
         }
         if cancel_at_deadline && !in_flight.is_empty() && run.deadline_passed() {
             // Stop what still runs: dropping a future cancels it.
