@@ -177,17 +177,41 @@ where
 }
 
 /// One slot per item for the value of its successful attempt (at most one attempt succeeds).
-fn value_slots<T>(n: usize) -> Vec<Mutex<Option<T>>> {
-    (0..n).map(|_| Mutex::new(None)).collect()
+/// Values still held when the slots drop (the call's future dropped half-way) are dropped
+/// with a panic of their `Drop` contained, so it does not escape the call.
+struct Slots<T>(Vec<Mutex<Option<T>>>);
+
+impl<T> Slots<T> {
+    fn new(n: usize) -> Self {
+        Slots((0..n).map(|_| Mutex::new(None)).collect())
+    }
+
+    fn put(&self, index: usize, value: T) {
+        // The slot is empty: only one attempt of a job succeeds, and it ends the job.
+        let old = self.0[index].lock().replace(value);
+        drop(drop_catching(old));
+    }
+
+    fn into_values(mut self) -> Vec<Option<T>> {
+        std::mem::take(&mut self.0)
+            .into_iter()
+            .map(Mutex::into_inner)
+            .collect()
+    }
+}
+
+impl<T> Drop for Slots<T> {
+    fn drop(&mut self) {
+        for slot in self.0.drain(..) {
+            drop(drop_catching(slot.into_inner()));
+        }
+    }
 }
 
 /// The report of a finished jobs call: the all-failed rule dropped, values kept only for the
 /// jobs that succeeded (a value whose job then failed, because its future's `Drop` panicked,
 /// is dropped here with a panic of its own `Drop` contained).
-fn job_report<T, E>(
-    result: BatchResult<E>,
-    slots: Vec<Mutex<Option<T>>>,
-) -> Result<JobReport<T, E>, JobError> {
+fn job_report<T, E>(result: BatchResult<E>, slots: Slots<T>) -> Result<JobReport<T, E>, JobError> {
     let report = match result {
         Ok(report) => report,
         Err(BatchError::AllFailed(report)) => *report,
@@ -196,16 +220,14 @@ fn job_report<T, E>(
     };
     let (_, outcomes, summary) = report.into_parts();
     let results = slots
+        .into_values()
         .into_iter()
         .zip(&outcomes)
-        .map(|(slot, outcome)| {
-            let value = slot.into_inner();
-            match outcome {
-                Outcome::Succeeded { .. } => value,
-                _ => {
-                    drop(drop_catching(value));
-                    None
-                }
+        .map(|(value, outcome)| match outcome {
+            Outcome::Succeeded { .. } => value,
+            _ => {
+                drop(drop_catching(value));
+                None
             }
         })
         .collect();
@@ -298,11 +320,10 @@ impl Pool {
         E: Send,
         H: Fn(&I, JobContext) -> Result<T, E> + Sync,
     {
-        let slots = value_slots(items.len());
+        let slots = Slots::new(items.len());
         let result = self.run_plan(plan, options, |ticket, _| {
             let value = handler(&items[ticket.index], ticket.into())?;
-            // The slot is empty: only one attempt of a job succeeds, and it ends the job.
-            *slots[ticket.index].lock() = Some(value);
+            slots.put(ticket.index, value);
             Ok(())
         });
         job_report(result, slots)
@@ -381,14 +402,28 @@ where
     H: Fn(&'i I, JobContext) -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    let slots = value_slots(items.len());
+    let slots = Slots::new(items.len());
     let result = run_plan_async(plan, options, |ticket| {
         let job = handler(&items[ticket.index], ticket.into());
-        let slot = &slots[ticket.index];
+        let slots = &slots;
         async move {
-            let value = job.await?;
-            *slot.lock() = Some(value);
-            Ok(())
+            // The job's future is dropped on its own, a panic of its `Drop` contained, so
+            // that no value or error is dropped while a panic unwinds (that would abort).
+            let mut job = Box::pin(job);
+            let result = job.as_mut().await;
+            let dropped = drop_catching(job);
+            match (result, dropped) {
+                (Ok(value), None) => {
+                    slots.put(ticket.index, value);
+                    Ok(())
+                }
+                (Ok(value), Some(message)) => {
+                    drop(drop_catching(value));
+                    // Nothing else is held here: the driver catches this as the job's panic.
+                    std::panic::resume_unwind(Box::new(message))
+                }
+                (Err(error), _) => Err(error),
+            }
         }
     })
     .await;
