@@ -308,9 +308,7 @@ fn hostile_drops_of_values_errors_and_futures_stay_inside_the_drivers() {
     let pool = Pool::new(2).unwrap();
     let report = pool
         .run_jobs(&[0, 1, 2], &quick_retries(1), |n, ctx| {
-            if *n == 1 && ctx.attempt == 1 {
-                Err(Grenade("error"))
-            } else if *n == 2 {
+            if (*n == 1 && ctx.attempt == 1) || *n == 2 {
                 Err(Grenade("error"))
             } else {
                 Ok(*n)

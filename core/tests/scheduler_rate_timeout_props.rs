@@ -19,10 +19,12 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+/// A record: its lane, and per attempt (up to 3) its duration in ms and whether it succeeds.
+type Record = (Option<u32>, Vec<(u64, bool)>);
+
 #[derive(Clone, Debug)]
 struct Batch {
-    /// Per record: its lane, and per attempt (up to 3) its duration and whether it succeeds.
-    records: Vec<(Option<u32>, Vec<(u64, bool)>)>,
+    records: Vec<Record>,
     concurrency: usize,
     retries: u32,
     /// Starts per second (on the simulated clock).

@@ -39,8 +39,10 @@ pub const DEFAULT_ASYNC_CONCURRENCY: usize = 16;
 /// Every in-flight handler future is owned by the returned future and polled whenever it is
 /// woken, so none is starved. Handlers still running at the deadline are cancelled: their
 /// futures are dropped and their records end as `deadline` (unless
-/// [`BatchOptions::cancel_at_deadline`] is turned off, when they are awaited). Dropping the
-/// returned future drops every handler future, so nothing outlives it.
+/// [`BatchOptions::cancel_at_deadline`] is turned off, when they are awaited). With
+/// [`BatchOptions::attempt_timeout`], an attempt running longer is cancelled the same way and
+/// fails with reason `timeout` (retried while retries remain). Dropping the returned future
+/// drops every handler future, so nothing outlives it.
 ///
 /// ```
 /// use lanepool::{batch::{process_async, BatchOptions}, event::BatchRecord};
