@@ -361,6 +361,11 @@ pub struct StartRate {
 /// A start rate that is not a positive, finite number of starts per second (or is so small
 /// or so large that its interval is not representable: below one start in about 584 years,
 /// above 10^9 per second).
+///
+/// ```
+/// use lanepool::lanes::{InvalidRate, StartRate};
+/// assert_eq!(StartRate::per_second(-2.0), Err(InvalidRate(-2.0)));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
 #[error("max_per_second must be a finite number above 0 and at most 1e9, got {0}")]
 pub struct InvalidRate(pub f64);
@@ -758,6 +763,17 @@ impl<E> LaneScheduler<E> {
 
     /// When the next running attempt is due to be stopped (`None`: none is, or no timeout):
     /// a driver that can stop handlers wakes then, or passes it on as its wake-up time.
+    ///
+    /// ```
+    /// use lanepool::lanes::{LaneScheduler, Next, SchedulerConfig};
+    /// use std::time::Duration;
+    /// let ms = Duration::from_millis;
+    /// let mut s: LaneScheduler<()> = LaneScheduler::new(vec![None], SchedulerConfig::default())
+    ///     .with_attempt_timeout(Some(ms(30)));
+    /// assert_eq!(s.attempt_deadline(), None);
+    /// let Next::Run(_) = s.next(ms(5)) else { panic!() };
+    /// assert_eq!(s.attempt_deadline(), Some(ms(35)));
+    /// ```
     pub fn attempt_deadline(&self) -> Option<Duration> {
         self.attempt_due.first().map(|&(due, _)| due)
     }

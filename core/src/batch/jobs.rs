@@ -72,6 +72,16 @@ pub enum JobError {
 }
 
 /// One job that did not succeed.
+///
+/// ```
+/// use lanepool::{batch::{BatchOptions, RecordError}, lanes::Reason, Pool};
+/// let pool = Pool::new(1).unwrap();
+/// let report = pool.run_jobs(&[0], &BatchOptions::new().retries(1).retry_backoff(std::time::Duration::ZERO),
+///     |_, _| Err::<(), _>("down")).unwrap();
+/// let f = &report.failures()[0];
+/// assert_eq!((f.index, f.reason, f.attempts), (0, Reason::Error, 2));
+/// assert!(matches!(f.error, Some(RecordError::Error("down"))));
+/// ```
 #[derive(Debug)]
 pub struct JobFailure<'a, E> {
     /// The item's index.
@@ -108,6 +118,14 @@ pub struct JobReport<T, E> {
 
 impl<T, E> JobReport<T, E> {
     /// One entry per item: `Some(value)` where the job succeeded, `None` where it did not.
+    ///
+    /// ```
+    /// use lanepool::{batch::BatchOptions, Pool};
+    /// let pool = Pool::new(2).unwrap();
+    /// let report = pool.run_jobs(&[3, 0], &BatchOptions::new(), |n, _| 12u32.checked_div(*n).ok_or("zero")).unwrap();
+    /// assert_eq!(report.results(), [Some(4), None]);
+    /// assert!(!report.ok() && report.len() == 2);
+    /// ```
     pub fn results(&self) -> &[Option<T>] {
         &self.results
     }

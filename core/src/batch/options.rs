@@ -323,6 +323,12 @@ impl BatchOptions {
     }
 
     /// The checked start rate, if one is set.
+    ///
+    /// ```
+    /// use lanepool::batch::BatchOptions;
+    /// assert_eq!(BatchOptions::new().start_rate(), Ok(None));
+    /// assert_eq!(BatchOptions::new().max_per_second(2.5).start_rate().unwrap().unwrap().burst(), 2);
+    /// ```
     pub fn start_rate(&self) -> Result<Option<StartRate>, InvalidRate> {
         self.max_per_second
             .map(MaxPerSecond::start_rate)

@@ -169,7 +169,8 @@ impl<E> BatchRun<E> {
     }
 
     /// Records that the attempt running record `index` was stopped because it timed out,
-    /// keeping `error` if stopping it produced one.
+    /// keeping `error` if stopping it produced one (see [`BatchRun::timed_out`] for an
+    /// example). Without retries left the record ends as `timeout` and skips its lane.
     pub fn time_out(&mut self, index: usize, error: Option<E>) -> Result<(), SchedulerError> {
         let now = self.now();
         self.scheduler.time_out(index, error, now)
