@@ -51,6 +51,14 @@ VECTORS = [
 ]
 _POOLS: dict[int, lanepool.Pool] = {}
 
+# Vectors of features this face does not have yet, keyed by the field or option they use.
+NOT_IN_FACE = "jobs / attempt timeout / start rate: not yet in this face"
+
+
+def not_in_face(vector: dict) -> bool:
+    options = vector.get("options", {})
+    return "jobs" in vector or "attempt_timeout_ms" in options or "max_per_second" in options
+
 
 def pool_for(concurrency: int) -> lanepool.Pool:
     if concurrency not in _POOLS:
@@ -133,6 +141,8 @@ def call(mode: str, vector: dict, recorder: Recorder):
 @pytest.mark.parametrize("mode", ["sync", "async-handler", "run_batch_async"])
 @pytest.mark.parametrize("vector", VECTORS)
 def test_vector(vector: dict, mode: str):
+    if not_in_face(vector):
+        pytest.skip(NOT_IN_FACE)
     if mode == "sync" and vector.get("handler", {}).get("async_only"):
         pytest.skip("async_only: sync handlers cannot be interrupted and are awaited")
     recorder = Recorder(vector.get("handler"))

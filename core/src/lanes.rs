@@ -12,10 +12,20 @@
 //!   and its lane waits for it;
 //! - a record that fails for good skips every not-yet-started record of its lane;
 //! - from the deadline on, nothing starts (not even a retry): records not started end as
-//!   [`Outcome::Deadline`], records waiting for a retry end as [`Outcome::Failed`].
+//!   [`Outcome::Deadline`], records waiting for a retry end as [`Outcome::Failed`] (or
+//!   [`Outcome::TimedOut`] when their last attempt timed out);
+//! - with an attempt timeout ([`LaneScheduler::with_attempt_timeout`]), an attempt running
+//!   longer is due to be stopped: the scheduler names it ([`LaneScheduler::timed_out`]), the
+//!   driver stops it and reports it ([`LaneScheduler::time_out`]); it is retried like a failed
+//!   attempt, and a record whose last attempt timed out ends as [`Outcome::TimedOut`] and
+//!   skips the rest of its lane;
+//! - with a start rate ([`LaneScheduler::with_start_rate`]), attempts (retries included)
+//!   start at most `rate` per second on average, in bursts of at most `rate` (a token bucket
+//!   on the driver's clock); a record the rate holds back past the deadline ends as
+//!   [`Outcome::Deadline`].
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 use std::time::Duration;
 
 /// A lane's number within one batch (lane keys are interned by [`crate::event::BatchPlan`]).
@@ -146,6 +156,13 @@ pub enum Outcome<E> {
         /// The error a stopped handler ended with, if any.
         error: Option<E>,
     },
+    /// Its last attempt ran longer than the attempt timeout and was stopped.
+    TimedOut {
+        /// Handler calls made for this record (the timed-out one included).
+        attempts: u32,
+        /// The error the stopped attempt ended with, if any (a panic of its `Drop`).
+        error: Option<E>,
+    },
 }
 
 /// Why a record is reported failed: the `reason` every face shows.
@@ -162,15 +179,18 @@ pub enum Reason {
     Skipped,
     /// The deadline passed before it started (or while it ran, when cancelled).
     Deadline,
+    /// Its last attempt ran longer than the attempt timeout and was stopped.
+    Timeout,
 }
 
 impl Reason {
-    /// The reason's name: `"error"`, `"skipped"` or `"deadline"`.
+    /// The reason's name: `"error"`, `"skipped"`, `"deadline"` or `"timeout"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::Error => "error",
             Reason::Skipped => "skipped",
             Reason::Deadline => "deadline",
+            Reason::Timeout => "timeout",
         }
     }
 }
@@ -183,6 +203,7 @@ impl<E> Outcome<E> {
             Outcome::Failed { .. } => Some(Reason::Error),
             Outcome::Skipped { .. } => Some(Reason::Skipped),
             Outcome::Deadline { .. } => Some(Reason::Deadline),
+            Outcome::TimedOut { .. } => Some(Reason::Timeout),
         }
     }
 
@@ -191,7 +212,8 @@ impl<E> Outcome<E> {
         match self {
             Outcome::Succeeded { attempts }
             | Outcome::Failed { attempts, .. }
-            | Outcome::Deadline { attempts, .. } => *attempts,
+            | Outcome::Deadline { attempts, .. }
+            | Outcome::TimedOut { attempts, .. } => *attempts,
             Outcome::Skipped { .. } => 0,
         }
     }
@@ -200,7 +222,7 @@ impl<E> Outcome<E> {
     pub fn error(&self) -> Option<&E> {
         match self {
             Outcome::Failed { error, .. } => Some(error),
-            Outcome::Deadline { error, .. } => error.as_ref(),
+            Outcome::Deadline { error, .. } | Outcome::TimedOut { error, .. } => error.as_ref(),
             _ => None,
         }
     }
@@ -215,6 +237,10 @@ impl<E> Outcome<E> {
             },
             Outcome::Skipped { after } => Outcome::Skipped { after },
             Outcome::Deadline { attempts, error } => Outcome::Deadline {
+                attempts,
+                error: error.map(f),
+            },
+            Outcome::TimedOut { attempts, error } => Outcome::TimedOut {
                 attempts,
                 error: error.map(f),
             },
@@ -237,7 +263,8 @@ pub enum Next {
     /// Run this record now.
     Run(Ticket),
     /// Nothing can start now: wait for a completion, or until `until` (a retry falls due or
-    /// the deadline passes), then ask again.
+    /// the deadline passes, an attempt times out, the start rate allows a start), then ask
+    /// again.
     Wait {
         /// When to ask again even if nothing completed.
         until: Option<Duration>,
@@ -275,6 +302,12 @@ pub struct SchedulerStats {
     pub slot_wait_total: Duration,
     /// The longest any one record waited for a shared slot.
     pub slot_wait_max: Duration,
+    /// Time the batch was held back by its start rate: added up over the spans in which an
+    /// attempt could have started (lanes and `concurrency` allowing) but the rate had no
+    /// token. Zero without a rate.
+    pub rate_wait_total: Duration,
+    /// Attempts stopped by the attempt timeout (retried or not).
+    pub timeouts: u64,
 }
 
 enum Slot<E> {
@@ -282,12 +315,106 @@ enum Slot<E> {
     Waiting,
     Running {
         attempt: u32,
+        /// When the attempt is due to be stopped (with an attempt timeout).
+        due: Option<Duration>,
     },
     RetryWait {
         attempts: u32,
-        error: E,
+        last: LastFailure<E>,
     },
     Done(Outcome<E>),
+}
+
+/// How a record's last attempt failed, while it waits for its retry.
+enum LastFailure<E> {
+    Error(E),
+    Timeout(Option<E>),
+}
+
+impl<E> LastFailure<E> {
+    fn into_outcome(self, attempts: u32) -> Outcome<E> {
+        match self {
+            LastFailure::Error(error) => Outcome::Failed { error, attempts },
+            LastFailure::Timeout(error) => Outcome::TimedOut { attempts, error },
+        }
+    }
+}
+
+/// A start rate: at most `per_second` attempt starts per second on average, in bursts of at
+/// most `per_second` (at least 1): a token bucket of `max(1, floor(per_second))` tokens, full
+/// at the start, one token coming back every `1 / per_second` seconds.
+///
+/// ```
+/// use lanepool::lanes::StartRate;
+/// use std::time::Duration;
+/// let rate = StartRate::per_second(4.0).unwrap();
+/// assert_eq!((rate.burst(), rate.interval()), (4, Duration::from_millis(250)));
+/// assert_eq!(StartRate::per_second(0.5).unwrap().burst(), 1);
+/// assert!(StartRate::per_second(0.0).is_err() && StartRate::per_second(f64::NAN).is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StartRate {
+    interval: Duration,
+    burst: u32,
+}
+
+/// A start rate that is not a positive, finite number of starts per second (or is so small
+/// or so large that its interval is not representable: below one start in about 584 years,
+/// above 10^9 per second).
+///
+/// ```
+/// use lanepool::lanes::{InvalidRate, StartRate};
+/// assert_eq!(StartRate::per_second(-2.0), Err(InvalidRate(-2.0)));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+#[error("max_per_second must be a finite number above 0 and at most 1e9, got {0}")]
+pub struct InvalidRate(pub f64);
+
+impl StartRate {
+    /// The rate of `per_second` starts per second.
+    pub fn per_second(per_second: f64) -> Result<Self, InvalidRate> {
+        if !(per_second.is_finite() && per_second > 0.0 && per_second <= 1e9) {
+            return Err(InvalidRate(per_second));
+        }
+        let interval =
+            Duration::try_from_secs_f64(1.0 / per_second).map_err(|_| InvalidRate(per_second))?;
+        Ok(StartRate {
+            interval: interval.max(Duration::from_nanos(1)),
+            burst: per_second.floor().clamp(1.0, u32::MAX as f64) as u32,
+        })
+    }
+
+    /// Time for one token to come back: `1 / per_second`.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// Most starts at once (the bucket's size): `max(1, floor(per_second))`.
+    pub fn burst(&self) -> u32 {
+        self.burst
+    }
+}
+
+/// The token bucket of a [`StartRate`], as a virtual schedule (GCRA): `tat` is when the
+/// bucket would be full again; a start is allowed at `t >= tat - (burst - 1) * interval`.
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    rate: StartRate,
+    tat: Duration,
+}
+
+impl Bucket {
+    fn ready_at(&self) -> Duration {
+        let slack = self
+            .rate
+            .interval
+            .saturating_mul(self.rate.burst.saturating_sub(1));
+        self.tat.saturating_sub(slack)
+    }
+
+    fn take(&mut self, now: Duration) {
+        self.tat = self.tat.max(now).saturating_add(self.rate.interval);
+    }
 }
 
 /// The lane scheduler of one batch. `E` is whatever the driver keeps as a failure
@@ -331,6 +458,14 @@ pub struct LaneScheduler<E> {
     /// When each start opportunity that a shared limit refused began to wait, oldest first:
     /// one entry per record that could start now but for the limit (at most `concurrency`).
     slot_waits: VecDeque<Duration>,
+    /// The attempt timeout, if any.
+    attempt_timeout: Option<Duration>,
+    /// When each running attempt is due to be stopped, earliest first (with a timeout).
+    attempt_due: BTreeSet<(Duration, usize)>,
+    /// The start rate's bucket, if any.
+    bucket: Option<Bucket>,
+    /// Since when the rate has held back a start that could happen otherwise.
+    rate_wait_since: Option<Duration>,
 }
 
 impl<E> LaneScheduler<E> {
@@ -378,7 +513,65 @@ impl<E> LaneScheduler<E> {
             },
             displaced: Vec::new(),
             slot_waits: VecDeque::new(),
+            attempt_timeout: None,
+            attempt_due: BTreeSet::new(),
+            bucket: None,
+            rate_wait_since: None,
         }
+    }
+
+    /// Sets the attempt timeout: an attempt running `timeout` or longer is due to be stopped
+    /// ([`timed_out`](Self::timed_out) names it, [`attempt_deadline`](Self::attempt_deadline)
+    /// says when the next one falls due, and [`Next::Wait`] wakes the driver then). Only a
+    /// driver that can stop a running handler may set it. An attempt due at or after the
+    /// batch's deadline is the deadline's: it is not named as timed out.
+    ///
+    /// ```
+    /// use lanepool::lanes::{LaneScheduler, Next, Outcome, SchedulerConfig};
+    /// use std::time::Duration;
+    /// let ms = Duration::from_millis;
+    /// let mut s: LaneScheduler<()> = LaneScheduler::new(vec![Some(0), Some(0)], SchedulerConfig::default())
+    ///     .with_attempt_timeout(Some(ms(100)));
+    /// let Next::Run(t) = s.next(ms(0)) else { panic!() };
+    /// assert_eq!(s.next(ms(10)), Next::Wait { until: Some(ms(100)) });
+    /// assert!(s.timed_out(ms(99)).is_empty());
+    /// assert_eq!(s.timed_out(ms(100)), [t.index]);
+    /// s.time_out(t.index, None, ms(100)).unwrap(); // the driver stopped it
+    /// assert_eq!(s.next(ms(100)), Next::Done);       // no retries: it skips its lane
+    /// let outcomes = s.into_outcomes().unwrap();
+    /// assert_eq!(outcomes[0], Outcome::TimedOut { attempts: 1, error: None });
+    /// assert_eq!(outcomes[1], Outcome::Skipped { after: 0 });
+    /// ```
+    pub fn with_attempt_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.attempt_timeout = timeout;
+        self
+    }
+
+    /// Sets a start rate (see [`StartRate`]): attempts, retries included, start at most that
+    /// many per second on average, in bursts of at most that many, on the driver's clock. A
+    /// record held back by the rate waits like one held back by `concurrency`; one that the
+    /// rate cannot start before the deadline ends as [`Outcome::Deadline`] with the attempts
+    /// it made. Time held back is counted in [`SchedulerStats::rate_wait_total`].
+    ///
+    /// ```
+    /// use lanepool::lanes::{LaneScheduler, Next, SchedulerConfig, StartRate};
+    /// use std::time::Duration;
+    /// let ms = Duration::from_millis;
+    /// let config = SchedulerConfig { concurrency: 8, ..Default::default() };
+    /// let mut s: LaneScheduler<()> = LaneScheduler::new(vec![None; 3], config)
+    ///     .with_start_rate(Some(StartRate::per_second(2.0).unwrap())); // bursts of 2, 500 ms
+    /// assert!(matches!(s.next(ms(0)), Next::Run(_)));
+    /// assert!(matches!(s.next(ms(0)), Next::Run(_)));
+    /// assert_eq!(s.next(ms(0)), Next::Wait { until: Some(ms(500)) });
+    /// assert!(matches!(s.next(ms(500)), Next::Run(_)));
+    /// assert_eq!(s.stats().rate_wait_total, ms(500));
+    /// ```
+    pub fn with_start_rate(mut self, rate: Option<StartRate>) -> Self {
+        self.bucket = rate.map(|rate| Bucket {
+            rate,
+            tat: Duration::ZERO,
+        });
+        self
     }
 
     /// The next thing for the driver to do at time `now`.
@@ -417,6 +610,7 @@ impl<E> LaneScheduler<E> {
         }
         if self.unfinished == 0 {
             self.settle_slot_waits(0, now);
+            self.end_rate_wait(now);
             return Next::Done;
         }
         while let Some(&Reverse((due, index))) = self.retry_due.peek() {
@@ -433,7 +627,19 @@ impl<E> LaneScheduler<E> {
             .len()
             .min(self.config.concurrency.saturating_sub(self.in_flight));
         let could_start = headroom > 0;
-        if could_start && !admit(headroom) {
+        // The start rate: when the bucket has no token yet, nothing starts until it has.
+        let rate_ready = self
+            .bucket
+            .map(|b| b.ready_at())
+            .filter(|&at| could_start && at > now);
+        if rate_ready.is_some() {
+            self.rate_wait_since.get_or_insert(now);
+        } else {
+            self.end_rate_wait(now);
+        }
+        if rate_ready.is_some() {
+            // Held back by the rate, not by a shared limit: no slot is asked for.
+        } else if could_start && !admit(headroom) {
             // Every record that could start now waits for a slot from now on (the ones that
             // already waited keep their start).
             self.settle_slot_waits(headroom, now);
@@ -447,15 +653,27 @@ impl<E> LaneScheduler<E> {
             if let Some(since) = self.slot_waits.pop_front() {
                 self.count_slot_wait(now.saturating_sub(since));
             }
+            if let Some(bucket) = &mut self.bucket {
+                bucket.take(now);
+            }
             let attempt = match std::mem::replace(&mut self.slots[index], Slot::Waiting) {
-                Slot::RetryWait { attempts, error } => {
+                Slot::RetryWait { attempts, last } => {
                     self.stats.retries += 1;
-                    self.displaced.push(error);
+                    match last {
+                        LastFailure::Error(error) | LastFailure::Timeout(Some(error)) => {
+                            self.displaced.push(error)
+                        }
+                        LastFailure::Timeout(None) => {}
+                    }
                     attempts + 1
                 }
                 _ => 1,
             };
-            self.slots[index] = Slot::Running { attempt };
+            let due = self.attempt_timeout.map(|t| now.saturating_add(t));
+            if let Some(due) = due {
+                self.attempt_due.insert((due, index));
+            }
+            self.slots[index] = Slot::Running { attempt, due };
             self.in_flight += 1;
             self.stats.peak_in_flight = self.stats.peak_in_flight.max(self.in_flight);
             return Next::Run(Ticket { index, attempt });
@@ -464,11 +682,11 @@ impl<E> LaneScheduler<E> {
         let deadline = self
             .config
             .deadline
-            .filter(|_| (self.in_flight > 0 || refused) && !self.expired);
-        let until = match (next_retry, deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+            .filter(|_| (self.in_flight > 0 || refused || rate_ready.is_some()) && !self.expired);
+        let until = [next_retry, deadline, rate_ready, self.attempt_deadline()]
+            .into_iter()
+            .flatten()
+            .min();
         Next::Wait { until }
     }
 
@@ -485,37 +703,104 @@ impl<E> LaneScheduler<E> {
                 self.finish(index, Outcome::Succeeded { attempts: attempt });
                 self.advance_lane(index);
             }
-            Err(error) => {
-                let due = if attempt <= self.config.retries && !self.expired {
-                    let due = now + self.config.backoff.delay(attempt, &mut self.rng);
-                    self.config
-                        .deadline
-                        .map_or(Some(due), |d| (due < d).then_some(due))
-                } else {
-                    None
-                };
-                match due {
-                    Some(due) => {
-                        self.slots[index] = Slot::RetryWait {
-                            attempts: attempt,
-                            error,
-                        };
-                        self.retry_due.push(Reverse((due, index)));
-                    }
-                    None => {
-                        self.finish(
-                            index,
-                            Outcome::Failed {
-                                error,
-                                attempts: attempt,
-                            },
-                        );
-                        self.skip_lane(index);
-                    }
-                }
-            }
+            Err(error) => self.fail_attempt(index, attempt, LastFailure::Error(error), now),
         }
         Ok(())
+    }
+
+    /// Records that the driver stopped the attempt running record `index` because it timed
+    /// out (see [`with_attempt_timeout`](Self::with_attempt_timeout)), keeping `error` (a
+    /// panic of the stopped handler's `Drop`, say). It is retried after the backoff while
+    /// attempts remain (the lane waits); otherwise the record ends as [`Outcome::TimedOut`]
+    /// and skips the rest of its lane.
+    ///
+    /// ```
+    /// use lanepool::lanes::{Backoff, LaneScheduler, Next, Outcome, SchedulerConfig};
+    /// use std::time::Duration;
+    /// let ms = Duration::from_millis;
+    /// let backoff = Backoff { base: Duration::ZERO, ..Backoff::default() };
+    /// let config = SchedulerConfig { retries: 1, backoff, ..Default::default() };
+    /// let mut s: LaneScheduler<()> = LaneScheduler::new(vec![None], config)
+    ///     .with_attempt_timeout(Some(ms(50)));
+    /// let Next::Run(t) = s.next(ms(0)) else { panic!() };
+    /// s.time_out(t.index, None, ms(50)).unwrap();
+    /// let Next::Run(retry) = s.next(ms(50)) else { panic!() };
+    /// assert_eq!(retry.attempt, 2);
+    /// s.complete(retry.index, Ok(()), ms(60)).unwrap();
+    /// assert_eq!(s.stats().timeouts, 1);
+    /// assert_eq!(s.into_outcomes().unwrap()[0], Outcome::Succeeded { attempts: 2 });
+    /// ```
+    pub fn time_out(
+        &mut self,
+        index: usize,
+        error: Option<E>,
+        now: Duration,
+    ) -> Result<(), SchedulerError> {
+        let attempt = self.take_running(index)?;
+        self.stats.timeouts += 1;
+        self.fail_attempt(index, attempt, LastFailure::Timeout(error), now);
+        Ok(())
+    }
+
+    /// The running records whose attempt is due to be stopped at `now`, earliest first: due
+    /// at or before `now`, and before the batch's deadline (from the deadline on, running
+    /// attempts are the deadline's). Empty without an attempt timeout.
+    pub fn timed_out(&self, now: Duration) -> Vec<usize> {
+        let limit = self.config.deadline.map_or(now, |d| {
+            if now >= d {
+                // Only attempts due before the deadline.
+                d.saturating_sub(Duration::from_nanos(1))
+            } else {
+                now
+            }
+        });
+        self.attempt_due
+            .iter()
+            .take_while(|(due, _)| *due <= limit)
+            .map(|&(_, index)| index)
+            .collect()
+    }
+
+    /// When the next running attempt is due to be stopped (`None`: none is, or no timeout):
+    /// a driver that can stop handlers wakes then, or passes it on as its wake-up time.
+    ///
+    /// ```
+    /// use lanepool::lanes::{LaneScheduler, Next, SchedulerConfig};
+    /// use std::time::Duration;
+    /// let ms = Duration::from_millis;
+    /// let mut s: LaneScheduler<()> = LaneScheduler::new(vec![None], SchedulerConfig::default())
+    ///     .with_attempt_timeout(Some(ms(30)));
+    /// assert_eq!(s.attempt_deadline(), None);
+    /// let Next::Run(_) = s.next(ms(5)) else { panic!() };
+    /// assert_eq!(s.attempt_deadline(), Some(ms(35)));
+    /// ```
+    pub fn attempt_deadline(&self) -> Option<Duration> {
+        self.attempt_due.first().map(|&(due, _)| due)
+    }
+
+    /// A failed attempt (an error or a timeout): retry it, or end the record and skip its lane.
+    fn fail_attempt(&mut self, index: usize, attempt: u32, last: LastFailure<E>, now: Duration) {
+        let due = if attempt <= self.config.retries && !self.expired {
+            let due = now + self.config.backoff.delay(attempt, &mut self.rng);
+            self.config
+                .deadline
+                .map_or(Some(due), |d| (due < d).then_some(due))
+        } else {
+            None
+        };
+        match due {
+            Some(due) => {
+                self.slots[index] = Slot::RetryWait {
+                    attempts: attempt,
+                    last,
+                };
+                self.retry_due.push(Reverse((due, index)));
+            }
+            None => {
+                self.finish(index, last.into_outcome(attempt));
+                self.skip_lane(index);
+            }
+        }
     }
 
     /// Records that the attempt running record `index` was stopped (its outcome is
@@ -617,6 +902,14 @@ impl<E> LaneScheduler<E> {
         }
     }
 
+    /// Ends a span held back by the start rate, counting it.
+    fn end_rate_wait(&mut self, now: Duration) {
+        if let Some(since) = self.rate_wait_since.take() {
+            let wait = now.saturating_sub(since);
+            self.stats.rate_wait_total = self.stats.rate_wait_total.saturating_add(wait);
+        }
+    }
+
     fn count_slot_wait(&mut self, wait: Duration) {
         self.stats.slot_wait_total = self.stats.slot_wait_total.saturating_add(wait);
         self.stats.slot_wait_max = self.stats.slot_wait_max.max(wait);
@@ -624,8 +917,11 @@ impl<E> LaneScheduler<E> {
 
     fn take_running(&mut self, index: usize) -> Result<u32, SchedulerError> {
         match self.slots.get(index) {
-            Some(Slot::Running { attempt }) => {
+            Some(Slot::Running { attempt, due }) => {
                 let attempt = *attempt;
+                if let Some(due) = *due {
+                    self.attempt_due.remove(&(due, index));
+                }
                 self.in_flight -= 1;
                 Ok(attempt)
             }
@@ -672,7 +968,7 @@ impl<E> LaneScheduler<E> {
                     attempts: 0,
                     error: None,
                 },
-                Slot::RetryWait { attempts, error } => Outcome::Failed { error, attempts },
+                Slot::RetryWait { attempts, last } => last.into_outcome(attempts),
                 other => {
                     self.slots[index] = other;
                     continue;

@@ -14,6 +14,11 @@
 //! - [`batch`]: batch processing: [`Pool::process`] for sync handlers,
 //!   [`batch::process_async`] for async ones, [`batch::BatchReport`] for the outcome and
 //!   Lambda's partial batch response.
+//! - jobs: a plain list of items on the same scheduler, for a coordinator's fan-out
+//!   ([`Pool::run_jobs`], [`batch::run_jobs_async`], keyed variants for lanes), returning a
+//!   [`batch::JobReport`] with one result per item.
+//! - [`BatchOptions::attempt_timeout`] (async handlers: a hung attempt is cancelled and
+//!   retried) and [`BatchOptions::max_per_second`] (a start rate), for batches and jobs.
 //! - [`limit::InFlightLimit`]: a limit on handlers in flight shared by many calls at once
 //!   (Lambda Managed Instances run many invocations in one environment), free slots handed to
 //!   the waiting calls in turn; give it to each call with
@@ -105,7 +110,10 @@
 //! | Kafka events | `eventSource` `aws:kafka` (MSK), `SelfManagedKafka` or `aws:SelfManagedKafka`; records from `records`, an object of arrays keyed by `"<topic>-<partition>"`; event order is the object's key order, then each array's (for `serde_json::Value` events with the feature `preserve_order`, else sorted by key) |
 //! | failure | a handler error or panic, after its retries (exponential backoff with jitter; the lane waits) |
 //! | skip | a failed record skips the rest of its lane (reason `skipped`); other lanes go on |
-//! | exactly once | every record ends once, as succeeded or reported (`error`, `skipped`, `deadline`); the response lists reported records in event order |
+//! | attempt timeout | with [`BatchOptions::attempt_timeout`], an async handler attempt running longer is cancelled and fails (reason `timeout`), retried while retries remain (the lane waits); a record whose last attempt timed out is reported and skips the rest of its lane; an attempt due at or after the deadline is the deadline's; sync drivers refuse the option ([`batch::BatchError::Options`]) |
+//! | start rate | with [`BatchOptions::max_per_second`], attempts (retries included) start at most that many per second on average, in bursts of at most that many (a token bucket, full at the start); nothing is postponed past the deadline (what cannot start is `deadline`); the summary's `rate_wait` is the time held back |
+//! | jobs | a plain list: job `i` is named `"i"`; an optional key per item gives lanes by the key rule (no key: no lane); results aligned with the items; the all-failed rule does not apply (a report with `ok() == false` is not an error) |
+//! | exactly once | every record ends once, as succeeded or reported (`error`, `skipped`, `deadline`, `timeout`); the response lists reported records in event order |
 //! | malformed event | not an object, no `Records` array, a record not an object, a missing/unknown/mixed `eventSource`, a missing identifier, a malformed lane key; Kafka: `records` not an object of arrays, a missing or mistyped `topic` / `partition` / `offset` (non-negative integers), a record whose `topic`/`partition` disagree with its group's key: an [`event::EventError`] naming the record index (in event order), the Kafka group and the field, before any handler runs |
 //! | empty batch | empty response; the handler is never called |
 //! | all failed | a non-empty batch with no success is an error carrying the report ([`batch::BatchError::AllFailed`]) unless turned off |

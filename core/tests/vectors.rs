@@ -1,5 +1,7 @@
 //! Runs every conformance vector in `tests/vectors/` through the thread-pool driver and the
 //! async driver. The format and the checks are described in `tests/vectors/README.md`.
+//! Vectors with `jobs` run through `Pool::run_jobs_keyed` and `run_jobs_keyed_async`; on the
+//! thread pool, a vector with `attempt_timeout_ms` checks that the option is refused.
 
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
@@ -7,9 +9,12 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use lanepool::batch::{run_plan_async, BatchError, BatchOptions, BatchResult, RecordError};
+use lanepool::batch::{
+    run_jobs_keyed_async, run_plan_async, BatchError, BatchOptions, BatchResult, JobError,
+    JobReport, OptionsError, RecordError,
+};
 use lanepool::event::{BatchPlan, EventError, KeyError, KeyValue, LaneOrdering};
-use lanepool::lanes::{Backoff, Ticket};
+use lanepool::lanes::{Backoff, Outcome, Ticket};
 use lanepool::Pool;
 use serde_json::Value;
 
@@ -44,6 +49,8 @@ struct TestHandler {
     fail_attempts: HashMap<String, u32>,
     fail_always: HashSet<String>,
     sleep_ms: HashMap<String, u64>,
+    /// Per attempt (the last repeating), before `sleep_ms`.
+    sleep_attempts_ms: HashMap<String, Vec<u64>>,
     default_sleep_ms: u64,
     ids: Vec<String>,
     origin: Instant,
@@ -72,6 +79,20 @@ impl TestHandler {
                 .map(|a| a.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
                 .unwrap_or_default(),
             sleep_ms: map_u64(&spec["sleep_ms"]),
+            sleep_attempts_ms: spec["sleep_attempts_ms"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| {
+                            let list = v.as_array().unwrap();
+                            (
+                                k.clone(),
+                                list.iter().map(|x| x.as_u64().unwrap()).collect(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
             default_sleep_ms: spec["default_sleep_ms"].as_u64().unwrap_or(0),
             ids,
             origin: Instant::now(),
@@ -81,6 +102,10 @@ impl TestHandler {
 
     fn sleep_for(&self, t: Ticket) -> Duration {
         let id = &self.ids[t.index];
+        if let Some(list) = self.sleep_attempts_ms.get(id) {
+            let at = (t.attempt as usize - 1).min(list.len() - 1);
+            return Duration::from_millis(list[at]);
+        }
         Duration::from_millis(*self.sleep_ms.get(id).unwrap_or(&self.default_sleep_ms))
     }
 
@@ -146,6 +171,12 @@ fn options_of(v: &Value) -> BatchOptions {
     if let Some(cancel) = o["cancel_at_deadline"].as_bool() {
         options = options.cancel_at_deadline(cancel);
     }
+    if let Some(ms) = o["attempt_timeout_ms"].as_u64() {
+        options = options.attempt_timeout(Duration::from_millis(ms));
+    }
+    if let Some(rate) = o["max_per_second"].as_f64() {
+        options = options.max_per_second(rate);
+    }
     // Zero or negative: the context's time is already up (Lambda Managed Instances).
     if let Some(ms) = o["remaining_time_ms"].as_i64() {
         options = options.remaining_millis(ms);
@@ -156,6 +187,9 @@ fn options_of(v: &Value) -> BatchOptions {
 /// The vector's plan. With `group_key`, the key function returns the value found at that
 /// dotted path as it is (absent: `null`), and the core's key rule judges it.
 fn plan_of(v: &Value) -> Result<BatchPlan, EventError> {
+    if let Some(jobs) = v["jobs"].as_array() {
+        return BatchPlan::jobs_keyed(jobs.iter().map(job_key));
+    }
     let event = &v["event"];
     match v["options"]["group_key"].as_str() {
         Some(path) => BatchPlan::decode_with_keys(event, |_, record| {
@@ -168,6 +202,34 @@ fn plan_of(v: &Value) -> Result<BatchPlan, EventError> {
         }),
         None => BatchPlan::decode(event, options_of(v).ordering),
     }
+}
+
+/// A job's key: its `key` field as it is (absent: no key).
+fn job_key(job: &Value) -> KeyValue {
+    job.get("key").map_or(KeyValue::None, KeyValue::from)
+}
+
+/// A jobs report in a batch report's shape (identifiers: the indices as decimal strings), after
+/// checking that each job has a result exactly when it succeeded, and that it is its index.
+fn jobs_as_batch(
+    name: &str,
+    report: JobReport<usize, String>,
+) -> lanepool::batch::BatchReport<RecordError<String>> {
+    for (i, (result, outcome)) in report.results().iter().zip(report.outcomes()).enumerate() {
+        let succeeded = matches!(outcome, Outcome::Succeeded { .. });
+        assert_eq!(*result, succeeded.then_some(i), "{name}: result of job {i}");
+    }
+    let summary = *report.summary();
+    let ids = (0..report.len()).map(|i| i.to_string()).collect();
+    let outcomes = report.outcomes().to_vec();
+    let stats = lanepool::lanes::SchedulerStats::default();
+    let rebuilt = lanepool::batch::BatchReport::new(ids, outcomes, None, stats, summary.duration);
+    assert_eq!(
+        rebuilt.summary().failed(),
+        summary.failed(),
+        "{name}: summary"
+    );
+    rebuilt
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -211,6 +273,22 @@ fn run(vector: &Vector, driver: Driver, pool: &Pool) {
         expect["error"]["kind"], "EventError",
         "{name}: decoded a malformed event"
     );
+    if matches!(driver, Driver::Pool) && v["options"]["attempt_timeout_ms"].is_u64() {
+        // A sync handler cannot be stopped: the thread pool refuses an attempt timeout.
+        let options = options_of(v);
+        let refused = match v["jobs"].as_array() {
+            Some(jobs) => matches!(
+                pool.run_jobs(jobs, &options, |_, _| Ok::<_, ()>(())),
+                Err(JobError::Options(OptionsError::TimeoutNeedsAsync))
+            ),
+            None => matches!(
+                pool.run_plan(plan, &options, |_, _| Ok::<_, ()>(())),
+                Err(BatchError::Options(OptionsError::TimeoutNeedsAsync))
+            ),
+        };
+        assert!(refused, "{name}: the thread pool took an attempt timeout");
+        return;
+    }
     if matches!(driver, Driver::Pool) && v["handler"]["async_only"] == true {
         // Sync handlers cannot be interrupted at the deadline: the rule is for async ones.
         return;
@@ -218,13 +296,57 @@ fn run(vector: &Vector, driver: Driver, pool: &Pool) {
     let lanes = plan.lanes().to_vec();
     let handler = TestHandler::new(&v["handler"], plan.identifiers().to_vec());
     let options = options_of(v);
-    let result: BatchResult<String> = match driver {
-        Driver::Pool => pool.run_plan(plan, &options, |t, _| {
+    let jobs = v["jobs"].as_array();
+    let result: BatchResult<String> = match (driver, jobs) {
+        (Driver::Pool, Some(jobs)) => pool
+            .run_jobs_keyed(
+                jobs,
+                &options,
+                |job| Some(job_key(job)),
+                |_, ctx| {
+                    let t = Ticket {
+                        index: ctx.index,
+                        attempt: ctx.attempt,
+                    };
+                    let _call = handler.begin(t);
+                    std::thread::sleep(handler.sleep_for(t));
+                    handler.result_for(t).map(|()| ctx.index)
+                },
+            )
+            .map(|report| jobs_as_batch(name, report))
+            .map_err(|e| panic!("{name}: {e}")),
+        (Driver::Async, Some(jobs)) => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_time()
+                .build()
+                .unwrap();
+            rt.block_on(run_jobs_keyed_async(
+                jobs,
+                &options,
+                |job| Some(job_key(job)),
+                |_, ctx| {
+                    let handler = &handler;
+                    async move {
+                        let t = Ticket {
+                            index: ctx.index,
+                            attempt: ctx.attempt,
+                        };
+                        let _call = handler.begin(t);
+                        tokio::time::sleep(handler.sleep_for(t)).await;
+                        handler.result_for(t).map(|()| ctx.index)
+                    }
+                },
+            ))
+            .map(|report| jobs_as_batch(name, report))
+            .map_err(|e| panic!("{name}: {e}"))
+        }
+        (Driver::Pool, None) => pool.run_plan(plan, &options, |t, _| {
             let _call = handler.begin(t);
             std::thread::sleep(handler.sleep_for(t));
             handler.result_for(t)
         }),
-        Driver::Async => {
+        (Driver::Async, None) => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_time()
@@ -253,11 +375,13 @@ fn run(vector: &Vector, driver: Driver, pool: &Pool) {
         (Ok(_), Some(kind)) => panic!("{name} ({driver:?}): expected {kind}, got a report"),
         (Err(e), _) => panic!("{name} ({driver:?}): unexpected error {e}"),
     };
-    assert_eq!(
-        report.response().to_value()["batchItemFailures"],
-        expect["batchItemFailures"],
-        "{name} ({driver:?}): batchItemFailures"
-    );
+    if jobs.is_none() {
+        assert_eq!(
+            report.response().to_value()["batchItemFailures"],
+            expect["batchItemFailures"],
+            "{name} ({driver:?}): batchItemFailures"
+        );
+    }
     let outcomes = expect["outcomes"].as_array().unwrap();
     assert_eq!(
         outcomes.len(),
@@ -296,6 +420,33 @@ fn run(vector: &Vector, driver: Driver, pool: &Pool) {
     for (i, outcome) in report.outcomes().iter().enumerate() {
         let n = calls.iter().filter(|c| c.0 == i).count() as u32;
         assert_eq!(n, outcome.attempts(), "{name}: calls of record {i}");
+    }
+    // Start times (the start rate), within the vector's stated tolerance.
+    if let Some(starts) = expect["attempt_starts_ms"].as_object() {
+        let tolerance = Duration::from_millis(expect["start_tolerance_ms"].as_u64().unwrap());
+        let ids = report.identifiers();
+        for (id, want) in starts {
+            let index = ids.iter().position(|i| i == id).unwrap();
+            let mut got: Vec<(u32, Duration)> = calls
+                .iter()
+                .filter(|c| c.0 == index)
+                .map(|c| (c.1, c.2))
+                .collect();
+            got.sort();
+            let want: Vec<Duration> = want
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|ms| Duration::from_millis(ms.as_u64().unwrap()))
+                .collect();
+            assert_eq!(got.len(), want.len(), "{name} ({driver:?}): starts of {id}");
+            for ((attempt, start), want) in got.into_iter().zip(want) {
+                assert!(
+                    start + tolerance >= want && start <= want + tolerance,
+                    "{name} ({driver:?}): {id} attempt {attempt} started at {start:?}, expected {want:?} ± {tolerance:?}"
+                );
+            }
+        }
     }
     let mut by_lane: HashMap<u32, Vec<(usize, Duration, Duration)>> = HashMap::new();
     for &(index, _, start, end) in &calls {

@@ -5,7 +5,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::Poll;
 
-use super::{BatchOptions, BatchResult, BatchRun, RecordError, Step};
+use super::{BatchError, BatchOptions, BatchResult, BatchRun, RecordError, Step};
 use crate::event::{BatchPlan, BatchRecord};
 use crate::lanes::Ticket;
 use crate::limit::{InFlightLimit, LimitedCall};
@@ -39,8 +39,10 @@ pub const DEFAULT_ASYNC_CONCURRENCY: usize = 16;
 /// Every in-flight handler future is owned by the returned future and polled whenever it is
 /// woken, so none is starved. Handlers still running at the deadline are cancelled: their
 /// futures are dropped and their records end as `deadline` (unless
-/// [`BatchOptions::cancel_at_deadline`] is turned off, when they are awaited). Dropping the
-/// returned future drops every handler future, so nothing outlives it.
+/// [`BatchOptions::cancel_at_deadline`] is turned off, when they are awaited). With
+/// [`BatchOptions::attempt_timeout`], an attempt running longer is cancelled the same way and
+/// fails with reason `timeout` (retried while retries remain). Dropping the returned future
+/// drops every handler future, so nothing outlives it.
 ///
 /// ```
 /// use lanepool::{batch::{process_async, BatchOptions}, event::BatchRecord};
@@ -124,6 +126,7 @@ where
     H: Fn(Ticket) -> Fut,
     Fut: Future<Output = Result<(), E>>,
 {
+    options.check_for(true).map_err(BatchError::Options)?;
     let mut run: BatchRun<RecordError<E>> = BatchRun::new(plan, options, DEFAULT_ASYNC_CONCURRENCY);
     let cancel_at_deadline = options.cancel_at_deadline;
     let mut flight = Flight {
@@ -193,6 +196,17 @@ where
             run.complete(index, result).expect("the record is running");
             release(call);
             completed = true;
+        }
+        // Attempts past their timeout: dropping the future stops it; the scheduler retries it
+        // or ends it as `timeout` (and the lane waits or is skipped).
+        for index in run.timed_out() {
+            if let Some(at) = in_flight.iter().position(|(i, _)| *i == index) {
+                let (_, future) = in_flight.swap_remove(at);
+                let error = drop_catching(future).map(RecordError::Panic);
+                run.time_out(index, error).expect("the record is running");
+                release(call);
+                completed = true;
+            }
         }
         if cancel_at_deadline && !in_flight.is_empty() && run.deadline_passed() {
             // Stop what still runs: dropping a future cancels it.

@@ -2,9 +2,12 @@
 //!
 //! A batch goes decode ([`crate::event::BatchPlan`]) → schedule ([`BatchRun`] over
 //! [`crate::lanes::LaneScheduler`]) → drive (the thread pool: [`crate::Pool::process`]; any
-//! async executor: [`process_async`]) → report ([`BatchReport`]).
+//! async executor: [`process_async`]) → report ([`BatchReport`]). A plain list of jobs (a
+//! coordinator's fan-out) runs on the same scheduler: [`crate::Pool::run_jobs`],
+//! [`run_jobs_async`] → [`JobReport`].
 
 mod async_driver;
+mod jobs;
 mod options;
 mod report;
 mod run;
@@ -14,7 +17,8 @@ pub use crate::limit::InFlightLimit;
 pub use async_driver::{
     process_async, process_event_async, run_plan_async, DEFAULT_ASYNC_CONCURRENCY,
 };
-pub use options::{BatchOptions, DEFAULT_DEADLINE_MARGIN};
+pub use jobs::{run_jobs_async, run_jobs_keyed_async, JobContext, JobError, JobFailure, JobReport};
+pub use options::{BatchOptions, MaxPerSecond, OptionsError, DEFAULT_DEADLINE_MARGIN};
 pub use report::{BatchReport, BatchResponse, BatchSummary, Failure, ItemIdentifier};
 pub use run::{BatchRun, Step};
 pub use sync_driver::{BatchResult, Halt, NoGate, RecordReport, RunnerGate};
@@ -30,6 +34,10 @@ pub enum BatchError<E> {
     /// Every record of a non-empty batch failed; the report says how.
     #[error("every record of the batch failed ({} records)", .0.summary().records)]
     AllFailed(Box<BatchReport<E>>),
+    /// The options cannot be used with this driver (an attempt timeout for sync handlers, an
+    /// invalid start rate); nothing ran.
+    #[error("invalid options: {0}")]
+    Options(OptionsError),
 }
 
 impl<E> BatchError<E> {
@@ -37,7 +45,7 @@ impl<E> BatchError<E> {
     pub fn report(&self) -> Option<&BatchReport<E>> {
         match self {
             BatchError::AllFailed(report) => Some(report),
-            BatchError::Event(_) => None,
+            BatchError::Event(_) | BatchError::Options(_) => None,
         }
     }
 }

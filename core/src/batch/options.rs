@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::event::LaneOrdering;
-use crate::lanes::{Backoff, SchedulerConfig};
+use crate::lanes::{Backoff, InvalidRate, SchedulerConfig, StartRate};
 use crate::limit::InFlightLimit;
 
 /// Default time kept back before the deadline to return the response.
@@ -48,6 +48,62 @@ pub struct BatchOptions {
     /// A limit on handlers in flight shared with other calls (`None`: this call's
     /// `concurrency` only). See [`BatchOptions::in_flight_limit`].
     pub in_flight_limit: Option<InFlightLimit>,
+    /// Longest one attempt of an async handler may run (`None`: no limit). See
+    /// [`BatchOptions::attempt_timeout`].
+    pub attempt_timeout: Option<Duration>,
+    /// Most attempt starts per second (`None`: no rate), as given; checked when a call
+    /// starts. See [`BatchOptions::max_per_second`].
+    pub max_per_second: Option<MaxPerSecond>,
+}
+
+/// A start rate as given to [`BatchOptions::max_per_second`], before it is checked (equal
+/// when the numbers are bit for bit equal, so options stay `Eq`).
+///
+/// ```
+/// use lanepool::batch::MaxPerSecond;
+/// assert_eq!(MaxPerSecond(5.0).start_rate().unwrap().burst(), 5);
+/// assert!(MaxPerSecond(-1.0).start_rate().is_err());
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct MaxPerSecond(pub f64);
+
+impl PartialEq for MaxPerSecond {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl Eq for MaxPerSecond {}
+
+impl MaxPerSecond {
+    /// The checked rate.
+    pub fn start_rate(self) -> Result<StartRate, InvalidRate> {
+        StartRate::per_second(self.0)
+    }
+}
+
+/// Options a driver refuses before anything runs ([`BatchError::Options`]).
+///
+/// [`BatchError::Options`]: crate::batch::BatchError::Options
+///
+/// ```
+/// use lanepool::batch::{BatchOptions, OptionsError};
+/// use std::time::Duration;
+/// let options = BatchOptions::new().attempt_timeout(Duration::from_secs(1));
+/// assert_eq!(options.check_for(false), Err(OptionsError::TimeoutNeedsAsync));
+/// assert_eq!(options.check_for(true), Ok(()));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+pub enum OptionsError {
+    /// `attempt_timeout` was set for sync handlers, which cannot be stopped.
+    #[error("attempt_timeout needs async handlers: a sync handler cannot be stopped (use process_async / run_jobs_async)")]
+    TimeoutNeedsAsync,
+    /// `attempt_timeout` was zero.
+    #[error("attempt_timeout must be more than zero")]
+    ZeroTimeout,
+    /// `max_per_second` was not a usable rate.
+    #[error(transparent)]
+    Rate(#[from] InvalidRate),
 }
 
 impl Default for BatchOptions {
@@ -63,6 +119,8 @@ impl Default for BatchOptions {
             log_summary: false,
             cancel_at_deadline: true,
             in_flight_limit: None,
+            attempt_timeout: None,
+            max_per_second: None,
         }
     }
 }
@@ -196,6 +254,85 @@ impl BatchOptions {
     pub fn log_summary(mut self, log: bool) -> Self {
         self.log_summary = log;
         self
+    }
+
+    /// Sets the longest one attempt of an async handler may run: an attempt still running
+    /// after `timeout` is cancelled (its future dropped) and fails with reason `timeout`; it
+    /// is retried while retries remain (the lane waits, as for any retry), and a record whose
+    /// last attempt timed out is reported (reason `timeout`, in the partial batch response)
+    /// and skips the rest of its lane. An attempt that would time out at or after the
+    /// deadline is the deadline's (`cancel_at_deadline` decides). Sync handlers cannot be
+    /// stopped: the sync drivers ([`crate::Pool::process`], [`crate::Pool::run_jobs`], ...)
+    /// refuse it with [`BatchError::Options`](crate::batch::BatchError::Options) before
+    /// anything runs; zero is refused too.
+    ///
+    /// ```
+    /// use lanepool::batch::{run_plan_async, BatchOptions};
+    /// use lanepool::event::BatchPlan;
+    /// use std::time::Duration;
+    /// let plan = BatchPlan::from_parts(None, [("slow".to_string(), None), ("fast".to_string(), None)]);
+    /// let options = BatchOptions::new().attempt_timeout(Duration::from_millis(20));
+    /// let report = futures::executor::block_on(run_plan_async(plan, &options, |t| async move {
+    ///     if t.index == 0 { std::future::pending::<()>().await } // hangs
+    ///     Ok::<(), ()>(())
+    /// })).unwrap();
+    /// assert_eq!(report.response().batch_item_failures, ["slow"]);
+    /// assert_eq!(report.summary().timeout, 1);
+    /// ```
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets a start rate: attempts (retries included) start at most `per_second` per second
+    /// on average, in bursts of at most `per_second` (at least 1): a token bucket, full at the
+    /// start, on the batch's clock. It combines with lanes, `concurrency` and the deadline: no
+    /// start is postponed past the deadline, and what the rate cannot start before it is
+    /// reported `deadline`. The summary says how long the rate held the batch back
+    /// ([`BatchSummary::rate_wait`](crate::batch::BatchSummary::rate_wait)). A rate that is
+    /// not finite and above zero is refused with
+    /// [`BatchError::Options`](crate::batch::BatchError::Options) when the call starts.
+    ///
+    /// ```
+    /// use lanepool::{batch::BatchOptions, event::BatchPlan, Pool};
+    /// use std::time::Instant;
+    /// let pool = Pool::new(4).unwrap();
+    /// let plan = BatchPlan::from_parts(None, (0..3).map(|i| (i.to_string(), None)));
+    /// let options = BatchOptions::new().max_per_second(20.0); // bursts of 20: no wait here
+    /// let report = pool.run_plan(plan, &options, |_, _| Ok::<(), ()>(())).unwrap();
+    /// assert_eq!(report.summary().succeeded, 3);
+    /// ```
+    pub fn max_per_second(mut self, per_second: f64) -> Self {
+        self.max_per_second = Some(MaxPerSecond(per_second));
+        self
+    }
+
+    /// Checks the attempt timeout and start rate for a driver that can stop running handlers
+    /// (`cancellable`: async ones) or not (sync ones); the bundled drivers call it first.
+    pub fn check_for(&self, cancellable: bool) -> Result<(), OptionsError> {
+        if let Some(timeout) = self.attempt_timeout {
+            if !cancellable {
+                return Err(OptionsError::TimeoutNeedsAsync);
+            }
+            if timeout.is_zero() {
+                return Err(OptionsError::ZeroTimeout);
+            }
+        }
+        self.start_rate()?;
+        Ok(())
+    }
+
+    /// The checked start rate, if one is set.
+    ///
+    /// ```
+    /// use lanepool::batch::BatchOptions;
+    /// assert_eq!(BatchOptions::new().start_rate(), Ok(None));
+    /// assert_eq!(BatchOptions::new().max_per_second(2.5).start_rate().unwrap().unwrap().burst(), 2);
+    /// ```
+    pub fn start_rate(&self) -> Result<Option<StartRate>, InvalidRate> {
+        self.max_per_second
+            .map(MaxPerSecond::start_rate)
+            .transpose()
     }
 
     /// The scheduler configuration for a batch whose clock starts at `origin`, with

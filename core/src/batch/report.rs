@@ -221,12 +221,20 @@ pub struct BatchSummary {
     pub slot_wait: Duration,
     /// The longest any one record waited for a shared slot.
     pub slot_wait_max: Duration,
+    /// Records whose last attempt ran longer than the attempt timeout
+    /// ([`BatchOptions::attempt_timeout`](crate::batch::BatchOptions::attempt_timeout)).
+    pub timeout: usize,
+    /// Time the batch was held back by its start rate
+    /// ([`BatchOptions::max_per_second`](crate::batch::BatchOptions::max_per_second)):
+    /// the spans in which an attempt could have started but for the rate, added up. Zero
+    /// without a rate.
+    pub rate_wait: Duration,
 }
 
 impl BatchSummary {
     /// Records reported failed, for any reason.
     pub fn failed(&self) -> usize {
-        self.error + self.skipped + self.deadline
+        self.error + self.skipped + self.deadline + self.timeout
     }
 
     /// One structured JSON log line, in the shape Lambda's JSON log format and CloudWatch Logs
@@ -245,6 +253,7 @@ impl BatchSummary {
                 "error": self.error,
                 "skipped": self.skipped,
                 "deadline": self.deadline,
+                "timeout": self.timeout,
             },
             "duration_ms": self.duration.as_secs_f64() * 1000.0,
             "peak_in_flight": self.peak_in_flight,
@@ -252,6 +261,7 @@ impl BatchSummary {
             "retries": self.retries,
             "slot_wait_ms": self.slot_wait.as_secs_f64() * 1000.0,
             "slot_wait_max_ms": self.slot_wait_max.as_secs_f64() * 1000.0,
+            "rate_wait_ms": self.rate_wait.as_secs_f64() * 1000.0,
         })
         .to_string()
     }
@@ -279,6 +289,7 @@ impl<E> BatchReport<E> {
             retries: stats.retries,
             slot_wait: stats.slot_wait_total,
             slot_wait_max: stats.slot_wait_max,
+            rate_wait: stats.rate_wait_total,
             ..BatchSummary::default()
         };
         for outcome in &outcomes {
@@ -287,6 +298,7 @@ impl<E> BatchReport<E> {
                 Some(Reason::Error) => summary.error += 1,
                 Some(Reason::Skipped) => summary.skipped += 1,
                 Some(Reason::Deadline) => summary.deadline += 1,
+                Some(Reason::Timeout) => summary.timeout += 1,
             }
         }
         BatchReport {

@@ -54,6 +54,10 @@ impl<E> BatchRun<E> {
     }
 
     /// Like [`BatchRun::new`] with the clock started at `origin` (the call's start).
+    ///
+    /// The options' attempt timeout and start rate go to the scheduler as they are; check
+    /// them first with [`BatchOptions::check_for`] (an invalid rate is left out here). A
+    /// driver given an attempt timeout must stop what [`BatchRun::timed_out`] names.
     pub fn with_origin(
         plan: BatchPlan,
         options: &BatchOptions,
@@ -62,7 +66,10 @@ impl<E> BatchRun<E> {
     ) -> Self {
         let config = options.scheduler_config(origin, default_concurrency);
         let source = plan.source();
-        let scheduler = plan.scheduler(config);
+        let scheduler = plan
+            .scheduler(config)
+            .with_attempt_timeout(options.attempt_timeout)
+            .with_start_rate(options.start_rate().ok().flatten());
         BatchRun {
             identifiers: plan.into_identifiers(),
             source,
@@ -134,6 +141,39 @@ impl<E> BatchRun<E> {
     /// is caught.
     pub fn take_displaced(&mut self) -> Vec<E> {
         self.scheduler.take_displaced()
+    }
+
+    /// The running records whose attempt has run longer than the attempt timeout, earliest
+    /// first (see [`LaneScheduler::timed_out`]): stop each (drop its future, cancel its task,
+    /// fire its abort signal) and report it with [`BatchRun::time_out`]. The next such time
+    /// is already in [`Step::Wait`]'s wait.
+    ///
+    /// ```
+    /// use lanepool::batch::{BatchOptions, BatchRun, Step};
+    /// use lanepool::event::BatchPlan;
+    /// use std::time::Duration;
+    /// let plan = BatchPlan::jobs(1);
+    /// let options = BatchOptions::new().attempt_timeout(Duration::from_millis(5));
+    /// let mut run: BatchRun<()> = BatchRun::new(plan, &options, 4);
+    /// let Step::Run(t) = run.step() else { panic!() };
+    /// let Step::Wait(Some(wait)) = run.step() else { panic!() };
+    /// assert!(wait <= Duration::from_millis(5));
+    /// std::thread::sleep(wait);
+    /// assert_eq!(run.timed_out(), [t.index]);
+    /// run.time_out(t.index, None).unwrap();
+    /// let report = run.into_report().unwrap();
+    /// assert_eq!(report.summary().timeout, 1);
+    /// ```
+    pub fn timed_out(&self) -> Vec<usize> {
+        self.scheduler.timed_out(self.now())
+    }
+
+    /// Records that the attempt running record `index` was stopped because it timed out,
+    /// keeping `error` if stopping it produced one (see [`BatchRun::timed_out`] for an
+    /// example). Without retries left the record ends as `timeout` and skips its lane.
+    pub fn time_out(&mut self, index: usize, error: Option<E>) -> Result<(), SchedulerError> {
+        let now = self.now();
+        self.scheduler.time_out(index, error, now)
     }
 
     /// Records that the attempt running record `index` was stopped at the deadline.

@@ -255,6 +255,8 @@ impl Pool {
         G: RunnerGate,
         H: Fn(Ticket, &Halt) -> Result<(), E> + Sync,
     {
+        // A sync handler cannot be stopped: an attempt timeout is refused before anything runs.
+        options.check_for(false).map_err(BatchError::Options)?;
         let run = BatchRun::new(plan, options, self.workers());
         let runners = run.concurrency().min(run.len());
         let bell = Arc::new(Bell::default());

@@ -182,6 +182,53 @@ impl BatchPlan {
         Ok(builder.finish(source))
     }
 
+    /// A plan for a plain list of `n` jobs (the coordinator's fan-out): job `i`'s
+    /// identifier is `i` as a decimal string (`"0"`, `"1"`, ...), no source, and no lanes:
+    /// every job runs freely. Give jobs lanes with [`BatchPlan::with_keys`] or
+    /// [`BatchPlan::jobs_keyed`] (one lane per key, a failure skipping the rest of its lane,
+    /// as in a batch).
+    ///
+    /// ```
+    /// use lanepool::event::{BatchPlan, KeyError, KeyValue};
+    /// let plan = BatchPlan::jobs(3);
+    /// assert_eq!(plan.identifiers(), ["0", "1", "2"]);
+    /// assert_eq!(plan.lanes(), [None, None, None]);
+    /// let keys = ["a", "b", "a"];
+    /// let plan = plan.with_keys(|i| Ok::<_, KeyError<()>>(keys[i])).unwrap();
+    /// assert_eq!(plan.lanes(), [Some(0), Some(1), Some(0)]);
+    /// ```
+    pub fn jobs(n: usize) -> Self {
+        let mut builder = PlanBuilder::with_capacity(n);
+        for index in 0..n {
+            builder.push(index.to_string(), None);
+        }
+        builder.finish(None)
+    }
+
+    /// A plan for a plain list of jobs, one key per job by the one key rule
+    /// ([`KeyValue::into_lane_key`]: a string, an integer as its decimal string, none for
+    /// no lane; anything else is an [`EventError`] at the job's index, field `group_key`).
+    /// Identifiers as in [`BatchPlan::jobs`].
+    ///
+    /// ```
+    /// use lanepool::event::{BatchPlan, KeyValue};
+    /// let plan = BatchPlan::jobs_keyed([KeyValue::Int(7), KeyValue::None, "7".into()]).unwrap();
+    /// assert_eq!(plan.lanes(), [Some(0), None, Some(0)]);
+    /// let err = BatchPlan::jobs_keyed([KeyValue::Float(0.5)]).unwrap_err();
+    /// assert_eq!((err.index(), err.field()), (Some(0), Some("group_key")));
+    /// ```
+    pub fn jobs_keyed<K: Into<KeyValue>>(
+        keys: impl IntoIterator<Item = K>,
+    ) -> Result<Self, EventError> {
+        let keys = keys.into_iter();
+        let mut builder = PlanBuilder::with_capacity(keys.size_hint().0);
+        for (index, key) in keys.enumerate() {
+            let lane = key.into().into_lane_key(index)?;
+            builder.push(index.to_string(), lane.as_deref());
+        }
+        Ok(builder.finish(None))
+    }
+
     /// A plan from identifiers and lane keys already read (`None`: unkeyed).
     ///
     /// ```
