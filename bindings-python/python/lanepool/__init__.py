@@ -1,6 +1,7 @@
-"""lanepool: a worker pool for AWS Lambda batches (SQS, SQS FIFO, Kinesis, DynamoDB streams).
+"""lanepool: a worker pool for AWS Lambda batches (SQS, SQS FIFO, Kinesis, DynamoDB streams, Kafka).
 
-Records of one lane (SQS FIFO message group, Kinesis partition key, DynamoDB item) run one at
+Records of one lane (SQS FIFO message group, Kinesis partition key, DynamoDB item, Kafka
+topic-partition) run one at
 a time and in order; other records run concurrently on a pool of Rust threads. A failed record
 skips the rest of its lane, records not started by the deadline are reported, and the result
 is Lambda's partial batch response::
@@ -25,7 +26,7 @@ from ._errors import BaseExceptionGroup, BatchFailedError, EventError, Exception
 from ._lanepool import DEFAULT_WORKERS, BatchReport, Failure, Scope, Task, __version__
 from ._lanepool import Options as _NativeOptions
 from ._lanepool import Pool as _CorePool
-from ._options import BatchOptions, LambdaContext
+from ._options import BatchOptions, ItemIdentifier, KafkaItemIdentifier, LambdaContext
 
 if TYPE_CHECKING:
     from typing_extensions import Self, Unpack
@@ -38,6 +39,8 @@ __all__ = [
     "BatchReport",
     "Failure",
     "LambdaContext",
+    "ItemIdentifier",
+    "KafkaItemIdentifier",
     "Scope",
     "Task",
     "EventError",
@@ -47,7 +50,7 @@ __all__ = [
 ]
 
 Event = Mapping[str, Any]
-"""A Lambda event: ``{"Records": [...]}``."""
+"""A Lambda event: ``{"Records": [...]}``, or a Kafka event's ``{"records": {...}}``."""
 Handler = Callable[[Any], object] | Callable[[Any], Awaitable[object]]
 """A record handler, sync or ``async def``: called with each record, raises to fail it."""
 
@@ -145,9 +148,10 @@ class Pool:
     def run_batch(self, event: Event, handler: Handler, **options: Unpack[BatchOptions]) -> BatchReport:
         """Runs ``handler(record)`` for every record of a Lambda event; returns the full report.
 
-        - ``handler`` gets each record object of ``event["Records"]`` itself (not a copy) and
-          raises to fail it. An ``async def`` handler runs to completion on a private event
-          loop with at most ``workers`` in flight; this call still returns synchronously.
+        - ``handler`` gets each record object of ``event["Records"]`` (Kafka: of the lists of
+          ``event["records"]``) itself (not a copy) and raises to fail it. An ``async def``
+          handler runs to completion on a private event loop with at most ``workers`` in
+          flight; this call still returns synchronously.
 
         Keyword options (all optional; :class:`lanepool.BatchOptions` types them):
 
@@ -157,9 +161,11 @@ class Pool:
           later than ``deadline_margin_ms`` (500) before the invocation's deadline; those are
           reported with reason ``"deadline"``. None (or ``{}``, any mapping): no deadline.
         - ``ordering`` (``"auto"``): ``"auto"`` (lanes by SQS FIFO message group, Kinesis
-          partition key, DynamoDB keys) or ``"unordered"`` (no lanes).
-        - ``group_key`` (None): ``callable(record) -> str | None`` giving each record's lane
-          (None: no lane); overrides ``ordering``.
+          partition key, DynamoDB keys, Kafka topic-partition), ``"unordered"`` (no lanes) or
+          ``"key"`` (Kafka: lanes by topic-partition and record key; others: as ``"auto"``).
+        - ``group_key`` (None): ``callable(record) -> str | int | None`` giving each record's
+          lane (an int is its decimal string; None: no lane; anything else raises
+          :class:`EventError` at field ``"group_key"``); overrides ``ordering``.
         - ``retries`` (0): extra attempts for a failing record, ``retry_backoff_ms`` (100)
           apart (doubling, jittered); its lane waits.
         - ``raise_on_full_batch_failure`` (True): raise :class:`BatchFailedError` when no

@@ -3,7 +3,7 @@
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, Literal, TypeAlias, TypeVar, final
 
-from ._options import Context, GroupKey, Ordering
+from ._options import Context, GroupKey, ItemIdentifier, Ordering
 
 __all__ = [
     "__version__",
@@ -73,7 +73,7 @@ class Failure:
     """One record reported failed."""
 
     @property
-    def item_identifier(self) -> str: ...
+    def item_identifier(self) -> ItemIdentifier: ...
     @property
     def index(self) -> int: ...
     @property
@@ -88,9 +88,9 @@ class BatchReport:
     """The full outcome of one batch."""
 
     @property
-    def response(self) -> dict[str, list[dict[str, str]]]: ...
+    def response(self) -> dict[str, list[dict[str, ItemIdentifier]]]: ...
     @property
-    def succeeded(self) -> list[str]: ...
+    def succeeded(self) -> list[ItemIdentifier]: ...
     @property
     def failures(self) -> list[Failure]: ...
     @property
