@@ -209,7 +209,8 @@ impl PyReport {
     }
 
     /// Summary figures: source, records, succeeded, failed, error, skipped, deadline,
-    /// duration_ms, peak_in_flight, lanes, retries.
+    /// duration_ms, peak_in_flight, lanes, retries, slot_wait_ms and slot_wait_max_ms (time
+    /// records waited for a slot of the pool's `max_in_flight`, added up and the longest).
     #[getter]
     fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = self.report.summary();
@@ -225,6 +226,8 @@ impl PyReport {
         d.set_item("peak_in_flight", s.peak_in_flight)?;
         d.set_item("lanes", s.lanes)?;
         d.set_item("retries", s.retries)?;
+        d.set_item("slot_wait_ms", s.slot_wait.as_secs_f64() * 1000.0)?;
+        d.set_item("slot_wait_max_ms", s.slot_wait_max.as_secs_f64() * 1000.0)?;
         Ok(d)
     }
 

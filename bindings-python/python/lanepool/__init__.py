@@ -92,20 +92,29 @@ class Pool:
     size. For CPU-bound handlers use :meth:`for_cpu_bound` (one worker per CPU Lambda gives
     the function). ``workers`` must be an int of at least 1.
 
+    ``max_in_flight`` (None: no such limit) bounds the handlers in flight at once across
+    every call of the pool, sync and ``async def`` alike: for one pool shared by many
+    invocations at once (Lambda Managed Instances), where each call's own bound (``workers``)
+    does not bound their sum. Free slots go to the waiting calls in turn, so a small call that
+    starts while a big one runs is not starved; the time records waited for a slot is in the
+    summary (``slot_wait_ms``, ``slot_wait_max_ms``). An int of at least 1.
+
     >>> pool = Pool(workers=2)
     >>> pool
     lanepool.Pool(workers=2)
     >>> Pool().workers == DEFAULT_WORKERS == 16
     True
+    >>> Pool(workers=4, max_in_flight=8)
+    lanepool.Pool(workers=4, max_in_flight=8)
     """
 
     __slots__ = ("_core",)
 
-    def __init__(self, workers: int | None = None) -> None:
-        self._core = _CorePool(workers)
+    def __init__(self, workers: int | None = None, max_in_flight: int | None = None) -> None:
+        self._core = _CorePool(workers, max_in_flight)
 
     @classmethod
-    def for_cpu_bound(cls) -> Self:
+    def for_cpu_bound(cls, *, max_in_flight: int | None = None) -> Self:
         """A pool for CPU-bound handlers: one worker per CPU the process may use, lowered
         inside AWS Lambda to the CPU share of the function's memory size
         (``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``: 1 worker up to 1,769 MB, 2 up to 3,538 MB, ...,
@@ -116,15 +125,29 @@ class Pool:
         >>> 1 <= Pool.for_cpu_bound().workers <= (os.cpu_count() or 1)
         True
         """
-        return cls(_CorePool.cpu_workers())
+        return cls(_CorePool.cpu_workers(), max_in_flight)
 
     @property
     def workers(self) -> int:
-        """Most handlers running at once (the pool's threads, the caller counted)."""
+        """Most handlers running at once in one call (the pool's threads, the caller counted;
+        for ``async def`` handlers, the most in flight)."""
         return self._core.workers
 
+    @property
+    def max_in_flight(self) -> int | None:
+        """Most handlers in flight at once across every call of the pool, or None."""
+        return self._core.max_in_flight
+
+    @property
+    def in_flight(self) -> int:
+        """Handlers in flight now across the pool's calls, counted by ``max_in_flight``
+        (0 without it)."""
+        return self._core.in_flight
+
     def __repr__(self) -> str:
-        return f"lanepool.Pool(workers={self._core.workers})"
+        limit = self._core.max_in_flight
+        extra = "" if limit is None else f", max_in_flight={limit}"
+        return f"lanepool.Pool(workers={self._core.workers}{extra})"
 
     def process(self, event: Event, handler: Handler, **options: Unpack[BatchOptions]) -> dict[str, Any]:
         """Runs ``handler(record)`` for every record of a Lambda event; returns the partial
@@ -253,7 +276,7 @@ class Pool:
         if _is_async(handler):
             from . import _aio
 
-            return _aio.run_sync(self._core.workers, event, handler, options, results)
+            return _aio.run_sync(self._core, event, handler, options, results)
         return self._core.run_batch(event, handler, options, results)
 
     async def _run_batch_async(
@@ -267,7 +290,7 @@ class Pool:
         """:meth:`run_batch_async` with the options already built (see :meth:`_run_batch`)."""
         from . import _aio
 
-        return await _aio.run_batch(self._core.workers, event, handler, options, results)
+        return await _aio.run_batch(self._core, event, handler, options, results)
 
     def scope(self) -> Scope:
         """A scope for tasks: ``with pool.scope() as s: task = s.spawn(fn, *args, **kwargs)``.
