@@ -114,6 +114,44 @@ def test_calls_from_several_threads_keep_their_own_reports(max_in_flight):
         assert pool.in_flight == 0
 
 
+@pytest.mark.parametrize("max_in_flight", [None, 2])
+def test_one_threads_deadline_stops_only_its_own_records(max_in_flight):
+    pool = lanepool.Pool(workers=2, max_in_flight=max_in_flight)
+    tracker = Tracker()
+    reports: dict[str, lanepool.BatchReport] = {}
+
+    def handler_for(call: str):
+        def handler(record: dict) -> None:
+            tracker.begin(call, record)
+            try:
+                time.sleep(0.02)
+            finally:
+                tracker.end()
+
+        return handler
+
+    def run(call: str, **options) -> None:
+        reports[call] = pool.run_batch(sqs_event(call, 20), handler_for(call), **options)
+
+    late = threading.Thread(
+        target=run,
+        args=("late",),
+        kwargs={"context": Context(120), "deadline_margin_ms": 50, "raise_on_full_batch_failure": False},
+    )
+    free = threading.Thread(target=run, args=("free",))
+    late.start()
+    free.start()
+    late.join(timeout=60)
+    free.join(timeout=60)
+    assert reports["late"].summary["deadline"] > 0
+    assert {f.reason for f in reports["late"].failures} == {"deadline"}
+    assert all(f.item_identifier.startswith("late-") and f.attempts == 0 for f in reports["late"].failures)
+    check_call("free", 20, reports["free"], tracker, set())  # no deadline of its own: all ran
+    assert len(tracker.seen["late"]) == reports["late"].summary["succeeded"]
+    if max_in_flight is not None:
+        assert tracker.peak <= max_in_flight
+
+
 @pytest.mark.parametrize("max_in_flight", [None, 4])
 def test_asyncio_gather_of_calls_keeps_deadlines_apart(max_in_flight):
     """One call's deadline cancels only its own handlers; the others run to the end."""
@@ -144,9 +182,7 @@ def test_asyncio_gather_of_calls_keeps_deadlines_apart(max_in_flight):
             deadline_margin_ms=50,
             raise_on_full_batch_failure=False,
         )
-        others = [
-            pool.run_batch_async(sqs_event(f"a{k}", 8, groups=2), handler_for(f"a{k}", 0.01)) for k in range(4)
-        ]
+        others = [pool.run_batch_async(sqs_event(f"a{k}", 8, groups=2), handler_for(f"a{k}", 0.01)) for k in range(4)]
         return await asyncio.gather(short, *others)
 
     short, *others = asyncio.run(main())
