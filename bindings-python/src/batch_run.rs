@@ -1,6 +1,7 @@
 //! `BatchRun`: one batch's scheduling state for the asyncio driver (`lanepool/_aio.py`).
 
 use lanepool::batch::{BatchRun, Step};
+use lanepool::limit::{InFlightLimit, LimitedCall};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
@@ -9,12 +10,19 @@ use crate::decode::decode;
 use crate::interrupt::Interrupt;
 use crate::options::PyBatchOptions;
 use crate::report::PyReport;
+use crate::wake::LoopWake;
 
 /// The core's batch state (lanes, skips, retries, deadline, all-failed rule), driven step by
-/// step from Python: `step()`, run the handler, `complete()`, ..., `finish()`.
+/// step from Python: `step()`, run the handler, `complete()`, ..., `finish()`. With the pool's
+/// in-flight limit, the call is registered with it: a record starts only with a slot
+/// (`BatchRun::step_limited`), each ended attempt gives its slot back, and the limit wakes the
+/// driver (`set_wake`) when a slot is handed to it.
 #[pyclass(module = "lanepool._lanepool", name = "BatchRun")]
 pub struct PyBatchRun {
     run: Option<BatchRun<Py<PyAny>>>,
+    /// This call's membership of the pool's limit; dropped (every slot given back) when the
+    /// batch finishes or is closed.
+    call: Option<LimitedCall>,
     cancel_at_deadline: bool,
     /// A handler's exception that stops the call (`finish()` raises it).
     interrupt: Interrupt,
@@ -26,18 +34,27 @@ impl PyBatchRun {
             .as_mut()
             .ok_or_else(|| PyRuntimeError::new_err("the batch has finished"))
     }
+
+    /// Gives back the slot of an attempt that ended (a no-op without a limit).
+    fn release(&self) {
+        if let Some(call) = &self.call {
+            // Every started attempt holds one slot: `NotHeld` cannot happen.
+            let _ = call.release();
+        }
+    }
 }
 
-/// Decodes `event` and starts a batch of at most `workers` handlers in flight: returns
-/// `(run, records)` where `records` are the caller's own record objects. Raises `TypeError`
-/// for a `handler` that is not callable (the driver calls it, this only checks it) and
-/// `EventError` for a malformed event.
-#[pyfunction]
+/// Decodes `event` and starts a batch of at most `workers` handlers in flight (and, with
+/// `limit`, within the limit shared by the pool's calls): returns `(run, records)` where
+/// `records` are the caller's own record objects. Raises `TypeError` for a `handler` that is
+/// not callable (the driver calls it, this only checks it) and `EventError` for a malformed
+/// event. `lanepool._lanepool.Pool.start_batch` calls it.
 pub fn start_batch<'py>(
     py: Python<'py>,
     event: Bound<'py, PyAny>,
     handler: Bound<'py, PyAny>,
     workers: usize,
+    limit: Option<&InFlightLimit>,
     options: PyRef<'py, PyBatchOptions>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     crate::errors::expect_callable("handler", &handler)?;
@@ -45,6 +62,7 @@ pub fn start_batch<'py>(
     let (plan, records) = decode(&event, &options)?;
     let run = PyBatchRun {
         run: Some(BatchRun::new(plan, &core, workers.max(1))),
+        call: limit.map(InFlightLimit::register),
         cancel_at_deadline: core.cancel_at_deadline,
         interrupt: Interrupt::default(),
     };
@@ -59,8 +77,18 @@ pub fn start_batch<'py>(
 impl PyBatchRun {
     /// What to do next: `(0, index)` run record `index`; `(1, timeout)` wait for a completion
     /// or at most `timeout` seconds (None: no limit); `(2, None)` done, call `finish()`.
+    /// With the pool's limit a record starts only with a slot; while none is free the call
+    /// waits (`(1, ...)`) until the `set_wake` callback runs (or a completion, or the timeout).
     fn step<'py>(&mut self, py: Python<'py>) -> PyResult<(u8, Bound<'py, PyAny>)> {
-        Ok(match self.run()?.step() {
+        let run = self
+            .run
+            .as_mut()
+            .ok_or_else(|| PyRuntimeError::new_err("the batch has finished"))?;
+        let step = match &self.call {
+            Some(call) => run.step_limited(call),
+            None => run.step(),
+        };
+        Ok(match step {
             Step::Run(ticket) => (0, ticket.index.into_pyobject(py)?.into_any()),
             Step::Wait(Some(t)) => (1, t.as_secs_f64().into_pyobject(py)?.into_any()),
             Step::Wait(None) => (1, py.None().into_bound(py)),
@@ -86,7 +114,9 @@ impl PyBatchRun {
         let result = exception.map_or(Ok(()), Err);
         self.run()?
             .complete(index, result)
-            .map_err(|e| PyValueError::new_err(e.to_string()))
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        self.release();
+        Ok(())
     }
 
     /// Records that record `index`'s running attempt was stopped at the deadline, ending with
@@ -104,7 +134,31 @@ impl PyBatchRun {
         }
         self.run()?
             .cancel(index, exception)
-            .map_err(|e| PyValueError::new_err(e.to_string()))
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        self.release();
+        Ok(())
+    }
+
+    /// Whether the call shares the pool's in-flight limit.
+    #[getter]
+    fn limited(&self) -> bool {
+        self.call.is_some()
+    }
+
+    /// Sets what wakes the driver when the limit hands this call a slot:
+    /// `event_loop.call_soon_threadsafe(callback)`, scheduled from a helper thread (the slot
+    /// may be given back on any thread). A no-op without a limit.
+    fn set_wake(&self, event_loop: Py<PyAny>, callback: Py<PyAny>) {
+        if let Some(call) = &self.call {
+            let wake = LoopWake::new(event_loop, callback);
+            call.set_wake_hook(move || wake.wake());
+        }
+    }
+
+    /// Leaves the pool's limit, giving back every slot the call holds: for a driver that
+    /// stops without finishing (its caller was cancelled). `finish()` does it too.
+    fn close(&mut self) {
+        self.call = None;
     }
 
     /// Whether the deadline (`deadline - margin`) has passed (False without a deadline).
@@ -148,6 +202,7 @@ impl PyBatchRun {
     /// The report (raises `BatchFailedError` under the all-failed rule); raises instead the
     /// first handler exception that stopped the call, if any.
     fn finish(&mut self, py: Python<'_>) -> PyResult<Py<PyReport>> {
+        self.call = None;
         if let Some(err) = self.interrupt.take() {
             self.run = None;
             return Err(err);

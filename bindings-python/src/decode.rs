@@ -2,7 +2,6 @@
 
 use lanepool::event::BatchPlan;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
 
 use crate::errors;
 use crate::group_key::decode_with_group_key;
@@ -10,7 +9,8 @@ use crate::json::PyJson;
 use crate::options::PyBatchOptions;
 
 /// Decodes `event` (raising `EventError`) with the lanes `options` ask for, returning the
-/// plan and the caller's own record objects (`records[i] is event["Records"][i]`).
+/// plan and the caller's own record objects in event order, as the core lists them
+/// (`records[i] is event["Records"][i]`; a Kafka event's `records` groups one after another).
 pub fn decode<'py>(
     event: &Bound<'py, PyAny>,
     options: &PyBatchOptions,
@@ -18,19 +18,26 @@ pub fn decode<'py>(
     let py = event.py();
     let view = PyJson(event.clone());
     let plan = match options.group_key(py) {
-        None => BatchPlan::decode(view, options.lane_ordering())
+        None => BatchPlan::decode(PyJson(event.clone()), options.lane_ordering())
             .map_err(|e| errors::event_error(py, &e))?,
-        Some(key) => decode_with_group_key(view, key)?,
+        Some(key) => decode_with_group_key(PyJson(event.clone()), key)?,
     };
-    let mut records = Vec::with_capacity(plan.len());
-    if !plan.is_empty() {
-        let list = event.get_item("Records")?;
-        if let Ok(list) = list.cast::<PyList>() {
-            records.extend(list.iter().map(Bound::unbind));
-        } else if let Ok(tuple) = list.cast::<PyTuple>() {
-            records.extend(tuple.iter().map(Bound::unbind));
-        }
+    let records: Vec<Py<PyAny>> = if plan.is_empty() {
+        Vec::new()
+    } else {
+        BatchPlan::records(&view)
+            .map_err(|e| errors::event_error(py, &e))?
+            .into_iter()
+            .map(|r| r.0.unbind())
+            .collect()
+    };
+    if records.len() != plan.len() {
+        // A Mapping whose items change between two reads: never hand a handler the wrong record.
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+            "lanepool: the event changed while it was read ({} records, then {})",
+            plan.len(),
+            records.len()
+        )));
     }
-    debug_assert_eq!(records.len(), plan.len());
     Ok((plan, records))
 }

@@ -41,11 +41,11 @@ fn in_python_words(message: String) -> String {
     message
 }
 
-/// `lanepool.EventError(message, index, field)`.
+/// `lanepool.EventError(message, index, field, group)`.
 pub fn event_error(py: Python<'_>, e: &EventError) -> PyErr {
     let message = in_python_words(e.to_string());
     match class(py, &EVENT_ERROR, "EventError")
-        .and_then(|cls| cls.call1((message, e.index(), e.field())))
+        .and_then(|cls| cls.call1((message, e.index(), e.field(), e.group())))
     {
         Ok(value) => PyErr::from_value(value),
         Err(err) => err,

@@ -1,9 +1,10 @@
 //! [`JsonView`] over Python objects: dicts (and any `collections.abc.Mapping`: a
-//! `mappingproxy`, Powertools' event data classes), lists/tuples, str, numbers, None.
+//! `mappingproxy`, Powertools' event data classes), lists/tuples, str, numbers (`int`,
+//! `float`), None.
 
 use std::borrow::Cow;
 
-use lanepool::event::{JsonKind, JsonView};
+use lanepool::event::{JsonKind, JsonNumber, JsonView};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple};
 
@@ -74,6 +75,21 @@ impl<'py> JsonView for PyJson<'py> {
     fn text(&self) -> Option<Cow<'_, str>> {
         let s = self.0.cast::<PyString>().ok()?;
         s.to_str().ok().map(Cow::Borrowed)
+    }
+
+    /// An `int` (not a `bool`) as `Int` (`None` beyond `i128`: no Kafka field holds one),
+    /// a `float` as `Float`; anything else is not a number.
+    fn number(&self) -> Option<JsonNumber> {
+        let v = &self.0;
+        if v.is_instance_of::<PyBool>() {
+            None
+        } else if v.is_instance_of::<PyInt>() {
+            v.extract::<i128>().ok().map(JsonNumber::Int)
+        } else if let Ok(x) = v.cast::<PyFloat>() {
+            Some(JsonNumber::Float(x.value()))
+        } else {
+            None
+        }
     }
 
     fn members(&self) -> Option<Vec<(String, Self)>> {

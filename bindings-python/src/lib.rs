@@ -10,6 +10,7 @@ mod json;
 mod options;
 mod pool;
 mod report;
+mod wake;
 
 use pyo3::prelude::*;
 
@@ -23,7 +24,6 @@ fn _lanepool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<report::PyReport>()?;
     m.add_class::<report::PyFailure>()?;
     m.add_class::<batch_run::PyBatchRun>()?;
-    m.add_function(wrap_pyfunction!(batch_run::start_batch, m)?)?;
     m.add_function(wrap_pyfunction!(errors::py_expect_callable, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("DEFAULT_WORKERS", pool::DEFAULT_WORKERS)?;

@@ -55,8 +55,9 @@ fn lane_ordering(ordering: &str) -> PyResult<(LaneOrdering, &'static str)> {
     match ordering {
         "auto" => Ok((LaneOrdering::Auto, "auto")),
         "unordered" => Ok((LaneOrdering::Unordered, "unordered")),
+        "key" => Ok((LaneOrdering::Key, "key")),
         other => Err(PyValueError::new_err(format!(
-            "ordering must be \"auto\" or \"unordered\", got {other:?}"
+            "ordering must be \"auto\", \"unordered\" or \"key\", got {other:?}"
         ))),
     }
 }
@@ -121,7 +122,11 @@ fn cancel_at_deadline_arg(value: &Bound<'_, PyAny>) -> PyResult<bool> {
 fn ordering_arg(value: &Bound<'_, PyAny>) -> PyResult<&'static str> {
     match value.cast::<PyString>() {
         Ok(s) => Ok(lane_ordering(s.to_str()?)?.1),
-        Err(_) => Err(wrong_type("ordering", "\"auto\" or \"unordered\"", value)),
+        Err(_) => Err(wrong_type(
+            "ordering",
+            "\"auto\", \"unordered\" or \"key\"",
+            value,
+        )),
     }
 }
 
@@ -275,7 +280,7 @@ impl PyBatchOptions {
         self.context.as_ref().map(|c| c.clone_ref(py))
     }
 
-    /// `"auto"` or `"unordered"`.
+    /// `"auto"`, `"unordered"` or `"key"`.
     #[getter]
     fn ordering(&self) -> &'static str {
         self.ordering

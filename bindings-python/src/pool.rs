@@ -15,12 +15,16 @@ use crate::interrupt::Interrupt;
 use crate::options::PyBatchOptions;
 use crate::report::PyReport;
 use lanepool::batch::{RecordError, DEFAULT_ASYNC_CONCURRENCY};
+use lanepool::limit::InFlightLimit;
 use lanepool::pool::{panic_message, OwnedScope, Pool};
 
 /// The worker pool (Rust threads). Use `lanepool.Pool`, which wraps this.
 #[pyclass(frozen, module = "lanepool._lanepool", name = "Pool")]
 pub struct PyPool {
     pool: Pool,
+    /// `max_in_flight`: the limit on handlers in flight across every batch call of the pool,
+    /// sync and async, shared fairly by the calls (the core's `InFlightLimit`).
+    limit: Option<InFlightLimit>,
 }
 
 /// Runs `f(i)` for `i` in `0..runners` on the pool, `f(0)` on the calling thread, and returns
@@ -50,11 +54,21 @@ fn workers_arg(value: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
     crate::options::int_arg("workers", value).map(Some)
 }
 
+fn max_in_flight_arg(value: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    crate::options::int_arg("max_in_flight", value).map(Some)
+}
+
 #[pymethods]
 impl PyPool {
     #[new]
-    #[pyo3(signature = (workers=None))]
-    fn new(#[pyo3(from_py_with = workers_arg)] workers: Option<i64>) -> PyResult<Self> {
+    #[pyo3(signature = (workers=None, max_in_flight=None))]
+    fn new(
+        #[pyo3(from_py_with = workers_arg)] workers: Option<i64>,
+        #[pyo3(from_py_with = max_in_flight_arg)] max_in_flight: Option<i64>,
+    ) -> PyResult<Self> {
         let workers = match workers {
             None => DEFAULT_WORKERS,
             Some(n) if n >= 1 => n as usize,
@@ -64,8 +78,48 @@ impl PyPool {
                 )))
             }
         };
+        let limit = match max_in_flight {
+            None => None,
+            Some(n) => {
+                let slots = usize::try_from(n).ok().filter(|&n| n >= 1).ok_or_else(|| {
+                    PyValueError::new_err(format!("max_in_flight must be at least 1, got {n}"))
+                })?;
+                Some(InFlightLimit::new(slots).map_err(|e| PyValueError::new_err(e.to_string()))?)
+            }
+        };
         let pool = Pool::new(workers).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-        Ok(PyPool { pool })
+        Ok(PyPool { pool, limit })
+    }
+
+    /// The most handlers in flight at once across every call of the pool, or None.
+    #[getter]
+    fn max_in_flight(&self) -> Option<usize> {
+        self.limit.as_ref().map(InFlightLimit::limit)
+    }
+
+    /// Handlers in flight now across the pool's calls, under `max_in_flight` (0 without it).
+    #[getter]
+    fn in_flight(&self) -> usize {
+        self.limit.as_ref().map_or(0, InFlightLimit::in_flight)
+    }
+
+    /// Decodes `event` and starts a batch for the asyncio driver: `(run, records)` (see
+    /// `BatchRun`), at most `workers` handlers in flight, within `max_in_flight` when set.
+    fn start_batch<'py>(
+        &self,
+        py: Python<'py>,
+        event: Bound<'py, PyAny>,
+        handler: Bound<'py, PyAny>,
+        options: PyRef<'py, PyBatchOptions>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        crate::batch_run::start_batch(
+            py,
+            event,
+            handler,
+            self.pool.workers(),
+            self.limit.as_ref(),
+            options,
+        )
     }
 
     /// Threads that run handlers (the calling thread counts as one of them while it waits).
@@ -95,7 +149,10 @@ impl PyPool {
         results: Option<Bound<'py, PyList>>,
     ) -> PyResult<Py<PyReport>> {
         expect_callable("handler", &handler)?;
-        let core = options.for_batch(py)?;
+        let mut core = options.for_batch(py)?;
+        if let Some(limit) = &self.limit {
+            core = core.in_flight_limit(limit.clone());
+        }
         let (plan, records) = decode(&event, &options)?;
         if let Some(results) = &results {
             if results.len() != records.len() {

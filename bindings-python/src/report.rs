@@ -1,6 +1,7 @@
 //! `BatchReport` and `Failure`: the core's report of one batch, read from Python.
 
-use lanepool::batch::{BatchError, BatchReport};
+use lanepool::batch::{BatchError, BatchReport, ItemIdentifier};
+use lanepool::event::Source;
 use lanepool::lanes::Reason;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
@@ -15,13 +16,37 @@ pub struct PyReport {
     report: BatchReport<Py<PyAny>>,
 }
 
+/// A record's identifier as Lambda names it: a `str`, or for a Kafka record the dict
+/// `{"partition": "<topic>-<partition>", "offset": <int>}` (the core's [`ItemIdentifier`],
+/// read from the identifier text the report keeps).
+fn identifier<'py>(
+    py: Python<'py>,
+    text: &str,
+    source: Option<Source>,
+) -> PyResult<Bound<'py, PyAny>> {
+    identifier_of(py, ItemIdentifier::of(text, source))
+}
+
+fn identifier_of<'py>(py: Python<'py>, id: ItemIdentifier<'_>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match id {
+        ItemIdentifier::Text(text) => PyString::new(py, text).into_any(),
+        ItemIdentifier::Kafka { partition, offset } => {
+            let id = PyDict::new(py);
+            id.set_item("partition", partition)?;
+            id.set_item("offset", offset)?;
+            id.into_any()
+        }
+    })
+}
+
 /// One record reported failed.
 #[pyclass(frozen, module = "lanepool", name = "Failure")]
 pub struct PyFailure {
-    /// The record's identifier (SQS messageId, Kinesis or DynamoDB sequence number).
-    #[pyo3(get)]
-    item_identifier: String,
-    /// The record's index in `event["Records"]`.
+    /// The record's identifier (SQS messageId, Kinesis or DynamoDB sequence number; Kafka:
+    /// `{"partition": "<topic>-<partition>", "offset": <int>}`).
+    item_identifier: Py<PyAny>,
+    /// The record's index in event order (`event["Records"]`, or a Kafka event's `records`
+    /// groups one after another).
     #[pyo3(get)]
     index: usize,
     /// Why it is reported: "error", "skipped" or "deadline".
@@ -37,9 +62,16 @@ pub struct PyFailure {
 
 #[pymethods]
 impl PyFailure {
+    /// The record's identifier as Lambda names it in the response.
+    #[getter]
+    fn item_identifier(&self, py: Python<'_>) -> Py<PyAny> {
+        self.item_identifier.clone_ref(py)
+    }
+
     /// The exception, for the cycle collector (a traceback's frames may hold this failure).
     /// Frozen: nothing to clear; the frames and exceptions of a cycle clear themselves.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.item_identifier)?;
         visit.call(&self.exception)
     }
 
@@ -48,7 +80,7 @@ impl PyFailure {
             Some(e) => short_repr(e.bind(py)),
             None => "None".into(),
         };
-        let id = PyString::new(py, &self.item_identifier).repr()?;
+        let id = self.item_identifier.bind(py).repr()?;
         Ok(format!(
             "Failure(item_identifier={id}, index={}, reason='{}', exception={exc}, attempts={})",
             self.index, self.reason, self.attempts
@@ -57,6 +89,11 @@ impl PyFailure {
 }
 
 impl PyReport {
+    /// The batch's source (it decides how identifiers are written).
+    fn source(&self) -> Option<Source> {
+        self.report.summary().source
+    }
+
     /// The Python result of a batch call: the report (each kept error turned into a Python
     /// exception object by `exc`), or `BatchFailedError` carrying it with the core's message.
     pub fn into_result<E>(
@@ -102,13 +139,15 @@ impl PyReport {
         Ok(())
     }
 
-    /// Lambda's partial batch response: `{"batchItemFailures": [{"itemIdentifier": ...}]}`.
+    /// Lambda's partial batch response: `{"batchItemFailures": [{"itemIdentifier": ...}]}`
+    /// (Kafka: `{"itemIdentifier": {"partition": "<topic>-<partition>", "offset": <int>}}`).
     #[getter]
     fn response<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let items = PyList::empty(py);
-        for id in self.report.response().batch_item_failures {
+        let response = self.report.response();
+        for id in response.item_identifiers() {
             let item = PyDict::new(py);
-            item.set_item("itemIdentifier", id)?;
+            item.set_item("itemIdentifier", identifier_of(py, id)?)?;
             items.append(item)?;
         }
         let response = PyDict::new(py);
@@ -116,15 +155,21 @@ impl PyReport {
         Ok(response)
     }
 
-    /// Identifiers of the records that succeeded, in event order.
+    /// Identifiers of the records that succeeded, in event order (as in the response).
     #[getter]
-    fn succeeded(&self) -> Vec<&str> {
-        self.report.succeeded()
+    fn succeeded<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let source = self.source();
+        let list = PyList::empty(py);
+        for id in self.report.succeeded() {
+            list.append(identifier(py, id, source)?)?;
+        }
+        Ok(list)
     }
 
     /// Every reported record, in event order.
     #[getter]
     fn failures(&self, py: Python<'_>) -> PyResult<Vec<Py<PyFailure>>> {
+        let source = self.source();
         self.report
             .failures()
             .into_iter()
@@ -132,7 +177,7 @@ impl PyReport {
                 Py::new(
                     py,
                     PyFailure {
-                        item_identifier: f.item_identifier.to_owned(),
+                        item_identifier: identifier(py, f.item_identifier, source)?.unbind(),
                         index: f.index,
                         reason: f.reason.as_str(),
                         exception: f.error.map(|e| e.clone_ref(py)),
@@ -143,15 +188,16 @@ impl PyReport {
             .collect()
     }
 
-    /// One dict per record, in event order: `itemIdentifier`, `outcome` ("succeeded", "error",
-    /// "skipped" or "deadline") and `attempts`.
+    /// One dict per record, in event order: `itemIdentifier` (as in the response),
+    /// `outcome` ("succeeded", "error", "skipped" or "deadline") and `attempts`.
     #[getter]
     fn outcomes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
         let report = &self.report;
+        let source = self.source();
         for (id, outcome) in report.identifiers().iter().zip(report.outcomes()) {
             let item = PyDict::new(py);
-            item.set_item("itemIdentifier", id)?;
+            item.set_item("itemIdentifier", identifier(py, id, source)?)?;
             item.set_item(
                 "outcome",
                 outcome.reason().map_or("succeeded", Reason::as_str),
@@ -163,7 +209,8 @@ impl PyReport {
     }
 
     /// Summary figures: source, records, succeeded, failed, error, skipped, deadline,
-    /// duration_ms, peak_in_flight, lanes, retries.
+    /// duration_ms, peak_in_flight, lanes, retries, slot_wait_ms and slot_wait_max_ms (time
+    /// records waited for a slot of the pool's `max_in_flight`, added up and the longest).
     #[getter]
     fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = self.report.summary();
@@ -179,6 +226,8 @@ impl PyReport {
         d.set_item("peak_in_flight", s.peak_in_flight)?;
         d.set_item("lanes", s.lanes)?;
         d.set_item("retries", s.retries)?;
+        d.set_item("slot_wait_ms", s.slot_wait.as_secs_f64() * 1000.0)?;
+        d.set_item("slot_wait_max_ms", s.slot_wait_max.as_secs_f64() * 1000.0)?;
         Ok(d)
     }
 

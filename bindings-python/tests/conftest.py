@@ -24,7 +24,15 @@ class Context:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+def is_kafka(record) -> bool:
+    """Whether `record` is a Kafka record (no eventSource of its own; topic, partition, offset)."""
+    return isinstance(record, dict) and "eventSource" not in record and "topic" in record
+
+
 def identifier(record: dict) -> str:
+    """A record's identifier as the vectors write it (Kafka: "<topic>-<partition>@<offset>")."""
+    if is_kafka(record):
+        return f"{record['topic']}-{record['partition']}@{record['offset']}"
     source = record.get("eventSource")
     if source == "aws:kinesis":
         return record["kinesis"]["sequenceNumber"]
@@ -111,6 +119,14 @@ class Recorder:
                 assert i1 >= i0, f"lane {lane!r}: record {i1} started before record {i0}"
 
 
+def identifier_text(item_identifier) -> str:
+    """A reported identifier as the vectors write it: a str as it is, a Kafka record's
+    `{"partition": ..., "offset": ...}` as "<partition>@<offset>"."""
+    if isinstance(item_identifier, dict):
+        return f"{item_identifier['partition']}@{item_identifier['offset']}"
+    return item_identifier
+
+
 def load_vectors() -> list:
     return [pytest.param(json.loads(p.read_text()), id=p.stem) for p in sorted(VECTORS.glob("*.json"))]
 
@@ -134,6 +150,11 @@ def vector_lane(options: dict):
             return dotted(record, group_key)
         if ordering == "unordered":
             return None
+        if is_kafka(record):
+            partition = f"{record['topic']}-{record['partition']}"
+            if ordering == "key":
+                return (partition, record.get("key"))
+            return partition
         source = record.get("eventSource")
         if source == "aws:sqs":
             return dotted(record, "attributes.MessageGroupId")

@@ -181,19 +181,50 @@ def test_batch_failed_error_carries_report():
 
 def test_group_key_errors():
     event = sqs(3)
-    with pytest.raises(TypeError, match="record 1"):
-        pool.process(event, lambda r: None, group_key=lambda r: 5 if r["messageId"] == "m1" else "k")
+    # ints are keys (their decimal string: 5 and "5" are one lane)
+    report = pool.run_batch(event, lambda r: None, group_key=lambda r: 5 if r["messageId"] == "m1" else "5")
+    assert report.summary["lanes"] == 1
+    # anything else is an EventError naming the record and the field, before any handler runs
+    calls = []
+    for bad, shown in [(True, "got bool"), (1.5, "got the number 1.5"), ({}, "got dict"), ([1], "got list")]:
+        with pytest.raises(lanepool.EventError, match="record 1") as info:
+            pool.process(event, calls.append, group_key=lambda r, bad=bad: bad if r["messageId"] == "m1" else "k")
+        assert (info.value.index, info.value.field) == (1, "group_key")
+        assert shown in str(info.value)
+    assert calls == []
 
     def key(record):
         if record["messageId"] == "m2":
             raise LookupError("no key")
         return None
 
-    calls = []
-    with pytest.raises(LookupError) as info:
+    with pytest.raises(LookupError) as raised:
         pool.process(event, calls.append, group_key=key)
     assert calls == []
-    assert any("record 2" in n for n in getattr(info.value, "__notes__", ["record 2"]))
+    assert any("record 2" in n for n in getattr(raised.value, "__notes__", ["record 2"]))
+
+
+def test_group_key_big_ints_and_int_valued_floats():
+    event = sqs(4)
+    keys = {"m0": 2**100, "m1": str(2**100), "m2": 7.0, "m3": 7}
+    report = pool.run_batch(event, lambda r: None, group_key=lambda r: keys[r["messageId"]])
+    assert report.summary["lanes"] == 2  # 2**100 and "2**100" are one lane; 7.0 and 7 another
+    with pytest.raises(lanepool.EventError, match="beyond") as info:
+        pool.process(event, lambda r: None, group_key=lambda r: 2.0**60)
+    assert (info.value.index, info.value.field) == (0, "group_key")
+
+
+def test_group_key_stops_at_the_first_key_error():
+    seen = []
+
+    def key(record):
+        seen.append(record["messageId"])
+        return 1.5 if record["messageId"] == "m1" else "k"
+
+    with pytest.raises(lanepool.EventError) as info:
+        pool.process(sqs(4), lambda r: None, group_key=key)
+    assert info.value.index == 1
+    assert seen == ["m0", "m1"]
 
 
 def test_bad_options():

@@ -162,7 +162,7 @@ OPTION_TYPE_ERRORS = [
     ({"retries": "4"}, "retries must be an int, got str '4'"),
     ({"retries": True}, "retries must be an int, got bool True"),
     ({"retries": 1.0}, "retries must be an int, got float 1.0"),
-    ({"ordering": 5}, 'ordering must be "auto" or "unordered", got int 5'),
+    ({"ordering": 5}, 'ordering must be "auto", "unordered" or "key", got int 5'),
     ({"group_key": "pk"}, "group_key must be callable or None, got str 'pk'"),
     ({"deadline_margin_ms": "500"}, "deadline_margin_ms must be a number of milliseconds, got str '500'"),
     ({"retry_backoff_ms": None}, "retry_backoff_ms must be a number of milliseconds, got None"),

@@ -283,10 +283,10 @@ def test_importing_lanepool_does_not_import_powertools():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_is_a_batch_processor_and_rejects_kafka():
+def test_is_a_batch_processor_for_every_event_type():
     assert issubclass(ParallelBatchProcessor, BatchProcessor)
-    with pytest.raises(ValueError, match="Kafka"):
-        ParallelBatchProcessor(EventType.Kafka)
+    for event_type in EventType:  # Kafka too: tests/test_kafka.py
+        assert ParallelBatchProcessor(event_type).event_type == event_type
     with pytest.raises(ValueError, match="ordering"):
         ParallelBatchProcessor(EventType.SQS, ordering="fifo")
 

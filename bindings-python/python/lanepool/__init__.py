@@ -1,6 +1,7 @@
-"""lanepool: a worker pool for AWS Lambda batches (SQS, SQS FIFO, Kinesis, DynamoDB streams).
+"""lanepool: a worker pool for AWS Lambda batches (SQS, SQS FIFO, Kinesis, DynamoDB streams, Kafka).
 
-Records of one lane (SQS FIFO message group, Kinesis partition key, DynamoDB item) run one at
+Records of one lane (SQS FIFO message group, Kinesis partition key, DynamoDB item, Kafka
+topic-partition) run one at
 a time and in order; other records run concurrently on a pool of Rust threads. A failed record
 skips the rest of its lane, records not started by the deadline are reported, and the result
 is Lambda's partial batch response::
@@ -25,7 +26,7 @@ from ._errors import BaseExceptionGroup, BatchFailedError, EventError, Exception
 from ._lanepool import DEFAULT_WORKERS, BatchReport, Failure, Scope, Task, __version__
 from ._lanepool import Options as _NativeOptions
 from ._lanepool import Pool as _CorePool
-from ._options import BatchOptions, LambdaContext
+from ._options import BatchOptions, ItemIdentifier, KafkaItemIdentifier, LambdaContext
 
 if TYPE_CHECKING:
     from typing_extensions import Self, Unpack
@@ -38,6 +39,8 @@ __all__ = [
     "BatchReport",
     "Failure",
     "LambdaContext",
+    "ItemIdentifier",
+    "KafkaItemIdentifier",
     "Scope",
     "Task",
     "EventError",
@@ -47,7 +50,7 @@ __all__ = [
 ]
 
 Event = Mapping[str, Any]
-"""A Lambda event: ``{"Records": [...]}``."""
+"""A Lambda event: ``{"Records": [...]}``, or a Kafka event's ``{"records": {...}}``."""
 Handler = Callable[[Any], object] | Callable[[Any], Awaitable[object]]
 """A record handler, sync or ``async def``: called with each record, raises to fail it."""
 
@@ -89,20 +92,29 @@ class Pool:
     size. For CPU-bound handlers use :meth:`for_cpu_bound` (one worker per CPU Lambda gives
     the function). ``workers`` must be an int of at least 1.
 
+    ``max_in_flight`` (None: no such limit) bounds the handlers in flight at once across
+    every call of the pool, sync and ``async def`` alike: for one pool shared by many
+    invocations at once (Lambda Managed Instances), where each call's own bound (``workers``)
+    does not bound their sum. Free slots go to the waiting calls in turn, so a small call that
+    starts while a big one runs is not starved; the time records waited for a slot is in the
+    summary (``slot_wait_ms``, ``slot_wait_max_ms``). An int of at least 1.
+
     >>> pool = Pool(workers=2)
     >>> pool
     lanepool.Pool(workers=2)
     >>> Pool().workers == DEFAULT_WORKERS == 16
     True
+    >>> Pool(workers=4, max_in_flight=8)
+    lanepool.Pool(workers=4, max_in_flight=8)
     """
 
     __slots__ = ("_core",)
 
-    def __init__(self, workers: int | None = None) -> None:
-        self._core = _CorePool(workers)
+    def __init__(self, workers: int | None = None, max_in_flight: int | None = None) -> None:
+        self._core = _CorePool(workers, max_in_flight)
 
     @classmethod
-    def for_cpu_bound(cls) -> Self:
+    def for_cpu_bound(cls, *, max_in_flight: int | None = None) -> Self:
         """A pool for CPU-bound handlers: one worker per CPU the process may use, lowered
         inside AWS Lambda to the CPU share of the function's memory size
         (``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``: 1 worker up to 1,769 MB, 2 up to 3,538 MB, ...,
@@ -113,15 +125,29 @@ class Pool:
         >>> 1 <= Pool.for_cpu_bound().workers <= (os.cpu_count() or 1)
         True
         """
-        return cls(_CorePool.cpu_workers())
+        return cls(_CorePool.cpu_workers(), max_in_flight)
 
     @property
     def workers(self) -> int:
-        """Most handlers running at once (the pool's threads, the caller counted)."""
+        """Most handlers running at once in one call (the pool's threads, the caller counted;
+        for ``async def`` handlers, the most in flight)."""
         return self._core.workers
 
+    @property
+    def max_in_flight(self) -> int | None:
+        """Most handlers in flight at once across every call of the pool, or None."""
+        return self._core.max_in_flight
+
+    @property
+    def in_flight(self) -> int:
+        """Handlers in flight now across the pool's calls, counted by ``max_in_flight``
+        (0 without it)."""
+        return self._core.in_flight
+
     def __repr__(self) -> str:
-        return f"lanepool.Pool(workers={self._core.workers})"
+        limit = self._core.max_in_flight
+        extra = "" if limit is None else f", max_in_flight={limit}"
+        return f"lanepool.Pool(workers={self._core.workers}{extra})"
 
     def process(self, event: Event, handler: Handler, **options: Unpack[BatchOptions]) -> dict[str, Any]:
         """Runs ``handler(record)`` for every record of a Lambda event; returns the partial
@@ -145,9 +171,10 @@ class Pool:
     def run_batch(self, event: Event, handler: Handler, **options: Unpack[BatchOptions]) -> BatchReport:
         """Runs ``handler(record)`` for every record of a Lambda event; returns the full report.
 
-        - ``handler`` gets each record object of ``event["Records"]`` itself (not a copy) and
-          raises to fail it. An ``async def`` handler runs to completion on a private event
-          loop with at most ``workers`` in flight; this call still returns synchronously.
+        - ``handler`` gets each record object of ``event["Records"]`` (Kafka: of the lists of
+          ``event["records"]``) itself (not a copy) and raises to fail it. An ``async def``
+          handler runs to completion on a private event loop with at most ``workers`` in
+          flight; this call still returns synchronously.
 
         Keyword options (all optional; :class:`lanepool.BatchOptions` types them):
 
@@ -157,9 +184,11 @@ class Pool:
           later than ``deadline_margin_ms`` (500) before the invocation's deadline; those are
           reported with reason ``"deadline"``. None (or ``{}``, any mapping): no deadline.
         - ``ordering`` (``"auto"``): ``"auto"`` (lanes by SQS FIFO message group, Kinesis
-          partition key, DynamoDB keys) or ``"unordered"`` (no lanes).
-        - ``group_key`` (None): ``callable(record) -> str | None`` giving each record's lane
-          (None: no lane); overrides ``ordering``.
+          partition key, DynamoDB keys, Kafka topic-partition), ``"unordered"`` (no lanes) or
+          ``"key"`` (Kafka: lanes by topic-partition and record key; others: as ``"auto"``).
+        - ``group_key`` (None): ``callable(record) -> str | int | None`` giving each record's
+          lane (an int is its decimal string; None: no lane; anything else raises
+          :class:`EventError` at field ``"group_key"``); overrides ``ordering``.
         - ``retries`` (0): extra attempts for a failing record, ``retry_backoff_ms`` (100)
           apart (doubling, jittered); its lane waits.
         - ``raise_on_full_batch_failure`` (True): raise :class:`BatchFailedError` when no
@@ -247,7 +276,7 @@ class Pool:
         if _is_async(handler):
             from . import _aio
 
-            return _aio.run_sync(self._core.workers, event, handler, options, results)
+            return _aio.run_sync(self._core, event, handler, options, results)
         return self._core.run_batch(event, handler, options, results)
 
     async def _run_batch_async(
@@ -261,7 +290,7 @@ class Pool:
         """:meth:`run_batch_async` with the options already built (see :meth:`_run_batch`)."""
         from . import _aio
 
-        return await _aio.run_batch(self._core.workers, event, handler, options, results)
+        return await _aio.run_batch(self._core, event, handler, options, results)
 
     def scope(self) -> Scope:
         """A scope for tasks: ``with pool.scope() as s: task = s.spawn(fn, *args, **kwargs)``.

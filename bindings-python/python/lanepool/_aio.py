@@ -13,7 +13,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
-from ._lanepool import BatchReport, BatchRun, Options, start_batch
+from ._lanepool import BatchReport, BatchRun, Options
+from ._lanepool import Pool as _CorePool
 
 _RUN, _WAIT, _DONE = 0, 1, 2
 
@@ -64,20 +65,33 @@ async def _cancel_running(run: BatchRun, running: dict[asyncio.Task[BaseExceptio
 
 
 async def run_batch(
-    workers: int,
+    pool: _CorePool,
     event: Mapping[str, Any],
     handler: Callable[[Any], object] | Callable[[Any], Awaitable[object]],
     options: Options,
     results: list[Any] | None = None,
 ) -> BatchReport:
-    """Runs one batch on the running loop with at most ``workers`` handlers in flight.
+    """Runs one batch on the running loop with at most ``pool.workers`` handlers in flight
+    (and within ``pool.max_in_flight``, shared with the pool's other calls, when set).
 
     With ``options.cancel_at_deadline``, handlers still running at ``deadline - margin`` are
     cancelled and awaited, and end as ``deadline``; otherwise they are awaited and end as they
     end. ``results`` (used by ``lanepool.powertools``): a list as long as the batch that
     receives each succeeded record's result at its index.
     """
-    run, records = start_batch(event, handler, workers, options)
+    run, records = pool.start_batch(event, handler, options)
+    try:
+        return await _drive(run, records, handler, results)
+    finally:
+        run.close()  # gives back any slot of the pool's limit still held (a no-op once finished)
+
+
+async def _drive(
+    run: BatchRun,
+    records: list[Any],
+    handler: Callable[[Any], object] | Callable[[Any], Awaitable[object]],
+    results: list[Any] | None,
+) -> BatchReport:
     if results is not None and len(results) != len(records):
         raise ValueError(
             f"results must be a list of {len(records)} items (one per record), got {len(results)}"
@@ -86,11 +100,23 @@ async def run_batch(
     running: dict[asyncio.Task[BaseException | None], int] = {}  # task -> record index
     finished: deque[asyncio.Task[BaseException | None]] = deque()  # done, not yet reported
     waiter: asyncio.Future[None] | None = None  # what this loop sleeps on while nothing finished
+    woken = False  # the pool's limit handed this call a slot since it last looked
 
     def on_done(task: asyncio.Task[BaseException | None]) -> None:
         finished.append(task)
         if waiter is not None:
             _wake(waiter)
+
+    def on_slot() -> None:
+        # Scheduled by the limit (from any thread) with loop.call_soon_threadsafe.
+        nonlocal woken
+        woken = True
+        if waiter is not None:
+            _wake(waiter)
+
+    limited = run.limited
+    if limited:
+        run.set_wake(loop, on_slot)
 
     try:
         while True:
@@ -113,17 +139,22 @@ async def run_batch(
             if running and run.cancel_due():
                 await _cancel_running(run, running)
                 continue
-            if not running:
+            if woken:  # a slot was handed over while this loop was busy: ask again
+                woken = False
+                continue
+            if not running and not limited:
                 # A retry waits for its backoff with nothing in flight.
                 await asyncio.sleep(timeout if timeout is not None else 0)
                 continue
-            # Sleep until a task finishes or the core's next timer (deadline, retry) is due.
+            # Sleep until a task finishes, the limit hands over a slot, or the core's next
+            # timer (deadline, retry) is due.
             waiter = loop.create_future()
             timer = None if timeout is None else loop.call_later(timeout, _wake, waiter)
             try:
                 await waiter
             finally:
                 waiter = None
+                woken = False  # whatever woke it, the next step asks the limit again
                 if timer is not None:
                     timer.cancel()
     except BaseException:
@@ -138,7 +169,7 @@ async def run_batch(
 
 
 def run_sync(
-    workers: int,
+    pool: _CorePool,
     event: Mapping[str, Any],
     handler: Callable[[Any], object] | Callable[[Any], Awaitable[object]],
     options: Options,
@@ -148,13 +179,13 @@ def run_sync(
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return _run_private(run_batch(workers, event, handler, options, results))
+        return _run_private(run_batch(pool, event, handler, options, results))
     # This thread already runs a loop: use a private one on a helper thread.
     box: list[tuple[bool, Any]] = []
 
     def target() -> None:
         try:
-            coro = run_batch(workers, event, handler, options, results)
+            coro = run_batch(pool, event, handler, options, results)
             box.append((True, _run_private(coro)))
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
             box.append((False, exc))

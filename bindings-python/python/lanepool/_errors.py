@@ -14,21 +14,28 @@ __all__ = ["EventError", "BatchFailedError", "BaseExceptionGroup", "ExceptionGro
 class EventError(ValueError):
     """A malformed event, raised before any handler runs.
 
-    ``index`` is the record's position in ``event["Records"]`` (None for a problem with the
-    event itself) and ``field`` the dotted path of the field at fault, relative to the record
-    (``"Records"`` at event level; None when the whole record or event is not an object).
+    ``index`` is the record's position in event order (``event["Records"]``, or a Kafka
+    event's ``records`` groups one after another; None for a problem with the event itself),
+    ``field`` the dotted path of the field at fault, relative to the record (``"Records"`` /
+    ``"records"`` at event level, ``"group_key"`` for an invalid custom key; None when the whole
+    record or event is not an object) and ``group`` the Kafka ``records`` key of the group the
+    problem is in (None for other events).
     """
 
     index: int | None
     field: str | None
+    group: str | None
 
-    def __init__(self, message: str, index: int | None = None, field: str | None = None) -> None:
+    def __init__(
+        self, message: str, index: int | None = None, field: str | None = None, group: str | None = None
+    ) -> None:
         super().__init__(message)
         self.index = index
         self.field = field
+        self.group = group
 
-    def __reduce__(self) -> tuple[type[EventError], tuple[str, int | None, str | None]]:
-        return (type(self), (str(self), self.index, self.field))  # index and field pickled
+    def __reduce__(self) -> tuple[type[EventError], tuple[str, int | None, str | None, str | None]]:
+        return (type(self), (str(self), self.index, self.field, self.group))  # attributes pickled
 
 
 class BatchFailedError(Exception):

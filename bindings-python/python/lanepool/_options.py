@@ -9,10 +9,34 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, Protocol, TypedDict
 
-__all__ = ["BatchOptions", "Context", "LambdaContext", "Ordering", "GroupKey"]
+__all__ = [
+    "BatchOptions",
+    "Context",
+    "LambdaContext",
+    "Ordering",
+    "GroupKey",
+    "ItemIdentifier",
+    "KafkaItemIdentifier",
+]
 
-Ordering = Literal["auto", "unordered"]
-GroupKey = Callable[[Any], "str | None"]
+Ordering = Literal["auto", "unordered", "key"]
+GroupKey = Callable[[Any], "str | int | None"]
+"""A lane key function: a ``str`` (the key, ``""`` too), an ``int`` (its decimal string: ``7``
+and ``"7"`` are one lane) or None (unkeyed); the core's key rule judges what it returns."""
+
+
+class KafkaItemIdentifier(TypedDict):
+    """How Lambda names a Kafka record in the partial batch response."""
+
+    partition: str
+    """``"<topic>-<partition>"``."""
+    offset: int
+    """The record's offset."""
+
+
+ItemIdentifier = str | KafkaItemIdentifier
+"""A record's identifier: SQS ``messageId``, Kinesis / DynamoDB sequence number (``str``), or a
+Kafka record's :class:`KafkaItemIdentifier`."""
 
 
 class LambdaContext(Protocol):

@@ -32,7 +32,7 @@ import asyncio
 import logging
 import os
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, BatchProcessor, EventType
@@ -40,7 +40,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import SQSFifoMessageGroup
 
 import lanepool
 from lanepool._lanepool import Options, expect_callable
-from lanepool._options import GroupKey, Ordering
+from lanepool._options import GroupKey, ItemIdentifier, Ordering
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import BatchTypeModels
@@ -67,7 +67,9 @@ class SkippedRecordError(SQSFifoMessageGroupCircuitBreakerError):
     every source. ``item_identifier`` and ``index`` name the record.
     """
 
-    def __init__(self, message: str = "", item_identifier: str | None = None, index: int | None = None) -> None:
+    def __init__(
+        self, message: str = "", item_identifier: ItemIdentifier | None = None, index: int | None = None
+    ) -> None:
         super().__init__(message)
         self.item_identifier = item_identifier
         self.index = index
@@ -78,7 +80,9 @@ class DeadlineRecordError(Exception):
     (less ``deadline_margin_ms``) came first. ``item_identifier`` and ``index`` name the
     record; a stopped one has the exception its handler ended with as ``__cause__``."""
 
-    def __init__(self, message: str = "", item_identifier: str | None = None, index: int | None = None) -> None:
+    def __init__(
+        self, message: str = "", item_identifier: ItemIdentifier | None = None, index: int | None = None
+    ) -> None:
         super().__init__(message)
         self.item_identifier = item_identifier
         self.index = index
@@ -136,10 +140,11 @@ class ParallelBatchProcessor(BatchProcessor):
 
     - ``pool``: the :class:`lanepool.Pool` to run on; None uses :func:`default_pool`.
     - ``ordering``: ``"auto"`` (lanes by SQS FIFO message group, Kinesis partition key,
-      DynamoDB keys; standard SQS records are unkeyed) or ``"unordered"`` (no lanes, like
-      ``BatchProcessor``).
-    - ``group_key``: ``callable(raw_record_dict) -> str | None``, your own lanes (overrides
-      ``ordering``).
+      DynamoDB keys, Kafka topic-partition; standard SQS records are unkeyed),
+      ``"unordered"`` (no lanes, like ``BatchProcessor``) or ``"key"`` (Kafka: lanes by
+      topic-partition and record key; other sources: as ``"auto"``).
+    - ``group_key``: ``callable(raw_record_dict) -> str | int | None``, your own lanes
+      (overrides ``ordering``).
     - ``retries`` / ``retry_backoff_ms``: extra attempts for a failing record (each one goes
       through Powertools' machinery again; its lane waits).
     - ``deadline_margin_ms``: no record starts later than this before the invocation's
@@ -162,7 +167,14 @@ class ParallelBatchProcessor(BatchProcessor):
     when the processor is made (``processor.options.retries``, ...).
 
     A malformed record (one lanepool cannot identify: ``lanepool.EventError``) raises before
-    any handler runs. Kafka events are not supported.
+    any handler runs.
+
+    Kafka (``EventType.Kafka``): Powertools hands the processor the records flattened in event
+    order; lanepool gets them back as a Kafka event (one ``records`` group per run of records
+    of one topic-partition) and decodes them by the core's Kafka rules (lanes per
+    topic-partition; ``ordering="key"``: per topic-partition and record key). The response
+    names records as Powertools and Lambda do: ``{"partition": "<topic>-<partition>",
+    "offset": <int>}``.
     """
 
     def __init__(
@@ -175,8 +187,6 @@ class ParallelBatchProcessor(BatchProcessor):
         pool: lanepool.Pool | None = None,
         **options: Unpack[ProcessorOptions],
     ) -> None:
-        if event_type == EventType.Kafka:
-            raise ValueError("ParallelBatchProcessor supports SQS, Kinesis and DynamoDB events, not Kafka")
         # Checked now (a bad option raises here); raise_on_full_batch_failure is off because
         # Powertools' _clean applies its own all-failed rule.
         self.options: Options = Options(raise_on_full_batch_failure=False, **options)
@@ -232,6 +242,29 @@ class ParallelBatchProcessor(BatchProcessor):
         run, so ours must return."""
         return type(self).failure_handler is ParallelBatchProcessor.failure_handler
 
+    def _event(self, records: list[Any]) -> dict[str, Any]:
+        """The records as the Lambda event lanepool decodes: ``{"Records": records}``, or for
+        Kafka the event Powertools flattened, its ``records`` groups rebuilt from each run of
+        records of one ``"<topic>-<partition>"`` (the core checks every record against its
+        group, as for any Kafka event). Event order stays the order of ``records``."""
+        if self.event_type != EventType.Kafka:
+            return {"Records": records}
+        groups: dict[str, list[Any]] = {}
+        last: str | None = None
+        for index, raw in enumerate(records):
+            key = _kafka_group(raw)
+            if key != last and key in groups:
+                raise lanepool.EventError(
+                    f"record {index}: a Kafka record of {key!r} after records of another "
+                    "partition: a Kafka batch lists each partition's records together",
+                    index,
+                    "partition",
+                    key,
+                )
+            groups.setdefault(key, []).append(raw)
+            last = key
+        return {"eventSource": "aws:kafka", "records": groups}
+
     def _pool(self) -> lanepool.Pool:
         return self.pool if self.pool is not None else default_pool()
 
@@ -240,7 +273,7 @@ class ParallelBatchProcessor(BatchProcessor):
         returns Powertools' result tuples in event order."""
         records = self.records
         pool = self._pool()
-        event = {"Records": records}
+        event = self._event(records)
         options = self._batch_options()
         if self._direct():
             return self._run_direct(
@@ -272,7 +305,7 @@ class ParallelBatchProcessor(BatchProcessor):
         ``asyncio.run``."""
         records = self.records
         pool = self._pool()
-        event = {"Records": records}
+        event = self._event(records)
         options = self._batch_options()
         if self._direct():
             process_record = self._async_process_record
@@ -339,9 +372,10 @@ class ParallelBatchProcessor(BatchProcessor):
                 # None: failure_handler overridden without calling ours
                 exc_info = exc.exc_info or (type(exc), exc, exc.__traceback__)
             else:
+                shown = _shown(failure.item_identifier)
                 if failure.reason == "skipped":
                     skipped = SkippedRecordError(
-                        f"record {failure.item_identifier} was not processed: "
+                        f"record {shown} was not processed: "
                         "an earlier record of its lane failed",
                         failure.item_identifier,
                         index,
@@ -350,7 +384,7 @@ class ParallelBatchProcessor(BatchProcessor):
                 elif failure.reason == "deadline":
                     what = "was stopped" if failure.attempts else "was not started"
                     late = DeadlineRecordError(
-                        f"record {failure.item_identifier} {what}: "
+                        f"record {shown} {what}: "
                         "the invocation's deadline came first",
                         failure.item_identifier,
                         index,
@@ -385,6 +419,21 @@ class ParallelBatchProcessor(BatchProcessor):
             except Exception:  # noqa: BLE001 - falls back like Powertools' poison-record path
                 pass
         return self._to_batch_type(record=raw, event_type=self.event_type)
+
+
+def _kafka_group(raw: Any) -> str:
+    """The ``records`` key a Kafka record belongs to, from its own topic and partition (for a
+    record without them, a key the core then reports the record under)."""
+    if isinstance(raw, Mapping):
+        return f"{raw.get('topic')}-{raw.get('partition')}"
+    return "?"
+
+
+def _shown(item_identifier: ItemIdentifier) -> str:
+    """An identifier in a message: as it is, a Kafka record's as ``"<topic>-<partition>@<offset>"``."""
+    if isinstance(item_identifier, dict):
+        return f"{item_identifier['partition']}@{item_identifier['offset']}"
+    return item_identifier
 
 
 def _run_like_powertools(coro: Coroutine[Any, Any, _T]) -> _T:
