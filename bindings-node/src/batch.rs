@@ -318,7 +318,7 @@ impl Batch {
                     BatchError::AllFailed(report) => {
                         Ok(finish_info(&report, Some(text), full, log))
                     }
-                    BatchError::Event(_) => Err(protocol(text)),
+                    BatchError::Event(_) | BatchError::Options(_) => Err(protocol(text)),
                 }
             }
         }

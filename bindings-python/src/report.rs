@@ -107,6 +107,9 @@ impl PyReport {
         match result {
             Ok(done) => Py::new(py, report(done)),
             Err(BatchError::Event(e)) => Err(errors::event_error(py, &e)),
+            Err(BatchError::Options(e)) => {
+                Err(pyo3::exceptions::PyValueError::new_err(e.to_string()))
+            }
             Err(error @ BatchError::AllFailed(_)) => {
                 let message = error.to_string();
                 let BatchError::AllFailed(done) = error else {

@@ -149,7 +149,9 @@ fn run_one(pool: &Pool, path: &Path, out_dir: &Path, ordering: LaneOrdering) -> 
                 json!({"error": "BatchFailedError", "batchItemFailures": failures}),
             )
         }
-        Err(error @ BatchError::Event(_)) => return Err(error.to_string()),
+        Err(error @ (BatchError::Event(_) | BatchError::Options(_))) => {
+            return Err(error.to_string())
+        }
     };
     let out = out_dir.join(format!("rust-{event_name}{suffix}.json"));
     let rendered = serde_json::to_string_pretty(&response).map_err(|e| e.to_string())? + "\n";
