@@ -134,7 +134,7 @@ def stage_platform(version: str, arch: str, addon: Path, stage: Path) -> Path:
         "os": ["linux"],
         "cpu": [arch],
         "libc": ["glibc"],
-        "engines": main.get("engines", {"node": ">=18"}),
+        "engines": main.get("engines", {"node": ">=20"}),
     }
     (dest / "package.json").write_text(json.dumps(pkg, indent=2) + "\n")
     return dest
