@@ -24,6 +24,18 @@ class Context:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+def sqs_event(n: int, group: str | None = None) -> dict:
+    """An SQS event of ``n`` records ``m0``, ``m1``, ... (bodies ``"0"``, ``"1"``, ...), all in
+    message group ``group`` when given."""
+    records = []
+    for i in range(n):
+        attributes = {"MessageGroupId": group} if group else {}
+        records.append(
+            {"eventSource": "aws:sqs", "messageId": f"m{i}", "body": str(i), "attributes": attributes}
+        )
+    return {"Records": records}
+
+
 def is_kafka(record) -> bool:
     """Whether `record` is a Kafka record (no eventSource of its own; topic, partition, offset)."""
     return isinstance(record, dict) and "eventSource" not in record and "topic" in record

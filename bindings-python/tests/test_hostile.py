@@ -8,19 +8,10 @@ import gc
 import pytest
 
 import lanepool
+from conftest import sqs_event
 
 POOL = lanepool.Pool(workers=4)
 MODES = ["sync", "async", "run_batch_async"]
-
-
-def sqs_event(n: int, group: str | None = None) -> dict:
-    records = []
-    for i in range(n):
-        attributes = {"MessageGroupId": group} if group else {}
-        records.append(
-            {"eventSource": "aws:sqs", "messageId": f"m{i}", "body": str(i), "attributes": attributes}
-        )
-    return {"Records": records}
 
 
 def run(mode: str, event, body, **kwargs) -> lanepool.BatchReport:

@@ -13,19 +13,10 @@ import time
 import pytest
 
 import lanepool
+from conftest import sqs_event
 
 POOL = lanepool.Pool(workers=2)
 HANG_LIMIT_S = 30
-
-
-def sqs_event(n: int, group: str | None = None) -> dict:
-    records = []
-    for i in range(n):
-        attributes = {"MessageGroupId": group} if group else {}
-        records.append(
-            {"eventSource": "aws:sqs", "messageId": f"m{i}", "body": str(i), "attributes": attributes}
-        )
-    return {"Records": records}
 
 
 def finishes(fn, limit_s: float = HANG_LIMIT_S):
