@@ -14,7 +14,8 @@
 
 const native = require('./binding.js');
 const { EventError, BatchFailedError } = require('./lib/errors.js');
-const { checkCount } = require('./lib/options.js');
+const { checkConcurrency } = require('./lib/options.js');
+const { version } = require('./package.json');
 const { runBatch } = require('./lib/driver.js');
 const { scope } = require('./lib/scope.js');
 const { map } = require('./lib/map.js');
@@ -27,6 +28,8 @@ const DEFAULT_CONCURRENCY = defaults.concurrency;
 const DEFAULT_DEADLINE_MARGIN_MS = defaults.deadlineMarginMs;
 /** Base of the jittered retry backoff in milliseconds when `retryBackoffMs` is not given. */
 const DEFAULT_RETRY_BACKOFF_MS = defaults.retryBackoffMs;
+/** The most handlers in flight a `Pool` may be given (the core's `MAX_CONCURRENCY`). */
+const MAX_CONCURRENCY = native.MAX_CONCURRENCY;
 
 /**
  * A worker pool for the event loop: Lambda batches, scopes and maps with a concurrency limit.
@@ -48,13 +51,14 @@ class Pool {
 
   /**
    * @param {{ concurrency?: number }} [options] `concurrency`: most handlers (or scope/map
-   *   tasks) in flight at once in one call; default `DEFAULT_CONCURRENCY` (16), suited to
-   *   I/O-bound handlers.
+   *   tasks) in flight at once in one call, an integer from 1 to `MAX_CONCURRENCY`; default
+   *   `DEFAULT_CONCURRENCY` (16), suited to I/O-bound handlers. Anything else is a RangeError
+   *   naming what it got (`concurrency must be an integer, got string '4'`).
    */
   constructor(options = {}) {
     if (options === null || typeof options !== 'object') throw new TypeError('lanepool: Pool options must be an object');
     const { concurrency = DEFAULT_CONCURRENCY } = options;
-    this.#concurrency = checkCount('lanepool', 'concurrency', concurrency, 1);
+    this.#concurrency = checkConcurrency('lanepool', concurrency);
   }
 
   /**
@@ -171,4 +175,6 @@ module.exports = {
   DEFAULT_CONCURRENCY,
   DEFAULT_DEADLINE_MARGIN_MS,
   DEFAULT_RETRY_BACKOFF_MS,
+  MAX_CONCURRENCY,
+  version,
 };

@@ -16,7 +16,9 @@ import {
   DEFAULT_DEADLINE_MARGIN_MS,
   DEFAULT_RETRY_BACKOFF_MS,
   EventError,
+  MAX_CONCURRENCY,
   Pool,
+  version,
   type BatchReport,
   type KafkaBatchResponse,
   type KafkaItemIdentifier,
@@ -25,7 +27,14 @@ import {
 
 const pool = new Pool({ concurrency: 16 });
 const n: number = pool.concurrency;
-export const defaults: number[] = [DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_MARGIN_MS, DEFAULT_RETRY_BACKOFF_MS];
+export const defaults: number[] = [DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_MARGIN_MS, DEFAULT_RETRY_BACKOFF_MS, MAX_CONCURRENCY];
+export const packageVersion: string = version;
+// @ts-expect-error the version is a string
+export const versionNumber: number = version;
+export const failed = new BatchFailedError('every record of the batch failed (1 record: 1 error)', {} as BatchReport, {
+  cause: new Error('bad record'),
+});
+export const failedCause: unknown = failed.cause;
 
 export const handler: SQSHandler = async (event: SQSEvent, context: Context) =>
   pool.process(event, async (record, { signal }) => {
