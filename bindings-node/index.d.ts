@@ -178,8 +178,8 @@ export interface BatchReport<Response = BatchResponse> {
 }
 
 export interface PoolOptions {
-  /** Most handlers (or scope/map tasks) in flight at once in one call: an integer from 1 to
-   *  `MAX_CONCURRENCY`; default 16. */
+  /** Most handlers (or scope/map tasks) in flight at once in one call; default 16. An integer
+   *  from 1 to `MAX_CONCURRENCY`. */
   concurrency?: number;
 }
 

@@ -417,10 +417,12 @@ test('a context without getRemainingTimeInMillis is a TypeError naming it (the c
   // A Lambda context is handed to the handler as is; no context at all is no deadline.
   const lambda = contextWith(60_000);
   const seen = [];
-  const response = await processPartialResponse(event, async (r, ctx) => seen.push(ctx), processor, { context: lambda });
+  const plain = new ParallelBatchProcessor(EventType.SQS);
+  const response = await processPartialResponse(event, async (r, ctx) => seen.push(ctx), plain, { context: lambda });
   assert.deepStrictEqual(response, { batchItemFailures: [] });
   assert.ok(seen.length === 2 && seen.every((c) => c === lambda));
-  assert.deepStrictEqual(await processPartialResponse(event, async () => {}, processor), { batchItemFailures: [] });
+  const fresh = new ParallelBatchProcessor(EventType.SQS);
+  assert.deepStrictEqual(await processPartialResponse(event, async () => {}, fresh), { batchItemFailures: [] });
 });
 
 test('deadline: records not started in time fail with DeadlineRecordError', async () => {
