@@ -15,6 +15,14 @@
 const native = require('./binding.js');
 const { EventError, BatchFailedError } = require('./lib/errors.js');
 const { checkConcurrency } = require('./lib/options.js');
+/**
+ * This package's version: package.json's, the one version source (the Rust crates share it).
+ *
+ * @example
+ * const assert = require('node:assert');
+ * const { version } = require('lanepool');
+ * assert.equal(version, require('lanepool/package.json').version);
+ */
 const { version } = require('./package.json');
 const { runBatch } = require('./lib/driver.js');
 const { scope } = require('./lib/scope.js');
@@ -28,7 +36,15 @@ const DEFAULT_CONCURRENCY = defaults.concurrency;
 const DEFAULT_DEADLINE_MARGIN_MS = defaults.deadlineMarginMs;
 /** Base of the jittered retry backoff in milliseconds when `retryBackoffMs` is not given. */
 const DEFAULT_RETRY_BACKOFF_MS = defaults.retryBackoffMs;
-/** The most handlers in flight a `Pool` may be given (the core's `MAX_CONCURRENCY`). */
+/**
+ * The most handlers in flight a `Pool` may be given (the core's `MAX_CONCURRENCY`).
+ *
+ * @example
+ * const assert = require('node:assert');
+ * const { Pool, MAX_CONCURRENCY } = require('lanepool');
+ * assert.equal(new Pool({ concurrency: MAX_CONCURRENCY }).concurrency, MAX_CONCURRENCY);
+ * assert.throws(() => new Pool({ concurrency: MAX_CONCURRENCY + 1 }), RangeError);
+ */
 const MAX_CONCURRENCY = native.MAX_CONCURRENCY;
 
 /**

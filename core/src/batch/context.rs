@@ -43,6 +43,19 @@
 use std::time::Duration;
 
 /// What a face found when it read the context's remaining time.
+///
+/// ```
+/// use lanepool::batch::{remaining_time, ContextReading};
+/// // A Python face given `context=None`:
+/// assert_eq!(remaining_time(ContextReading::Absent), Ok(None));
+/// // A Node face given `{ awsRequestId: 'r' }`:
+/// let read = ContextReading::MissingMethod {
+///     method: "getRemainingTimeInMillis",
+///     absent: "undefined",
+///     context: "Object {awsRequestId}",
+/// };
+/// assert!(remaining_time(read).is_err());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ContextReading<'a> {
     /// No context was given (`None`, `undefined`, `null`).
@@ -68,6 +81,14 @@ pub enum ContextReading<'a> {
 }
 
 /// What the remaining-time method returned.
+///
+/// ```
+/// use lanepool::batch::{remaining_time, ContextReading, ContextValue};
+/// use std::time::Duration;
+/// let returned = |value| ContextReading::Returned { method: "get_remaining_time_in_millis", value };
+/// assert_eq!(remaining_time(returned(ContextValue::Number(2.0))), Ok(Some(Duration::from_millis(2))));
+/// assert!(remaining_time(returned(ContextValue::Other("bool True"))).is_err());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ContextValue<'a> {
     /// A number (Python `int` or `float` but not `bool`, a JavaScript `number`).
@@ -78,6 +99,20 @@ pub enum ContextValue<'a> {
 }
 
 /// A context that gives no usable remaining time.
+///
+/// ```
+/// use lanepool::batch::{remaining_time, ContextError, ContextReading, ContextValue};
+/// let read = ContextReading::Returned {
+///     method: "get_remaining_time_in_millis",
+///     value: ContextValue::Other("None"),
+/// };
+/// let err = remaining_time(read).unwrap_err();
+/// assert!(matches!(err, ContextError::NotANumber { nan: false, .. }));
+/// assert_eq!(
+///     err.to_string(),
+///     "context.get_remaining_time_in_millis() must return a number of milliseconds, got None"
+/// );
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ContextError {
