@@ -15,6 +15,14 @@
  * projected.rs).
  * @typedef {object} Addon
  * @property {() => { concurrency: number, deadlineMarginMs: number, retryBackoffMs: number }} defaults
+ * @property {(n: number) => string | null} concurrencyError
+ * @property {number} MAX_CONCURRENCY
+ * @property {(name: string, ms: number) => string | null} millisError
+ * @property {(kind: number, shown: string, ms: number) => number | string} remainingMs
+ * @property {number} CONTEXT_ABSENT
+ * @property {number} CONTEXT_NO_METHOD
+ * @property {number} CONTEXT_NUMBER
+ * @property {number} CONTEXT_OTHER
  * @property {(event: unknown, ordering: Ordering) => NativePlan | EventErrorInfo} decode
  * @property {(event: unknown) => unknown[] | EventErrorInfo} records
  * @property {(source: string, ordering: Ordering) => (number | string)[] | null} projection

@@ -109,7 +109,9 @@ export interface RemainingTime {
 }
 
 export interface BatchOptions<R = any> {
-  /** The Lambda context: its remaining time sets the batch's deadline. Without it, no deadline. */
+  /** The Lambda context: its remaining time sets the batch's deadline. Without it (undefined
+   *  or null), no deadline; an object without `getRemainingTimeInMillis()`, or one returning
+   *  no number (NaN included), is a TypeError; a negative time is already up. */
   context?: RemainingTime | null;
   /** 'auto' (default): lanes by source (SQS FIFO MessageGroupId, Kinesis partitionKey,
    *  DynamoDB Keys, Kafka topic-partition); 'unordered': no lanes; 'key': Kafka lanes by
@@ -182,7 +184,8 @@ export interface BatchReport<Response = BatchResponse> {
 }
 
 export interface PoolOptions {
-  /** Most handlers (or scope/map tasks) in flight at once in one call; default 16. */
+  /** Most handlers (or scope/map tasks) in flight at once in one call; default 16. An integer
+   *  from 1 to `MAX_CONCURRENCY`. */
   concurrency?: number;
   /** Most batch handlers in flight at once across every `process` / `runBatch` call of the pool
    *  (concurrent invocations sharing it); a positive integer, default none. Free slots go to the
@@ -203,6 +206,11 @@ export declare const DEFAULT_CONCURRENCY: number;
 export declare const DEFAULT_DEADLINE_MARGIN_MS: number;
 /** Base of the jittered retry backoff in milliseconds when `retryBackoffMs` is not given (the core's: 100). */
 export declare const DEFAULT_RETRY_BACKOFF_MS: number;
+
+/** The most handlers in flight a `Pool` may be given (the core's `MAX_CONCURRENCY`: 1,000,000). */
+export declare const MAX_CONCURRENCY: number;
+/** This package's version (package.json's, the same as the Rust crates'). */
+export declare const version: string;
 
 export declare class Pool {
   constructor(options?: PoolOptions);
@@ -241,8 +249,10 @@ export declare class EventError extends TypeError {
   readonly group: string | null;
 }
 
-/** No record of a non-empty batch succeeded (with `throwOnFullBatchFailure`, the default). */
+/** No record of a non-empty batch succeeded (with `throwOnFullBatchFailure`, the default).
+ *  The message is the core's (records by reason; for deadline records the remaining time at
+ *  the start and the margin); `cause` is the first failed record's error, in event order. */
 export declare class BatchFailedError extends Error {
-  constructor(message: string, report: BatchReport);
+  constructor(message: string, report: BatchReport, options?: { cause?: unknown });
   readonly report: BatchReport;
 }

@@ -15,7 +15,16 @@
 
 const native = require('./binding.js');
 const { EventError, BatchFailedError } = require('./lib/errors.js');
-const { checkCount } = require('./lib/options.js');
+const { checkConcurrency } = require('./lib/options.js');
+/**
+ * This package's version: package.json's, the one version source (the Rust crates share it).
+ *
+ * @example
+ * const assert = require('node:assert');
+ * const { version } = require('lanepool');
+ * assert.equal(version, require('lanepool/package.json').version);
+ */
+const { version } = require('./package.json');
 const { runBatch, Limiter } = require('./lib/driver.js');
 const { format } = require('./lib/format.js');
 const { scope } = require('./lib/scope.js');
@@ -29,6 +38,16 @@ const DEFAULT_CONCURRENCY = defaults.concurrency;
 const DEFAULT_DEADLINE_MARGIN_MS = defaults.deadlineMarginMs;
 /** Base of the jittered retry backoff in milliseconds when `retryBackoffMs` is not given. */
 const DEFAULT_RETRY_BACKOFF_MS = defaults.retryBackoffMs;
+/**
+ * The most handlers in flight a `Pool` may be given (the core's `MAX_CONCURRENCY`).
+ *
+ * @example
+ * const assert = require('node:assert');
+ * const { Pool, MAX_CONCURRENCY } = require('lanepool');
+ * assert.equal(new Pool({ concurrency: MAX_CONCURRENCY }).concurrency, MAX_CONCURRENCY);
+ * assert.throws(() => new Pool({ concurrency: MAX_CONCURRENCY + 1 }), RangeError);
+ */
+const MAX_CONCURRENCY = native.MAX_CONCURRENCY;
 
 /** The largest `maxInFlight` (the native limit counts slots in 32 bits). */
 const MAX_IN_FLIGHT_LIMIT = 0xffffffff;
@@ -69,10 +88,12 @@ class Pool {
 
   /**
    * @param {{ concurrency?: number, maxInFlight?: number }} [options] `concurrency`: most
-   *   handlers (or scope/map tasks) in flight at once in one call; default
-   *   `DEFAULT_CONCURRENCY` (16), suited to I/O-bound handlers. `maxInFlight`: most batch
-   *   handlers in flight at once across every `process` / `runBatch` call of this pool (free
-   *   slots go to the waiting calls in turn); default none.
+   *   handlers (or scope/map tasks) in flight at once in one call, an integer from 1 to
+   *   `MAX_CONCURRENCY`; default `DEFAULT_CONCURRENCY` (16), suited to I/O-bound handlers;
+   *   anything else is a RangeError naming what it got (`concurrency must be an integer, got
+   *   string '4'`). `maxInFlight`: most batch handlers in flight at once across every
+   *   `process` / `runBatch` call of this pool (free slots go to the waiting calls in turn);
+   *   default none.
    *
    * @example
    * const assert = require('node:assert');
@@ -97,7 +118,7 @@ class Pool {
   constructor(options = {}) {
     if (options === null || typeof options !== 'object') throw new TypeError('lanepool: Pool options must be an object');
     const { concurrency = DEFAULT_CONCURRENCY, maxInFlight } = options;
-    this.#concurrency = checkCount('lanepool', 'concurrency', concurrency, 1);
+    this.#concurrency = checkConcurrency('lanepool', concurrency);
     if (maxInFlight !== undefined) this.#limiter = new Limiter(checkMaxInFlight(maxInFlight));
   }
 
@@ -223,4 +244,6 @@ module.exports = {
   DEFAULT_CONCURRENCY,
   DEFAULT_DEADLINE_MARGIN_MS,
   DEFAULT_RETRY_BACKOFF_MS,
+  MAX_CONCURRENCY,
+  version,
 };

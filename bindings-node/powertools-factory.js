@@ -217,7 +217,7 @@ function makeParallelBatchProcessor(batch) {
    * };
    * const response = await processPartialResponse(event, async (record, context, { signal }) => {
    *   if (record.body === 'bad') throw new Error('bad record');
-   * }, processor, { context: {} });
+   * }, processor);
    * assert.deepEqual(response, { batchItemFailures: [{ itemIdentifier: 'm1' }] });
    */
   class ParallelBatchProcessor extends BatchProcessor {

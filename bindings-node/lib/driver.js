@@ -295,7 +295,11 @@ function runBatch(concurrency, limiter, event, handler, options, full) {
         })),
         summary: info.summary,
       };
-      if (allFailed !== null) reject(new BatchFailedError(allFailed, report));
+      if (allFailed !== null) {
+        // The cause: the error of the first failed record, in event order, that has one.
+        const first = errors === null ? undefined : report.failures.find((f) => errors?.has(f.index) && f.reason !== 'skipped');
+        reject(new BatchFailedError(allFailed, report, first === undefined ? undefined : { cause: first.error }));
+      }
       else resolve(report);
     }
 

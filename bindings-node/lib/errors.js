@@ -35,7 +35,9 @@ Object.defineProperty(EventError.prototype, 'name', { value: 'EventError', confi
 
 /**
  * Every record of a non-empty batch failed (with `throwOnFullBatchFailure`, the default);
- * `report` says how.
+ * `report` says how. The message is the core's: the records by reason and, for records that
+ * met the deadline, the remaining time at the start and the margin. `cause` (ES2022) is the
+ * error of the first failed record in event order that has one.
  *
  * @example
  * const assert = require('node:assert');
@@ -44,6 +46,8 @@ Object.defineProperty(EventError.prototype, 'name', { value: 'EventError', confi
  * const down = new Error('down');
  * await assert.rejects(new Pool().process(event, () => { throw down; }), (e) => {
  *   assert.ok(e instanceof BatchFailedError);
+ *   assert.equal(e.message, 'every record of the batch failed (1 record: 1 error)');
+ *   assert.equal(e.cause, down);
  *   assert.equal(e.report.failures[0].error, down);
  *   return true;
  * });
@@ -52,9 +56,10 @@ class BatchFailedError extends Error {
   /**
    * @param {string} message
    * @param {object} report the batch's report (`response`, `succeeded`, `failures`, `summary`)
+   * @param {{ cause?: unknown }} [options] `cause`: the first failed record's error
    */
-  constructor(message, report) {
-    super(message);
+  constructor(message, report, options) {
+    super(message, options);
     this.report = report;
   }
 }

@@ -2,7 +2,8 @@
 // The options of a batch call (`pool.process` / `pool.runBatch`), checked once for every face:
 // `readOptions` for the Pool, `checkSchedulingOptions` for lanepool/powertools' processor too.
 
-const { format } = require('./format.js');
+const native = require('../binding.js');
+const { format, describe } = require('./format.js');
 
 /** The options lanepool reads from a batch call. */
 const BATCH_OPTIONS = Object.freeze([
@@ -18,33 +19,99 @@ const BATCH_OPTIONS = Object.freeze([
 ]);
 const BATCH_OPTION_SET = new Set(BATCH_OPTIONS);
 
+/** The largest `retries` the core takes (a 32-bit count). */
+const MAX_RETRIES = 2 ** 32 - 1;
+
 /**
- * `value`, if it is a safe integer >= `min`; else a RangeError naming `name`.
+ * `value` if it is an integer number; else a RangeError naming `name` and what it got
+ * (`concurrency must be an integer, got string '4'`).
  * @param {string} who the message's prefix (`lanepool`, `lanepool/powertools`)
  * @param {string} name
  * @param {unknown} value
- * @param {number} min
  * @returns {number}
  */
-function checkCount(who, name, value, min) {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new RangeError(`${who}: ${name} must be an integer >= ${min}, got ${format(value)}`);
+function checkInteger(who, name, value) {
+  if (typeof value !== 'number') {
+    throw new RangeError(`${who}: ${name} must be an integer, got ${describe(value)}`);
   }
+  if (!Number.isInteger(value)) throw new RangeError(`${who}: ${name} must be an integer, got ${value}`);
   return value;
 }
 
 /**
- * `value`, if it is a finite number >= 0 (milliseconds); else a RangeError naming `name`.
+ * `value`, if it is an integer from `min` to `max`; else a RangeError naming `name`.
+ * @param {string} who the message's prefix (`lanepool`, `lanepool/powertools`)
+ * @param {string} name
+ * @param {unknown} value
+ * @param {number} min
+ * @param {number} [max]
+ * @returns {number}
+ */
+function checkCount(who, name, value, min, max = Number.MAX_SAFE_INTEGER) {
+  const n = checkInteger(who, name, value);
+  if (n < min) throw new RangeError(`${who}: ${name} must be an integer >= ${min}, got ${n}`);
+  if (n > max) throw new RangeError(`${who}: ${name} must be at most ${max}, got ${n}`);
+  return n;
+}
+
+/**
+ * `value`, if it is a concurrency by the core's rule (an integer from 1 to
+ * `MAX_CONCURRENCY`); else a RangeError with the core's message.
+ * @param {string} who
+ * @param {unknown} value
+ * @returns {number}
+ */
+function checkConcurrency(who, value) {
+  const n = checkInteger(who, 'concurrency', value);
+  const problem = native.concurrencyError(n);
+  if (problem !== null) throw new RangeError(`${who}: ${problem}`);
+  return n;
+}
+
+/**
+ * `value`, if it is milliseconds by the core's rule (a finite number >= 0); else a
+ * RangeError naming `name`, with the core's message for numbers.
  * @param {string} who
  * @param {string} name
  * @param {unknown} value
  * @returns {number}
  */
 function checkMs(who, name, value) {
-  if (typeof value !== 'number' || !(value >= 0) || value === Infinity) {
-    throw new RangeError(`${who}: ${name} must be a finite number >= 0, got ${format(value)}`);
+  if (typeof value !== 'number') {
+    throw new RangeError(`${who}: ${name} must be a finite number of milliseconds, got ${describe(value)}`);
   }
+  const problem = native.millisError(name, value);
+  if (problem !== null) throw new RangeError(`${who}: ${problem}`);
   return value;
+}
+
+/**
+ * The remaining milliseconds of a Lambda context by the core's context rule
+ * (`lanepool::batch::remaining_time`), -1 for no deadline: no context (`undefined`, `null`)
+ * is no deadline; a context without `getRemainingTimeInMillis()`, or one that returns no
+ * number (a string, a boolean, `undefined`, NaN), is a TypeError naming it; a negative time
+ * is 0 (already up); `Infinity` is no deadline.
+ * @param {unknown} context
+ * @returns {number}
+ */
+function remainingMs(context) {
+  let read;
+  if (context === undefined || context === null) {
+    read = native.remainingMs(native.CONTEXT_ABSENT, '', 0);
+  } else {
+    const method = /** @type {any} */ (context).getRemainingTimeInMillis;
+    if (typeof method !== 'function') {
+      read = native.remainingMs(native.CONTEXT_NO_METHOD, describe(context), 0);
+    } else {
+      const value = method.call(context);
+      read =
+        typeof value === 'number'
+          ? native.remainingMs(native.CONTEXT_NUMBER, '', value)
+          : native.remainingMs(native.CONTEXT_OTHER, describe(value), 0);
+    }
+  }
+  if (typeof read === 'string') throw new TypeError(`lanepool: ${read}`);
+  return read;
 }
 
 /**
@@ -61,7 +128,7 @@ function checkSchedulingOptions(options, who) {
   if (groupKey != null && typeof groupKey !== 'function') {
     throw new TypeError(`${who}: groupKey must be a function`);
   }
-  if (retries !== undefined) checkCount(who, 'retries', retries, 0);
+  if (retries !== undefined) checkCount(who, 'retries', retries, 0, MAX_RETRIES);
   if (retryBackoffMs !== undefined) checkMs(who, 'retryBackoffMs', retryBackoffMs);
   if (deadlineMarginMs !== undefined) checkMs(who, 'deadlineMarginMs', deadlineMarginMs);
 }
@@ -105,11 +172,7 @@ function readOptions(options) {
     log: false,
     cancel: true,
   };
-  const { context } = given;
-  if (context != null && typeof context.getRemainingTimeInMillis === 'function') {
-    const remaining = Number(context.getRemainingTimeInMillis());
-    if (Number.isFinite(remaining)) o.remainingMs = Math.max(0, remaining);
-  }
+  o.remainingMs = remainingMs(given.context);
   checkSchedulingOptions(given, 'lanepool');
   if (given.ordering !== undefined) o.ordering = given.ordering;
   if (given.groupKey != null) o.groupKey = given.groupKey;
@@ -122,4 +185,12 @@ function readOptions(options) {
   return o;
 }
 
-module.exports = { BATCH_OPTIONS, checkCount, checkMs, checkSchedulingOptions, readOptions };
+module.exports = {
+  BATCH_OPTIONS,
+  checkConcurrency,
+  checkCount,
+  checkMs,
+  checkSchedulingOptions,
+  readOptions,
+  remainingMs,
+};

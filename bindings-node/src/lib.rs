@@ -53,3 +53,77 @@ fn ms_of(d: Duration) -> f64 {
 fn used() -> napi::Error {
     napi::Error::from_reason("lanepool: this batch has already finished")
 }
+
+/// The core's concurrency rule (1 to `MAX_CONCURRENCY`) for an integer `n` the JavaScript
+/// face checked is one: `null` when valid, else the core's message.
+#[napi]
+pub fn concurrency_error(n: f64) -> Option<String> {
+    lanepool::batch::check_concurrency(n as i128)
+        .err()
+        .map(|e| e.to_string())
+}
+
+/// The most handlers in flight a `Pool` may be given (the core's `MAX_CONCURRENCY`).
+#[napi]
+pub const MAX_CONCURRENCY: u32 = lanepool::batch::MAX_CONCURRENCY as u32;
+
+/// The core's rule for a time option named `name` given as the number `ms`: `null` when
+/// valid (finite, not negative), else the core's message.
+#[napi]
+pub fn millis_error(name: String, ms: f64) -> Option<String> {
+    lanepool::batch::check_millis(&name, ms)
+        .err()
+        .map(|e| e.to_string())
+}
+
+/// How `lib/options.js` read the context, for [`remaining_ms`]: no context.
+#[napi]
+pub const CONTEXT_ABSENT: u32 = 0;
+/// A context without `getRemainingTimeInMillis` (`shown`: the context).
+#[napi]
+pub const CONTEXT_NO_METHOD: u32 = 1;
+/// The method returned the number `ms`.
+#[napi]
+pub const CONTEXT_NUMBER: u32 = 2;
+/// The method returned something else (`shown`: that value).
+#[napi]
+pub const CONTEXT_OTHER: u32 = 3;
+
+/// The core's context rule (`lanepool::batch::remaining_time`) over what `lib/options.js`
+/// read (`kind` one of the `CONTEXT_*` codes): the remaining milliseconds (-1: no deadline),
+/// or the core's message as a string when the context gives no usable time.
+#[napi]
+pub fn remaining_ms(
+    kind: u32,
+    shown: String,
+    ms: f64,
+) -> napi::Result<napi::bindgen_prelude::Either<f64, String>> {
+    use lanepool::batch::{remaining_time, ContextReading, ContextValue};
+    const METHOD: &str = "getRemainingTimeInMillis";
+    let reading = match kind {
+        CONTEXT_ABSENT => ContextReading::Absent,
+        CONTEXT_NO_METHOD => ContextReading::MissingMethod {
+            method: METHOD,
+            absent: "undefined",
+            context: &shown,
+        },
+        CONTEXT_NUMBER => ContextReading::Returned {
+            method: METHOD,
+            value: ContextValue::Number(ms),
+        },
+        CONTEXT_OTHER => ContextReading::Returned {
+            method: METHOD,
+            value: ContextValue::Other(&shown),
+        },
+        _ => {
+            return Err(napi::Error::from_reason(format!(
+                "lanepool: bad context code {kind}"
+            )))
+        }
+    };
+    Ok(match remaining_time(reading) {
+        Ok(None) => napi::bindgen_prelude::Either::A(-1.0),
+        Ok(Some(d)) => napi::bindgen_prelude::Either::A(ms_of(d)),
+        Err(e) => napi::bindgen_prelude::Either::B(e.to_string()),
+    })
+}

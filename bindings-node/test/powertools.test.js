@@ -211,7 +211,7 @@ for (const [name, source, eventType] of unorderedCases) {
     let partial = 0;
     for (let c = 0; c < CASES; c++) {
       const { event, plan } = randomEvent(r, source);
-      const options = { context: r() < 0.5 ? {} : contextWith(60_000), throwOnFullBatchFailure: r() < 0.8 };
+      const options = { context: r() < 0.5 ? undefined : contextWith(60_000), throwOnFullBatchFailure: r() < 0.8 };
       const got = await compare(`${name} case ${c} (seed ${SEED})`, reference, ours, event, plan, options);
       if (got.thrown) fullFailures++;
       else if (got.failureMessages.length > 0) partial++;
@@ -227,7 +227,7 @@ test(`default lanes answer as SqsFifoPartialProcessorAsync with skipGroupOnError
   let skipped = 0;
   for (let c = 0; c < CASES; c++) {
     const { event, plan } = randomEvent(r, 'fifo');
-    const options = { context: {}, skipGroupOnError: true, throwOnFullBatchFailure: r() < 0.8 };
+    const options = { context: contextWith(60_000), skipGroupOnError: true, throwOnFullBatchFailure: r() < 0.8 };
     const got = await compare(`FIFO case ${c} (seed ${SEED})`, reference, ours, event, plan, options);
     skipped += got.errors.filter((e) => e === 'SKIPPED').length;
     for (const e of ours.errors) {
@@ -263,7 +263,7 @@ test(`an overridden failureHandler runs to its end for every failure, and lanes 
     ours.counted = [];
     reference.counted = [];
     const { event, plan } = randomEvent(r, 'fifo');
-    const options = { context: {}, skipGroupOnError: true, throwOnFullBatchFailure: false };
+    const options = { context: contextWith(60_000), skipGroupOnError: true, throwOnFullBatchFailure: false };
     const got = await compare(`FIFO case ${c} (seed ${SEED})`, reference, ours, event, plan, options);
     skipped += got.errors.filter((e) => e === 'SKIPPED').length;
     assert.deepStrictEqual([...ours.counted].sort(), [...reference.counted].sort(), `case ${c}: counted`);
@@ -384,7 +384,7 @@ test('full failure throws FullBatchFailureError with the errors in event order, 
     await delay(record.messageId === 'a' ? 5 : 0);
     throw new TypeError(`no ${record.messageId}`);
   };
-  await assert.rejects(processPartialResponse(event, handler, processor, { context: {} }), (error) => {
+  await assert.rejects(processPartialResponse(event, handler, processor, { context: contextWith(60_000) }), (error) => {
     assert.ok(error instanceof FullBatchFailureError);
     assert.deepStrictEqual(
       error.recordErrors.map((e) => e.message),
@@ -401,19 +401,28 @@ test('full failure throws FullBatchFailureError with the errors in event order, 
   assert.equal(processor.report.failures[0].error, processor.errors[0]);
 });
 
-test('a context without getRemainingTimeInMillis: no deadline, handed to the handler as is', async () => {
+test('a context without getRemainingTimeInMillis is a TypeError naming it (the core context rule)', async () => {
   const context = { awsRequestId: 'req' };
   const processor = new ParallelBatchProcessor(EventType.SQS, { deadlineMarginMs: 1e9 });
   const got = [];
   const event = { Records: [sqsRecord('a'), sqsRecord('b')] };
-  const response = await processPartialResponse(event, async (r, ctx) => got.push([r.messageId, ctx]), processor, {
-    context,
-  });
+  await assert.rejects(
+    processPartialResponse(event, async (r) => got.push(r.messageId), processor, { context }),
+    (e) =>
+      e instanceof TypeError &&
+      e.message ===
+        'lanepool: context must have getRemainingTimeInMillis() (a Lambda context) or be undefined, got Object {awsRequestId}',
+  );
+  assert.deepStrictEqual(got, []);
+  // A Lambda context is handed to the handler as is; no context at all is no deadline.
+  const lambda = contextWith(60_000);
+  const seen = [];
+  const plain = new ParallelBatchProcessor(EventType.SQS);
+  const response = await processPartialResponse(event, async (r, ctx) => seen.push(ctx), plain, { context: lambda });
   assert.deepStrictEqual(response, { batchItemFailures: [] });
-  assert.deepStrictEqual(got.sort(), [['a', context], ['b', context]]);
-  assert.equal(got[0][1], context);
-  // And no context at all.
-  assert.deepStrictEqual(await processPartialResponse(event, async () => {}, processor), { batchItemFailures: [] });
+  assert.ok(seen.length === 2 && seen.every((c) => c === lambda));
+  const fresh = new ParallelBatchProcessor(EventType.SQS);
+  assert.deepStrictEqual(await processPartialResponse(event, async () => {}, fresh), { batchItemFailures: [] });
 });
 
 test('deadline: records not started in time fail with DeadlineRecordError', async () => {

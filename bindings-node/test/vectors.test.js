@@ -41,7 +41,16 @@ function callOptions(o) {
   if (o.remaining_time_ms !== undefined && o.remaining_time_ms !== null) {
     options.context = contextWith(o.remaining_time_ms);
   }
+  if (o.context !== undefined) options.context = shapedContext(o.context);
   return options;
+}
+
+/** A context of a vector's `options.context` shape (tests/vectors/README.md). */
+function shapedContext(shape) {
+  const returns = { 'returns-string': '30000', 'returns-boolean': true, 'returns-nan': NaN, 'returns-infinity': Infinity };
+  if (shape === 'missing-method') return { awsRequestId: 'req-1' };
+  assert.ok(shape in returns, `unknown options.context ${shape}`);
+  return { awsRequestId: 'req-1', getRemainingTimeInMillis: () => returns[shape] };
 }
 
 async function runVector(v, mode, method) {
@@ -71,7 +80,13 @@ async function runVector(v, mode, method) {
     assert.ok(took < expected.returns_within_ms, `${label}returned after ${took.toFixed(0)} ms`);
   }
 
-  // 1-2: the error kind; no handler ran with an EventError.
+  // 1-2: the error kind; no handler ran with an EventError or a ContextError.
+  if (expected.error && expected.error.kind === 'ContextError') {
+    assert.ok(error instanceof TypeError && !(error instanceof EventError), `${label}expected a TypeError, got ${error}`);
+    assert.match(error.message, /getRemainingTimeInMillis\(\)/, label);
+    assert.equal(h.calls.length, 0, `${label}the handler ran`);
+    return;
+  }
   if (expected.error && expected.error.kind === 'EventError') {
     assert.ok(error instanceof EventError, `${label}expected EventError, got ${error} / ${JSON.stringify(result)}`);
     assert.ok(error instanceof TypeError, label);

@@ -140,8 +140,6 @@ fn group_key_arg(value: &Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
     }
 }
 
-const REMAINING: &str = "context.get_remaining_time_in_millis()";
-
 static REAL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// Whether `value` is a number of milliseconds: an int or float (or any `numbers.Real`), not
@@ -157,41 +155,55 @@ fn is_number(value: &Bound<'_, PyAny>) -> PyResult<bool> {
     value.is_instance(real)
 }
 
-/// The remaining time of a Lambda context: `None` for `None`, a mapping (`{}`) or an object
-/// without `get_remaining_time_in_millis`, and for a remaining time too large for a deadline.
-/// A method that returns anything but a number raises `TypeError` naming it.
+/// The remaining time of a Lambda context, by the core's context rule
+/// (`lanepool::batch::remaining_time`): `None` (and a plain `dict` / mapping, the `{}` tests
+/// and local runs pass for a context) is no deadline; an object without
+/// `get_remaining_time_in_millis` or a method that returns no number (a bool, a mock, NaN)
+/// raises, naming it; a negative time is already up; a time too large for a deadline is none.
 fn remaining_time(context: &Bound<'_, PyAny>) -> PyResult<Option<Duration>> {
+    use lanepool::batch::{ContextError, ContextReading, ContextValue};
+    const METHOD: &str = "get_remaining_time_in_millis";
+    let is_mapping = || context.is_instance_of::<PyDict>() || context.cast::<PyMapping>().is_ok();
+    let rule = |reading| {
+        lanepool::batch::remaining_time(reading).map_err(|e| match e {
+            ContextError::NotANumber { nan: true, .. } => PyValueError::new_err(e.to_string()),
+            e => PyTypeError::new_err(e.to_string()),
+        })
+    };
     if context.is_none() || context.is_instance_of::<PyDict>() {
-        return Ok(None);
+        return rule(ContextReading::Absent);
     }
-    let method = match context.getattr("get_remaining_time_in_millis") {
+    let method = match context.getattr(METHOD) {
         Ok(method) => method,
-        Err(_) if context.cast::<PyMapping>().is_ok() => return Ok(None),
+        Err(_) if is_mapping() => return rule(ContextReading::Absent),
         Err(_) => {
-            return Err(PyTypeError::new_err(format!(
-                "context must have get_remaining_time_in_millis() (a Lambda context) or be None, \
-                 got {}",
-                describe(context)
-            )))
+            let shown = describe(context);
+            return rule(ContextReading::MissingMethod {
+                method: METHOD,
+                absent: "None",
+                context: &shown,
+            });
         }
     };
     let value = method.call0()?;
-    let not_a_number = || {
-        PyTypeError::new_err(format!(
-            "{REMAINING} must return a number of milliseconds, got {}",
-            describe(&value)
-        ))
+    let shown;
+    let value = match is_number(&value)? {
+        true => match value.extract::<f64>() {
+            Ok(ms) => ContextValue::Number(ms),
+            Err(_) => {
+                shown = describe(&value);
+                ContextValue::Other(&shown)
+            }
+        },
+        false => {
+            shown = describe(&value);
+            ContextValue::Other(&shown)
+        }
     };
-    if !is_number(&value)? {
-        return Err(not_a_number());
-    }
-    let ms: f64 = value.extract().map_err(|_| not_a_number())?;
-    if ms.is_nan() {
-        return Err(PyValueError::new_err(format!(
-            "{REMAINING} must return a number of milliseconds, got nan"
-        )));
-    }
-    Ok(Duration::try_from_secs_f64(ms.max(0.0) / 1000.0).ok())
+    rule(ContextReading::Returned {
+        method: METHOD,
+        value,
+    })
 }
 
 impl PyBatchOptions {

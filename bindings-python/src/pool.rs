@@ -16,7 +16,7 @@ use crate::options::PyBatchOptions;
 use crate::report::PyReport;
 use lanepool::batch::{RecordError, DEFAULT_ASYNC_CONCURRENCY};
 use lanepool::limit::InFlightLimit;
-use lanepool::pool::{panic_message, OwnedScope, Pool};
+use lanepool::pool::{panic_message, OwnedScope, Pool, PoolError};
 
 /// The worker pool (Rust threads). Use `lanepool.Pool`, which wraps this.
 #[pyclass(frozen, module = "lanepool._lanepool", name = "Pool")]
@@ -87,7 +87,12 @@ impl PyPool {
                 Some(InFlightLimit::new(slots).map_err(|e| PyValueError::new_err(e.to_string()))?)
             }
         };
-        let pool = Pool::new(workers).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        // Too many workers is a bad argument (naming the maximum); a thread the system
+        // refuses is a runtime failure.
+        let pool = Pool::new(workers).map_err(|e| match e {
+            PoolError::TooManyWorkers { .. } => PyValueError::new_err(format!("workers: {e}")),
+            e => PyRuntimeError::new_err(e.to_string()),
+        })?;
         Ok(PyPool { pool, limit })
     }
 

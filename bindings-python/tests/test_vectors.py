@@ -58,12 +58,49 @@ def key_lane(options: dict):
     return lane
 
 
+class ShapedContext:
+    """A context of a vector's `options.context` shape (tests/vectors/README.md)."""
+
+    RETURNS = {
+        "returns-string": "30000",
+        "returns-boolean": True,
+        "returns-nan": float("nan"),
+        "returns-infinity": float("inf"),
+    }
+
+    def __init__(self, shape: str) -> None:
+        self._value = self.RETURNS[shape]
+
+    def get_remaining_time_in_millis(self):
+        return self._value
+
+
+class NoMethodContext:
+    """A context without get_remaining_time_in_millis (and not a mapping)."""
+
+    aws_request_id = "req-1"
+
+
+def make_context(options: dict):
+    """The call's context: of `options.context`'s shape, else counting down from
+    `remaining_time_ms`, else None."""
+    shape = options.get("context")
+    if shape == "missing-method":
+        return NoMethodContext()
+    if shape is not None:
+        return ShapedContext(shape)
+    remaining = options.get("remaining_time_ms")
+    return Context(remaining) if remaining is not None else None
+
+
+CONTEXT_ERRORS = (TypeError, ValueError)
+
+
 def call(mode: str, vector: dict, recorder: Recorder):
     """Runs the vector's event in `mode`; returns (report or exception, seconds taken)."""
     options = vector.get("options", {})
     pool = pool_for(options.get("concurrency", 4))
     group_key = options.get("group_key")
-    remaining = options.get("remaining_time_ms")
     kwargs = dict(
         ordering=options.get("ordering", "auto"),
         # the value found at the path, as it is (absent: None): the face judges it
@@ -77,11 +114,11 @@ def call(mode: str, vector: dict, recorder: Recorder):
     event = vector["event"]
 
     def timed(fn):
-        ctx = Context(remaining) if remaining is not None else None
+        ctx = make_context(options)
         start = time.monotonic()
         try:
             return fn(ctx), time.monotonic() - start
-        except (lanepool.EventError, lanepool.BatchFailedError) as e:
+        except (lanepool.EventError, lanepool.BatchFailedError, *CONTEXT_ERRORS) as e:
             return e, time.monotonic() - start
 
     if mode == "sync":
@@ -90,11 +127,11 @@ def call(mode: str, vector: dict, recorder: Recorder):
         return timed(lambda ctx: pool.run_batch(event, recorder.async_, context=ctx, **kwargs))
 
     async def main():
-        ctx = Context(remaining) if remaining is not None else None
+        ctx = make_context(options)
         start = time.monotonic()
         try:
             report = await pool.run_batch_async(event, recorder.async_, context=ctx, **kwargs)
-        except (lanepool.EventError, lanepool.BatchFailedError) as e:
+        except (lanepool.EventError, lanepool.BatchFailedError, *CONTEXT_ERRORS) as e:
             report = e
         return report, time.monotonic() - start
 
@@ -117,7 +154,7 @@ def test_vector(vector: dict, mode: str):
     assert recorder.all_ended(), f"{why}: a handler call was still running"
     if "returns_within_ms" in expect:
         assert took * 1000 < expect["returns_within_ms"], f"{why}: took {took * 1000:.0f} ms"
-    if isinstance(result, lanepool.EventError):
+    if isinstance(result, (lanepool.EventError, *CONTEXT_ERRORS)):
         raised, report = result, None
     elif isinstance(result, lanepool.BatchFailedError):
         raised, report = result, result.report
@@ -126,6 +163,12 @@ def test_vector(vector: dict, mode: str):
 
     if error is None:
         assert raised is None, f"{why}: raised {raised!r}"
+    elif error["kind"] == "ContextError":
+        assert isinstance(raised, CONTEXT_ERRORS), f"{why}: got {raised!r}"
+        assert not isinstance(raised, lanepool.EventError), why
+        assert "get_remaining_time_in_millis" in str(raised), str(raised)
+        assert recorder.calls == [], f"{why}: a handler ran"
+        return
     elif error["kind"] == "EventError":
         assert isinstance(raised, lanepool.EventError), f"{why}: got {raised!r}"
         assert isinstance(raised, ValueError)

@@ -93,6 +93,10 @@
 //! | `event::streams::KinesisEventResponse` | `From<&`[`batch::BatchResponse`]`>` | | |
 //! | `event::streams::DynamoDbEventResponse` | `From<&`[`batch::BatchResponse`]`>` | | |
 //!
+//! A typed record's type names its source, so its `eventSource` is neither required nor read;
+//! its identifier is required, as for untyped records (see [`event::aws`], the typed-record
+//! rule). Untyped events have no type to say it: there every record's `eventSource` is required.
+//!
 //! So `&event.payload.records` of an `SqsEvent`, `KinesisEvent` or `DynamoDbEvent` goes to
 //! [`batch::process_async`] or [`Pool::process`] as it is, and `report.response()` converts to
 //! the response type the function returns. Without the feature, untyped `serde_json::Value`
@@ -116,7 +120,9 @@
 //! | exactly once | every record ends once, as succeeded or reported (`error`, `skipped`, `deadline`, `timeout`); the response lists reported records in event order |
 //! | malformed event | not an object, no `Records` array, a record not an object, a missing/unknown/mixed `eventSource`, a missing identifier, a malformed lane key; Kafka: `records` not an object of arrays, a missing or mistyped `topic` / `partition` / `offset` (non-negative integers), a record whose `topic`/`partition` disagree with its group's key: an [`event::EventError`] naming the record index (in event order), the Kafka group and the field, before any handler runs |
 //! | empty batch | empty response; the handler is never called |
-//! | all failed | a non-empty batch with no success is an error carrying the report ([`batch::BatchError::AllFailed`]) unless turned off |
+//! | all failed | a non-empty batch with no success is an error carrying the report ([`batch::BatchError::AllFailed`]) unless turned off; its message counts the records by reason (for `deadline` ones with the remaining time at the start and the margin) and its source is the first failed record's error |
+//! | context | the Python and Node faces read the deadline from the Lambda context by one rule, [`batch::remaining_time`]: no context, no deadline; no remaining-time method or no number returned (NaN included) is an error naming it; negative is time already up; +infinity is no deadline |
+//! | options | a `concurrency` from 1 to [`batch::MAX_CONCURRENCY`] ([`BatchOptions::validate`]: 0 is an error, never 1); a pool of 1 to [`pool::MAX_WORKERS`] threads |
 //! | deadline | nothing starts at or after `deadline - margin` (reported `deadline`); async handlers still running then are cancelled (reported `deadline`); sync ones are awaited |
 //! | time already up | a remaining time of zero or less ([`BatchOptions::remaining_millis`]; Lambda Managed Instances enforce no timeout): nothing starts, every record is `deadline` with 0 attempts, the call returns at once |
 //! | shared limit | with [`BatchOptions::in_flight_limit`], handlers in flight across every call sharing it stay within it, each call's `concurrency` still holding; free slots go to the waiting calls in turn; waiting for a slot is not an attempt |

@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use lanepool::batch::{
-    run_jobs_keyed_async, run_plan_async, BatchError, BatchOptions, BatchResult, JobError,
-    JobReport, OptionsError, RecordError,
+    remaining_time, run_jobs_keyed_async, run_plan_async, BatchError, BatchOptions, BatchResult,
+    ContextError, ContextReading, ContextValue, JobError, JobReport, OptionsError, RecordError,
 };
 use lanepool::event::{BatchPlan, EventError, KeyError, KeyValue, LaneOrdering};
 use lanepool::lanes::{Backoff, Outcome, Ticket};
@@ -184,6 +184,30 @@ fn options_of(v: &Value) -> BatchOptions {
     options
 }
 
+/// The remaining time of the vector's `options.context` by the core's context rule, read
+/// as a face reads such a context; `Ok(None)` without one.
+fn context_of(v: &Value) -> Result<Option<Duration>, ContextError> {
+    const METHOD: &str = "getRemainingTimeInMillis";
+    let returned = |value| ContextReading::Returned {
+        method: METHOD,
+        value,
+    };
+    let reading = match v["options"]["context"].as_str() {
+        None => return Ok(None),
+        Some("missing-method") => ContextReading::MissingMethod {
+            method: METHOD,
+            absent: "None",
+            context: "object {awsRequestId}",
+        },
+        Some("returns-string") => returned(ContextValue::Other("string '30000'")),
+        Some("returns-boolean") => returned(ContextValue::Other("boolean true")),
+        Some("returns-nan") => returned(ContextValue::Number(f64::NAN)),
+        Some("returns-infinity") => returned(ContextValue::Number(f64::INFINITY)),
+        Some(other) => panic!("unknown options.context {other:?}"),
+    };
+    remaining_time(reading)
+}
+
 /// The vector's plan. With `group_key`, the key function returns the value found at that
 /// dotted path as it is (absent: `null`), and the core's key rule judges it.
 fn plan_of(v: &Value) -> Result<BatchPlan, EventError> {
@@ -293,9 +317,28 @@ fn run(vector: &Vector, driver: Driver, pool: &Pool) {
         // Sync handlers cannot be interrupted at the deadline: the rule is for async ones.
         return;
     }
+    let mut options = options_of(v);
+    match context_of(v) {
+        Err(e) => {
+            assert_eq!(
+                expect["error"]["kind"], "ContextError",
+                "{name}: unexpected {e}"
+            );
+            assert!(
+                e.to_string().contains("getRemainingTimeInMillis"),
+                "{name}: {e}"
+            );
+            return; // before any handler
+        }
+        Ok(Some(remaining)) => options = options.remaining_time(remaining),
+        Ok(None) => {}
+    }
+    assert_ne!(
+        expect["error"]["kind"], "ContextError",
+        "{name}: read a context that gives no usable time"
+    );
     let lanes = plan.lanes().to_vec();
     let handler = TestHandler::new(&v["handler"], plan.identifiers().to_vec());
-    let options = options_of(v);
     let jobs = v["jobs"].as_array();
     let result: BatchResult<String> = match (driver, jobs) {
         (Driver::Pool, Some(jobs)) => pool

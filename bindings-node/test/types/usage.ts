@@ -16,7 +16,9 @@ import {
   DEFAULT_DEADLINE_MARGIN_MS,
   DEFAULT_RETRY_BACKOFF_MS,
   EventError,
+  MAX_CONCURRENCY,
   Pool,
+  version,
   type BatchReport,
   type KafkaBatchResponse,
   type KafkaItemIdentifier,
@@ -32,7 +34,14 @@ export async function waited(event: SQSEvent): Promise<number> {
   const { summary } = await shared.runBatch(event, async () => {});
   return summary.slotWaitMs + summary.slotWaitMaxMs;
 }
-export const defaults: number[] = [DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_MARGIN_MS, DEFAULT_RETRY_BACKOFF_MS];
+export const defaults: number[] = [DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_MARGIN_MS, DEFAULT_RETRY_BACKOFF_MS, MAX_CONCURRENCY];
+export const packageVersion: string = version;
+// @ts-expect-error the version is a string
+export const versionNumber: number = version;
+export const failed = new BatchFailedError('every record of the batch failed (1 record: 1 error)', {} as BatchReport, {
+  cause: new Error('bad record'),
+});
+export const failedCause: unknown = failed.cause;
 
 export const handler: SQSHandler = async (event: SQSEvent, context: Context) =>
   pool.process(event, async (record, { signal }) => {

@@ -9,6 +9,128 @@ use crate::limit::InFlightLimit;
 /// Default time kept back before the deadline to return the response.
 pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 
+/// The most handlers in flight at once one call may ask for: 1,000,000.
+///
+/// A call never runs more handlers at once than its batch has records, and a Lambda batch
+/// has at most 10,000 (SQS, Kinesis, DynamoDB streams, Kafka), so a larger value tunes
+/// nothing: it is a mistake (`2**40` for `2**4`), and every face's integer types carry it
+/// exactly (Node hands it over as a 32-bit integer).
+///
+/// ```
+/// use lanepool::batch::{check_concurrency, MAX_CONCURRENCY};
+/// assert_eq!(check_concurrency(MAX_CONCURRENCY as i128), Ok(MAX_CONCURRENCY));
+/// assert!(check_concurrency(MAX_CONCURRENCY as i128 + 1).is_err());
+/// ```
+pub const MAX_CONCURRENCY: usize = 1_000_000;
+
+/// A batch option whose value is out of its range: the one rule and message of every face
+/// (Rust [`BatchOptions::validate`], Python `ValueError`, Node `RangeError`).
+///
+/// ```
+/// use lanepool::batch::{BatchOptions, OptionsError};
+/// let err = BatchOptions::new().concurrency(0).validate().unwrap_err();
+/// assert_eq!(err, OptionsError::ConcurrencyTooLow(0));
+/// assert_eq!(err.to_string(), "concurrency must be at least 1, got 0");
+/// ```
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OptionsError {
+    /// `concurrency` below 1: nothing could ever start.
+    #[error("concurrency must be at least 1, got {0}")]
+    ConcurrencyTooLow(i128),
+    /// `concurrency` above [`MAX_CONCURRENCY`].
+    #[error("concurrency must be at most {max}, got {requested}")]
+    ConcurrencyTooHigh {
+        /// The value given.
+        requested: i128,
+        /// [`MAX_CONCURRENCY`].
+        max: usize,
+    },
+    /// A time option (in milliseconds) below zero.
+    #[error("{option} must be a non-negative number of milliseconds, got {value}")]
+    NegativeMillis {
+        /// The option's name as the face spells it (`deadlineMarginMs`, `deadline_margin_ms`).
+        option: String,
+        /// The value given.
+        value: f64,
+    },
+    /// A time option (in milliseconds) that is NaN or infinite.
+    #[error("{option} must be a finite number of milliseconds, got {value}")]
+    NonFiniteMillis {
+        /// The option's name as the face spells it.
+        option: String,
+        /// The value given.
+        value: f64,
+    },
+    /// `attempt_timeout` was set for sync handlers, which cannot be stopped.
+    #[error("attempt_timeout needs async handlers: a sync handler cannot be stopped (use process_async / run_jobs_async)")]
+    TimeoutNeedsAsync,
+    /// `attempt_timeout` was zero.
+    #[error("attempt_timeout must be more than zero")]
+    ZeroTimeout,
+    /// `max_per_second` was not a usable rate.
+    #[error(transparent)]
+    Rate(#[from] InvalidRate),
+}
+
+/// The concurrency `requested`, if it is from 1 to [`MAX_CONCURRENCY`]: the rule every
+/// face applies to a concurrency or worker count it is given as a number.
+///
+/// ```
+/// use lanepool::batch::{check_concurrency, OptionsError};
+/// assert_eq!(check_concurrency(16), Ok(16));
+/// assert_eq!(check_concurrency(-1), Err(OptionsError::ConcurrencyTooLow(-1)));
+/// assert_eq!(
+///     check_concurrency(1 << 40).unwrap_err().to_string(),
+///     "concurrency must be at most 1000000, got 1099511627776"
+/// );
+/// ```
+pub fn check_concurrency(requested: i128) -> Result<usize, OptionsError> {
+    if requested < 1 {
+        return Err(OptionsError::ConcurrencyTooLow(requested));
+    }
+    match usize::try_from(requested) {
+        Ok(n) if n <= MAX_CONCURRENCY => Ok(n),
+        _ => Err(OptionsError::ConcurrencyTooHigh {
+            requested,
+            max: MAX_CONCURRENCY,
+        }),
+    }
+}
+
+/// The duration of a time option given as `ms` milliseconds (`option`: its name, for the
+/// message), if `ms` is finite and not negative; a time too long for a [`Duration`] is the
+/// longest one.
+///
+/// ```
+/// use lanepool::batch::check_millis;
+/// use std::time::Duration;
+/// assert_eq!(check_millis("deadlineMarginMs", 250.0), Ok(Duration::from_millis(250)));
+/// assert_eq!(
+///     check_millis("deadlineMarginMs", -5.0).unwrap_err().to_string(),
+///     "deadlineMarginMs must be a non-negative number of milliseconds, got -5"
+/// );
+/// assert_eq!(
+///     check_millis("retry_backoff_ms", f64::INFINITY).unwrap_err().to_string(),
+///     "retry_backoff_ms must be a finite number of milliseconds, got inf"
+/// );
+/// ```
+pub fn check_millis(option: &str, ms: f64) -> Result<Duration, OptionsError> {
+    if !ms.is_finite() {
+        return Err(OptionsError::NonFiniteMillis {
+            option: option.to_owned(),
+            value: ms,
+        });
+    }
+    if ms < 0.0 {
+        return Err(OptionsError::NegativeMillis {
+            option: option.to_owned(),
+            value: ms,
+        });
+    }
+    Ok(Duration::try_from_secs_f64(ms / 1000.0).unwrap_or(Duration::MAX))
+}
+
 /// How one batch runs.
 ///
 /// ```
@@ -82,30 +204,6 @@ impl MaxPerSecond {
     }
 }
 
-/// Options a driver refuses before anything runs ([`BatchError::Options`]).
-///
-/// [`BatchError::Options`]: crate::batch::BatchError::Options
-///
-/// ```
-/// use lanepool::batch::{BatchOptions, OptionsError};
-/// use std::time::Duration;
-/// let options = BatchOptions::new().attempt_timeout(Duration::from_secs(1));
-/// assert_eq!(options.check_for(false), Err(OptionsError::TimeoutNeedsAsync));
-/// assert_eq!(options.check_for(true), Ok(()));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
-pub enum OptionsError {
-    /// `attempt_timeout` was set for sync handlers, which cannot be stopped.
-    #[error("attempt_timeout needs async handlers: a sync handler cannot be stopped (use process_async / run_jobs_async)")]
-    TimeoutNeedsAsync,
-    /// `attempt_timeout` was zero.
-    #[error("attempt_timeout must be more than zero")]
-    ZeroTimeout,
-    /// `max_per_second` was not a usable rate.
-    #[error(transparent)]
-    Rate(#[from] InvalidRate),
-}
-
 impl Default for BatchOptions {
     fn default() -> Self {
         BatchOptions {
@@ -145,10 +243,39 @@ impl BatchOptions {
         self
     }
 
-    /// Sets the most handlers in flight at once (at least 1).
+    /// Sets the most handlers in flight at once: from 1 to [`MAX_CONCURRENCY`]. The builder
+    /// takes any value; [`validate`](BatchOptions::validate) says whether it is valid, and
+    /// the drivers refuse invalid options before anything runs (0 is never read as 1).
+    ///
+    /// ```
+    /// use lanepool::batch::BatchOptions;
+    /// assert_eq!(BatchOptions::new().concurrency(8).concurrency, Some(8));
+    /// assert!(BatchOptions::new().concurrency(0).validate().is_err());
+    /// ```
     pub fn concurrency(mut self, concurrency: usize) -> Self {
-        self.concurrency = Some(concurrency.max(1));
+        self.concurrency = Some(concurrency);
         self
+    }
+
+    /// Checks the options every face checks the same way: `concurrency`, when set, from 1 to
+    /// [`MAX_CONCURRENCY`] ([`check_concurrency`]). The faces call it before a batch starts;
+    /// so does [`BatchRun::new`](crate::batch::BatchRun::new), which every driver uses.
+    ///
+    /// # Errors
+    /// The first option out of range, as an [`OptionsError`].
+    ///
+    /// ```
+    /// use lanepool::batch::BatchOptions;
+    /// assert_eq!(BatchOptions::new().validate(), Ok(()));
+    /// assert_eq!(BatchOptions::new().concurrency(4).validate(), Ok(()));
+    /// let err = BatchOptions::new().concurrency(0).validate().unwrap_err();
+    /// assert_eq!(err.to_string(), "concurrency must be at least 1, got 0");
+    /// ```
+    pub fn validate(&self) -> Result<(), OptionsError> {
+        if let Some(n) = self.concurrency {
+            check_concurrency(n as i128)?;
+        }
+        Ok(())
     }
 
     /// Sets the retries after a failed attempt.
@@ -176,8 +303,17 @@ impl BatchOptions {
     }
 
     /// Sets the deadline from the time remaining now (Lambda's `getRemainingTimeInMillis`).
-    pub fn remaining_time(self, remaining: Duration) -> Self {
-        self.deadline(Instant::now() + remaining)
+    /// A time too long for the clock to reach is no deadline.
+    ///
+    /// ```
+    /// use lanepool::batch::BatchOptions;
+    /// use std::time::Duration;
+    /// assert!(BatchOptions::new().remaining_time(Duration::from_secs(30)).deadline.is_some());
+    /// assert!(BatchOptions::new().remaining_time(Duration::MAX).deadline.is_none());
+    /// ```
+    pub fn remaining_time(mut self, remaining: Duration) -> Self {
+        self.deadline = Instant::now().checked_add(remaining);
+        self
     }
 
     /// Sets the deadline from a wall-clock time (the `deadline` of `lambda_runtime`'s
@@ -310,6 +446,7 @@ impl BatchOptions {
     /// Checks the attempt timeout and start rate for a driver that can stop running handlers
     /// (`cancellable`: async ones) or not (sync ones); the bundled drivers call it first.
     pub fn check_for(&self, cancellable: bool) -> Result<(), OptionsError> {
+        self.validate()?;
         if let Some(timeout) = self.attempt_timeout {
             if !cancellable {
                 return Err(OptionsError::TimeoutNeedsAsync);

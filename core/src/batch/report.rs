@@ -229,9 +229,74 @@ pub struct BatchSummary {
     /// the spans in which an attempt could have started but for the rate, added up. Zero
     /// without a rate.
     pub rate_wait: Duration,
+    /// The time left before the deadline when the batch started, the margin not taken off
+    /// (`None`: the batch had no deadline). Zero when the time was already up.
+    pub remaining_at_start: Option<Duration>,
+    /// The time kept back before the deadline ([`BatchOptions::deadline_margin`](crate::batch::BatchOptions::deadline_margin)).
+    pub deadline_margin: Duration,
+}
+
+/// `d` in milliseconds, rounded to 0.01 ms.
+fn round_ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 100_000.0).round() / 100.0
+}
+
+/// `d` as whole milliseconds, for messages.
+fn whole_ms(d: Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
 }
 
 impl BatchSummary {
+    /// Why no record succeeded, as the all-failed error says it
+    /// ([`BatchError::AllFailed`](crate::batch::BatchError::AllFailed)): the record count,
+    /// the count of each reason (`error`, `skipped`, `deadline`, those above zero), and with
+    /// `deadline` records the remaining time at the start and the margin.
+    ///
+    /// ```
+    /// use lanepool::batch::BatchSummary;
+    /// use std::time::Duration;
+    /// let s = BatchSummary { records: 3, error: 2, skipped: 1, ..Default::default() };
+    /// assert_eq!(s.failure_breakdown(), "3 records: 2 error, 1 skipped");
+    /// let s = BatchSummary {
+    ///     records: 1,
+    ///     deadline: 1,
+    ///     remaining_at_start: Some(Duration::from_millis(1)),
+    ///     deadline_margin: Duration::from_millis(500),
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(
+    ///     s.failure_breakdown(),
+    ///     "1 record: 1 deadline; the remaining time was 1 ms at the start and the deadline margin 500 ms"
+    /// );
+    /// ```
+    pub fn failure_breakdown(&self) -> String {
+        let noun = if self.records == 1 {
+            "record"
+        } else {
+            "records"
+        };
+        let mut out = format!("{} {noun}", self.records);
+        let reasons = [
+            ("error", self.error),
+            ("skipped", self.skipped),
+            ("deadline", self.deadline),
+        ];
+        let mut first = true;
+        for (name, n) in reasons.into_iter().filter(|(_, n)| *n > 0) {
+            out.push_str(if first { ": " } else { ", " });
+            out.push_str(&format!("{n} {name}"));
+            first = false;
+        }
+        if let (true, Some(remaining)) = (self.deadline > 0, self.remaining_at_start) {
+            out.push_str(&format!(
+                "; the remaining time was {} at the start and the deadline margin {}",
+                whole_ms(remaining),
+                whole_ms(self.deadline_margin)
+            ));
+        }
+        out
+    }
+
     /// Records reported failed, for any reason.
     pub fn failed(&self) -> usize {
         self.error + self.skipped + self.deadline + self.timeout
@@ -255,7 +320,7 @@ impl BatchSummary {
                 "deadline": self.deadline,
                 "timeout": self.timeout,
             },
-            "duration_ms": self.duration.as_secs_f64() * 1000.0,
+            "duration_ms": round_ms(self.duration),
             "peak_in_flight": self.peak_in_flight,
             "lanes": self.lanes,
             "retries": self.retries,
@@ -306,6 +371,51 @@ impl<E> BatchReport<E> {
             outcomes,
             summary,
         }
+    }
+
+    /// The same report with the deadline it ran under: the time left before the deadline at
+    /// the start (`None`: no deadline) and the margin kept back (see
+    /// [`BatchSummary::remaining_at_start`]). [`BatchRun`](crate::batch::BatchRun) sets them.
+    ///
+    /// ```
+    /// use lanepool::batch::BatchReport;
+    /// use lanepool::lanes::Outcome;
+    /// use std::time::Duration;
+    /// let report: BatchReport<()> = BatchReport::new(
+    ///     vec!["a".into()], vec![Outcome::Deadline { error: None, attempts: 0 }],
+    ///     None, Default::default(), Duration::ZERO,
+    /// )
+    /// .with_deadline(Some(Duration::from_millis(1)), Duration::from_millis(500));
+    /// assert_eq!(report.summary().remaining_at_start, Some(Duration::from_millis(1)));
+    /// assert_eq!(report.summary().deadline_margin, Duration::from_millis(500));
+    /// ```
+    pub fn with_deadline(mut self, remaining_at_start: Option<Duration>, margin: Duration) -> Self {
+        self.summary.remaining_at_start = remaining_at_start;
+        self.summary.deadline_margin = margin;
+        self
+    }
+
+    /// The first reported record, in event order, that keeps an error (a handler's error, or
+    /// the error of a handler stopped at the deadline): the error
+    /// [`BatchError::AllFailed`](crate::batch::BatchError::AllFailed) gives as its source.
+    ///
+    /// ```
+    /// use lanepool::batch::BatchReport;
+    /// use lanepool::lanes::Outcome;
+    /// let report = BatchReport::new(
+    ///     vec!["a".into(), "b".into(), "c".into()],
+    ///     vec![
+    ///         Outcome::Deadline { error: None, attempts: 0 },
+    ///         Outcome::Failed { error: "first", attempts: 1 },
+    ///         Outcome::Failed { error: "second", attempts: 1 },
+    ///     ],
+    ///     None, Default::default(), std::time::Duration::ZERO,
+    /// );
+    /// let first = report.first_error().unwrap();
+    /// assert_eq!((first.index, first.error), (1, Some(&"first")));
+    /// ```
+    pub fn first_error(&self) -> Option<Failure<'_, E>> {
+        self.failures().into_iter().find(|f| f.error.is_some())
     }
 
     /// Every record's outcome, in event order.

@@ -45,10 +45,29 @@ pub struct BatchRun<E> {
     origin: Instant,
     raise_on_full_batch_failure: bool,
     log_summary: bool,
+    /// Time left before the deadline at `origin` (margin not taken off), for the report.
+    remaining_at_start: Option<Duration>,
+    deadline_margin: Duration,
 }
 
 impl<E> BatchRun<E> {
     /// Starts the batch's clock now. `default_concurrency` applies when the options set none.
+    ///
+    /// # Panics
+    /// When the options are invalid ([`BatchOptions::validate`], such as a `concurrency` of
+    /// 0): a mistake in the program, refused before anything runs rather than read as some
+    /// other value. The bundled drivers check first ([`BatchOptions::check_for`]) and return
+    /// [`BatchError::Options`]; the faces validate their callers' options first and
+    /// raise their own error.
+    ///
+    /// ```should_panic
+    /// use lanepool::batch::{BatchOptions, BatchRun};
+    /// use lanepool::event::BatchPlan;
+    /// let plan = BatchPlan::from_parts(None, [("a".to_string(), None)]);
+    /// // panics: "invalid BatchOptions: concurrency must be at least 1, got 0"
+    /// let _run: BatchRun<()> = BatchRun::new(plan, &BatchOptions::new().concurrency(0), 4);
+    /// ```
+    #[track_caller]
     pub fn new(plan: BatchPlan, options: &BatchOptions, default_concurrency: usize) -> Self {
         Self::with_origin(plan, options, default_concurrency, Instant::now())
     }
@@ -58,12 +77,18 @@ impl<E> BatchRun<E> {
     /// The options' attempt timeout and start rate go to the scheduler as they are; check
     /// them first with [`BatchOptions::check_for`] (an invalid rate is left out here). A
     /// driver given an attempt timeout must stop what [`BatchRun::timed_out`] names.
+    /// # Panics
+    /// As [`BatchRun::new`], when the options are invalid.
+    #[track_caller]
     pub fn with_origin(
         plan: BatchPlan,
         options: &BatchOptions,
         default_concurrency: usize,
         origin: Instant,
     ) -> Self {
+        if let Err(e) = options.validate() {
+            panic!("lanepool: invalid BatchOptions: {e}");
+        }
         let config = options.scheduler_config(origin, default_concurrency);
         let source = plan.source();
         let scheduler = plan
@@ -77,6 +102,10 @@ impl<E> BatchRun<E> {
             origin,
             raise_on_full_batch_failure: options.raise_on_full_batch_failure,
             log_summary: options.log_summary,
+            remaining_at_start: options
+                .deadline
+                .map(|d| d.saturating_duration_since(origin)),
+            deadline_margin: options.deadline_margin,
         }
     }
 
@@ -223,7 +252,8 @@ impl<E> BatchRun<E> {
         let stats = self.scheduler.stats();
         let duration = self.origin.elapsed();
         let outcomes = self.scheduler.into_outcomes()?;
-        let report = BatchReport::new(self.identifiers, outcomes, self.source, stats, duration);
+        let report = BatchReport::new(self.identifiers, outcomes, self.source, stats, duration)
+            .with_deadline(self.remaining_at_start, self.deadline_margin);
         if self.log_summary {
             println!("{}", report.summary().to_log_line());
         }

@@ -1,5 +1,33 @@
 //! [`BatchRecord`] for the `aws_lambda_events` record types (feature `aws`).
 //!
+//! # The typed-record rule
+//!
+//! A typed record's Rust type names its source: an `SqsMessage` is an SQS record whatever
+//! its `event_source` field says. So a typed record's `eventSource` is neither required nor
+//! read (a record deserialized without it, or built by hand, is accepted; one that names
+//! another source is still read as its type's), and the response and summary take the
+//! source from the type ([`BatchRecord::source`]). What a typed record must have is its
+//! identifier, as untyped records must: an `SqsMessage` without `message_id`, or with an
+//! empty one, is an [`EventError`](super::EventError) naming the record's index and field
+//! `messageId` (Kinesis `kinesis.sequenceNumber`, DynamoDB `dynamodb.SequenceNumber`), before
+//! any handler runs. Untyped events (`serde_json::Value`, and the Python and Node faces) have
+//! no type to name the source, so there every record's `eventSource` is required.
+//!
+//! ```
+//! use aws_lambda_events::event::sqs::SqsMessage;
+//! use lanepool::event::{BatchPlan, LaneOrdering, Source};
+//! let record = serde_json::json!({"messageId": "m1", "body": "hello"}); // no eventSource
+//! let typed: SqsMessage = serde_json::from_value(record.clone()).unwrap();
+//! let plan = BatchPlan::from_records(&[typed], LaneOrdering::Auto).unwrap();
+//! assert_eq!((plan.identifiers(), plan.source()), (&["m1".to_string()][..], Some(Source::Sqs)));
+//! // The same JSON as an untyped event: eventSource is required.
+//! let err = BatchPlan::decode(&serde_json::json!({"Records": [record]}), LaneOrdering::Auto).unwrap_err();
+//! assert_eq!((err.index(), err.field()), (Some(0), Some("eventSource")));
+//! // A typed record without its identifier is an error at its index.
+//! let err = BatchPlan::from_records(&[SqsMessage::default()], LaneOrdering::Auto).unwrap_err();
+//! assert_eq!((err.index(), err.field()), (Some(0), Some("messageId")));
+//! ```
+//!
 //! ```
 //! use aws_lambda_events::event::sqs::SqsMessage;
 //! use lanepool::event::BatchRecord;
@@ -30,6 +58,10 @@ impl BatchRecord for SqsMessage {
     fn identifier_field(&self) -> &'static str {
         Source::Sqs.identifier_field()
     }
+    /// The type's source (see the typed-record rule): `event_source` is not read.
+    fn source(&self) -> Option<Source> {
+        Some(Source::Sqs)
+    }
 }
 
 impl BatchRecord for KinesisEventRecord {
@@ -41,6 +73,10 @@ impl BatchRecord for KinesisEventRecord {
     }
     fn identifier_field(&self) -> &'static str {
         Source::Kinesis.identifier_field()
+    }
+    /// The type's source (see the typed-record rule): `event_source` is not read.
+    fn source(&self) -> Option<Source> {
+        Some(Source::Kinesis)
     }
 }
 
@@ -61,6 +97,10 @@ impl BatchRecord for DynamoDbRecord {
     }
     fn identifier_field(&self) -> &'static str {
         Source::DynamoDb.identifier_field()
+    }
+    /// The type's source (see the typed-record rule): `event_source` is not read.
+    fn source(&self) -> Option<Source> {
+        Some(Source::DynamoDb)
     }
 }
 

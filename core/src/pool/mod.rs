@@ -85,6 +85,31 @@ pub const LAMBDA_MAX_VCPUS: usize = 6;
 /// Environment variable in which AWS Lambda gives the function's memory size in MB.
 pub const LAMBDA_MEMORY_ENV: &str = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
 
+/// The most worker threads one [`Pool`] may have: 1,024.
+///
+/// Why this number:
+/// - AWS Lambda allows 1,024 processes and threads in all in one execution environment, so a
+///   larger pool cannot start there anyway.
+/// - It is above the CPU count of the largest machines (several hundred vCPUs): worker
+///   threads beyond the CPUs only help handlers that block, and a pool this size already
+///   keeps 1,024 of them going.
+/// - It stays far below the counts at which a process runs out of memory maps or thread
+///   slots while a thread sets itself up (Linux's default `vm.max_map_count` of 65,530 is
+///   reached at roughly 16,000 threads, each taking a stack, its guard page and a signal
+///   stack), where the standard library aborts the process rather than returning an error.
+///
+/// A larger request is [`PoolError::TooManyWorkers`], checked before anything sized by the
+/// count is allocated; a thread the system refuses below it is [`PoolError::Spawn`].
+///
+/// ```
+/// use lanepool::pool::{Pool, PoolError, MAX_WORKERS};
+/// assert_eq!(MAX_WORKERS, 1_024);
+/// let err = Pool::new(MAX_WORKERS + 1).unwrap_err();
+/// assert!(matches!(err, PoolError::TooManyWorkers { requested: 1_025, max: MAX_WORKERS }));
+/// assert_eq!(err.to_string(), "a pool has at most 1024 worker threads, got 1025");
+/// ```
+pub const MAX_WORKERS: usize = 1_024;
+
 /// Errors building a [`Pool`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -92,6 +117,14 @@ pub enum PoolError {
     /// A pool needs at least one worker thread.
     #[error("a pool needs at least one worker thread")]
     ZeroWorkers,
+    /// More worker threads than [`MAX_WORKERS`] were asked for.
+    #[error("a pool has at most {max} worker threads, got {requested}")]
+    TooManyWorkers {
+        /// The worker count asked for.
+        requested: usize,
+        /// The most a pool may have ([`MAX_WORKERS`]).
+        max: usize,
+    },
     /// The thread name contains a NUL byte, which threads cannot be named with.
     #[error("worker thread name contains a NUL byte")]
     InvalidThreadName,
@@ -105,7 +138,7 @@ pub enum PoolError {
 ///
 /// Lambda functions see 2 vCPUs but get CPU time in proportion to memory: one vCPU per
 /// 1,769 MB, rounded up, at least 1 and at most 6. The result is the smaller of `cpus` and that
-/// share, and never less than 1.
+/// share, and never less than 1 nor more than [`MAX_WORKERS`].
 ///
 /// ```
 /// use lanepool::pool::workers_for;
@@ -115,9 +148,10 @@ pub enum PoolError {
 /// assert_eq!(workers_for(2, Some(1_770)), 2);
 /// assert_eq!(workers_for(16, Some(10_240)), 6);
 /// assert_eq!(workers_for(0, None), 1);
+/// assert_eq!(workers_for(4_096, None), lanepool::pool::MAX_WORKERS);
 /// ```
 pub fn workers_for(cpus: usize, lambda_memory_mb: Option<u64>) -> usize {
-    let cpus = cpus.max(1);
+    let cpus = cpus.clamp(1, MAX_WORKERS);
     match lambda_memory_mb {
         Some(mb) => {
             let share = mb
@@ -209,7 +243,8 @@ impl Default for PoolBuilder {
 }
 
 impl PoolBuilder {
-    /// Sets the number of worker threads (default: [`Pool::default_workers`]).
+    /// Sets the number of worker threads (default: [`Pool::default_workers`]); at least 1 and
+    /// at most [`MAX_WORKERS`], checked by [`build`](PoolBuilder::build).
     ///
     /// ```
     /// let pool = lanepool::pool::Pool::builder().workers(1).build().unwrap();
@@ -245,19 +280,30 @@ impl PoolBuilder {
     /// Starts the worker threads.
     ///
     /// # Errors
-    /// [`PoolError::ZeroWorkers`] for zero workers, [`PoolError::InvalidThreadName`] for a name
-    /// containing NUL, [`PoolError::Spawn`] when a thread cannot be started (those already
-    /// started are stopped and joined).
+    /// [`PoolError::ZeroWorkers`] for zero workers, [`PoolError::TooManyWorkers`] for more
+    /// than [`MAX_WORKERS`] (checked before anything is allocated for them),
+    /// [`PoolError::InvalidThreadName`] for a name containing NUL, [`PoolError::Spawn`] when
+    /// a thread cannot be started (those already started are stopped and joined).
     ///
     /// ```
     /// use lanepool::pool::{Pool, PoolError};
     ///
     /// assert!(matches!(Pool::builder().workers(0).build(), Err(PoolError::ZeroWorkers)));
+    /// assert!(matches!(
+    ///     Pool::builder().workers(usize::MAX).build(),
+    ///     Err(PoolError::TooManyWorkers { requested: usize::MAX, .. })
+    /// ));
     /// ```
     pub fn build(self) -> Result<Pool, PoolError> {
         let workers = self.workers.unwrap_or_else(Pool::default_workers);
         if workers == 0 {
             return Err(PoolError::ZeroWorkers);
+        }
+        if workers > MAX_WORKERS {
+            return Err(PoolError::TooManyWorkers {
+                requested: workers,
+                max: MAX_WORKERS,
+            });
         }
         if self.thread_name.contains('\0') {
             return Err(PoolError::InvalidThreadName);
@@ -282,8 +328,8 @@ impl Pool {
     /// A pool with `workers` worker threads named `lanepool-{i}`.
     ///
     /// # Errors
-    /// [`PoolError::ZeroWorkers`] if `workers` is 0, [`PoolError::Spawn`] if a thread cannot be
-    /// started.
+    /// [`PoolError::ZeroWorkers`] if `workers` is 0, [`PoolError::TooManyWorkers`] if it is
+    /// above [`MAX_WORKERS`], [`PoolError::Spawn`] if a thread cannot be started.
     ///
     /// ```
     /// let pool = lanepool::pool::Pool::new(2).unwrap();
