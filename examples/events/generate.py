@@ -15,7 +15,9 @@ Writes, deterministically (seeded, no clock):
   key, a few tombstones with a null value), 6 poison.
 * ``tests/e2e/events/*.json``: the smaller events the end-to-end tests send (SQS FIFO batches of
   60 records in 6 groups, one standard SQS and one Kinesis batch, and one batch in which every
-  record is poison).
+  record is poison; Kafka: ``kafka-1.json``, 96 records over 5 partitions of two topics, 4 poison,
+  ``kafka-2.json``, 72 records over 4 partitions, 3 poison, both with keys repeating in each
+  partition, a few null keys and tombstones, and ``kafka-all-poison.json``, 6 records, all poison).
 
 Beside each event, ``<name>.expected.json`` holds the expected result, computed here from the
 batch semantics alone (not by lanepool):
@@ -35,8 +37,8 @@ batch semantics alone (not by lanepool):
   <offset>}``; failures in event order (Kafka: the ``records`` object's key order, then each
   partition's array).
 
-Kafka has two expected files, one per ordering: ``kafka.expected.json`` (``"auto"``) and
-``kafka.key.expected.json`` (``"key"``).
+Kafka has two expected files, one per ordering: ``<name>.expected.json`` (``"auto"``) and
+``<name>.key.expected.json`` (``"key"``), e.g. ``kafka.expected.json`` and ``kafka.key.expected.json``.
 
 The expected file is ``{"batchItemFailures": [...]}``, or, when no record succeeds (lanepool's
 default ``raise_on_full_batch_failure``), ``{"error": "BatchFailedError", "batchItemFailures":
@@ -396,10 +398,19 @@ def files() -> dict[Path, object]:
         out[path] = event
         out[path.with_name(path.stem + ".expected.json")] = expected(event)
     # Kafka: one expected response per ordering.
-    kafka = kafka_event(17, 1200, {"orders": 6, "payments": 6}, 8, 6)
-    out[HERE / "kafka.json"] = kafka
-    out[HERE / "kafka.expected.json"] = kafka_expected(kafka, "auto")
-    out[HERE / "kafka.key.expected.json"] = kafka_expected(kafka, "key")
+    kafka_events: dict[Path, dict] = {
+        HERE / "kafka.json": kafka_event(17, 1200, {"orders": 6, "payments": 6}, 8, 6),
+        # End-to-end invocations: small MSK batches, keys repeating in each partition.
+        E2E_DIR / "kafka-1.json": kafka_event(108, 96, {"orders": 3, "payments": 2}, 3, 4,
+                                              null_key=0.08, tombstone=0.03),
+        E2E_DIR / "kafka-2.json": kafka_event(109, 72, {"orders": 2, "payments": 2}, 4, 3,
+                                              null_key=0.08, tombstone=0.03),
+        E2E_DIR / "kafka-all-poison.json": kafka_event(110, 6, {"orders": 1, "payments": 1}, 2, 6),
+    }
+    for path, kafka in kafka_events.items():
+        out[path] = kafka
+        out[path.with_name(path.stem + ".expected.json")] = kafka_expected(kafka, "auto")
+        out[path.with_name(path.stem + ".key.expected.json")] = kafka_expected(kafka, "key")
     return out
 
 
