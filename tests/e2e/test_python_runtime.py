@@ -13,12 +13,19 @@ never started; records of one lane ran one at a time, in event order; and no rec
 invocation started or ended after its response was posted (every log line of it lies before the
 log offset taken when the response arrived).
 
+Kafka (Amazon MSK) events run under both orderings the example takes from ``LANEPOOL_ORDERING``:
+``auto`` (a lane per topic-partition; ``<name>.expected.json``) and ``key`` (a lane per
+topic-partition and record key; ``<name>.key.expected.json``), a runtime process for each. The
+record log names a Kafka record ``<topic>-<partition>@<offset>``
+(``generate.kafka_record_id``); its lane is ``generate.kafka_lane(record, ordering)``.
+
 Run with ``bash tests/e2e/run.sh`` (or ``pytest tests/e2e`` with a Python that has lanepool and
 awslambdaric installed).
 """
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import os
@@ -49,21 +56,55 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def load(path: Path) -> tuple[dict, dict]:
-    return json.loads(path.read_text()), json.loads(path.with_name(path.stem + ".expected.json").read_text())
+def is_kafka(event: dict) -> bool:
+    return event.get("eventSource") == "aws:kafka"
 
 
-def records_that_run(event: dict) -> list[str]:
+def expected_path(path: Path, event: dict, ordering: str = "auto") -> Path:
+    """``<name>.expected.json``; a Kafka event under ordering ``key``: ``<name>.key.expected.json``
+    (other sources have the same lanes under ``key`` as under ``auto``)."""
+    suffix = ".key.expected.json" if is_kafka(event) and ordering == "key" else ".expected.json"
+    return path.with_name(path.stem + suffix)
+
+
+def load(path: Path, ordering: str = "auto") -> tuple[dict, dict]:
+    event = json.loads(path.read_text())
+    return event, json.loads(expected_path(path, event, ordering).read_text())
+
+
+def event_path(name: str) -> Path:
+    """tests/e2e/events/<name>, else the bundled sample examples/events/<name>."""
+    return EVENTS / name if (EVENTS / name).exists() else REPO / "examples" / "events" / name
+
+
+def log_records(event: dict, ordering: str = "auto") -> list[tuple[str, object, str]]:
+    """(id in the record log, lane or None, payload) of each record, in event order, from
+    generate.py's rules: Kafka records by ``kafka_record_id`` and ``kafka_lane``."""
+    if is_kafka(event):
+        out = []
+        for r in generate.kafka_records(event):
+            value = r.get("value")
+            payload = "" if value is None else base64.b64decode(value).decode()
+            out.append((generate.kafka_record_id(r), generate.kafka_lane(r, ordering), payload))
+        return out
+    return [(generate._identifier(r), generate._lane(r), generate._payload(r)) for r in event["Records"]]
+
+
+def records_that_run(event: dict, ordering: str = "auto") -> list[str]:
     """Identifiers of the records the handler is called for: all but the skipped ones."""
     failed_lanes, ran = set(), []
-    for record in event["Records"]:
-        lane = generate._lane(record)
+    for record_id, lane, payload in log_records(event, ordering):
         if lane is not None and lane in failed_lanes:
             continue
-        ran.append(generate._identifier(record))
-        if "poison" in generate._payload(record) and lane is not None:
+        ran.append(record_id)
+        if "poison" in payload and lane is not None:
             failed_lanes.add(lane)
     return ran
+
+
+def identifier_key(identifier: object) -> str:
+    """An itemIdentifier as a hashable, comparable value (Kafka's is an object): JSON, sorted keys."""
+    return json.dumps(identifier, sort_keys=True)
 
 
 def group_pids(pgid: int) -> list[int]:
@@ -107,12 +148,16 @@ def lanepool_snapshot(tmp_root: Path) -> Path:
 class Runtime:
     """The child process running the example under awslambdaric, and its Runtime API."""
 
-    def __init__(self, tmp_path: Path, max_concurrency: int | None = None):
+    def __init__(self, tmp_path: Path, max_concurrency: int | None = None, ordering: str | None = None):
         self.log_path = tmp_path / "records.log"
         self.log_path.touch()
         self.out_path = tmp_path / "runtime.out"
         self.api = RuntimeApi(log_path=str(self.log_path))
+        self.ordering = ordering or "auto"  # the example's default when LANEPOOL_ORDERING is unset
         env = dict(os.environ)
+        env.pop("LANEPOOL_ORDERING", None)
+        if ordering is not None:
+            env["LANEPOOL_ORDERING"] = ordering
         env.update({
             "AWS_LAMBDA_RUNTIME_API": self.api.address,
             "LANEPOOL_EXAMPLE_LOG": str(self.log_path),
@@ -176,7 +221,7 @@ class Runtime:
         for names in rounds:
             batch = []
             for name in names:
-                event, expected = load(EVENTS / name)
+                event, expected = load(event_path(name), self.ordering)
                 batch.append((name, self.api.invoke(event), event, expected))
             for name, request_id, event, expected in batch:
                 invocations.append((name, request_id, event, expected,
@@ -187,9 +232,19 @@ class Runtime:
             self.freeze_and_thaw()
         log = self.log_path.read_bytes()
         for name, request_id, event, expected, result in invocations:
+            self.check_result(name, event, expected, result)
+            check_log(name, request_id, event, log, result.log_offset, ordering=self.ordering)
+
+    def check_result(self, name: str, event: dict, expected: dict, result) -> None:
+        """The response equals the expected one; an all-failed batch is the error BatchFailedError."""
+        if "error" in expected:
+            assert result.kind == "error", f"{name}: expected an invocation error, got {result.body}"
+            assert result.body["errorType"] == expected["error"], f"{name}: {result.body}"
+        else:
             assert result.kind == "response", f"{name}: the handler failed: {result.body}\n{self.output()}"
-            assert result.body == expected, f"{name}: response differs from {name[:-5]}.expected.json"
-            check_log(name, request_id, event, log, result.log_offset)
+            assert result.body == expected, (
+                f"{name}: response differs from {expected_path(Path(name), event, self.ordering).name} "
+                f"(LANEPOOL_ORDERING={self.ordering}): got {json.dumps(result.body)[:400]}")
 
     def run(self, names: list, freeze: bool = True) -> None:
         """Invokes each event in turn; asserts responses and the record log.
@@ -201,7 +256,7 @@ class Runtime:
         invocations = []
         for n, item in enumerate(names, start=1):
             name, timeout_ms = item if isinstance(item, tuple) else (item, None)
-            event, expected = load(EVENTS / name if (EVENTS / name).exists() else REPO / "examples" / "events" / name)
+            event, expected = load(event_path(name), self.ordering)
             request_id = self.api.invoke(event, timeout_ms)
             result = self.api.wait_result(request_id, timeout=60, alive=self.alive)
             # The client posts, then comes straight back to GET /next: Lambda freezes it there.
@@ -215,14 +270,9 @@ class Runtime:
         for name, timeout_ms, request_id, event, expected, result in invocations:
             if timeout_ms is not None:
                 check_deadline(name, request_id, event, log, result, self.api.deadlines_ms[request_id])
-            elif "error" in expected:
-                assert result.kind == "error", f"{name}: expected an invocation error, got {result.body}"
-                assert result.body["errorType"] == expected["error"], f"{name}: {result.body}"
             else:
-                assert result.kind == "response", f"{name}: the handler failed: {result.body}\n{self.output()}"
-                assert result.body == expected, f"{name}: response differs from {name[:-5]}.expected.json"
-            if timeout_ms is None:
-                check_log(name, request_id, event, log, result.log_offset)
+                self.check_result(name, event, expected, result)
+                check_log(name, request_id, event, log, result.log_offset, ordering=self.ordering)
 
 
 def log_lines(log: bytes, request_id: str) -> list[tuple[int, str, str, int]]:
@@ -237,16 +287,18 @@ def log_lines(log: bytes, request_id: str) -> list[tuple[int, str, str, int]]:
 
 
 def check_log(name: str, request_id: str, event: dict, log: bytes, offset_at_response: int,
-              exact: bool = True) -> None:
+              exact: bool = True, ordering: str = "auto") -> None:
     """Nothing after the response, no foreign records, each record at most once, lanes in order,
-    and (``exact``) the records that ran are exactly those the semantics run."""
+    and (``exact``) the records that ran are exactly those the semantics run; lanes and skipped
+    records as ``ordering`` (the runtime's ``LANEPOOL_ORDERING``) makes them."""
     lines = [line[:3] for line in log_lines(log, request_id)]
     late = [(phase, rid) for pos, phase, rid in lines if pos >= offset_at_response]
     assert not late, f"{name}: {len(late)} record log lines written after the response was posted: {late[:5]}"
 
     # The example tags each line with the invocation current when the line is written, so a record
     # of an earlier invocation that ran on into this one shows up here as a foreign record.
-    own = {generate._identifier(r) for r in event["Records"]}
+    records = log_records(event, ordering)
+    own = {record_id for record_id, _, _ in records}
     foreign = sorted({rid for _, _, rid in lines if rid not in own})
     assert not foreign, (
         f"{name}: records of another event ran during this invocation (an earlier invocation's record "
@@ -258,12 +310,14 @@ def check_log(name: str, request_id: str, event: dict, log: bytes, offset_at_res
     assert not twice, f"{name}: records started more than once: {twice[:5]}"
     assert sorted(starts) == sorted(ends), f"{name}: a record started but never ended (or the reverse)"
     if exact:
-        expect_run = records_that_run(event)
-        assert sorted(starts) == sorted(expect_run), f"{name}: the records started are not the ones that should run"
+        expect_run = records_that_run(event, ordering)
+        assert sorted(starts) == sorted(expect_run), (
+            f"{name}: the records started are not the ones that should run (ordering {ordering}): "
+            f"missing {sorted(set(expect_run) - set(starts))[:5]}, extra {sorted(set(starts) - set(expect_run))[:5]}")
 
     # Per lane: one record at a time, in event order.
-    lane_of = {generate._identifier(r): generate._lane(r) for r in event["Records"]}
-    order = {generate._identifier(r): i for i, r in enumerate(event["Records"])}
+    lane_of = {record_id: lane for record_id, lane, _ in records}
+    order = {record_id: i for i, (record_id, _, _) in enumerate(records)}
     running: dict[str, str] = {}
     last: dict[str, int] = {}
     for _, phase, rid in lines:
@@ -362,6 +416,37 @@ def test_bundled_sample_events(runtime):
     """The sample events shipped in examples/events (1,000-record FIFO, standard SQS, Kinesis,
     DynamoDB streams)."""
     runtime.run(["sqs-fifo.json", "sqs-standard.json", "kinesis.json", "dynamodb.json"])
+
+
+KAFKA_INVOCATIONS = ["kafka-1.json", "kafka-2.json", "kafka-all-poison.json", "fifo-1.json", "kafka-1.json", "kafka.json"]
+
+
+def test_kafka_ordering_auto(runtime):
+    """MSK batches (lanes per topic-partition, LANEPOOL_ORDERING unset: the default auto), an
+    all-poison one (BatchFailedError), FIFO between them, then the bundled 1,200-record sample."""
+    runtime.run(KAFKA_INVOCATIONS)
+
+
+def test_kafka_ordering_key(tmp_path):
+    """The same with LANEPOOL_ORDERING=key: a lane per topic-partition and record key, so other
+    keys of a partition run on after a failure (<name>.key.expected.json); FIFO as under auto."""
+    rt = Runtime(tmp_path, ordering="key")
+    try:
+        rt.run(KAFKA_INVOCATIONS)
+    except BaseException:
+        print(rt.output())
+        raise
+    finally:
+        rt.close()
+
+
+def test_kafka_expected_responses_differ_by_ordering():
+    """The key round can tell the orderings apart: its expected responses are not auto's."""
+    for name in ("kafka-1.json", "kafka-2.json", "kafka.json"):
+        _, auto = load(event_path(name), "auto")
+        event, key = load(event_path(name), "key")
+        assert auto != key, f"{name}: the same expected response for ordering auto and key"
+        assert auto == generate.kafka_expected(event, "auto") and key == generate.kafka_expected(event, "key")
 
 
 def test_sample_events_are_up_to_date():

@@ -6,7 +6,8 @@ Lambda Managed Instances mode, feature ``concurrency-tokio``) polls the Runtime 
 is unset, and in that many tokio tasks at once when it is set. The checks are the Python suite's
 (``test_python_runtime.py``): responses equal the expected ones, the record log shows nothing of an
 invocation after its response, each record that should run ran once, lanes in event order; the
-process is frozen with SIGSTOP between invocations (rounds, when concurrent).
+process is frozen with SIGSTOP between invocations (rounds, when concurrent). Kafka events run
+with ``LANEPOOL_ORDERING`` unset (``auto``) and ``key``, a process each.
 
 ``LANEPOOL_E2E_RUST_BIN``: the binary (``tests/e2e/run.sh`` builds it with
 ``cargo build -p lanepool-example --bin lambda``); without it these tests are skipped, or fail
@@ -25,7 +26,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from runtime_api import RuntimeApi  # noqa: E402
-from test_python_runtime import EVENTS, REPO, Runtime, check_log, load  # noqa: E402
+from test_python_runtime import KAFKA_INVOCATIONS, Runtime, check_log, event_path, load  # noqa: E402
 
 RUST_BIN = os.environ.get("LANEPOOL_E2E_RUST_BIN", "")
 _MISSING = None if RUST_BIN and os.access(RUST_BIN, os.X_OK) else (
@@ -38,13 +39,18 @@ pytestmark = pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")
 class RustRuntime(Runtime):
     """The Rust binary as the runtime process (its own process group), and its Runtime API."""
 
-    def __init__(self, tmp_path: Path, max_concurrency: int | None = None):  # not Runtime's: another command
+    def __init__(self, tmp_path: Path, max_concurrency: int | None = None,
+                 ordering: str | None = None):  # not Runtime's: another command
         self.log_path = tmp_path / "records.log"
         self.log_path.touch()
         self.out_path = tmp_path / "runtime.out"
         self.api = RuntimeApi(log_path=str(self.log_path), max_concurrency=max_concurrency)
+        self.ordering = ordering or "auto"  # the example's default when LANEPOOL_ORDERING is unset
         env = dict(os.environ)
         env.pop("AWS_LAMBDA_MAX_CONCURRENCY", None)
+        env.pop("LANEPOOL_ORDERING", None)
+        if ordering is not None:
+            env["LANEPOOL_ORDERING"] = ordering
         env.update({
             "AWS_LAMBDA_RUNTIME_API": self.api.address,
             "LANEPOOL_EXAMPLE_LOG": str(self.log_path),
@@ -67,8 +73,7 @@ class RustRuntime(Runtime):
         self.api.wait_polls(tasks, timeout=60, alive=self.alive)  # every polling task asks for work
         invocations, handed = [], 0
         for names in rounds:
-            batch = [(name, *load(EVENTS / name if (EVENTS / name).exists() else REPO / "examples" / "events" / name))
-                     for name in names]
+            batch = [(name, *load(event_path(name), self.ordering)) for name in names]
             batch = [(name, self.api.invoke(event), event, expected) for name, event, expected in batch]
             for name, request_id, event, expected in batch:
                 invocations.append((name, request_id, event, expected,
@@ -80,13 +85,8 @@ class RustRuntime(Runtime):
         log = self.log_path.read_bytes()
         spans = {}
         for name, request_id, event, expected, result in invocations:
-            if "error" in expected:
-                assert result.kind == "error", f"{name}: expected an invocation error, got {result.body}"
-                assert result.body["errorType"] == expected["error"], f"{name}: {result.body}"
-            else:
-                assert result.kind == "response", f"{name}: the handler failed: {result.body}\n{self.output()}"
-                assert result.body == expected, f"{name}: response differs from {name[:-5]}.expected.json"
-            check_log(name, request_id, event, log, result.log_offset)
+            self.check_result(name, event, expected, result)
+            check_log(name, request_id, event, log, result.log_offset, ordering=self.ordering)
             times = [int(line.split()[3]) for line in log.decode().splitlines() if line.split()[1] == request_id]
             assert times, f"{name}: no record of it ran"
             spans[request_id] = (min(times), max(times))
@@ -100,10 +100,10 @@ class RustRuntime(Runtime):
 def rust_runtime(tmp_path):
     runtimes = []
 
-    def start(max_concurrency: int | None = None) -> RustRuntime:
+    def start(max_concurrency: int | None = None, ordering: str | None = None) -> RustRuntime:
         path = tmp_path / f"rt{len(runtimes)}"
         path.mkdir()
-        runtimes.append(RustRuntime(path, max_concurrency))
+        runtimes.append(RustRuntime(path, max_concurrency, ordering))
         return runtimes[-1]
 
     try:
@@ -133,4 +133,33 @@ def test_managed_instances_concurrency(rust_runtime):
         ["fifo-1.json", "fifo-2.json", "fifo-3.json", "fifo-4.json"],
         ["standard-1.json", "kinesis-1.json", "fifo-all-poison.json", "fifo-2.json", "fifo-3.json", "fifo-1.json"],
         ["sqs-fifo.json", "sqs-standard.json", "kinesis.json", "dynamodb.json"],
+        ["kafka-1.json", "kafka-2.json", "kafka-all-poison.json", "kafka.json"],
+    ])
+
+
+# examples/rust/src/bin/lambda.rs builds its BatchOptions without lanepool_example::ordering(),
+# so under LANEPOOL_ORDERING=key it still answers with ordering auto's response (the Python and
+# Node handlers, and the demo binary, read it). Strict: once the binary reads it, these pass and
+# the xfail must go.
+RUST_LAMBDA_IGNORES_ORDERING = pytest.mark.xfail(
+    strict=True, reason="examples/rust's lambda binary does not read LANEPOOL_ORDERING (responds as auto)")
+
+
+@pytest.mark.parametrize("ordering", [None, pytest.param("key", marks=RUST_LAMBDA_IGNORES_ORDERING)],
+                         ids=["auto", "key"])
+def test_kafka(rust_runtime, ordering):
+    """MSK batches with LANEPOOL_ORDERING unset (auto: a lane per topic-partition) and =key (a lane
+    per topic-partition and record key; <name>.key.expected.json), one at a time, frozen between:
+    two small batches, an all-poison one (BatchFailedError), FIFO, the 1,200-record sample."""
+    rt = rust_runtime(ordering=ordering)
+    rt.run(KAFKA_INVOCATIONS)
+
+
+@RUST_LAMBDA_IGNORES_ORDERING
+def test_kafka_key_concurrency(rust_runtime):
+    """LANEPOOL_ORDERING=key with AWS_LAMBDA_MAX_CONCURRENCY=4: Kafka and FIFO invocations at once."""
+    rt = rust_runtime(max_concurrency=4, ordering="key")
+    rt.run_rounds(4, [
+        ["kafka-1.json", "kafka-2.json", "fifo-1.json", "kafka-all-poison.json"],
+        ["kafka.json", "kafka-2.json", "kafka-1.json"],
     ])
