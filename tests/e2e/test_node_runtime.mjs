@@ -12,7 +12,11 @@
 // tests/e2e/events/*.expected.json (computed by examples/events/generate.py from the semantics);
 // every record that should run (not skipped) started and ended exactly once, the others never
 // started; records of one lane ran one at a time, in event order; and no record of the invocation
-// started or ended after its response was posted.
+// started or ended after its response was posted. Kafka (Amazon MSK) events run under both
+// orderings the example reads from LANEPOOL_ORDERING: unset (auto: a lane per topic-partition,
+// <name>.expected.json) and key (a lane per topic-partition and record key,
+// <name>.key.expected.json), a runtime process each; the record log names a Kafka record
+// <topic>-<partition>@<offset>.
 //
 // `require('lanepool')` in the example resolves through NODE_PATH: LANEPOOL_E2E_NODE_PATH if set,
 // else a temporary node_modules holding a copy of bindings-node (its JS, declarations, package.json
@@ -112,21 +116,49 @@ function payload(r) {
   return JSON.stringify(r.dynamodb.NewImage ?? {});
 }
 
-function recordsThatRun(event) {
+// Kafka, as generate.py's kafka_records (the records object's key order, then each partition's
+// array), kafka_record_id and kafka_lane (a lane as JSON: [partition] or [partition, key]).
+const isKafka = (event) => event.eventSource === 'aws:kafka';
+const kafkaRecords = (event) => Object.values(event.records).flat();
+const kafkaRecordId = (r) => `${r.topic}-${r.partition}@${r.offset}`;
+function kafkaLane(r, ordering) {
+  const partition = `${r.topic}-${r.partition}`;
+  return JSON.stringify(ordering === 'auto' ? [partition] : [partition, r.key ?? null]);
+}
+
+// {id (as in the record log), lane (null: none), payload} of each record, in event order.
+function logRecords(event, ordering = 'auto') {
+  if (isKafka(event)) {
+    return kafkaRecords(event).map((r) => ({
+      id: kafkaRecordId(r),
+      lane: kafkaLane(r, ordering),
+      payload: r.value == null ? '' : Buffer.from(r.value, 'base64').toString('utf8'),
+    }));
+  }
+  return event.Records.map((r) => ({ id: identifier(r), lane: laneOf(r), payload: payload(r) }));
+}
+
+function recordsThatRun(event, ordering = 'auto') {
   const failedLanes = new Set();
   const ran = [];
-  for (const r of event.Records) {
-    const lane = laneOf(r);
+  for (const { id, lane, payload: p } of logRecords(event, ordering)) {
     if (lane !== null && failedLanes.has(lane)) continue;
-    ran.push(identifier(r));
-    if (payload(r).includes('poison') && lane !== null) failedLanes.add(lane);
+    ran.push(id);
+    if (p.includes('poison') && lane !== null) failedLanes.add(lane);
   }
   return ran;
 }
 
-function load(name) {
+// <name>.expected.json; a Kafka event under ordering key: <name>.key.expected.json (other sources
+// have the same lanes under key as under auto).
+function expectedFile(file, event, ordering) {
+  return file.replace(/\.json$/, isKafka(event) && ordering === 'key' ? '.key.expected.json' : '.expected.json');
+}
+
+function load(name, ordering = 'auto') {
   const file = fs.existsSync(path.join(EVENTS, name)) ? path.join(EVENTS, name) : path.join(REPO, 'examples', 'events', name);
-  return [JSON.parse(fs.readFileSync(file, 'utf8')), JSON.parse(fs.readFileSync(file.replace(/\.json$/, '.expected.json'), 'utf8'))];
+  const event = JSON.parse(fs.readFileSync(file, 'utf8'));
+  return [event, JSON.parse(fs.readFileSync(expectedFile(file, event, ordering), 'utf8'))];
 }
 
 function processState(pid) {
@@ -148,29 +180,31 @@ function logLines(log, requestId) {
 }
 
 // Nothing after the response, no foreign records, each record at most once, lanes in order, and
-// (exact) the records that ran are exactly those the semantics run.
-function checkLog(name, requestId, event, log, offsetAtResponse, { exact = true } = {}) {
+// (exact) the records that ran are exactly those the semantics run; lanes and skipped records as
+// `ordering` (the runtime's LANEPOOL_ORDERING) makes them.
+function checkLog(name, requestId, event, log, offsetAtResponse, { exact = true, ordering = 'auto' } = {}) {
   const lines = logLines(log, requestId);
   const late = lines.filter((l) => l.pos >= offsetAtResponse);
   assert.deepEqual(late, [], `${name}: record log lines written after the response was posted`);
 
   // The example tags each line with the invocation current when it is written, so a record of an
   // earlier invocation that ran on into this one shows up here as a foreign record.
-  const own = new Set(event.Records.map(identifier));
+  const records = logRecords(event, ordering);
+  const own = new Set(records.map((r) => r.id));
   const foreign = [...new Set(lines.filter((l) => !own.has(l.recordId)).map((l) => l.recordId))];
   assert.deepEqual(foreign, [], `${name}: records of another event ran during this invocation (an earlier invocation's record still running after its response was posted?)`);
 
-  const expectRun = recordsThatRun(event).sort();
+  const expectRun = recordsThatRun(event, ordering).sort();
   const starts = lines.filter((l) => l.phase === 'start').map((l) => l.recordId);
   const ends = lines.filter((l) => l.phase === 'end').map((l) => l.recordId);
   const twice = [...new Set(starts.filter((id, i) => starts.indexOf(id) !== i))];
   assert.deepEqual(twice, [], `${name}: records started more than once`);
   assert.deepEqual([...starts].sort(), [...ends].sort(), `${name}: a record started but never ended (or the reverse)`);
-  if (exact) assert.deepEqual([...starts].sort(), expectRun, `${name}: the records started are not the ones that should run`);
+  if (exact) assert.deepEqual([...starts].sort(), expectRun, `${name}: the records started are not the ones that should run (ordering ${ordering})`);
 
   // Per lane: one record at a time, in event order.
-  const lane = new Map(event.Records.map((r) => [identifier(r), laneOf(r)]));
-  const order = new Map(event.Records.map((r, i) => [identifier(r), i]));
+  const lane = new Map(records.map((r) => [r.id, r.lane]));
+  const order = new Map(records.map((r, i) => [r.id, i]));
   const running = new Map();
   const last = new Map();
   for (const { phase, recordId } of lines) {
@@ -252,6 +286,7 @@ async function withRuntime(runtime, label, fn, { env = {}, maxConcurrency = null
   const inherited = { ...process.env };
   delete inherited.AWS_LAMBDA_MAX_CONCURRENCY; // a runtime in multi-concurrent mode only when asked
   delete inherited.AWS_LAMBDA_NODEJS_WORKER_COUNT;
+  delete inherited.LANEPOOL_ORDERING; // the example's default (auto) unless the test sets it
   const child = spawn(cmd, args, {
     cwd: EXAMPLE_DIR,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -279,7 +314,14 @@ async function withRuntime(runtime, label, fn, { env = {}, maxConcurrency = null
     exited = true;
     exitStatus = `\n[runtime process exited: code ${code}, signal ${sig}]`;
   });
-  const rt = { api, child, logPath, alive: () => !exited, output: () => Buffer.concat(out).toString().slice(-4000) + exitStatus };
+  const rt = {
+    api,
+    child,
+    logPath,
+    ordering: env.LANEPOOL_ORDERING || 'auto', // the lanes the example uses
+    alive: () => !exited,
+    output: () => Buffer.concat(out).toString().slice(-4000) + exitStatus,
+  };
   try {
     await fn(rt);
   } catch (err) {
@@ -321,6 +363,18 @@ async function freezeAndThaw(rt, frozenMs = 300) {
   process.kill(rt.child.pid, 'SIGCONT');
 }
 
+// The response equals the expected one; an all-failed batch is the error BatchFailedError.
+function checkResult(rt, name, event, expected, result) {
+  if (expected.error) {
+    assert.equal(result.kind, 'error', `${name}: expected an invocation error, got ${JSON.stringify(result.body)}`);
+    assert.equal(result.body.errorType, expected.error, `${name}: ${JSON.stringify(result.body)}`);
+  } else {
+    assert.equal(result.kind, 'response', `${name}: the handler failed: ${JSON.stringify(result.body)}`);
+    const file = path.basename(expectedFile(name, event, rt.ordering));
+    assert.deepEqual(result.body, expected, `${name}: response differs from ${file} (LANEPOOL_ORDERING=${rt.ordering})`);
+  }
+}
+
 async function runInvocations(rt, names, { freeze = true } = {}) {
   const { api } = rt;
   await api.waitPolls(1, { timeoutMs: 60_000, alive: rt.alive }); // INIT done: asking for work
@@ -328,7 +382,7 @@ async function runInvocations(rt, names, { freeze = true } = {}) {
   for (const [i, item] of names.entries()) {
     // An item is an event file name, or [name, timeoutMs] for an invocation whose deadline is that close.
     const [name, timeoutMs] = Array.isArray(item) ? item : [item, undefined];
-    const [event, expected] = load(name);
+    const [event, expected] = load(name, rt.ordering);
     const requestId = api.invoke(event, timeoutMs);
     const result = await api.waitResult(requestId, { timeoutMs: 60_000, alive: rt.alive });
     // The loop posts, then comes straight back to GET /next: Lambda freezes it there.
@@ -343,16 +397,14 @@ async function runInvocations(rt, names, { freeze = true } = {}) {
       checkDeadline(name, requestId, event, log, result, api.deadlinesMs.get(requestId));
       continue;
     }
-    if (expected.error) {
-      assert.equal(result.kind, 'error', `${name}: expected an invocation error, got ${JSON.stringify(result.body)}`);
-      assert.equal(result.body.errorType, expected.error, `${name}: ${JSON.stringify(result.body)}`);
-    } else {
-      assert.equal(result.kind, 'response', `${name}: the handler failed: ${JSON.stringify(result.body)}`);
-      assert.deepEqual(result.body, expected, `${name}: response differs from its .expected.json`);
-    }
-    checkLog(name, requestId, event, log, result.logOffset);
+    checkResult(rt, name, event, expected, result);
+    checkLog(name, requestId, event, log, result.logOffset, { ordering: rt.ordering });
   }
 }
+
+// Two small MSK batches, an all-poison one (BatchFailedError), FIFO between, then the bundled
+// 1,200-record sample; the expected responses per the runtime's ordering.
+const KAFKA_INVOCATIONS = ['kafka-1.json', 'kafka-2.json', 'kafka-all-poison.json', 'fifo-1.json', 'kafka-1.json', 'kafka.json'];
 
 for (const { name: runtime, skip } of RUNTIMES) {
   test(`[${runtime}] several SQS FIFO invocations, frozen with SIGSTOP between them`, { skip }, () =>
@@ -372,7 +424,19 @@ for (const { name: runtime, skip } of RUNTIMES) {
     withRuntime(runtime, 'samples', (rt) =>
       runInvocations(rt, ['sqs-fifo.json', 'sqs-standard.json', 'kinesis.json', 'dynamodb.json']),
     ));
+
+  test(`[${runtime}] Kafka, LANEPOOL_ORDERING unset (auto: a lane per topic-partition), frozen between invocations`, { skip }, () =>
+    withRuntime(runtime, 'kafka-auto', (rt) => runInvocations(rt, KAFKA_INVOCATIONS)));
+
+  test(`[${runtime}] Kafka, LANEPOOL_ORDERING=key (a lane per topic-partition and key), frozen between invocations`, { skip }, () =>
+    withRuntime(runtime, 'kafka-key', (rt) => runInvocations(rt, KAFKA_INVOCATIONS), { env: { LANEPOOL_ORDERING: 'key' } }));
 }
+
+test('the Kafka events expect other responses under ordering key than under auto', () => {
+  for (const name of ['kafka-1.json', 'kafka-2.json', 'kafka.json']) {
+    assert.notDeepEqual(load(name, 'key')[1], load(name, 'auto')[1], `${name}: the same expected response for auto and key`);
+  }
+});
 
 // Lambda Managed Instances: each round's events are queued at once and the Runtime API hands out
 // at most `maxConcurrency` at a time to the runtime's worker threads; between rounds, with every
@@ -385,7 +449,7 @@ async function runConcurrent(rt, { workers, maxConcurrency }, rounds) {
   let handed = 0;
   for (const names of rounds) {
     const round = names.map((name) => {
-      const [event, expected] = load(name);
+      const [event, expected] = load(name, rt.ordering);
       return { name, event, expected, requestId: api.invoke(event) };
     });
     for (const inv of round) inv.result = await api.waitResult(inv.requestId, { timeoutMs: 60_000, alive: rt.alive });
@@ -399,14 +463,8 @@ async function runConcurrent(rt, { workers, maxConcurrency }, rounds) {
 
   const log = fs.readFileSync(rt.logPath, 'utf8');
   for (const { name, requestId, event, expected, result } of invocations) {
-    if (expected.error) {
-      assert.equal(result.kind, 'error', `${name}: expected an invocation error, got ${JSON.stringify(result.body)}`);
-      assert.equal(result.body.errorType, expected.error, `${name}: ${JSON.stringify(result.body)}`);
-    } else {
-      assert.equal(result.kind, 'response', `${name}: the handler failed: ${JSON.stringify(result.body)}`);
-      assert.deepEqual(result.body, expected, `${name}: response differs from its .expected.json`);
-    }
-    checkLog(name, requestId, event, log, result.logOffset);
+    checkResult(rt, name, event, expected, result);
+    checkLog(name, requestId, event, log, result.logOffset, { ordering: rt.ordering });
   }
 
   // Several at once: each invocation ran on one worker thread (never the main thread), every worker
@@ -451,8 +509,21 @@ test(`[aws-lambda-ric] Lambda Managed Instances (AWS_LAMBDA_MAX_CONCURRENCY=4, A
         // more than AWS_LAMBDA_MAX_CONCURRENCY: two wait for a result
         ['standard-1.json', 'kinesis-1.json', 'fifo-all-poison.json', 'fifo-2.json', 'fifo-3.json', 'fifo-1.json'],
         ['sqs-fifo.json', 'sqs-standard.json', 'kinesis.json', 'dynamodb.json'],
+        ['kafka-1.json', 'kafka-2.json', 'kafka-all-poison.json', 'kafka.json'],
       ]),
     { env: { AWS_LAMBDA_MAX_CONCURRENCY: '4', AWS_LAMBDA_NODEJS_WORKER_COUNT: '2' }, maxConcurrency: 4 },
+  ));
+
+test(`[aws-lambda-ric] Lambda Managed Instances with LANEPOOL_ORDERING=key: Kafka and FIFO invocations at once`, { skip: LMI_MISSING }, () =>
+  withRuntime(
+    'aws-lambda-ric',
+    'lmi-key',
+    (rt) =>
+      runConcurrent(rt, { workers: 2, maxConcurrency: 4 }, [
+        ['kafka-1.json', 'kafka-2.json', 'fifo-1.json', 'kafka-all-poison.json'],
+        ['kafka.json', 'kafka-2.json', 'kafka-1.json', 'fifo-2.json'],
+      ]),
+    { env: { AWS_LAMBDA_MAX_CONCURRENCY: '4', AWS_LAMBDA_NODEJS_WORKER_COUNT: '2', LANEPOOL_ORDERING: 'key' }, maxConcurrency: 4 },
   ));
 
 // Node.js 24's Lambda runtime (and Node.js 22's on Managed Instances) refuses callback-style
