@@ -137,15 +137,7 @@ def test_managed_instances_concurrency(rust_runtime):
     ])
 
 
-# examples/rust/src/bin/lambda.rs builds its BatchOptions without lanepool_example::ordering(),
-# so under LANEPOOL_ORDERING=key it still answers with ordering auto's response (the Python and
-# Node handlers, and the demo binary, read it). Strict: once the binary reads it, these pass and
-# the xfail must go.
-RUST_LAMBDA_IGNORES_ORDERING = pytest.mark.xfail(
-    strict=True, reason="examples/rust's lambda binary does not read LANEPOOL_ORDERING (responds as auto)")
-
-
-@pytest.mark.parametrize("ordering", [None, pytest.param("key", marks=RUST_LAMBDA_IGNORES_ORDERING)],
+@pytest.mark.parametrize("ordering", [None, "key"],
                          ids=["auto", "key"])
 def test_kafka(rust_runtime, ordering):
     """MSK batches with LANEPOOL_ORDERING unset (auto: a lane per topic-partition) and =key (a lane
@@ -155,7 +147,6 @@ def test_kafka(rust_runtime, ordering):
     rt.run(KAFKA_INVOCATIONS)
 
 
-@RUST_LAMBDA_IGNORES_ORDERING
 def test_kafka_key_concurrency(rust_runtime):
     """LANEPOOL_ORDERING=key with AWS_LAMBDA_MAX_CONCURRENCY=4: Kafka and FIFO invocations at once."""
     rt = rust_runtime(max_concurrency=4, ordering="key")

@@ -10,9 +10,10 @@
 //! response is `{"batchItemFailures": [...]}`; a batch in which every record failed is the error
 //! `BatchFailedError`, as in the Python and Node examples.
 //!
-//! Build: `cargo build -p lanepool-example --bin lambda`. Knob (for the end-to-end tests; off by
-//! default): `LANEPOOL_EXAMPLE_LOG=/path` appends `start|end <request id> <record id> <time_ns>`
-//! per record, as the other examples do.
+//! Build: `cargo build -p lanepool-example --bin lambda`. Knobs: `LANEPOOL_ORDERING` (`auto`, the
+//! default; `key`; `unordered`), as in the Python and Node examples; and, for the end-to-end tests
+//! (off by default), `LANEPOOL_EXAMPLE_LOG=/path`, which appends `start|end <request id> <record
+//! id> <time_ns>` per record, as the other examples do.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
@@ -57,7 +58,10 @@ fn diagnostic(error_type: &str, error_message: String) -> Diagnostic {
 
 async fn handler(pool: Arc<Pool>, event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
     let LambdaEvent { payload, context } = event;
+    let ordering =
+        lanepool_example::ordering().map_err(|e| diagnostic("Runtime.Configuration", e))?;
     let options = BatchOptions::new()
+        .ordering(ordering)
         .concurrency(CONCURRENCY)
         .deadline_at(UNIX_EPOCH + Duration::from_millis(context.deadline));
     let request_id = context.request_id;
