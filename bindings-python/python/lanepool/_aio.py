@@ -29,29 +29,32 @@ once, so that a batch of handlers that never wait does not hold the loop for the
 
 
 @types.coroutine
-def _in_context(context: contextvars.Context, coro: Any) -> Generator[Any, Any, Any]:
-    """``await coro`` with each of its steps run in ``context``: an attempt runs in its own
-    copy of the caller's context, as a task of its own would, inside the worker's task.
+def _in_context(context: contextvars.Context, coro: Any, yielded: Any) -> Generator[Any, Any, Any]:
+    """The rest of ``await coro``, whose first step (run by the worker) yielded ``yielded``,
+    with each step run in ``context``: an attempt runs in its own copy of the caller's
+    context, as a task of its own would, inside the worker's task.
 
     It hands what the coroutine yields (the future it waits for, or None) on to the task
     unchanged and passes what the task sends or throws back in (a cancellation too), so the
     coroutine waits, and is cancelled, as if the task ran it directly.
     """
     send, throw, run = coro.send, coro.throw, context.run
-    value: Any = None
-    error: BaseException | None = None
     while True:
         try:
-            yielded = run(send, value) if error is None else run(throw, error)
-        except StopIteration as stop:
-            return stop.value
-        try:
-            value, error = (yield yielded), None
+            value = yield yielded
         except GeneratorExit:  # the worker's coroutine is closed: close this one too
             run(coro.close)
             raise
         except BaseException as exc:  # noqa: BLE001 - handed to the coroutine, as a task would
-            value, error = None, exc
+            try:
+                yielded = run(throw, exc)
+            except StopIteration as stop:
+                return stop.value
+            continue
+        try:
+            yielded = run(send, value)
+        except StopIteration as stop:
+            return stop.value
 
 
 async def _await(awaitable: Any) -> Any:
@@ -155,7 +158,12 @@ async def _drive(
                 if hasattr(type(result), "__await__"):  # by type, as `await` and the sync path
                     if type(result) is not types.CoroutineType:
                         result = context.run(_await, result)
-                    result = await _in_context(context, result)
+                    try:  # its first step here: one that never waits ends in it
+                        yielded = context.run(result.send, None)
+                    except StopIteration as stop:
+                        result = stop.value
+                    else:
+                        result = await _in_context(context, result, yielded)
                 outcome: BaseException | None = None
                 if results is not None:
                     results[index] = result
@@ -163,7 +171,7 @@ async def _drive(
                 outcome = exc
             if stopping:
                 return outcome
-            if _must_cancel(task):
+            if getattr(task, "_must_cancel", False):  # cancelled, not delivered yet
                 # A handler cancelled this task and returned before the cancellation reached
                 # it: the attempt ends cancelled, as its own task would have, and the worker
                 # ends (it would end cancelled at its next step anyway).
@@ -254,11 +262,6 @@ async def _drive(
             await asyncio.wait(running)
         raise
     return run.finish()  # raises a handler's KeyboardInterrupt, SystemExit, ... instead
-
-
-def _must_cancel(task: asyncio.Task[Any]) -> bool:
-    """Whether ``task`` was cancelled and the cancellation has not been delivered yet."""
-    return bool(getattr(task, "_must_cancel", False))
 
 
 def run_sync(
