@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import lanepool
 
 # Modules `import lanepool` used to load for type names only (most of its import time), and
@@ -13,6 +15,9 @@ import lanepool
 HEAVY = ("typing", "collections.abc", "re", "asyncio", "lanepool._options", "lanepool._aio")
 
 
+@pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="3.10's ExceptionGroup backport (exceptiongroup) imports typing"
+)
 def test_import_lanepool_loads_no_module_only_types_need():
     code = (
         "import sys; before = set(sys.modules); import lanepool; "
