@@ -110,3 +110,27 @@ def test_a_worker_failing_a_record_with_retries_still_retries_it_on_time():
     assert report.response == {"batchItemFailures": []}
     assert attempts["m1"] == 2
     assert sum(attempts.values()) == 41
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.TaskGroup is 3.11+")
+def test_a_task_group_failing_in_one_handler_leaves_the_next_records_of_its_worker_alone():
+    async def child(fail: bool) -> None:
+        await asyncio.sleep(0)
+        if fail:
+            raise ValueError("child")
+        await asyncio.sleep(5)
+
+    async def handler(record):
+        if record["body"] == "1":
+            async with asyncio.TaskGroup() as group:  # cancels this task, then uncancels it
+                group.create_task(child(True))
+                group.create_task(child(False))
+        else:
+            async with asyncio.timeout(5):  # would misread a cancellation left on the task
+                await asyncio.sleep(0)
+
+    report = asyncio.run(
+        lanepool.Pool(workers=1).run_batch_async(sqs_event(5), handler, raise_on_full_batch_failure=False)
+    )
+    assert report.response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert isinstance(report.failures[0].exception, lanepool.ExceptionGroup)
