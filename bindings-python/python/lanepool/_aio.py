@@ -137,8 +137,8 @@ async def _drive(
     waiter: asyncio.Future[None] | None = None  # what this loop sleeps on while nothing finished
     woken = False  # the pool's limit handed this call a slot since it last looked
     stopping = False  # the driver is cancelling the running workers (see above)
-    # Each attempt runs in its own copy of this (the caller's) context, as the task of its
-    # own it had before workers ran several records would give it.
+    # Each attempt runs in its own copy of this (the caller's) context, as it would in a task
+    # of its own: what one handler sets in a ContextVar is not seen by the next.
     base = contextvars.copy_context()
     complete_step = run.complete_step
 
