@@ -298,6 +298,37 @@ def chart(series: dict[str, dict], conc: list[int]) -> str:
 
 # ---------------------------------------------------------------- README
 
+# ---------------------------------------------------------------- prose: where the time goes
+
+# The Python face's part of "where the time goes" (benches/README.md, after the Python figures).
+PYTHON_TIME_NOTES = [
+    "### Python face: where the time goes",
+    "",
+    "- `process_async` with a handler that never waits (rows (a) and (k)): a record costs the"
+    " handler call and its coroutine's first step, run by the driver in the record's own copy of the"
+    " caller's context (`context.run(coro.send, None)`), and one call into the core that reports it"
+    " and starts the next record (`BatchRun.complete_step`). The driver starts a worker task for each"
+    " record the core lets start; a worker goes on with the next record as long as the core has one"
+    " to start at once and gives the loop a turn every 32 records, so the event loop is crossed a few"
+    " hundred times a batch instead of more than once a record. Counted with cProfile on 10,000"
+    " records at 2 workers: 161 loop iterations and 319 `call_soon` where there were 15,002 and"
+    " 25,002 (a Task, its done callback and a wake of the driver per record). What is left is the"
+    " core's share (decoding the event, the lane bookkeeping, the report) and the coroutine object"
+    " itself. `asyncio.gather` + `Semaphore` pays a Task per record and, past the limit, a future"
+    " per record waiting on the semaphore, at any worker count.",
+    "- A handler that waits (rows (b) and (c)) suspends inside the worker's task: the driver hands"
+    " the future it waits on to the task unchanged, so the loop wakes it, and a deadline cancels it,"
+    " as it would a task of its own. There the ideal is the bound and lanepool stands beside"
+    " `asyncio.gather`.",
+    "- `import lanepool` loads the native module and the exception classes only: `typing`,"
+    " `collections.abc` and the `TypedDict` and `Protocol` classes that name the options (most of"
+    " what it used to cost) come on first use of `lanepool.BatchOptions`, `lanepool.LambdaContext`,"
+    " ..., and `asyncio` with the driver on the first `async def` handler. `scripts/bench` takes the median"
+    " of 20 fresh interpreters from the installed layout.",
+    "",
+]
+
+
 def fmt(v: float, unit: str) -> str:
     if unit == "s":
         return f"{v * 1000:.0f} ms"
@@ -374,10 +405,11 @@ def readme(results: dict) -> str:
             wheel = f"{s['wheel_bytes'] / 1e6:.2f} MB ({s['wheel']})" if s.get("wheel_bytes") else "not built"
             lines += [
                 f"`python -X importtime -c \"import lanepool\"`: {im['lanepool_cumulative_ms']:.2f} ms "
-                f"(goal < 10 ms). Wheel: {wheel}; extension module "
+                f"({import_runs(im)}; goal <= 3 ms). Wheel: {wheel}; extension module "
                 f"{(s['extension_bytes'] or 0) / 1e6:.2f} MB uncompressed (goal < 2 MB).",
                 "",
             ]
+            lines += PYTHON_TIME_NOTES
         else:
             sizes = ", ".join(f"`{k}` {b / 1e6:.2f} MB" for k, b in data["sizes"].items())
             lines += [
@@ -431,6 +463,16 @@ def readme(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def import_runs(im: dict) -> str:
+    """How the Python import figure was taken (older results have no run count)."""
+    if not im.get("runs"):
+        return "median of fresh interpreters"
+    extra = ""
+    if im.get("import_wall_delta_ms") is not None:
+        extra = f", wall time over a bare interpreter {im['import_wall_delta_ms']:.2f} ms"
+    return f"median of {im['runs']} fresh interpreters{extra}"
+
+
 def goals(results: dict) -> list[tuple[str, str, bool]]:
     out = []
     rust = results.get("rust")
@@ -461,13 +503,17 @@ def goals(results: dict) -> list[tuple[str, str, bool]]:
                     pm = ent.get("p-map (10)")
                     out.append(("Node (a) at most p-map's µs/record", f"{r['lanepool']:.2f} µs vs {pm:.2f} µs",
                                 pm is not None and r["lanepool"] <= pm))
+            elif face == "python" and r["case"].startswith("(k)"):
+                rival = next(e for e in r["entries"] if e["name"] != r["primary"])
+                out.append((f"Python {r['case']}: at most {rival['name']}",
+                            f"{r['lanepool']:.2f} µs vs {rival['value']:.2f} µs", rival["ratio"] <= 1.0))
             elif r["ideal"]:
                 ratio = r["lanepool"] / r["ideal"]
                 out.append((f"{face.capitalize()} {r['case'][:3]} within 10% of ideal {r['ideal']:.1f} s",
                             f"{ratio:.3f} x ideal", ratio <= 1.1))
         if face == "python":
             im = data["import_ms"]["lanepool_cumulative_ms"]
-            out.append(("Python import < 10 ms", f"{im:.2f} ms", im < 10))
+            out.append(("Python import <= 3 ms", f"{im:.2f} ms", im <= 3))
             s = data["sizes"]
             size = s.get("wheel_bytes") or s.get("extension_bytes")
             what = "wheel" if s.get("wheel_bytes") else "extension module (no wheel)"

@@ -2,7 +2,7 @@
 asyncio.gather + Semaphore, in one process.
 
     benches/.venv/bin/python benches/python/bench.py [--json out.json] [--quick] [--no-sweep] [--big-only]
-                                                     [--kafka-only]
+                                                     [--kafka-only] [--async-only]
 
 Also lanepool's Powertools processor (lanepool.powertools.ParallelBatchProcessor) on the same
 batches: (d) on the FIFO batch against the lane ideal, (e) its cost per record over lanepool's
@@ -11,7 +11,10 @@ record of a 10,000-record event against 100-record ones (`--big-only` runs just 
 Kafka (`--kafka-only` runs just these three): (h) and (i) an MSK batch of 100 records over 5
 partitions (2 keys each) x 20 ms with ordering "auto" and "key" against the lane ideal and
 Powertools' `BatchProcessor(EventType.Kafka)` (sequential), (j) a trivial handler on 10,000
-Kafka records; every contender of these runs in turn, round by round.
+Kafka records; every contender of these runs in turn, round by round. (k) `process_async` with
+a trivial coroutine on 10,000 records against `asyncio.gather` + `Semaphore` at 2, 4 and 10
+workers, all six in turn, round by round (`--async-only` runs just these and the import figure).
+The import figure: `import lanepool` in 20 fresh interpreters, from the installed layout.
 
 Needs `aws-lambda-powertools` (scripts/bench installs it into benches/.venv) and lanepool: the
 installed one, or else the editable build in bindings-python/python (bash bindings-python/test.sh).
@@ -352,6 +355,8 @@ def main() -> None:
     ap.add_argument("--no-sweep", action="store_true")
     ap.add_argument("--big-only", action="store_true", help="only rows (f) and (g): big events, scaling")
     ap.add_argument("--kafka-only", action="store_true", help="only rows (h), (i) and (j): Kafka")
+    ap.add_argument("--async-only", action="store_true",
+                    help="only rows (k): process_async against asyncio.gather, and the import figure")
     args = ap.parse_args()
     runs_fast = 3 if args.quick else 7
     runs_io = 1 if args.quick else 3
@@ -389,6 +394,15 @@ def main() -> None:
         big_rows(row, loop, runs_fast)
         loop.close()
         print_rows(rows)
+        return
+    if args.async_only:
+        async_rows(row, runs_fast)
+        print_rows(rows)
+        results["import_ms"] = import_time_ms(runs=IMPORT_RUNS)
+        print_import(results["import_ms"])
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+            print(f"wrote {args.json}")
         return
     if args.kafka_only:
         kafka_rows(row, runs_io, runs_fast)
@@ -510,9 +524,10 @@ def main() -> None:
 
     big_rows(row, loop, runs_fast)
     kafka_rows(row, runs_io, runs_fast)
+    async_rows(row, runs_fast)
 
     # Import time and package size.
-    results["import_ms"] = import_time_ms(runs=3 if args.quick else 7)
+    results["import_ms"] = import_time_ms(runs=IMPORT_RUNS)
     results["sizes"] = sizes()
 
     # Sweep for the chart: batch duration against concurrency.
@@ -611,6 +626,29 @@ def kafka_rows(row, runs_io: int, runs_fast: int) -> None:
         goal="<= 3 us/record")
 
 
+def async_rows(row, runs: int) -> None:
+    """(k) `process_async` with a trivial coroutine on 10,000 SQS records against
+    `asyncio.gather` + `Semaphore` bounding as many in flight, at 2, 4 and 10 workers: the six
+    contenders run in turn, round by round, on one event loop; one row per worker count."""
+    n = 10_000
+    ev = standard_event(n)
+    loop = asyncio.new_event_loop()
+    counts = (2, 4, 10)
+    lp = {w: f"lanepool process_async, Pool(workers={w})" for w in counts}
+    ga = {w: f"asyncio.gather+Semaphore({w})" for w in counts}
+    cases = {}
+    for w in counts:
+        pool = lanepool.Pool(workers=w)
+        cases[lp[w]] = lambda pool=pool: loop.run_until_complete(pool.process_async(ev, trivial_async))
+        cases[ga[w]] = lambda w=w: loop.run_until_complete(gather_run(ev, trivial_async, w))
+    t = medians_in_turn(cases, runs * 2)
+    loop.close()
+    for w in counts:
+        row(f"(k) process_async, trivial coroutine, 10,000 records, {w} workers", "us/record",
+            {lp[w]: t[lp[w]] * 1e6 / n, ga[w]: t[ga[w]] * 1e6 / n}, lp[w],
+            goal="at most asyncio.gather+Semaphore (ratio <= 1.0)")
+
+
 def sweep(loop, quick: bool) -> dict:
     conc = [1, 2, 5, 10, 20, 50]
     std = standard_event(100)
@@ -635,8 +673,14 @@ def sweep(loop, quick: bool) -> dict:
     return out
 
 
+IMPORT_RUNS = 20
+
+
 def import_time_ms(runs: int) -> dict:
-    """`python -X importtime -c "import lanepool"`: the cumulative microseconds of lanepool's line."""
+    """`import lanepool` as a cold process does it, from the installed layout, in `runs` fresh
+    interpreters each: the cumulative time of lanepool's line of `python -X importtime -c
+    "import lanepool"` (median), and the wall time of `python -c "import lanepool"` minus that
+    of `python -c "pass"`, the two run in turn (median of the differences)."""
     env = dict(os.environ)
     try:
         import importlib.util
@@ -646,7 +690,13 @@ def import_time_ms(runs: int) -> dict:
         env["PYTHONPATH"] = pkg_parent + os.pathsep + env.get("PYTHONPATH", "")
     except Exception:
         pass
-    values, walls = [], []
+
+    def wall(code: str) -> float:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], env=env, check=True)
+        return time.perf_counter() - t0
+
+    values, walls, deltas = [], [], []
     for _ in range(runs):
         t0 = time.perf_counter()
         p = subprocess.run(
@@ -660,7 +710,13 @@ def import_time_ms(runs: int) -> dict:
             if len(parts) == 3 and parts[2] == "lanepool":
                 cum = int(parts[1])
         values.append(cum / 1000.0)
-    return {"lanepool_cumulative_ms": statistics.median(values), "interpreter_with_import_wall_ms": statistics.median(walls) * 1e3}
+        deltas.append(wall("import lanepool") - wall("pass"))
+    return {
+        "lanepool_cumulative_ms": statistics.median(values),
+        "interpreter_with_import_wall_ms": statistics.median(walls) * 1e3,
+        "import_wall_delta_ms": statistics.median(deltas) * 1e3,
+        "runs": runs,
+    }
 
 
 def sizes() -> dict:
@@ -683,12 +739,17 @@ def print_rows(rows: list) -> None:
             print(f"  {e['name']:<58} {e['value']:>10.4f}  {ratio:>10}")
 
 
+def print_import(im: dict) -> None:
+    print(f"\nimport lanepool, median of {im['runs']} fresh processes: -X importtime cumulative "
+          f"{im['lanepool_cumulative_ms']:.2f} ms (goal <= 3 ms); wall time over a bare interpreter "
+          f"{im['import_wall_delta_ms']:.2f} ms; interpreter + import (-X importtime) "
+          f"{im['interpreter_with_import_wall_ms']:.1f} ms")
+
+
 def print_table(results: dict) -> None:
     print(f"\nlanepool Python benches (Python {results['python']}, Powertools {results['versions'].get('aws-lambda-powertools')})")
     print_rows(results["rows"])
-    im = results["import_ms"]
-    print(f"\nimport lanepool (-X importtime cumulative): {im['lanepool_cumulative_ms']:.2f} ms (goal < 10 ms); "
-          f"interpreter + import wall {im['interpreter_with_import_wall_ms']:.1f} ms")
+    print_import(results["import_ms"])
     s = results["sizes"]
     print(f"extension module: {s['extension_bytes']} bytes; wheel: {s['wheel']} {s['wheel_bytes']} bytes (goal < 2 MB)")
     if results.get("sweep"):

@@ -119,6 +119,20 @@ impl PyBatchRun {
         Ok(())
     }
 
+    /// `complete(index, exception)` then `step()`, in one call: the asyncio driver's worker
+    /// reports the attempt it ran and asks for the next record at once, one crossing of the
+    /// boundary per record (the hot path of `process_async`).
+    #[pyo3(signature = (index, exception=None))]
+    fn complete_step<'py>(
+        &mut self,
+        py: Python<'py>,
+        index: usize,
+        exception: Option<Py<PyAny>>,
+    ) -> PyResult<(u8, Bound<'py, PyAny>)> {
+        self.complete(py, index, exception)?;
+        self.step(py)
+    }
+
     /// Records that record `index`'s running attempt was stopped at the deadline, ending with
     /// `exception`; one other than the `CancelledError` it was sent that stops the call is
     /// what `finish()` raises.

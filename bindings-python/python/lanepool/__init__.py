@@ -19,17 +19,30 @@ is Lambda's partial batch response::
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
-
 from ._errors import BaseExceptionGroup, BatchFailedError, EventError, ExceptionGroup
 from ._lanepool import DEFAULT_WORKERS, BatchReport, Failure, Scope, Task, __version__
 from ._lanepool import Options as _NativeOptions
 from ._lanepool import Pool as _CorePool
-from ._options import BatchOptions, ItemIdentifier, KafkaItemIdentifier, LambdaContext
 
+# `import lanepool` imports neither `typing` nor `collections.abc` (most of its import time,
+# paid at every cold start): the names only types need are made on first use (__getattr__
+# below), and type checkers see them here. (mypy and pyright take any `TYPE_CHECKING` as true.)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Iterable, Mapping
+    from typing import Any, TypeVar
+
     from typing_extensions import Self, Unpack
+
+    from ._options import BatchOptions, ItemIdentifier, KafkaItemIdentifier, LambdaContext
+
+    Event = Mapping[str, Any]
+    """A Lambda event: ``{"Records": [...]}``, or a Kafka event's ``{"records": {...}}``."""
+    Handler = Callable[[Any], object] | Callable[[Any], Awaitable[object]]
+    """A record handler, sync or ``async def``: called with each record, raises to fail it."""
+
+    _T = TypeVar("_T")
+    _R = TypeVar("_R")
 
 __all__ = [
     "__version__",
@@ -49,13 +62,32 @@ __all__ = [
     "BaseExceptionGroup",
 ]
 
-Event = Mapping[str, Any]
-"""A Lambda event: ``{"Records": [...]}``, or a Kafka event's ``{"records": {...}}``."""
-Handler = Callable[[Any], object] | Callable[[Any], Awaitable[object]]
-"""A record handler, sync or ``async def``: called with each record, raises to fail it."""
+_OPTIONS_NAMES = ("BatchOptions", "ItemIdentifier", "KafkaItemIdentifier", "LambdaContext")
 
-_T = TypeVar("_T")
-_R = TypeVar("_R")
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> object:
+        """The names for types, made (and kept) on first use: ``lanepool.BatchOptions``, ...,
+        ``lanepool.Event`` and ``lanepool.Handler``."""
+        if name in _OPTIONS_NAMES:
+            from . import _options
+
+            value = getattr(_options, name)
+        elif name in ("Event", "Handler"):
+            from collections.abc import Awaitable, Callable, Mapping
+            from typing import Any
+
+            if name == "Event":
+                value = Mapping[str, Any]
+            else:
+                value = Callable[[Any], object] | Callable[[Any], Awaitable[object]]
+        else:
+            raise AttributeError(f"module 'lanepool' has no attribute {name!r}")
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *_OPTIONS_NAMES, "Event", "Handler"})
 
 _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect
 

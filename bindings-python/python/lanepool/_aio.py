@@ -8,9 +8,11 @@ when told to and reports their results.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
+import types
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
 from typing import Any, TypeVar
 
 from ._lanepool import BatchReport, BatchRun, Options
@@ -21,24 +23,43 @@ _RUN, _WAIT, _DONE = 0, 1, 2
 _T = TypeVar("_T")
 
 
-async def _attempt(
-    handler: Callable[[Any], object], record: Any, results: list[Any] | None = None, index: int = 0
-) -> BaseException | None:
-    """One attempt: None on success, else the exception it raised (never raises). With
-    ``results``, a successful attempt's result is stored at ``results[index]``.
+_INLINE = 32
+"""Attempts one worker runs back to back without suspending before it yields to the loop
+once, so that a batch of handlers that never wait does not hold the loop for the whole batch."""
 
-    A cancellation (at the deadline, or of the whole call) is returned like any other
-    exception: the caller knows whether it cancelled the task and decides what it means.
+
+@types.coroutine
+def _in_context(context: contextvars.Context, coro: Any, yielded: Any) -> Generator[Any, Any, Any]:
+    """The rest of ``await coro``, whose first step (run by the worker) yielded ``yielded``,
+    with each step run in ``context``: an attempt runs in its own copy of the caller's
+    context, as a task of its own would, inside the worker's task.
+
+    It hands what the coroutine yields (the future it waits for, or None) on to the task
+    unchanged and passes what the task sends or throws back in (a cancellation too), so the
+    coroutine waits, and is cancelled, as if the task ran it directly.
     """
-    try:
-        result = handler(record)
-        if hasattr(type(result), "__await__"):  # by type, as `await` and the sync path
-            result = await result  # type: ignore[misc]
-    except BaseException as exc:  # noqa: BLE001 - every failure is the record's (or a halt)
-        return exc
-    if results is not None:
-        results[index] = result
-    return None
+    send, throw, run = coro.send, coro.throw, context.run
+    while True:
+        try:
+            value = yield yielded
+        except GeneratorExit:  # the worker's coroutine is closed: close this one too
+            run(coro.close)
+            raise
+        except BaseException as exc:  # noqa: BLE001 - handed to the coroutine, as a task would
+            try:
+                yielded = run(throw, exc)
+            except StopIteration as stop:
+                return stop.value
+            continue
+        try:
+            yielded = run(send, value)
+        except StopIteration as stop:
+            return stop.value
+
+
+async def _await(awaitable: Any) -> Any:
+    """``await awaitable``, for an awaitable that is no coroutine (``await`` checks it)."""
+    return await awaitable
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
@@ -92,20 +113,92 @@ async def _drive(
     handler: Callable[[Any], object] | Callable[[Any], Awaitable[object]],
     results: list[Any] | None,
 ) -> BatchReport:
+    """The driver: asks the core what to do (``run.step()``) and starts a worker task for
+    each record it may start; sleeps while nothing is to be done.
+
+    A worker runs its record, then reports it and asks for the next one in a single call
+    (``run.complete_step``) and, while the core has one to start at once, runs that one in
+    the same task: a handler that does not wait costs no task, future or trip through the
+    loop of its own. A worker ends (and wakes the driver) as soon as the core answers
+    anything else, so the driver alone waits for timers, the deadline and the pool's limit.
+
+    ``running`` maps each worker to the record whose attempt it runs (every entry is one
+    attempt in flight). The driver cancels workers only at the deadline or when its own
+    caller is cancelled; it then sets ``stopping`` first, and a stopped worker leaves the
+    report of its attempt to the driver (``_cancel_running``) and ends.
+    """
     if results is not None and len(results) != len(records):
         raise ValueError(
             f"results must be a list of {len(records)} items (one per record), got {len(results)}"
         )
     loop = asyncio.get_running_loop()
-    running: dict[asyncio.Task[BaseException | None], int] = {}  # task -> record index
-    finished: deque[asyncio.Task[BaseException | None]] = deque()  # done, not yet reported
+    running: dict[asyncio.Task[BaseException | None], int] = {}  # worker -> record index
+    finished: deque[asyncio.Task[BaseException | None]] = deque()  # workers that ended
     waiter: asyncio.Future[None] | None = None  # what this loop sleeps on while nothing finished
     woken = False  # the pool's limit handed this call a slot since it last looked
+    stopping = False  # the driver is cancelling the running workers (see above)
+    # Each attempt runs in its own copy of this (the caller's) context, as it would in a task
+    # of its own: what one handler sets in a ContextVar is not seen by the next.
+    base = contextvars.copy_context()
+    complete_step = run.complete_step
+
+    async def worker(index: int) -> BaseException | None:
+        # Returns None once it reported every attempt it ran; when stopped, the outcome of
+        # the attempt it was running, which the driver reports.
+        task = asyncio.current_task()
+        assert task is not None
+        inline = 0
+        while True:
+            context = base.copy()
+            try:
+                if inline >= _INLINE:  # let the loop run others once (inside the attempt: a
+                    inline = 0  # cancellation here ends it before its handler ran)
+                    await asyncio.sleep(0)
+                result = context.run(handler, records[index])
+                if hasattr(type(result), "__await__"):  # by type, as `await` and the sync path
+                    if type(result) is not types.CoroutineType:
+                        result = context.run(_await, result)
+                    try:  # its first step here: one that never waits ends in it
+                        yielded = context.run(result.send, None)
+                    except StopIteration as stop:
+                        result = stop.value
+                    else:
+                        result = await _in_context(context, result, yielded)
+                outcome: BaseException | None = None
+                if results is not None:
+                    results[index] = result
+            except BaseException as exc:  # noqa: BLE001 - every failure is the record's (or a halt)
+                outcome = exc
+            if stopping:
+                return outcome
+            if getattr(task, "_must_cancel", False):  # cancelled, not delivered yet
+                # A handler cancelled this task and returned before the cancellation reached
+                # it: the attempt ends cancelled, as its own task would have, and the worker
+                # ends (it would end cancelled at its next step anyway).
+                del running[task]
+                run.complete(index, asyncio.CancelledError() if outcome is None else outcome)
+                return None
+            kind, value = complete_step(index, outcome)
+            if outcome is not None and waiter is not None:
+                _wake(waiter)  # a failure may have set a retry timer: the driver looks again
+            if kind != _RUN:
+                # Anything but a record to start now (a wait, a retry's backoff, the end) is
+                # the driver's to handle: the worker ends, and its ending wakes the driver.
+                del running[task]
+                return None
+            index = value
+            running[task] = index
+            inline += 1
 
     def on_done(task: asyncio.Task[BaseException | None]) -> None:
         finished.append(task)
         if waiter is not None:
             _wake(waiter)
+
+    def start(index: int) -> None:
+        task = loop.create_task(worker(index))
+        task.add_done_callback(on_done)
+        running[task] = index
 
     def on_slot() -> None:
         # Scheduled by the limit (from any thread) with loop.call_soon_threadsafe.
@@ -122,9 +215,7 @@ async def _drive(
         while True:
             kind, value = run.step()
             if kind == _RUN:
-                task = loop.create_task(_attempt(handler, records[value], results, value))
-                task.add_done_callback(on_done)
-                running[task] = value
+                start(value)
                 continue
             if kind == _DONE:
                 break
@@ -132,12 +223,16 @@ async def _drive(
             if finished:
                 while finished:
                     task = finished.popleft()
-                    index = running.pop(task, None)
-                    if index is not None:  # else already reported by _cancel_running
-                        run.complete(index, _outcome(task))
+                    error = None if task.cancelled() else task.exception()
+                    if error is not None:  # a worker that failed itself (a bug): stop the call
+                        raise error
                 continue
             if running and run.cancel_due():
-                await _cancel_running(run, running)
+                stopping = True
+                try:
+                    await _cancel_running(run, running)
+                finally:
+                    stopping = False
                 continue
             if woken:  # a slot was handed over while this loop was busy: ask again
                 woken = False
@@ -146,7 +241,7 @@ async def _drive(
                 # A retry waits for its backoff with nothing in flight.
                 await asyncio.sleep(timeout if timeout is not None else 0)
                 continue
-            # Sleep until a task finishes, the limit hands over a slot, or the core's next
+            # Sleep until a worker ends, the limit hands over a slot, or the core's next
             # timer (deadline, retry) is due.
             waiter = loop.create_future()
             timer = None if timeout is None else loop.call_later(timeout, _wake, waiter)
@@ -160,6 +255,7 @@ async def _drive(
     except BaseException:
         # Our caller was cancelled (or the loop is going down): stop every handler before
         # leaving, so none runs after this call returned.
+        stopping = True
         for task in running:
             task.cancel()
         if running:
