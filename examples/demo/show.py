@@ -3,6 +3,7 @@
 
     <driver> 2>&1 >>LOG | show.py progress --face F --results R.jsonl
     show.py table --results R.jsonl --log LOG EVENT.json...
+    show.py coordinator FACE-coordinator.json...
 
 ``progress`` reads the driver's protocol from stdin (``@progress <event> <done> <total>``,
 ``@result {json}``; anything else is passed through to stderr), draws one progress line per
@@ -11,6 +12,10 @@ R.jsonl. ``table`` prints the results, checks each response file against the exp
 its event (``<event>.expected.json``; for a run with another ordering than ``auto``,
 ``<event>.<ordering>.expected.json``, or for ``key`` the ``auto`` file when there is none: ``key``
 changes only Kafka lanes; exit 1 when one differs) and shows the summary log lines lanepool wrote.
+``coordinator`` prints the coordinator examples' runs (``examples/<face>/coordinator --json``: 200
+jobs against a downstream that throttles, hangs and fails transiently, naively and with a start
+rate, an attempt timeout and retries) side by side, and exits 1 unless every face's coordinated run
+ended every job right.
 """
 
 from __future__ import annotations
@@ -162,6 +167,57 @@ def table(results: Path, log: Path, events: list[Path]) -> int:
     return status
 
 
+def coordinated_problems(run: dict, jobs: int) -> list[str]:
+    """What is wrong with a coordinated run: every job must end right, nothing throttled, each
+    hung call cancelled by the attempt timeout and retried, each transient failure retried."""
+    problems = []
+    if not run["ok"] or run["succeeded"] != jobs:
+        problems.append(f"{run['succeeded']} of {jobs} jobs succeeded")
+    if not run["results_right"]:
+        problems.append("a result is not the job's own")
+    if run["throttled"]:
+        problems.append(f"{run['throttled']} calls throttled")
+    if run["retries"] != run["transient"] + run["hung"]:
+        problems.append(f"{run['retries']} retries for {run['transient']} transient and {run['hung']} hung calls")
+    return problems
+
+
+def coordinator(files: list[Path]) -> int:
+    header = ["face", "run", "jobs", "succeeded", "error", "timeout", "deadline", "skipped", "retries",
+              "throttled", "transient", "hung", "wall time", "every job right"]
+    body = []
+    status = 0
+    for f in files:
+        obj = json.loads(f.read_text())
+        for run in obj["runs"]:
+            coordinated = run["name"] != "naive fan-out"
+            problems = coordinated_problems(run, obj["jobs"]) if coordinated else []
+            right = run["ok"] and run["results_right"]
+            if problems:
+                status = 1
+                print(f"{obj['face']} coordinator: {'; '.join(problems)}", file=sys.stderr)
+            body.append([obj["face"], run["name"], str(obj["jobs"]), *(str(run[k]) for k in (
+                "succeeded", "error", "timeout", "deadline", "skipped", "retries", "throttled", "transient",
+                "hung")), f"{run['wall_s']:.2f} s", "yes" if right and not problems else "no"])
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+
+    def fmt(row: list[str]) -> str:
+        cells = [c.ljust(w) if i in (0, 1, 13) else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        return "  ".join(cells).rstrip()
+
+    print(fmt(header))
+    print("  ".join("-" * w for w in widths))
+    for row in body:
+        print(fmt(row))
+    print()
+    print("The downstream accepts 100 call starts per second (beyond: throttled), never answers the first")
+    print("call of 3 jobs (hung) and fails the first call of some others (transient). naive fan-out: every")
+    print("job at once, no retries, no timeout, 1.5 s left: throttled errors, and the hung calls hold the")
+    print("call until its deadline. coordinated: concurrency 32, max_per_second 45, attempt timeout 300 ms,")
+    print("retries 3: nothing throttled, each hung attempt cancelled and retried, every job right.")
+    return status
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -172,7 +228,11 @@ def main() -> int:
     t.add_argument("--results", required=True, type=Path)
     t.add_argument("--log", required=True, type=Path)
     t.add_argument("events", nargs="*", type=Path)
+    c = sub.add_parser("coordinator")
+    c.add_argument("files", nargs="+", type=Path)
     args = parser.parse_args()
+    if args.command == "coordinator":
+        return coordinator(args.files)
     if args.command == "progress":
         return progress(args.face, args.results)
     return table(args.results, args.log, args.events)

@@ -5,7 +5,11 @@
 #     examples/events/<event>.expected.json; for the Kafka event also the run with ordering key,
 #     <face>-kafka.key.json, equal to examples/events/kafka.key.expected.json;
 #   * lanepool's opt-in summary log holds one JSON line per batch whose figures match the response;
-#   * the table was printed.
+#   * the table was printed;
+#   * every face's coordinator example wrote <face>-coordinator.json: its coordinated run ended all
+#     200 jobs right (each result the job's own, nothing throttled, each hung and transient call
+#     retried) and its naive fan-out did not (throttled errors, the hung calls held to the
+#     deadline); the coordinator table was printed.
 # Run from anywhere: bash tests/demo/test_demo.sh
 # LANEPOOL_DEMO_FACES="node rust" (a subset; default all three) checks only those faces.
 set -euo pipefail
@@ -78,6 +82,26 @@ text = (out / "demo.txt").read_text()
 if "speed-up" not in text or text.count(" yes ") != len(faces) * len(runs):
     problems.append("the table is missing or not every row says '= expected: yes'")
 
+for face in faces:
+    path = out / f"{face}-coordinator.json"
+    if not path.exists():
+        problems.append(f"{path}: missing")
+        continue
+    obj = json.loads(path.read_text())
+    runs_by_name = {r["name"]: r for r in obj.get("runs", [])}
+    naive, coord = runs_by_name.get("naive fan-out"), runs_by_name.get("coordinated")
+    if obj.get("face") != face or obj.get("jobs") != 200 or naive is None or coord is None:
+        problems.append(f"{path}: not a coordinator object for {face} with 200 jobs and both runs")
+        continue
+    if not (coord["ok"] and coord["results_right"] and coord["succeeded"] == 200
+            and coord["throttled"] == 0 and coord["hung"] == 3
+            and coord["retries"] == coord["transient"] + 3 and coord["error"] == 0):
+        problems.append(f"{path}: the coordinated run did not end every job right: {coord}")
+    if naive["ok"] or naive["throttled"] < 100 or naive["error"] < naive["throttled"] or naive["wall_s"] < 1.4:
+        problems.append(f"{path}: the naive fan-out should be throttled and held to its deadline: {naive}")
+if "every job right" not in text or text.count("coordinated ") < len(faces):
+    problems.append("the coordinator table is missing or lacks a face's coordinated row")
+
 if problems:
     print((out / "demo.txt").read_text())
     for p in problems:
@@ -85,5 +109,5 @@ if problems:
     sys.exit(1)
 print(f"demo test: {len(faces)} faces ({', '.join(faces)}) x {len(runs)} runs (Kafka with ordering auto "
       f"and key) match the expected responses; "
-      f"{len(summaries)} summary log lines")
+      f"{len(summaries)} summary log lines; each face's coordinator ended its 200 jobs right")
 PY

@@ -36,6 +36,8 @@
 //! `AWS_LAMBDA_MAX_CONCURRENCY` invocations at once in one process); `src/bin/demo.rs` runs the
 //! bundled events locally.
 
+pub mod coordinator;
+
 use std::borrow::Cow;
 use std::thread;
 use std::time::Duration;

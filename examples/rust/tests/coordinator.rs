@@ -1,14 +1,10 @@
-//! Runs the logic of `examples/coordinator.rs` and checks its counts against the
-//! downstream's own: the coordinated fan-out ends every job right, the naive one does not.
+//! Runs the coordinator example's logic (`src/coordinator.rs`, what `src/bin/coordinator.rs`
+//! prints) and checks its counts against the downstream's own: the coordinated fan-out ends
+//! every job right, the naive one does not.
 
-// The example's own file, so the test runs exactly its logic (its `main` is unused here).
-#[path = "../examples/coordinator.rs"]
-#[allow(dead_code)]
-mod coordinator;
-
-use coordinator::{hung_jobs, run, CallError, Downstream, DOWNSTREAM_PER_SECOND};
 use lanepool::batch::RecordError;
 use lanepool::lanes::{Outcome, Reason};
+use lanepool_example::coordinator::{hung_jobs, run, CallError, Downstream, DOWNSTREAM_PER_SECOND};
 
 #[test]
 fn the_coordinator_ends_every_job_right_and_the_naive_fan_out_does_not() {

@@ -7,11 +7,14 @@
 //! are throttled, and the hung calls hold the coordinator until its deadline. With a start
 //! rate below the downstream's limit, an attempt timeout and retries, every job ends right.
 //!
+//! The same fan-out as `examples/python/coordinator.py` and `examples/node/coordinator.js`;
+//! `src/bin/coordinator.rs` prints it as a table (`--json`: one JSON object, as theirs do):
+//!
 //! ```text
-//! cargo run -p lanepool --example coordinator
+//! cargo run --release -p lanepool-example --bin coordinator
 //! ```
 //!
-//! `core/tests/coordinator_example.rs` runs [`run`] and checks its counts.
+//! `tests/coordinator.rs` runs [`run`] and checks its counts against the downstream's own.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -118,10 +121,16 @@ pub fn fan_out(jobs: usize, options: &BatchOptions) -> Run {
     let downstream = Downstream::new(hung_jobs());
     let items: Vec<usize> = (0..jobs).collect();
     let start = Instant::now();
-    let report = futures::executor::block_on(run_jobs_async(&items, options, |job, ctx| {
-        downstream.call(*job, ctx.attempt)
-    }))
-    .expect("valid options");
+    // Any executor drives the fan-out: the timeouts, the start rate and the backoff run on
+    // lanepool's own timer. Here a current-thread tokio runtime, as a Lambda program has one.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a tokio runtime");
+    let report = runtime
+        .block_on(run_jobs_async(&items, options, |job, ctx| {
+            downstream.call(*job, ctx.attempt)
+        }))
+        .expect("valid options");
     Run {
         report,
         throttled: downstream.throttled.load(Ordering::SeqCst),
@@ -153,44 +162,4 @@ pub fn run(jobs: usize) -> (Run, Run) {
         .remaining_time(Duration::from_secs(30))
         .deadline_margin(Duration::ZERO);
     (fan_out(jobs, &naive), fan_out(jobs, &coordinated))
-}
-
-fn row(name: &str, run: &Run) {
-    let s = run.report.summary();
-    println!(
-        "{name:<22} {:>9} {:>6} {:>8} {:>9} {:>10} {:>10} {:>5} {:>8.2} s",
-        s.succeeded,
-        s.error,
-        s.timeout,
-        s.deadline,
-        run.throttled,
-        run.unavailable,
-        run.hung,
-        run.took.as_secs_f64()
-    );
-}
-
-fn main() {
-    let (naive, coordinated) = run(200);
-    println!(
-        "{:<22} {:>9} {:>6} {:>8} {:>9} {:>10} {:>10} {:>5} {:>10}",
-        "200 jobs",
-        "succeeded",
-        "error",
-        "timeout",
-        "deadline",
-        "throttled",
-        "transient",
-        "hung",
-        "wall time"
-    );
-    row("naive fan-out", &naive);
-    row("max_per_second+timeout", &coordinated);
-    let s = coordinated.report.summary();
-    println!(
-        "coordinator: {} retries, {:.2} s waiting for the start rate, every job ok: {}",
-        s.retries,
-        s.rate_wait.as_secs_f64(),
-        coordinated.report.ok()
-    );
 }
