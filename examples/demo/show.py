@@ -82,6 +82,21 @@ def progress(face: str, results: Path) -> int:
     return 0
 
 
+def print_table(header: list[str], body: list[list[str]], right_aligned: set[int]) -> None:
+    """Prints rows under a header and a rule, columns padded to their widest cell (the columns in
+    ``right_aligned`` padded on the left)."""
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+
+    def fmt(row: list[str]) -> str:
+        cells = [c.rjust(w) if i in right_aligned else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        return "  ".join(cells).rstrip()
+
+    print(fmt(header))
+    print("  ".join("-" * w for w in widths))
+    for row in body:
+        print(fmt(row))
+
+
 def expected_file(event: Path, ordering: str) -> Path | None:
     """The expected response of ``event`` run with ``ordering``, if there is one: its own file,
     else (``auto``, and ``key``, which changes only Kafka lanes) ``<event>.expected.json``."""
@@ -122,17 +137,7 @@ def table(results: Path, log: Path, events: list[Path]) -> int:
             f"{r['duration_ms'] / 1000:.2f} s", f"{r['sequential_ms'] / 1000:.2f} s",
             f"{speedup:.1f}x", verdict, shown_file,
         ])
-    numeric = {3, 4, 6, 7, 8, 9}
-    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
-
-    def fmt(row: list[str]) -> str:
-        cells = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
-        return "  ".join(cells).rstrip()
-
-    print(fmt(header))
-    print("  ".join("-" * w for w in widths))
-    for row in body:
-        print(fmt(row))
+    print_table(header, body, right_aligned={3, 4, 6, 7, 8, 9})
     print()
     print("sequential = the sum of the simulated I/O (10-30 ms) of every record the handler ran: what")
     print("processing the same records one at a time takes at least; speed-up = sequential / duration.")
@@ -199,16 +204,7 @@ def coordinator(files: list[Path]) -> int:
             body.append([obj["face"], run["name"], str(obj["jobs"]), *(str(run[k]) for k in (
                 "succeeded", "error", "timeout", "deadline", "skipped", "retries", "throttled", "transient",
                 "hung")), f"{run['wall_s']:.2f} s", "yes" if right and not problems else "no"])
-    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
-
-    def fmt(row: list[str]) -> str:
-        cells = [c.ljust(w) if i in (0, 1, 13) else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
-        return "  ".join(cells).rstrip()
-
-    print(fmt(header))
-    print("  ".join("-" * w for w in widths))
-    for row in body:
-        print(fmt(row))
+    print_table(header, body, right_aligned=set(range(2, 13)))
     print()
     print("The downstream accepts 100 call starts per second (beyond: throttled), never answers the first")
     print("call of 3 jobs (hung) and fails the first call of some others (transient). naive fan-out: every")
