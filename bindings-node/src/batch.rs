@@ -67,6 +67,10 @@ pub struct SummaryInfo {
     pub slot_wait_ms: f64,
     /// The longest any one record waited for such a slot.
     pub slot_wait_max_ms: f64,
+    /// Records whose last attempt ran past `attemptTimeoutMs`.
+    pub timeout: u32,
+    /// Time the start rate (`maxPerSecond`) held starts back.
+    pub rate_wait_ms: f64,
 }
 
 /// The finished batch: the report's parts, and whether the all-failed rule fired.
@@ -133,6 +137,8 @@ fn finish_info(
             retries: s.retries as f64,
             slot_wait_ms: ms_of(s.slot_wait),
             slot_wait_max_ms: ms_of(s.slot_wait_max),
+            timeout: s.timeout as u32,
+            rate_wait_ms: ms_of(s.rate_wait),
         }),
         log_line: s.as_ref().filter(|_| log).map(|s| s.to_log_line()),
     }
@@ -173,6 +179,10 @@ pub const ENDED_ERR: u32 = 1;
 /// The attempt gave up at the deadline.
 #[napi]
 pub const ENDED_DEADLINE: u32 = 2;
+/// The attempt was stopped because it ran past the attempt timeout ([`Batch::timed_out`]
+/// named it, its signal fired, and it has settled since).
+#[napi]
+pub const ENDED_TIMEOUT: u32 = 3;
 
 impl Batch {
     pub(crate) fn new(run: BatchRun<()>) -> Self {
@@ -195,7 +205,7 @@ fn protocol(e: impl std::fmt::Display) -> napi::Error {
 impl Batch {
     /// Many steps in one call. `io` is a `Float64Array` of `2 * cap + 2`: its first `ended`
     /// entries are attempts that ended, in the order they ended (`index * ENDED_STRIDE + kind`, kind
-    /// `ENDED_OK`, `ENDED_ERR` or `ENDED_DEADLINE`); the core is told each in turn, then
+    /// `ENDED_OK`, `ENDED_ERR`, `ENDED_DEADLINE` or `ENDED_TIMEOUT`); the core is told each in turn, then
     /// asked what next until it says wait or done or `cap` records are to start. Those records
     /// go to `io[cap..cap + n]` (n returned, to be started in that order), the final step code
     /// to `io[2 * cap]` (`STEP_DONE`, `STEP_WAIT`, `STEP_WAIT_FOR - ms`, or `STEP_MORE`: call again).
@@ -232,6 +242,7 @@ impl Batch {
                 ENDED_OK => run.complete(index, Ok(())),
                 ENDED_ERR => run.complete(index, Err(())),
                 ENDED_DEADLINE => run.cancel(index, Some(())),
+                ENDED_TIMEOUT => run.time_out(index, Some(())),
                 _ => return Err(protocol(format!("bad completion code {code}"))),
             }
             .map_err(protocol)?;
@@ -285,6 +296,19 @@ impl Batch {
     pub fn close(&mut self) {
         self.run = None;
         self.limited = None;
+    }
+
+    /// The records whose running attempt has run past the attempt timeout, earliest first
+    /// ([`BatchRun::timed_out`]): the driver fires their signals, and tells each with
+    /// `ENDED_TIMEOUT` once its handler settled. Until then they are named again.
+    #[napi]
+    pub fn timed_out(&mut self) -> Result<Vec<u32>> {
+        Ok(self
+            .run()?
+            .timed_out()
+            .into_iter()
+            .map(|i| i as u32)
+            .collect())
     }
 
     /// Whether the deadline (margin taken off) has passed.

@@ -3,7 +3,7 @@
 //! Only the runtime-free state of a batch lives here, reached by small synchronous calls from
 //! the JavaScript driver (`lib/driver.js`): decoding the event with the core's rules
 //! ([`plan`], over [`view`] or [`projected`]), one running batch ([`batch`]), custom lane keys
-//! ([`custom_keys`]), a pool's shared in-flight limit ([`limit`]), and the core's defaults
+//! ([`custom_keys`]), jobs and the per-attempt options ([`jobs`]), a pool's shared in-flight limit ([`limit`]), and the core's defaults
 //! ([`defaults`]). No JavaScript value is held across
 //! calls: handlers, records, errors and promises stay in JavaScript.
 
@@ -15,6 +15,7 @@ use napi_derive::napi;
 
 pub mod batch;
 pub mod custom_keys;
+pub mod jobs;
 pub mod limit;
 pub mod plan;
 pub mod projected;
