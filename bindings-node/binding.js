@@ -37,6 +37,10 @@
  * @property {number} ENDED_OK
  * @property {number} ENDED_ERR
  * @property {number} ENDED_DEADLINE
+ * @property {number} ENDED_TIMEOUT
+ * @property {(n: number) => NativePlan} jobsPlan the plan of n jobs (src/jobs.rs)
+ * @property {(perSecond: number) => string | null} rateError
+ * @property {(plan: NativePlan, concurrency: number, retries: number, backoffMs: number, remainingMs: number, marginMs: number, attemptTimeoutMs: number, maxPerSecond: number, allFailedRule: boolean) => NativeBatch} startBatch
  * @property {number} K_UNDEFINED
  * @property {number} K_NULL
  * @property {number} K_BOOLEAN
@@ -69,6 +73,7 @@
  * @property {(io: Float64Array, ended: number, limit: number) => number} drive
  * @property {() => boolean} deadlinePassed
  * @property {() => number} timeToDeadline
+ * @property {() => number[]} timedOut records whose attempt ran past the attempt timeout
  * @property {(full: boolean, log: boolean) => FinishInfo} finish
  * @property {(limit: NativeLimit) => number} join joins the pool's limit; the call's id
  * @property {() => void} close ends the batch without a report, giving back its slots

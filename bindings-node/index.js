@@ -190,6 +190,46 @@ class Pool {
   }
 
   /**
+   * Runs `fn(item, { signal, index, attempt })` once per item (a job) with the batch
+   * scheduler: at most `concurrency` in flight, `retries` with backoff, the deadline,
+   * `attemptTimeoutMs` and `maxPerSecond`; with `key`, jobs of one key run one at a time in
+   * order and a job that fails for good skips the rest of its key. Resolves to `{ results,
+   * failures, summary, ok }`: `results[i]` is job i's value (`undefined` where it did not
+   * succeed), `failures` every job that did not (`reason` 'error', 'skipped', 'deadline' or
+   * 'timeout'). No job succeeding is still a report (`ok: false`), never a rejection; it
+   * rejects only for bad options or an invalid key (EventError), before any job runs.
+   *
+   * @example
+   * const assert = require('node:assert');
+   * const { Pool } = require('lanepool');
+   * const items = [
+   *   { tenant: 'acme', n: 1 },
+   *   { tenant: 'acme', n: 2 },
+   *   { tenant: 'globex', n: 3 },
+   *   { tenant: 'acme', n: 4 },
+   * ];
+   * const { results, failures, ok } = await new Pool().runJobs(items, async (item, { attempt }) => {
+   *   assert.ok(attempt >= 1);
+   *   if (item.n === 2) throw new Error('bad');
+   *   return item.n * 10;
+   * }, { key: (item) => item.tenant, concurrency: 4 });
+   * assert.deepEqual(results, [10, undefined, 30, undefined]);
+   * assert.deepEqual(failures.map((f) => [f.index, f.reason]), [[1, 'error'], [3, 'skipped']]);
+   * assert.equal(ok, false);
+   *
+   * @template T, U
+   * @param {Iterable<T>} items
+   * @param {(item: T, context: { readonly signal: AbortSignal, readonly index: number, readonly attempt: number }) => U | PromiseLike<U>} fn
+   * @param {Record<string, any>} [options] `concurrency` (default the pool's), `key`,
+   *   `context`, `deadlineMarginMs`, `cancelAtDeadline`, `retries`, `retryBackoffMs`,
+   *   `attemptTimeoutMs`, `maxPerSecond`
+   * @returns {Promise<{ results: (Awaited<U> | undefined)[], failures: { index: number, item: T, reason: 'error' | 'skipped' | 'deadline' | 'timeout', error: unknown, attempts: number }[], summary: Record<string, any>, ok: boolean }>}
+   */
+  runJobs(items, fn, options) {
+    return runBatch(this.#concurrency, this.#limiter, items, fn, options, true, true);
+  }
+
+  /**
    * Runs `body(s)`; `s.spawn(fn)` starts `fn(s)` with at most `concurrency` spawned tasks in
    * flight. Settles after the body and every spawned task (nested spawns too) settled: with the
    * body's value, or an AggregateError of every error.

@@ -14,6 +14,14 @@
 // `drive()` says (io[2 * cap + 1]) when hand-overs wait to be taken: the limiter takes them and
 // runs those calls' drivers in a microtask, so a waiting call wakes when a slot is handed to it
 // (no polling; its only timer is its deadline's).
+//
+// Jobs (`pool.runJobs`) and the per-attempt options take a second path, only when used: the
+// plan is the core's jobs plan (lanes from `key` by the core's key rule), the batch starts
+// with `startBatch` (src/jobs.rs), and each attempt gets its own context and lazily made
+// AbortController. With `attemptTimeoutMs` the driver asks the core after each drive which
+// attempts ran past their time (`timedOut()`), fires their signals (a TimeoutError), and tells
+// the core `ENDED_TIMEOUT` once each handler settled; the core's wait already includes the
+// next attempt's due time. `maxPerSecond` needs nothing here: the core's wait includes it.
 
 const { setMaxListeners } = require('node:events');
 const { isProxy } = require('node:util').types;
@@ -21,11 +29,15 @@ const { isProxy } = require('node:util').types;
 const native = require('../binding.js');
 const { BatchFailedError } = require('./errors.js');
 const { decodeEvent } = require('./decode.js');
-const { readOptions } = require('./options.js');
+const { readOptions, readJobOptions } = require('./options.js');
+const { applyGroupKey } = require('./group-key.js');
 
-const { STEP_DONE, STEP_WAIT_FOR, STEP_MORE, ENDED_STRIDE, ENDED_OK, ENDED_ERR, ENDED_DEADLINE } = native;
+const { STEP_DONE, STEP_WAIT_FOR, STEP_MORE, ENDED_STRIDE, ENDED_OK, ENDED_ERR, ENDED_DEADLINE, ENDED_TIMEOUT } = native;
 
 const promiseThen = Promise.prototype.then;
+
+/** How often the driver looks again while stopped attempts have not settled (see `flush`). */
+const STOPPING_POLL_MS = 10;
 
 /**
  * @param {unknown} value
@@ -58,26 +70,60 @@ class Limiter {
 }
 
 /**
+ * The jobs' items as a list, and their plan: the core's jobs plan, with lanes from `key` by the
+ * core's key rule (an EventError at the first item whose key is no key).
+ * @param {unknown} items
+ * @param {((item: any) => unknown) | null} key
+ * @returns {{ plan: import('../binding.js').NativePlan, records: unknown[] }}
+ */
+function jobsPlanOf(items, key) {
+  if (items === null || items === undefined || typeof (/** @type {any} */ (items)[Symbol.iterator]) !== 'function') {
+    throw new TypeError('lanepool: runJobs needs an iterable of items');
+  }
+  const records = Array.isArray(items) ? items : Array.from(/** @type {Iterable<unknown>} */ (items));
+  const plan = native.jobsPlan(records.length);
+  if (key !== null) applyGroupKey(plan, records, key);
+  return { plan, records };
+}
+
+/**
+ * One attempt's state on the per-attempt path: its lazily made AbortController, the reason its
+ * signal fires with (the deadline's or its timeout's), whether it timed out.
+ * @typedef {{ controller: AbortController | null, reason: Error | null, timedOut: boolean }} Attempt
+ */
+
+/**
  * Drives one batch: the core says which records run next; handlers run on the event loop.
  * `full`: build the whole report (runBatch) rather than only the response (process).
- * `limiter`: the pool's shared limit, or null.
+ * `limiter`: the pool's shared limit, or null. `jobs`: `event` is runJobs' items, `handler`
+ * its function, and the call resolves to its `{ results, failures, summary, ok }`.
  * @param {number} concurrency
  * @param {Limiter | null} limiter
  * @param {unknown} event
- * @param {(record: any, context: { readonly signal: AbortSignal }) => unknown} handler
+ * @param {(record: any, context: any) => unknown} handler
  * @param {unknown} options
  * @param {boolean} full
+ * @param {boolean} [jobs]
  * @returns {Promise<any>}
  */
-function runBatch(concurrency, limiter, event, handler, options, full) {
+function runBatch(concurrency, limiter, event, handler, options, full, jobs = false) {
   return new Promise((resolve, reject) => {
-    if (typeof handler !== 'function') throw new TypeError('lanepool: handler must be a function');
-    const o = readOptions(options);
+    if (typeof handler !== 'function') {
+      throw new TypeError(jobs ? 'lanepool: runJobs needs a function' : 'lanepool: handler must be a function');
+    }
+    const jo = jobs ? readJobOptions(options, concurrency) : null;
+    const o = jo ?? readOptions(options);
+    if (jo !== null) concurrency = jo.concurrency;
     const started = performance.now();
-    const { plan: p, records } = decodeEvent(event, o);
+    const { plan: p, records } = jo !== null ? jobsPlanOf(event, jo.key) : decodeEvent(event, o);
     const length = p.length;
     if (o.remainingMs >= 0) o.remainingMs = Math.max(0, o.remainingMs - (performance.now() - started));
-    const batch = p.start(concurrency, o.retries, o.backoffMs, o.remainingMs, o.marginMs);
+    // Jobs, an attempt timeout or a start rate: each attempt its own context (see the top).
+    const perAttempt = jobs || o.timeoutMs > 0;
+    const batch =
+      jobs || o.timeoutMs > 0 || o.perSecond > 0
+        ? native.startBatch(p, concurrency, o.retries, o.backoffMs, o.remainingMs, o.marginMs, o.timeoutMs, o.perSecond, !jobs)
+        : p.start(concurrency, o.retries, o.backoffMs, o.remainingMs, o.marginMs);
 
     // Never more in flight (nor ended and untold) than min(concurrency, records).
     const cap = Math.max(1, Math.min(concurrency, length));
@@ -113,6 +159,14 @@ function runBatch(concurrency, limiter, event, handler, options, full) {
     let deadlineTimer = null;
     let finished = false;
 
+    // The per-attempt path's state (see `launchAttempt`).
+    /** @type {Map<number, Attempt> | null} */
+    const live = perAttempt ? new Map() : null; // index -> its running attempt
+    const attempts = perAttempt ? new Uint32Array(length) : null; // handler calls per record
+    /** @type {unknown[] | null} */
+    const values = jobs ? new Array(length) : null; // what each job's successful attempt returned
+    let stopping = 0; // attempts whose timeout fired that have not settled
+
     /** This call's id in the pool's limit. */
     let callId = -1;
     if (limiter !== null) {
@@ -140,6 +194,92 @@ function runBatch(concurrency, limiter, event, handler, options, full) {
         abortReason = new Error('lanepool: the batch deadline passed');
         abortReason.name = 'TimeoutError';
         if (controller !== null) controller.abort(abortReason);
+        if (live !== null) {
+          for (const a of live.values()) {
+            if (a.reason === null) {
+              a.reason = abortReason;
+              if (a.controller !== null) a.controller.abort(abortReason);
+            }
+          }
+        }
+      }
+    }
+
+    /** Fires the signals of the attempts the core says ran past their timeout. */
+    function stopTimedOut() {
+      for (const index of batch.timedOut()) {
+        const a = /** @type {Map<number, Attempt>} */ (live).get(index);
+        if (a === undefined || a.reason !== null) continue;
+        a.timedOut = true;
+        stopping++;
+        a.reason = new Error(`lanepool: the attempt ran past attemptTimeoutMs (${o.timeoutMs} ms)`);
+        a.reason.name = 'TimeoutError';
+        if (a.controller !== null) a.controller.abort(a.reason);
+      }
+    }
+
+    /**
+     * Starts an attempt of record (or job) `index` on the per-attempt path: its own context
+     * (`signal`; a job's also `index` and `attempt`), its own signal, made when first read.
+     * @param {number} index
+     */
+    function launchAttempt(index) {
+      const attempt = ++(/** @type {Uint32Array} */ (attempts))[index];
+      /** @type {Attempt} */
+      const a = { controller: null, reason: abortReason, timedOut: false };
+      const map = /** @type {Map<number, Attempt>} */ (live);
+      map.set(index, a);
+      const signal = {
+        get signal() {
+          if (a.controller === null) {
+            a.controller = new AbortController();
+            setMaxListeners(0, a.controller.signal);
+            if (a.reason !== null) a.controller.abort(a.reason);
+          }
+          return a.controller.signal;
+        },
+      };
+      const context = Object.freeze(jobs ? Object.defineProperties(signal, { index: { value: index, enumerable: true }, attempt: { value: attempt, enumerable: true } }) : signal);
+      /**
+       * How the attempt ended, by how it settled (`ok`) and whether it was told to stop.
+       * @param {boolean} ok
+       * @param {unknown} value its value or error
+       * @returns {number}
+       */
+      const settled = (ok, value) => {
+        map.delete(index);
+        if (a.timedOut) {
+          stopping--;
+          (errors ??= new Map()).set(index, ok ? a.reason : value);
+          return index * ENDED_STRIDE + ENDED_TIMEOUT;
+        }
+        if (!ok) return index * ENDED_STRIDE + failedKind(index, value);
+        const kind = resolvedKind();
+        if (kind === ENDED_OK && values !== null) values[index] = value;
+        return index * ENDED_STRIDE + kind;
+      };
+      try {
+        const result = handler(records[index], context);
+        if (!isThenable(result)) {
+          io[ended++] = settled(true, result);
+          limit = 1;
+          return;
+        }
+        const promise =
+          !isProxy(result) && Object.getPrototypeOf(result) === Promise.prototype ? result : Promise.resolve(result);
+        promiseThen.call(
+          promise,
+          (value) => {
+            if (!finished) endLater(settled(true, value));
+          },
+          (error) => {
+            if (!finished) endLater(settled(false, error));
+          },
+        );
+        limit = cap;
+      } catch (error) {
+        io[ended++] = settled(false, error);
+        limit = 1;
       }
     }
 
@@ -184,6 +324,10 @@ function runBatch(concurrency, limiter, event, handler, options, full) {
      * @param {number} index
      */
     function launch(index) {
+      if (perAttempt) {
+        launchAttempt(index);
+        return;
+      }
       try {
         const result = handler(records[index], ctx);
         if (!isThenable(result)) {
@@ -223,12 +367,16 @@ function runBatch(concurrency, limiter, event, handler, options, full) {
           const code = io[2 * cap];
           if (io[2 * cap + 1] > 0) /** @type {Limiter} */ (limiter).wake();
           for (let j = 0; j < n; j++) launch(io[cap + j]);
+          if (o.timeoutMs > 0) stopTimedOut();
           if (ended > 0 || code === STEP_MORE) continue;
           if (code === STEP_DONE) {
             driving = false;
             done();
           } else if (code <= STEP_WAIT_FOR) {
-            const ms = STEP_WAIT_FOR - code;
+            // A wait of 0 while stopped attempts have not settled is theirs (the core keeps
+            // their due time until told): their settling flushes, and a coarse timer serves
+            // what else may come due meanwhile, rather than one that spins.
+            const ms = stopping > 0 && code === STEP_WAIT_FOR ? STOPPING_POLL_MS : STEP_WAIT_FOR - code;
             const at = performance.now() + ms;
             if (wakeTimer === null || wakeAt > at) {
               if (wakeTimer !== null) clearTimeout(wakeTimer);
@@ -272,8 +420,12 @@ function runBatch(concurrency, limiter, event, handler, options, full) {
       finished = true;
       clearTimers();
       if (batch.deadlinePassed()) abort();
-      const info = batch.finish(full, o.log);
+      const info = batch.finish(full || jobs, o.log);
       leaveLimit();
+      if (jobs) {
+        resolve(jobReport(info));
+        return;
+      }
       if (info.logLine != null) process.stdout.write(info.logLine + '\n');
       const response = {
         batchItemFailures: info.batchItemFailures.map((itemIdentifier) => ({ itemIdentifier })),
@@ -301,6 +453,27 @@ function runBatch(concurrency, limiter, event, handler, options, full) {
         reject(new BatchFailedError(allFailed, report, first === undefined ? undefined : { cause: first.error }));
       }
       else resolve(report);
+    }
+
+    /**
+     * runJobs' report: results aligned with the items (undefined where the job did not
+     * succeed), the failures, the summary, and whether every job succeeded.
+     * @param {import('../binding.js').FinishInfo} info
+     */
+    function jobReport(info) {
+      const results = /** @type {unknown[]} */ (values);
+      const failures = (info.failures ?? []).map((f) => {
+        results[f.index] = undefined;
+        return {
+          index: f.index,
+          item: records[f.index],
+          reason: f.reason,
+          error: f.reason === 'skipped' || errors === null ? undefined : errors.get(f.index),
+          attempts: f.attempts,
+        };
+      });
+      const summary = /** @type {Record<string, any>} */ (info.summary);
+      return { results, failures, summary, ok: summary.succeeded === summary.records };
     }
 
     flush();

@@ -17,7 +17,21 @@ const BATCH_OPTIONS = Object.freeze([
   'logSummary',
   'cancelAtDeadline',
 ]);
-const BATCH_OPTION_SET = new Set(BATCH_OPTIONS);
+/** The per-attempt options `process`, `runBatch` and `runJobs` take besides (not Powertools'). */
+const ATTEMPT_OPTIONS = Object.freeze(['attemptTimeoutMs', 'maxPerSecond']);
+const BATCH_OPTION_SET = new Set([...BATCH_OPTIONS, ...ATTEMPT_OPTIONS]);
+/** The options `runJobs` reads. */
+const JOB_OPTIONS = Object.freeze([
+  'concurrency',
+  'key',
+  'context',
+  'retries',
+  'retryBackoffMs',
+  'deadlineMarginMs',
+  'cancelAtDeadline',
+  ...ATTEMPT_OPTIONS,
+]);
+const JOB_OPTION_SET = new Set(JOB_OPTIONS);
 
 /** The largest `retries` the core takes (a 32-bit count). */
 const MAX_RETRIES = 2 ** 32 - 1;
@@ -146,7 +160,35 @@ function checkSchedulingOptions(options, who) {
  * @property {boolean} throwOnFull
  * @property {boolean} log
  * @property {boolean} cancel
+ * @property {number} timeoutMs `attemptTimeoutMs`, 0 for none
+ * @property {number} perSecond `maxPerSecond`, 0 for none
  */
+
+/**
+ * Checks `attemptTimeoutMs` and `maxPerSecond` (a TypeError for a value that is no number, a
+ * RangeError for a number the core refuses) and sets them on `o`.
+ * @param {Record<string, any>} given
+ * @param {RunOptions} o
+ */
+function readAttemptOptions(given, o) {
+  const { attemptTimeoutMs, maxPerSecond } = given;
+  if (attemptTimeoutMs !== undefined) {
+    if (typeof attemptTimeoutMs !== 'number') {
+      throw new TypeError(`lanepool: attemptTimeoutMs must be a number of milliseconds, got ${describe(attemptTimeoutMs)}`);
+    }
+    checkMs('lanepool', 'attemptTimeoutMs', attemptTimeoutMs);
+    if (attemptTimeoutMs === 0) throw new RangeError('lanepool: attemptTimeoutMs must be more than zero, got 0');
+    o.timeoutMs = attemptTimeoutMs;
+  }
+  if (maxPerSecond !== undefined) {
+    if (typeof maxPerSecond !== 'number') {
+      throw new TypeError(`lanepool: maxPerSecond must be a number, got ${describe(maxPerSecond)}`);
+    }
+    const problem = native.rateError(maxPerSecond);
+    if (problem !== null) throw new RangeError(`lanepool: ${problem}`);
+    o.perSecond = maxPerSecond;
+  }
+}
 
 /**
  * Checks and reads the options of `pool.process` / `pool.runBatch`.
@@ -171,9 +213,12 @@ function readOptions(options) {
     throwOnFull: true,
     log: false,
     cancel: true,
+    timeoutMs: 0,
+    perSecond: 0,
   };
   o.remainingMs = remainingMs(given.context);
   checkSchedulingOptions(given, 'lanepool');
+  readAttemptOptions(given, o);
   if (given.ordering !== undefined) o.ordering = given.ordering;
   if (given.groupKey != null) o.groupKey = given.groupKey;
   if (given.retries !== undefined) o.retries = given.retries;
@@ -185,8 +230,38 @@ function readOptions(options) {
   return o;
 }
 
+/**
+ * Checks and reads the options of `pool.runJobs`: the batch options that apply to jobs, and
+ * `concurrency` (default `poolConcurrency`) and `key`.
+ * @param {unknown} options
+ * @param {number} poolConcurrency
+ * @returns {RunOptions & { concurrency: number, key: ((item: any) => unknown) | null }}
+ */
+function readJobOptions(options, poolConcurrency) {
+  if (options === undefined || options === null) options = {};
+  if (typeof options !== 'object') throw new TypeError('lanepool: runJobs options must be an object');
+  const given = /** @type {Record<string, any>} */ (options);
+  for (const key of Object.keys(given)) {
+    if (!JOB_OPTION_SET.has(key)) throw new TypeError(`lanepool: unknown runJobs option ${JSON.stringify(key)}`);
+  }
+  if (given.key != null && typeof given.key !== 'function') {
+    throw new TypeError(`lanepool: runJobs option key must be a function, got ${describe(given.key)}`);
+  }
+  const { key: _key, concurrency: _concurrency, ...rest } = given;
+  const o = readOptions(rest);
+  return {
+    ...o,
+    throwOnFull: false,
+    concurrency: given.concurrency === undefined ? poolConcurrency : checkConcurrency('lanepool', given.concurrency),
+    key: given.key ?? null,
+  };
+}
+
 module.exports = {
+  ATTEMPT_OPTIONS,
   BATCH_OPTIONS,
+  JOB_OPTIONS,
+  readJobOptions,
   checkConcurrency,
   checkCount,
   checkMs,
