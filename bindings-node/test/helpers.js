@@ -112,7 +112,13 @@ function vectorHandler(spec, records, mode) {
   const failAlways = new Set(spec.fail_always || []);
   const failAttempts = spec.fail_attempts || {};
   const sleeps = spec.sleep_ms || {};
-  const sleepOf = (id) => sleeps[id] ?? spec.default_sleep_ms ?? 0;
+  // `sleep_attempts_ms`: per attempt (the last repeating), before `sleep_ms`.
+  const perAttempt = spec.sleep_attempts_ms || {};
+  const sleepOf = (id, attempt) => {
+    const list = perAttempt[id];
+    if (Array.isArray(list) && list.length > 0) return list[Math.min(attempt, list.length) - 1];
+    return sleeps[id] ?? spec.default_sleep_ms ?? 0;
+  };
   const verdict = (id, attempt) => failAlways.has(id) || attempt <= (failAttempts[id] || 0);
   const begin = (record) => {
     const id = identifierOf(record);
@@ -126,14 +132,14 @@ function vectorHandler(spec, records, mode) {
     mode === 'sync'
       ? (record) => {
           const call = begin(record);
-          blockFor(sleepOf(call.id));
+          blockFor(sleepOf(call.id, call.attempt));
           call.end = performance.now();
           if (verdict(call.id, call.attempt)) throw new Error(`fail ${call.id} attempt ${call.attempt}`);
         }
       : async (record, { signal }) => {
           const call = begin(record);
           try {
-            const ms = sleepOf(call.id);
+            const ms = sleepOf(call.id, call.attempt);
             if (ms > 0) await abortableSleep(ms, undefined, { signal });
             else await null;
             if (verdict(call.id, call.attempt)) throw new Error(`fail ${call.id} attempt ${call.attempt}`);
