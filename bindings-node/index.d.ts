@@ -136,10 +136,22 @@ export interface BatchOptions<R = any> {
    *  awaited, ending as they end. Either way nothing starts after the deadline and the call
    *  settles only after every handler it started has settled. */
   cancelAtDeadline?: boolean;
+  /** The longest one attempt may run, in milliseconds (more than 0): an attempt whose handler
+   *  returned a promise and is still running then has its `signal` aborted (reason: an Error
+   *  named 'TimeoutError') and, once it settled, fails with reason `timeout`, retried while
+   *  `retries` remain; a record that timed out for good is reported like a failed one and
+   *  skips the rest of its lane. A handler that returns no promise is not subject to it.
+   *  Default none. */
+  attemptTimeoutMs?: number;
+  /** Attempts (retries included) start at most this many per second on average, in bursts of
+   *  at most `max(1, floor(maxPerSecond))`: a finite number above 0 (at most 1e9). Nothing is
+   *  postponed past the deadline. The time it held starts back: `summary.rateWaitMs`.
+   *  Default none. */
+  maxPerSecond?: number;
 }
 
-/** Why a record is reported. */
-export type FailureReason = 'error' | 'skipped' | 'deadline';
+/** Why a record (or job) is reported. */
+export type FailureReason = 'error' | 'skipped' | 'deadline' | 'timeout';
 
 export interface BatchFailure<Id = ItemIdentifier> {
   itemIdentifier: Id;
@@ -171,6 +183,62 @@ export interface BatchSummary {
   slotWaitMs: number;
   /** The longest any one record waited for such a slot, in milliseconds. */
   slotWaitMaxMs: number;
+  /** Records (or jobs) whose last attempt ran past `attemptTimeoutMs`. */
+  timeout: number;
+  /** Milliseconds the start rate (`maxPerSecond`) held starts back. 0 without it. */
+  rateWaitMs: number;
+}
+
+/** The second argument of a `runJobs` function. */
+export interface JobContext {
+  /** Aborts at the deadline (as a batch handler's does) or when this attempt runs past
+   *  `attemptTimeoutMs` (reason: an Error named 'TimeoutError'). */
+  readonly signal: AbortSignal;
+  /** The item's index in `items`. */
+  readonly index: number;
+  /** 1 for the first attempt, 2 for the first retry, ... */
+  readonly attempt: number;
+}
+
+/** The options of `runJobs`: the batch options that apply to jobs, `concurrency` and `key`. */
+export interface JobOptions<T = any>
+  extends Pick<
+    BatchOptions<T>,
+    'context' | 'retries' | 'retryBackoffMs' | 'deadlineMarginMs' | 'cancelAtDeadline' | 'attemptTimeoutMs' | 'maxPerSecond'
+  > {
+  /** Most jobs in flight at once (default: the pool's `concurrency`). */
+  concurrency?: number;
+  /** One lane per key: jobs of one key run one at a time, in item order, and a job that fails
+   *  for good skips the rest of its key; keys run in parallel. A string as is, an integer (a
+   *  bigint, or an integral number) as its decimal string, undefined or null: no lane;
+   *  anything else is an `EventError` naming the item's index (field `group_key`). Without
+   *  `key`, no lanes. */
+  key?: (item: T) => string | number | bigint | undefined | null;
+}
+
+/** A job that did not succeed. */
+export interface JobFailure<T = unknown> {
+  /** The item's index in `items`. */
+  index: number;
+  item: T;
+  reason: FailureReason;
+  /** What the last attempt threw (for `timeout`: its rejection, or the TimeoutError), or
+   *  undefined (skipped, not started). */
+  error: unknown;
+  /** Calls made for the job. */
+  attempts: number;
+}
+
+/** What `runJobs` resolves to. */
+export interface JobReport<T = unknown, U = unknown> {
+  /** One entry per item: the value of its successful attempt, or undefined where it did not
+   *  succeed. */
+  results: (U | undefined)[];
+  /** Every job that did not succeed, in item order. */
+  failures: JobFailure<T>[];
+  summary: BatchSummary;
+  /** Whether every job succeeded (an empty list too). */
+  ok: boolean;
 }
 
 export interface BatchReport<Response = BatchResponse> {
@@ -230,6 +298,14 @@ export declare class Pool {
     handler: RecordHandler<RecordOf<E>>,
     options?: BatchOptions<RecordOf<E>>,
   ): Promise<BatchReport<ResponseOf<E>>>;
+  /** Runs `fn` once per item (a job) on the batch scheduler: `concurrency`, `retries`, the
+   *  deadline, `attemptTimeoutMs`, `maxPerSecond`, lanes by `key`. Never rejects because jobs
+   *  failed (`ok: false`); only for bad options or an invalid key, before any job runs. */
+  runJobs<T, U>(
+    items: Iterable<T>,
+    fn: (item: T, context: JobContext) => U | PromiseLike<U>,
+    options?: JobOptions<T>,
+  ): Promise<JobReport<T, Awaited<U>>>;
   /** Settles after the body and every spawned task settled; AggregateError of every error. */
   scope<T>(body: (scope: Scope) => T | PromiseLike<T>): Promise<Awaited<T>>;
   /** Results in input order; AggregateError (input order) of every error after all settled. */

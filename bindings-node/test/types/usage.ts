@@ -23,6 +23,7 @@ import {
   type KafkaBatchResponse,
   type KafkaItemIdentifier,
   type Scope,
+  type JobReport,
 } from 'lanepool';
 
 const pool = new Pool({ concurrency: 16 });
@@ -56,7 +57,7 @@ export async function kinesis(event: KinesisStreamEvent, context: Context) {
     return key;
   }, { context, groupKey: (r) => r.kinesis.partitionKey, logSummary: true, cancelAtDeadline: false });
   const ids: string[] = report.succeeded;
-  const reason: 'error' | 'skipped' | 'deadline' = report.failures[0].reason;
+  const reason: 'error' | 'skipped' | 'deadline' | 'timeout' = report.failures[0].reason;
   const first: string | undefined = report.response.batchItemFailures[0]?.itemIdentifier;
   return { ids, reason, first, n };
 }
@@ -134,3 +135,24 @@ new Pool({ maxInFlight: '64' });
 shared.maxInFlight = 3;
 // @ts-expect-error a task's one argument is the scope, not a number
 pool.scope((s) => s.spawn((inner: number) => inner));
+
+// Jobs: runJobs with the per-attempt options; results typed by what fn returns.
+export async function fanOut(urls: string[], context: Context): Promise<number[]> {
+  const report: JobReport<string, number> = await pool.runJobs(
+    urls,
+    async (url, { signal, index, attempt }) => {
+      if (signal.aborted) throw new Error(`${index} ${attempt}`);
+      return url.length;
+    },
+    { concurrency: 8, key: (url) => new URL(url).host, retries: 2, retryBackoffMs: 20, attemptTimeoutMs: 300, maxPerSecond: 45, context },
+  );
+  const r: 'error' | 'skipped' | 'deadline' | 'timeout' | undefined = report.failures[0]?.reason;
+  const waited: number = report.summary.rateWaitMs + report.summary.timeout;
+  if (!report.ok || r !== undefined) return [waited];
+  return report.results.map((n) => n ?? 0);
+}
+export const timedBatch = (event: SQSEvent) => pool.process(event, async () => {}, { attemptTimeoutMs: 100, maxPerSecond: 10 });
+// @ts-expect-error runJobs takes no batch-only option such as groupKey
+pool.runJobs([1], (x) => x, { groupKey: () => 'k' });
+// @ts-expect-error a job's result is what fn returns
+export const wrong: Promise<JobReport<number, string>> = pool.runJobs([1], (x: number) => x * 2);
