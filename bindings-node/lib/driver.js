@@ -87,10 +87,79 @@ function jobsPlanOf(items, key) {
 }
 
 /**
- * One attempt's state on the per-attempt path: its lazily made AbortController, the reason its
- * signal fires with (the deadline's or its timeout's), whether it timed out.
- * @typedef {{ controller: AbortController | null, reason: Error | null, timedOut: boolean }} Attempt
+ * The context of one attempt on the per-attempt path: its own signal, whose AbortController is
+ * made when the handler first reads it, firing with the deadline's reason or its timeout's.
  */
+class AttemptContext {
+  /** @type {AbortController | null} */
+  #controller = null;
+  /** @type {Error | null} */
+  #reason;
+
+  /** @param {Error | null} reason the deadline's, if it already passed */
+  constructor(reason) {
+    this.#reason = reason;
+  }
+
+  /** @returns {AbortSignal} */
+  get signal() {
+    if (this.#controller === null) {
+      this.#controller = new AbortController();
+      setMaxListeners(0, this.#controller.signal);
+      if (this.#reason !== null) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  /**
+   * Fires the attempt's signal with `reason`, unless it fired already; whether it fired now.
+   * @param {AttemptContext} ctx
+   * @param {Error} reason
+   * @returns {boolean}
+   */
+  static fire(ctx, reason) {
+    if (ctx.#reason !== null) return false;
+    ctx.#reason = reason;
+    if (ctx.#controller !== null) ctx.#controller.abort(reason);
+    return true;
+  }
+
+  /**
+   * The reason the attempt's signal fired with, or null.
+   * @param {AttemptContext} ctx
+   * @returns {Error | null}
+   */
+  static reasonOf(ctx) {
+    return ctx.#reason;
+  }
+}
+
+/** A job's context: its signal, its index and its attempt (from 1). */
+class JobContext extends AttemptContext {
+  #index;
+  #attempt;
+
+  /**
+   * @param {Error | null} reason
+   * @param {number} index
+   * @param {number} attempt
+   */
+  constructor(reason, index, attempt) {
+    super(reason);
+    this.#index = index;
+    this.#attempt = attempt;
+  }
+
+  /** @returns {number} */
+  get index() {
+    return this.#index;
+  }
+
+  /** @returns {number} */
+  get attempt() {
+    return this.#attempt;
+  }
+}
 
 /**
  * Drives one batch: the core says which records run next; handlers run on the event loop.
@@ -160,9 +229,10 @@ function runBatch(concurrency, limiter, event, handler, options, full, jobs = fa
     let finished = false;
 
     // The per-attempt path's state (see `launchAttempt`).
-    /** @type {Map<number, Attempt> | null} */
-    const live = perAttempt ? new Map() : null; // index -> its running attempt
+    /** @type {(AttemptContext | undefined)[] | null} */
+    const live = perAttempt ? new Array(length) : null; // index -> its running attempt's context
     const attempts = perAttempt ? new Uint32Array(length) : null; // handler calls per record
+    const timedOut = o.timeoutMs > 0 ? new Uint8Array(length) : null; // 1: its attempt timed out
     /** @type {unknown[] | null} */
     const values = jobs ? new Array(length) : null; // what each job's successful attempt returned
     let stopping = 0; // attempts whose timeout fired that have not settled
@@ -195,12 +265,7 @@ function runBatch(concurrency, limiter, event, handler, options, full, jobs = fa
         abortReason.name = 'TimeoutError';
         if (controller !== null) controller.abort(abortReason);
         if (live !== null) {
-          for (const a of live.values()) {
-            if (a.reason === null) {
-              a.reason = abortReason;
-              if (a.controller !== null) a.controller.abort(abortReason);
-            }
-          }
+          for (const a of live) if (a !== undefined) AttemptContext.fire(a, abortReason);
         }
       }
     }
@@ -208,13 +273,13 @@ function runBatch(concurrency, limiter, event, handler, options, full, jobs = fa
     /** Fires the signals of the attempts the core says ran past their timeout. */
     function stopTimedOut() {
       for (const index of batch.timedOut()) {
-        const a = /** @type {Map<number, Attempt>} */ (live).get(index);
-        if (a === undefined || a.reason !== null) continue;
-        a.timedOut = true;
+        const a = /** @type {(AttemptContext | undefined)[]} */ (live)[index];
+        if (a === undefined || AttemptContext.reasonOf(a) !== null) continue;
+        const reason = new Error(`lanepool: the attempt ran past attemptTimeoutMs (${o.timeoutMs} ms)`);
+        reason.name = 'TimeoutError';
+        AttemptContext.fire(a, reason);
+        /** @type {Uint8Array} */ (timedOut)[index] = 1;
         stopping++;
-        a.reason = new Error(`lanepool: the attempt ran past attemptTimeoutMs (${o.timeoutMs} ms)`);
-        a.reason.name = 'TimeoutError';
-        if (a.controller !== null) a.controller.abort(a.reason);
       }
     }
 
@@ -225,21 +290,9 @@ function runBatch(concurrency, limiter, event, handler, options, full, jobs = fa
      */
     function launchAttempt(index) {
       const attempt = ++(/** @type {Uint32Array} */ (attempts))[index];
-      /** @type {Attempt} */
-      const a = { controller: null, reason: abortReason, timedOut: false };
-      const map = /** @type {Map<number, Attempt>} */ (live);
-      map.set(index, a);
-      const signal = {
-        get signal() {
-          if (a.controller === null) {
-            a.controller = new AbortController();
-            setMaxListeners(0, a.controller.signal);
-            if (a.reason !== null) a.controller.abort(a.reason);
-          }
-          return a.controller.signal;
-        },
-      };
-      const context = Object.freeze(jobs ? Object.defineProperties(signal, { index: { value: index, enumerable: true }, attempt: { value: attempt, enumerable: true } }) : signal);
+      const a = jobs ? new JobContext(abortReason, index, attempt) : new AttemptContext(abortReason);
+      const list = /** @type {(AttemptContext | undefined)[]} */ (live);
+      list[index] = a;
       /**
        * How the attempt ended, by how it settled (`ok`) and whether it was told to stop.
        * @param {boolean} ok
@@ -247,10 +300,11 @@ function runBatch(concurrency, limiter, event, handler, options, full, jobs = fa
        * @returns {number}
        */
       const settled = (ok, value) => {
-        map.delete(index);
-        if (a.timedOut) {
+        list[index] = undefined;
+        if (timedOut !== null && timedOut[index] === 1) {
+          timedOut[index] = 0;
           stopping--;
-          (errors ??= new Map()).set(index, ok ? a.reason : value);
+          (errors ??= new Map()).set(index, ok ? AttemptContext.reasonOf(a) : value);
           return index * ENDED_STRIDE + ENDED_TIMEOUT;
         }
         if (!ok) return index * ENDED_STRIDE + failedKind(index, value);
@@ -259,7 +313,7 @@ function runBatch(concurrency, limiter, event, handler, options, full, jobs = fa
         return index * ENDED_STRIDE + kind;
       };
       try {
-        const result = handler(records[index], context);
+        const result = handler(records[index], a);
         if (!isThenable(result)) {
           io[ended++] = settled(true, result);
           limit = 1;
