@@ -1,7 +1,7 @@
 // lanepool's Node face side by side with Powertools for AWS Lambda (TypeScript) batch, p-map and
 // plain Promise.all, in one process.
 //
-//   node benches/node/bench.mjs [--json out.json] [--quick] [--no-sweep] [--kafka-only]
+//   node benches/node/bench.mjs [--json out.json] [--quick] [--no-sweep] [--kafka-only] [--jobs-only]
 //
 // Rivals come from benches/node/node_modules (scripts/bench runs `npm install` there); lanepool
 // from bindings-node (built by its own build script). Every figure is the median of several runs;
@@ -10,7 +10,8 @@
 // Case (a) also runs a Kafka batch (Amazon MSK, 10,000 records over 100 partitions, 10 keys each)
 // with ordering 'auto' and 'key', beside p-map with a task per partition (Powertools for
 // TypeScript has no Kafka processor); `--kafka-only` runs just those, beside lanepool on the
-// standard SQS batch.
+// standard SQS batch. Case (e) runs pool.runJobs against p-map over 1,000 jobs (trivial, and
+// 20 ms each), printed beside the rows (not in the JSON rows); `--jobs-only` runs just it.
 
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
@@ -45,6 +46,7 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const noSweep = args.includes('--no-sweep');
 const kafkaOnly = args.includes('--kafka-only');
+const jobsOnly = args.includes('--jobs-only');
 const jsonPath = args.includes('--json') ? args[args.indexOf('--json') + 1] : null;
 const RUNS_FAST = quick ? 3 : 7;
 const RUNS_IO = quick ? 1 : 3;
@@ -268,7 +270,7 @@ async function pairedOverhead(a, b, runs, warmup = 2) {
 
 // Median times of several contenders run in turn (one run of each, then again), so that the JIT's
 // warm-up, the collector and a busy machine weigh on all of them alike.
-async function mediansInTurn(cases, runs, warmup = 3) {
+async function mediansInTurn(cases, runs, warmup = 3, checkOut = check) {
   const names = Object.keys(cases);
   const times = Object.fromEntries(names.map((name) => [name, []]));
   for (let round = 0; round < warmup + runs; round++) {
@@ -276,7 +278,7 @@ async function mediansInTurn(cases, runs, warmup = 3) {
       const t0 = process.hrtime.bigint();
       const out = await cases[name]();
       const t = Number(process.hrtime.bigint() - t0) / 1e9;
-      check(out);
+      checkOut(out);
       if (round >= warmup) times[name].push(t);
     }
   }
@@ -319,6 +321,10 @@ async function main() {
     "lanepool Kafka, ordering 'key' (100 partitions x 10 keys)": () => pool.process(kev, trivial, { ordering: 'key' }),
     'p-map (10), Kafka, task per partition': () => pMapKafkaRun(kev, trivial, conc),
   };
+  if (jobsOnly) {
+    printRows(await jobsBench(quick));
+    return;
+  }
   if (kafkaOnly) {
     const times = await mediansInTurn({ 'lanepool': () => pool.process(ev, trivial), ...kafkaCases }, RUNS_FAST * 3);
     row(`(a) trivial async handler, 10,000 records, concurrency ${conc} (Kafka only)`, 'us/record',
@@ -373,6 +379,11 @@ async function main() {
   row('(c) SQS FIFO, 100 records in 10 groups x 20 ms, concurrency 10', 's', c, 'lanepool',
     `within 10% of ideal ${idealC.toFixed(1)} s`, idealC);
 
+  // (e) jobs: pool.runJobs against p-map over the same 1,000 items, trivial and 20 ms each,
+  // contenders in turn round by round; each run's results are checked (job i's is i * 2).
+  const e = await jobsBench(quick);
+  printRows(e);
+
   const results = {
     face: 'node',
     node: process.version,
@@ -407,6 +418,52 @@ async function main() {
     writeFileSync(jsonPath, JSON.stringify(results, null, 1) + '\n');
     console.log(`wrote ${jsonPath}`);
   }
+}
+
+/** Throws unless `results` is job i's i * 2 for each of `n` jobs. */
+function checkJobs(results, n) {
+  if (!Array.isArray(results) || results.length !== n || results.some((r, i) => r !== i * 2)) {
+    throw new Error(`unexpected job results ${JSON.stringify(results?.slice?.(0, 5))}...`);
+  }
+}
+
+/** Case (e): runJobs and p-map, 1,000 jobs, trivial (concurrency 10) and 20 ms (concurrency 100). */
+async function jobsBench(quick) {
+  const n = 1000;
+  const items = Array.from({ length: n }, (_, i) => i);
+  const out = [];
+  for (const [label, fn, concurrency, unit, runs] of [
+    ['trivial async fn', async (x) => x * 2, 10, 'us/job', RUNS_FAST * 3],
+    [`${SLEEP_MS} ms each`, async (x) => (await sleep(SLEEP_MS), x * 2), 100, 's', quick ? 3 : 5],
+  ]) {
+    const pool = new Pool({ concurrency });
+    const times = await mediansInTurn(
+      {
+        'lanepool runJobs': async () => (await pool.runJobs(items, fn)).results,
+        [`p-map (${concurrency})`]: () => pMap(items, fn, { concurrency }),
+      },
+      runs,
+      2,
+      (results) => checkJobs(results, n),
+    );
+    const entries = Object.fromEntries(
+      Object.entries(times).map(([name, sec]) => [name, unit === 's' ? sec : (sec * 1e6) / n]),
+    );
+    const ideal = unit === 's' ? (n / concurrency) * SLEEP_MS / 1000 : undefined;
+    const row = {
+      case: `(e) jobs, 1,000 x ${label}, concurrency ${concurrency}`,
+      unit,
+      primary: 'lanepool runJobs',
+      goal: unit === 's' ? `within 10% of ideal ${ideal} s` : "at most p-map's per-job cost",
+      entries: Object.entries(ideal !== undefined ? { ideal, ...entries } : entries).map(([name, value]) => ({
+        name,
+        value,
+        ratio: value ? entries['lanepool runJobs'] / value : null,
+      })),
+    };
+    out.push(row);
+  }
+  return out;
 }
 
 async function sweep() {
