@@ -255,7 +255,7 @@ export interface PoolOptions {
   /** Most handlers (or scope/map tasks) in flight at once in one call; default 16. An integer
    *  from 1 to `MAX_CONCURRENCY`. */
   concurrency?: number;
-  /** Most batch handlers in flight at once across every `process` / `runBatch` call of the pool
+  /** Most batch handlers in flight at once across every `process` / `runBatch` / `runJobs` call of the pool
    *  (concurrent invocations sharing it); a positive integer, default none. Free slots go to the
    *  waiting calls in turn; waiting for a slot is not an attempt (`summary.slotWaitMs`). Scope
    *  and map tasks are not counted. */

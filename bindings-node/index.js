@@ -92,7 +92,7 @@ class Pool {
    *   `MAX_CONCURRENCY`; default `DEFAULT_CONCURRENCY` (16), suited to I/O-bound handlers;
    *   anything else is a RangeError naming what it got (`concurrency must be an integer, got
    *   string '4'`). `maxInFlight`: most batch handlers in flight at once across every
-   *   `process` / `runBatch` call of this pool (free slots go to the waiting calls in turn);
+   *   `process` / `runBatch` / `runJobs` call of this pool (free slots go to the waiting calls in turn);
    *   default none.
    *
    * @example

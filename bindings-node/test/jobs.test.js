@@ -179,3 +179,23 @@ test('map awaits async fns: results are the resolved values', async () => {
   });
   assert.deepEqual(out, [3, 6, 9]);
 });
+
+test("runJobs shares the pool's maxInFlight with its batches", async () => {
+  const pool = new Pool({ concurrency: 8, maxInFlight: 3 });
+  let inFlight = 0;
+  let peak = 0;
+  const work = async () => {
+    peak = Math.max(peak, ++inFlight);
+    await new Promise((r) => setTimeout(r, 5));
+    inFlight--;
+  };
+  const [jobs, report] = await Promise.all([
+    pool.runJobs(Array.from({ length: 12 }, (_, i) => i), async (i) => (await work(), i)),
+    pool.runBatch(event('a', 'b', 'c', 'd', 'e', 'f'), work),
+  ]);
+  assert.equal(jobs.ok, true);
+  assert.deepEqual(jobs.results, Array.from({ length: 12 }, (_, i) => i));
+  assert.equal(report.succeeded.length, 6);
+  assert.ok(peak <= 3, `peak ${peak}`);
+  assert.ok(peak >= 2, `peak ${peak}`);
+});
