@@ -199,3 +199,25 @@ test("runJobs shares the pool's maxInFlight with its batches", async () => {
   assert.ok(peak <= 3, `peak ${peak}`);
   assert.ok(peak >= 2, `peak ${peak}`);
 });
+
+test('attemptTimeoutMs: a handler that ignores its signal is waited for, and other jobs go on meanwhile', async () => {
+  const t0 = performance.now();
+  const starts = [];
+  const report = await new Pool().runJobs(['ignores', 'flaky'], async (item, { attempt }) => {
+    starts.push([item, attempt, performance.now() - t0]);
+    if (item === 'ignores' && attempt === 1) {
+      await new Promise((r) => setTimeout(r, 300)); // never looks at its signal
+      return 'late';
+    }
+    if (item === 'flaky' && attempt === 1) throw new Error('flaky');
+    return `${item} ${attempt}`;
+  }, { attemptTimeoutMs: 30, retries: 1, retryBackoffMs: 80 });
+  const took = performance.now() - t0;
+  assert.ok(took >= 290, `settled after ${took} ms: the ignoring handler is awaited`);
+  // 'ignores' timed out (its late value is not its result) and succeeded on its retry
+  assert.deepEqual(report.results, ['ignores 2', 'flaky 2']);
+  assert.equal(report.summary.retries, 2);
+  // flaky's retry (due 40-80 ms after its failure) started long before 'ignores' settled
+  const retry = starts.find((s) => s[0] === 'flaky' && s[1] === 2);
+  assert.ok(retry[2] < 200, `retry of flaky started at ${retry[2]} ms`);
+});
