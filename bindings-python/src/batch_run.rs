@@ -1,14 +1,13 @@
 //! `BatchRun`: one batch's scheduling state for the asyncio driver (`lanepool/_aio.py`).
 
-use lanepool::batch::{BatchRun, Step};
+use lanepool::batch::{BatchOptions, BatchRun, Step};
+use lanepool::event::BatchPlan;
 use lanepool::limit::{InFlightLimit, LimitedCall};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
-use crate::decode::decode;
 use crate::interrupt::Interrupt;
-use crate::options::PyBatchOptions;
 use crate::report::PyReport;
 use crate::wake::LoopWake;
 
@@ -44,24 +43,21 @@ impl PyBatchRun {
     }
 }
 
-/// Decodes `event` and starts a batch of at most `workers` handlers in flight (and, with
-/// `limit`, within the limit shared by the pool's calls): returns `(run, records)` where
-/// `records` are the caller's own record objects. Raises `TypeError` for a `handler` that is
-/// not callable (the driver calls it, this only checks it) and `EventError` for a malformed
-/// event. `lanepool._lanepool.Pool.start_batch` calls it.
-pub fn start_batch<'py>(
+/// Starts a run of `plan` (a decoded batch, or a list of jobs) with at most `workers`
+/// handlers in flight (and, with `limit`, within the limit shared by the pool's calls): returns
+/// `(run, records)` where `records` are the caller's own record (or item) objects.
+/// `lanepool._lanepool.Pool.start_batch` and `start_jobs` call it, after checking the handler
+/// and the options.
+pub fn start_run<'py>(
     py: Python<'py>,
-    event: Bound<'py, PyAny>,
-    handler: Bound<'py, PyAny>,
+    plan: BatchPlan,
+    records: Vec<Py<PyAny>>,
+    core: &BatchOptions,
     workers: usize,
     limit: Option<&InFlightLimit>,
-    options: PyRef<'py, PyBatchOptions>,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    crate::errors::expect_callable("handler", &handler)?;
-    let core = options.for_batch(py)?;
-    let (plan, records) = decode(&event, &options)?;
     let run = PyBatchRun {
-        run: Some(BatchRun::new(plan, &core, workers.max(1))),
+        run: Some(BatchRun::new(plan, core, workers.max(1))),
         call: limit.map(InFlightLimit::register),
         cancel_at_deadline: core.cancel_at_deadline,
         interrupt: Interrupt::default(),
@@ -131,6 +127,33 @@ impl PyBatchRun {
     ) -> PyResult<(u8, Bound<'py, PyAny>)> {
         self.complete(py, index, exception)?;
         self.step(py)
+    }
+
+    /// The records whose running attempt has run past the attempt timeout: the driver
+    /// cancels them and, once each ended, reports it with `time_out`.
+    fn timed_out(&mut self) -> PyResult<Vec<usize>> {
+        Ok(self.run()?.timed_out())
+    }
+
+    /// Records that record `index`'s running attempt was cancelled because it timed out,
+    /// ending with `exception`: without retries left the record ends as `timeout` and skips
+    /// the rest of its lane. One other than a `CancelledError` that stops the call is what
+    /// `finish()` raises.
+    #[pyo3(signature = (index, exception=None))]
+    fn time_out(
+        &mut self,
+        py: Python<'_>,
+        index: usize,
+        exception: Option<Py<PyAny>>,
+    ) -> PyResult<()> {
+        if let Some(exc) = &exception {
+            self.interrupt.catch_cancelled(exc.bind(py));
+        }
+        self.run()?
+            .time_out(index, exception)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        self.release();
+        Ok(())
     }
 
     /// Records that record `index`'s running attempt was stopped at the deadline, ending with

@@ -89,6 +89,30 @@ fn ms_arg(name: &str, value: &Bound<'_, PyAny>) -> PyResult<f64> {
         .map_err(|_| wrong_type(name, "a number of milliseconds", value))
 }
 
+/// An optional option (None: unset) that must be an int: kept as given, judged by the core.
+fn optional_int_arg<'py>(value: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    Ok((!value.is_none()).then(|| value.clone()))
+}
+
+/// `attempt_timeout_ms`: None, or a number of milliseconds.
+fn optional_ms_arg(value: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    ms_arg("attempt_timeout_ms", value).map(Some)
+}
+
+/// `max_per_second`: None, or a number (its rule is the core's: finite and above zero).
+fn optional_rate_arg(value: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    if !is_number(value)? {
+        return Err(wrong_type("max_per_second", "a number", value));
+    }
+    value.extract::<f64>().map(Some)
+}
+
 fn bool_arg(name: &str, value: &Bound<'_, PyAny>) -> PyResult<bool> {
     value
         .extract::<bool>()
@@ -218,6 +242,23 @@ impl PyBatchOptions {
         Ok(options)
     }
 
+    /// Checks the options for a call whose handler can be stopped (`cancellable`: an `async
+    /// def` one) or not: the attempt timeout needs one that can (the core's rule).
+    pub fn check_for(&self, cancellable: bool) -> PyResult<()> {
+        self.core
+            .check_for(cancellable)
+            .map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    /// The core's options for a list of jobs starting now: as [`Self::for_batch`], without the
+    /// all-failed rule (a jobs report says what failed) or the summary log line.
+    pub fn for_jobs(&self, py: Python<'_>) -> PyResult<BatchOptions> {
+        Ok(self
+            .for_batch(py)?
+            .raise_on_full_batch_failure(false)
+            .log_summary(false))
+    }
+
     /// How records are put into lanes (when there is no `group_key`).
     pub fn lane_ordering(&self) -> LaneOrdering {
         self.core.ordering
@@ -238,7 +279,8 @@ impl PyBatchOptions {
     #[pyo3(signature = (*, context=None, ordering="auto", group_key=None, retries=0,
                         deadline_margin_ms=default_deadline_margin_ms(),
                         raise_on_full_batch_failure=true, log_summary=false,
-                        retry_backoff_ms=default_retry_backoff_ms(), cancel_at_deadline=true))]
+                        retry_backoff_ms=default_retry_backoff_ms(), cancel_at_deadline=true,
+                        concurrency=None, attempt_timeout_ms=None, max_per_second=None))]
     fn new(
         py: Python<'_>,
         context: Option<Py<PyAny>>,
@@ -250,6 +292,9 @@ impl PyBatchOptions {
         #[pyo3(from_py_with = log_summary_arg)] log_summary: bool,
         #[pyo3(from_py_with = retry_backoff_arg)] retry_backoff_ms: f64,
         #[pyo3(from_py_with = cancel_at_deadline_arg)] cancel_at_deadline: bool,
+        #[pyo3(from_py_with = optional_int_arg)] concurrency: Option<Bound<'_, PyAny>>,
+        #[pyo3(from_py_with = optional_ms_arg)] attempt_timeout_ms: Option<f64>,
+        #[pyo3(from_py_with = optional_rate_arg)] max_per_second: Option<f64>,
     ) -> PyResult<Self> {
         let (lanes, ordering) = lane_ordering(ordering)?;
         let retries = u32::try_from(retries).map_err(|_| {
@@ -263,6 +308,27 @@ impl PyBatchOptions {
             .raise_on_full_batch_failure(raise_on_full_batch_failure)
             .log_summary(log_summary)
             .cancel_at_deadline(cancel_at_deadline);
+        let core = match concurrency {
+            None => core,
+            Some(value) => {
+                let n = int_arg("concurrency", &value)?;
+                let n = lanepool::batch::check_concurrency(i128::from(n))
+                    .map_err(|e| PyValueError::new_err(e.to_string()))?;
+                core.concurrency(n)
+            }
+        };
+        let core = match attempt_timeout_ms {
+            None => core,
+            Some(ms) => core.attempt_timeout(millis("attempt_timeout_ms", ms)?),
+        };
+        let core = match max_per_second {
+            None => core,
+            Some(rate) => core.max_per_second(rate),
+        };
+        // The rate and the timeout by the core's rules (whether the handler can be stopped is
+        // checked when a call starts: `check_for`).
+        core.check_for(true)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
         Ok(PyBatchOptions {
             core,
             context: context.filter(|c| !c.is_none(py)),
@@ -332,6 +398,24 @@ impl PyBatchOptions {
     #[getter]
     fn retry_backoff_ms(&self) -> f64 {
         self.retry_backoff_ms
+    }
+
+    /// Most handlers in flight at once, or None (the pool's workers).
+    #[getter]
+    fn concurrency(&self) -> Option<usize> {
+        self.core.concurrency
+    }
+
+    /// The per-attempt timeout in milliseconds, or None.
+    #[getter]
+    fn attempt_timeout_ms(&self) -> Option<f64> {
+        self.core.attempt_timeout.map(|t| t.as_secs_f64() * 1e3)
+    }
+
+    /// The start rate (attempts per second), or None.
+    #[getter]
+    fn max_per_second(&self) -> Option<f64> {
+        self.core.max_per_second.map(|r| r.0)
     }
 
     /// Whether `async def` handlers still running at the deadline are cancelled.

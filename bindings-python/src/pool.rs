@@ -14,7 +14,8 @@ use crate::gil::GilGate;
 use crate::interrupt::Interrupt;
 use crate::options::PyBatchOptions;
 use crate::report::PyReport;
-use lanepool::batch::{RecordError, DEFAULT_ASYNC_CONCURRENCY};
+use lanepool::batch::{BatchOptions, RecordError, DEFAULT_ASYNC_CONCURRENCY};
+use lanepool::event::BatchPlan;
 use lanepool::limit::InFlightLimit;
 use lanepool::pool::{panic_message, OwnedScope, Pool, PoolError};
 
@@ -110,21 +111,78 @@ impl PyPool {
 
     /// Decodes `event` and starts a batch for the asyncio driver: `(run, records)` (see
     /// `BatchRun`), at most `workers` handlers in flight, within `max_in_flight` when set.
+    /// `cancellable`: whether the handler can be stopped (an `async def` one), which the
+    /// attempt timeout needs.
+    #[pyo3(signature = (event, handler, options, cancellable=true))]
     fn start_batch<'py>(
         &self,
         py: Python<'py>,
         event: Bound<'py, PyAny>,
         handler: Bound<'py, PyAny>,
         options: PyRef<'py, PyBatchOptions>,
+        cancellable: bool,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        crate::batch_run::start_batch(
+        crate::errors::expect_callable("handler", &handler)?;
+        options.check_for(cancellable)?;
+        let core = options.for_batch(py)?;
+        let (plan, records) = decode(&event, &options)?;
+        crate::batch_run::start_run(
             py,
-            event,
-            handler,
+            plan,
+            records,
+            &core,
             self.pool.workers(),
             self.limit.as_ref(),
-            options,
         )
+    }
+
+    /// Starts a list of jobs for the asyncio driver, as `start_batch` does a batch: `(run,
+    /// items)`, job `i` identified by `"i"`, in the lane `key(item)` gives (None: no lane; no
+    /// `key`: no lanes), without the all-failed rule.
+    #[pyo3(signature = (items, key, handler, options, cancellable=true))]
+    fn start_jobs<'py>(
+        &self,
+        py: Python<'py>,
+        items: Bound<'py, PyList>,
+        key: Option<Bound<'py, PyAny>>,
+        handler: Bound<'py, PyAny>,
+        options: PyRef<'py, PyBatchOptions>,
+        cancellable: bool,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        crate::errors::expect_callable("fn", &handler)?;
+        options.check_for(cancellable)?;
+        let core = options.for_jobs(py)?;
+        let (plan, items) = jobs_plan(&items, key.as_ref())?;
+        crate::batch_run::start_run(
+            py,
+            plan,
+            items,
+            &core,
+            self.pool.workers(),
+            self.limit.as_ref(),
+        )
+    }
+
+    /// Runs a list of jobs with a sync `fn` on the pool's threads, as `run_batch` runs a
+    /// batch, storing each succeeded job's value in `results` at its index; returns the report.
+    #[pyo3(signature = (items, key, r#fn, options, results))]
+    fn run_jobs<'py>(
+        &self,
+        py: Python<'py>,
+        items: Bound<'py, PyList>,
+        key: Option<Bound<'py, PyAny>>,
+        r#fn: Bound<'py, PyAny>,
+        options: PyRef<'py, PyBatchOptions>,
+        results: Bound<'py, PyList>,
+    ) -> PyResult<Py<PyReport>> {
+        expect_callable("fn", &r#fn)?;
+        options.check_for(false)?;
+        let mut core = options.for_jobs(py)?;
+        if let Some(limit) = &self.limit {
+            core = core.in_flight_limit(limit.clone());
+        }
+        let (plan, items) = jobs_plan(&items, key.as_ref())?;
+        self.run_plan(py, plan, items, r#fn, &core, Some(results))
     }
 
     /// Threads that run handlers (the calling thread counts as one of them while it waits).
@@ -154,76 +212,14 @@ impl PyPool {
         results: Option<Bound<'py, PyList>>,
     ) -> PyResult<Py<PyReport>> {
         expect_callable("handler", &handler)?;
+        options.check_for(false)?;
         let mut core = options.for_batch(py)?;
         if let Some(limit) = &self.limit {
             core = core.in_flight_limit(limit.clone());
         }
         let (plan, records) = decode(&event, &options)?;
-        if let Some(results) = &results {
-            if results.len() != records.len() {
-                return Err(PyValueError::new_err(format!(
-                    "results must be a list of {} items (one per record), got {}",
-                    records.len(),
-                    results.len()
-                )));
-            }
-        }
-        let results = results.map(Bound::unbind);
-        let handler = handler.unbind();
-        let call = |py: Python<'_>, index: usize| -> PyResult<()> {
-            let value = handler.bind(py).call1((records[index].bind(py),))?;
-            if is_awaitable(&value) {
-                // A sync-looking callable returned an awaitable (e.g. an async function behind a
-                // plain decorator): never report that as a success.
-                if value.hasattr("close")? {
-                    value.call_method0("close")?;
-                }
-                return Err(PyTypeError::new_err(
-                    "the handler returned an awaitable: pass an `async def` handler (or use \
-                     run_batch_async) so that lanepool awaits it",
-                ));
-            }
-            if let Some(results) = &results {
-                results.bind(py).set_item(index, value)?;
-            }
-            Ok(())
-        };
-        let interrupt = Interrupt::default();
-        // A second reference to every error, dropped here with the GIL: the core may drop a
-        // failed attempt's error under its run lock, which must then run no Python code.
-        let errors: Mutex<Vec<Py<PyAny>>> = Mutex::new(Vec::new());
-        let pool = &self.pool;
-        // Runners on the pool's threads (the caller being one), each keeping the GIL across its
-        // records and releasing it whenever it blocks (see `GilGate`).
-        let result = py.detach(|| {
-            pool.run_plan_gated(plan, &core, &GilGate, |ticket, halt| {
-                // SAFETY: handlers run inside `GilGate::run`, which holds the GIL.
-                let py = unsafe { Python::assume_attached() };
-                call(py, ticket.index).map_err(|err| {
-                    if interrupt.catch(py, &err) {
-                        // KeyboardInterrupt, SystemExit, ...: stop starting records.
-                        halt.halt();
-                    }
-                    let value = err.into_value(py).into_any();
-                    errors.lock().push(value.clone_ref(py));
-                    value
-                })
-            })
-        });
-        drop(errors);
-        if let Some(err) = interrupt.take() {
-            return Err(err);
-        }
-        PyReport::into_result(py, result, |e| match e {
-            RecordError::Error(value) => value,
-            RecordError::Panic(message) => {
-                PyRuntimeError::new_err(format!("lanepool: handler call panicked: {message}"))
-                    .into_value(py)
-                    .into_any()
-            }
-        })
+        self.run_plan(py, plan, records, handler, &core, results)
     }
-
     /// A new scope (see `lanepool.Pool.scope`).
     fn scope(&self) -> PyScope {
         PyScope {
@@ -293,6 +289,104 @@ impl PyPool {
         }
         PyList::new(py, values)
     }
+}
+
+impl PyPool {
+    /// Runs `plan` with a sync `handler` called with `records[index]` on the pool's threads
+    /// (`run_batch` and `run_jobs`); `results`, when given, receives each succeeded value.
+    fn run_plan<'py>(
+        &self,
+        py: Python<'py>,
+        plan: BatchPlan,
+        records: Vec<Py<PyAny>>,
+        handler: Bound<'py, PyAny>,
+        core: &BatchOptions,
+        results: Option<Bound<'py, PyList>>,
+    ) -> PyResult<Py<PyReport>> {
+        if let Some(results) = &results {
+            if results.len() != records.len() {
+                return Err(PyValueError::new_err(format!(
+                    "results must be a list of {} items (one per record), got {}",
+                    records.len(),
+                    results.len()
+                )));
+            }
+        }
+        let results = results.map(Bound::unbind);
+        let handler = handler.unbind();
+        let call = |py: Python<'_>, index: usize| -> PyResult<()> {
+            let value = handler.bind(py).call1((records[index].bind(py),))?;
+            if is_awaitable(&value) {
+                // A sync-looking callable returned an awaitable (e.g. an async function behind a
+                // plain decorator): never report that as a success.
+                if value.hasattr("close")? {
+                    value.call_method0("close")?;
+                }
+                return Err(PyTypeError::new_err(
+                    "the handler returned an awaitable: pass an `async def` handler (or use \
+                     run_batch_async) so that lanepool awaits it",
+                ));
+            }
+            if let Some(results) = &results {
+                results.bind(py).set_item(index, value)?;
+            }
+            Ok(())
+        };
+        let interrupt = Interrupt::default();
+        // A second reference to every error, dropped here with the GIL: the core may drop a
+        // failed attempt's error under its run lock, which must then run no Python code.
+        let errors: Mutex<Vec<Py<PyAny>>> = Mutex::new(Vec::new());
+        let pool = &self.pool;
+        // Runners on the pool's threads (the caller being one), each keeping the GIL across its
+        // records and releasing it whenever it blocks (see `GilGate`).
+        let result = py.detach(|| {
+            pool.run_plan_gated(plan, core, &GilGate, |ticket, halt| {
+                // SAFETY: handlers run inside `GilGate::run`, which holds the GIL.
+                let py = unsafe { Python::assume_attached() };
+                call(py, ticket.index).map_err(|err| {
+                    if interrupt.catch(py, &err) {
+                        // KeyboardInterrupt, SystemExit, ...: stop starting records.
+                        halt.halt();
+                    }
+                    let value = err.into_value(py).into_any();
+                    errors.lock().push(value.clone_ref(py));
+                    value
+                })
+            })
+        });
+        drop(errors);
+        if let Some(err) = interrupt.take() {
+            return Err(err);
+        }
+        PyReport::into_result(py, result, |e| match e {
+            RecordError::Error(value) => value,
+            RecordError::Panic(message) => {
+                PyRuntimeError::new_err(format!("lanepool: handler call panicked: {message}"))
+                    .into_value(py)
+                    .into_any()
+            }
+        })
+    }
+}
+
+/// Job `i`'s plan entry (identifier `"i"`, lane `key(item)`) for each item, and the items.
+fn jobs_plan(
+    items: &Bound<'_, PyList>,
+    key: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(BatchPlan, Vec<Py<PyAny>>)> {
+    let py = items.py();
+    let owned: Vec<Py<PyAny>> = items.iter().map(Bound::unbind).collect();
+    let plan = match key {
+        None => BatchPlan::jobs(owned.len()),
+        Some(key) => {
+            let values = owned
+                .iter()
+                .map(|item| crate::group_key::key_value(&key.call1((item.bind(py),))?))
+                .collect::<PyResult<Vec<_>>>()?;
+            BatchPlan::jobs_keyed(values).map_err(|e| errors::event_error(py, &e))?
+        }
+    };
+    Ok((plan, owned))
 }
 
 enum TaskState {

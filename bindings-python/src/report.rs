@@ -213,7 +213,9 @@ impl PyReport {
 
     /// Summary figures: source, records, succeeded, failed, error, skipped, deadline,
     /// duration_ms, peak_in_flight, lanes, retries, slot_wait_ms and slot_wait_max_ms (time
-    /// records waited for a slot of the pool's `max_in_flight`, added up and the longest).
+    /// records waited for a slot of the pool's `max_in_flight`, added up and the longest), timeout
+    /// (records whose last attempt ran past `attempt_timeout_ms`) and rate_wait_ms (time the
+    /// start rate `max_per_second` held starts back).
     #[getter]
     fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = self.report.summary();
@@ -225,12 +227,14 @@ impl PyReport {
         d.set_item("error", s.error)?;
         d.set_item("skipped", s.skipped)?;
         d.set_item("deadline", s.deadline)?;
+        d.set_item("timeout", s.timeout)?;
         d.set_item("duration_ms", s.duration.as_secs_f64() * 1000.0)?;
         d.set_item("peak_in_flight", s.peak_in_flight)?;
         d.set_item("lanes", s.lanes)?;
         d.set_item("retries", s.retries)?;
         d.set_item("slot_wait_ms", s.slot_wait.as_secs_f64() * 1000.0)?;
         d.set_item("slot_wait_max_ms", s.slot_wait_max.as_secs_f64() * 1000.0)?;
+        d.set_item("rate_wait_ms", s.rate_wait.as_secs_f64() * 1000.0)?;
         Ok(d)
     }
 

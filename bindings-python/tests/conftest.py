@@ -62,6 +62,7 @@ class Recorder:
         self.fail_always = set(spec.get("fail_always", []))
         self.sleep_ms = spec.get("sleep_ms", {})
         self.default_sleep_ms = spec.get("default_sleep_ms", 0)
+        self.sleep_attempts_ms = spec.get("sleep_attempts_ms", {})  # id -> sleep per attempt
         self.lock = threading.Lock()
         self.counts: dict[str, int] = {}
         self.calls: list[tuple[str, float, float]] = []  # (id, start, end)
@@ -90,13 +91,16 @@ class Recorder:
         if rid in self.fail_always or attempt <= self.fail_attempts.get(rid, 0):
             raise RuntimeError(f"{rid} attempt {attempt} fails")
 
-    def _sleep_s(self, rid: str) -> float:
+    def _sleep_s(self, rid: str, attempt: int = 1) -> float:
+        per_attempt = self.sleep_attempts_ms.get(rid)
+        if per_attempt is not None and attempt <= len(per_attempt):
+            return per_attempt[attempt - 1] / 1000.0
         return self.sleep_ms.get(rid, self.default_sleep_ms) / 1000.0
 
     def sync(self, record) -> None:
         rid, attempt, start = self._begin(record)
         try:
-            delay = self._sleep_s(rid)
+            delay = self._sleep_s(rid, attempt)
             if delay:
                 time.sleep(delay)
         finally:
@@ -106,7 +110,7 @@ class Recorder:
     async def async_(self, record) -> None:
         rid, attempt, start = self._begin(record)
         try:
-            await asyncio.sleep(self._sleep_s(rid))  # cancellable; 0 still yields
+            await asyncio.sleep(self._sleep_s(rid, attempt))  # cancellable; 0 still yields
         finally:
             self._end(rid, start)
         self._outcome(rid, attempt)

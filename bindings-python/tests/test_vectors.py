@@ -13,15 +13,6 @@ import lanepool
 VECTORS = load_vectors()
 _POOLS: dict[int, lanepool.Pool] = {}
 
-# Vectors of features this face does not have yet, keyed by the field or option they use.
-NOT_IN_FACE = "jobs / attempt timeout / start rate: not yet in this face"
-
-
-def not_in_face(vector: dict) -> bool:
-    options = vector.get("options", {})
-    return "jobs" in vector or "attempt_timeout_ms" in options or "max_per_second" in options
-
-
 def pool_for(concurrency: int) -> lanepool.Pool:
     if concurrency not in _POOLS:
         _POOLS[concurrency] = lanepool.Pool(workers=concurrency)
@@ -110,6 +101,9 @@ def call(mode: str, vector: dict, recorder: Recorder):
         raise_on_full_batch_failure=options.get("raise_on_full_batch_failure", True),
         deadline_margin_ms=options.get("deadline_margin_ms", 0),
         cancel_at_deadline=options.get("cancel_at_deadline", True),
+        attempt_timeout_ms=options.get("attempt_timeout_ms"),
+        max_per_second=options.get("max_per_second"),
+        concurrency=options.get("concurrency"),
     )
     event = vector["event"]
 
@@ -138,17 +132,19 @@ def call(mode: str, vector: dict, recorder: Recorder):
     return asyncio.run(main())
 
 
+EVENT_VECTORS = [v for v in VECTORS if "jobs" not in v.values[0]]  # the others: test_job_vector
+
+
 @pytest.mark.parametrize("mode", ["sync", "async-handler", "run_batch_async"])
-@pytest.mark.parametrize("vector", VECTORS)
+@pytest.mark.parametrize("vector", EVENT_VECTORS)
 def test_vector(vector: dict, mode: str):
-    if not_in_face(vector):
-        pytest.skip(NOT_IN_FACE)
     if mode == "sync" and vector.get("handler", {}).get("async_only"):
         pytest.skip("async_only: sync handlers cannot be interrupted and are awaited")
     recorder = Recorder(vector.get("handler"))
     expect = vector["expect"]
     error = expect.get("error")
     why = vector["description"]
+    origin = time.monotonic()
     result, took = call(mode, vector, recorder)
     # nothing runs after the call: every handler call had ended when it returned
     assert recorder.all_ended(), f"{why}: a handler call was still running"
@@ -208,6 +204,10 @@ def test_vector(vector: dict, mode: str):
         elif failure.reason == "deadline" and failure.attempts:
             # cancelled at the deadline: the CancelledError its sleep raised is kept
             assert isinstance(failure.exception, asyncio.CancelledError), why
+        elif failure.reason == "timeout":
+            # cancelled for its timeout: a TimeoutError naming the option
+            assert isinstance(failure.exception, TimeoutError), why
+            assert "attempt_timeout_ms" in str(failure.exception)
         else:
             assert failure.exception is None
     assert [identifier_text(i) for i in report.succeeded] == [
@@ -218,6 +218,89 @@ def test_vector(vector: dict, mode: str):
     assert summary["succeeded"] == len(report.succeeded)
     assert summary["failed"] == len(expect["batchItemFailures"])
     recorder.check_lanes(records, key_lane(vector.get("options", {})))
+    check_starts(vector, recorder, origin)
     assert recorder.peak <= vector.get("options", {}).get("concurrency", 4)
     # handlers got the caller's own record objects
     assert all(any(r is x for x in records) for r in recorder.records)
+
+
+def check_starts(vector: dict, recorder: Recorder, origin: float) -> None:
+    """The start rate: each attempt started at the vector's time, within its tolerance."""
+    expect = vector["expect"]
+    starts = expect.get("attempt_starts_ms")
+    if starts is None:
+        return
+    tolerance = expect["start_tolerance_ms"]
+    for rid, want in starts.items():
+        got = sorted((start - origin) * 1000 for r, start, _end in recorder.calls if r == rid)
+        assert len(got) == len(want), f"{vector['description']}: starts of {rid}: {got}"
+        for attempt, (g, w) in enumerate(zip(got, want), 1):
+            assert w - tolerance <= g <= w + tolerance, f"{rid} attempt {attempt} started at {g:.0f} ms, want {w} ms"
+
+
+JOB_VECTORS = [v for v in VECTORS if "jobs" in v.values[0]]
+
+
+def test_job_vectors_present():
+    assert len(JOB_VECTORS) >= 5
+
+
+@pytest.mark.parametrize("mode", ["sync", "run_jobs", "run_jobs_async"])
+@pytest.mark.parametrize("vector", JOB_VECTORS)
+def test_job_vector(vector: dict, mode: str):
+    """A vector's list of jobs through ``run_jobs`` (a sync and an async ``fn``) and
+    ``run_jobs_async``: job ``i`` is the item ``{"messageId": "i", ...}``, its key the job's."""
+    handler_spec = vector.get("handler", {})
+    if mode == "sync" and handler_spec.get("async_only"):
+        pytest.skip("async_only: sync functions cannot be interrupted")
+    if mode == "sync" and vector["expect"].get("attempt_starts_ms") and handler_spec.get("sleep_ms"):
+        pytest.skip("start times with sleeping sync functions depend on the pool's threads")
+    options = vector.get("options", {})
+    pool = pool_for(options.get("concurrency", 4))
+    recorder = Recorder(handler_spec)
+    items = [{"messageId": str(i), **job} for i, job in enumerate(vector["jobs"])]
+    kwargs = dict(
+        key=lambda item: item.get("key"),
+        retries=options.get("retries", 0),
+        retry_backoff_ms=options.get("retry_backoff_ms", 1),
+        deadline_margin_ms=options.get("deadline_margin_ms", 0),
+        attempt_timeout_ms=options.get("attempt_timeout_ms"),
+        max_per_second=options.get("max_per_second"),
+        concurrency=options.get("concurrency"),
+    )
+    expect = vector["expect"]
+    why = vector["description"]
+    origin = time.monotonic()
+    ctx = make_context(options)
+    try:
+        if mode == "sync":
+            report = pool.run_jobs(recorder.sync, items, context=ctx, **kwargs)
+        elif mode == "run_jobs":
+            report = pool.run_jobs(recorder.async_, items, context=ctx, **kwargs)
+        else:
+            report = asyncio.run(pool.run_jobs_async(recorder.async_, items, context=ctx, **kwargs))
+    except lanepool.EventError as e:
+        error = expect["error"]
+        assert error is not None and error["kind"] == "EventError", f"{why}: raised {e!r}"
+        assert (e.index, e.field) == (error.get("index"), error.get("field")), why
+        assert recorder.calls == [], f"{why}: a job ran"
+        return
+    took = time.monotonic() - origin
+    assert expect["error"] is None, f"{why}: returned {report!r}"
+    assert recorder.all_ended(), f"{why}: a call was still running"
+    if "returns_within_ms" in expect:
+        assert took * 1000 < expect["returns_within_ms"], f"{why}: took {took * 1000:.0f} ms"
+    outcomes = {o["itemIdentifier"]: o for o in expect["outcomes"]}
+    failures = {str(f.index): f for f in report.failures}
+    for rid, o in outcomes.items():
+        i = int(rid)
+        assert recorder.counts.get(rid, 0) == o["attempts"], f"{why}: calls of {rid}"
+        if o["outcome"] == "succeeded":
+            assert rid not in failures, f"{why}: job {rid} failed: {failures.get(rid)}"
+        else:
+            f = failures[rid]
+            assert (f.reason, f.attempts, f.item) == (o["outcome"], o["attempts"], items[i]), why
+            assert report.results[i] is None
+    assert report.ok == (not failures)
+    assert report.summary["timeout"] == sum(1 for o in outcomes.values() if o["outcome"] == "timeout")
+    check_starts(vector, recorder, origin)

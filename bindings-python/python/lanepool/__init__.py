@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self, Unpack
 
-    from ._options import BatchOptions, ItemIdentifier, KafkaItemIdentifier, LambdaContext
+    from ._jobs import JobFailure, JobReport
+    from ._options import BatchOptions, ItemIdentifier, JobOptions, KafkaItemIdentifier, LambdaContext
 
     Event = Mapping[str, Any]
     """A Lambda event: ``{"Records": [...]}``, or a Kafka event's ``{"records": {...}}``."""
@@ -49,6 +50,9 @@ __all__ = [
     "DEFAULT_WORKERS",
     "Pool",
     "BatchOptions",
+    "JobOptions",
+    "JobReport",
+    "JobFailure",
     "BatchReport",
     "Failure",
     "LambdaContext",
@@ -62,7 +66,8 @@ __all__ = [
     "BaseExceptionGroup",
 ]
 
-_OPTIONS_NAMES = ("BatchOptions", "ItemIdentifier", "KafkaItemIdentifier", "LambdaContext")
+_OPTIONS_NAMES = ("BatchOptions", "JobOptions", "ItemIdentifier", "KafkaItemIdentifier", "LambdaContext")
+_JOBS_NAMES = ("JobReport", "JobFailure")
 
 if not TYPE_CHECKING:
 
@@ -73,6 +78,10 @@ if not TYPE_CHECKING:
             from . import _options
 
             value = getattr(_options, name)
+        elif name in _JOBS_NAMES:
+            from . import _jobs
+
+            value = getattr(_jobs, name)
         elif name in ("Event", "Handler"):
             from collections.abc import Awaitable, Callable, Mapping
             from typing import Any
@@ -87,7 +96,7 @@ if not TYPE_CHECKING:
         return value
 
     def __dir__() -> list[str]:
-        return sorted({*globals(), *_OPTIONS_NAMES, "Event", "Handler"})
+        return sorted({*globals(), *_OPTIONS_NAMES, *_JOBS_NAMES, "Event", "Handler"})
 
 _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect
 
@@ -110,6 +119,28 @@ def _is_async(fn: object) -> bool:
             code = getattr(call, "__code__", None)
             return bool(code is not None and code.co_flags & _CO_COROUTINE)
     return False
+
+
+_BATCH_ONLY = ("ordering", "group_key", "raise_on_full_batch_failure", "log_summary")
+
+
+def _job_options(options: Mapping[str, Any]) -> _NativeOptions:
+    """The native options of a ``run_jobs`` call, refusing the batch-only ones."""
+    for name in _BATCH_ONLY:
+        if name in options:
+            raise TypeError(f"run_jobs() got an unexpected keyword argument {name!r} (an option of batches)")
+    return _NativeOptions(**options)
+
+
+def _map_result(report: JobReport[_R]) -> list[_R]:
+    """``map``'s answer from a jobs report: the values, or an ``ExceptionGroup`` of the errors."""
+    if report.failures:
+        errors = [f.exception for f in report.failures if isinstance(f.exception, Exception)]
+        for failure in report.failures:
+            if failure.exception is not None and not isinstance(failure.exception, Exception):
+                raise failure.exception  # KeyboardInterrupt, SystemExit, ...: as is
+        raise ExceptionGroup(f"map: {len(report.failures)} of {len(report.results)} calls failed", errors)
+    return report.results  # type: ignore[return-value]  # every job succeeded: no None left
 
 
 class Pool:
@@ -337,11 +368,106 @@ class Pool:
         """
         return self._core.scope()
 
-    def map(self, fn: Callable[[_T], _R], items: Iterable[_T]) -> list[_R]:
+    def map(self, fn: Callable[[_T], _R] | Callable[[_T], Awaitable[_R]], items: Iterable[_T]) -> list[_R]:
         """``[fn(item) for item in items]`` on the pool, results in input order. If calls
         failed, raises (after every call finished) an ``ExceptionGroup`` of their exceptions.
+        An ``async def`` ``fn`` is awaited, at most ``workers`` at once, on a private event
+        loop (use :meth:`map_async` inside a running one).
 
         >>> Pool(workers=2).map(str.upper, ["a", "b"])
         ['A', 'B']
+        >>> async def double(n):
+        ...     return n * 2
+        >>> Pool(workers=2).map(double, [1, 2])
+        [2, 4]
         """
-        return self._core.map(fn, items)
+        if _is_async(fn):
+            return _map_result(self.run_jobs(fn, items))
+        return self._core.map(fn, items)  # type: ignore[arg-type]  # not async: a plain callable
+
+    async def map_async(self, fn: Callable[[_T], Awaitable[_R]] | Callable[[_T], _R], items: Iterable[_T]) -> list[_R]:
+        """:meth:`map` on the running event loop: ``[await fn(item) for item in items]``, at
+        most ``workers`` at once, results in input order; if calls failed, raises an
+        ``ExceptionGroup`` of their exceptions after every call ended.
+
+        >>> import asyncio
+        >>> async def double(n):
+        ...     await asyncio.sleep(0)
+        ...     return n * 2
+        >>> asyncio.run(Pool(workers=2).map_async(double, [1, 2, 3]))
+        [2, 4, 6]
+        """
+        return _map_result(await self.run_jobs_async(fn, items))
+
+    def run_jobs(
+        self,
+        fn: Callable[[_T], _R] | Callable[[_T], Awaitable[_R]],
+        items: Iterable[_T],
+        *,
+        key: Callable[[_T], str | int | None] | None = None,
+        **options: Unpack[JobOptions],
+    ) -> JobReport[_R]:
+        """Runs ``fn(item)`` for every item on the batch scheduler (a coordinator's fan-out)
+        and returns a :class:`JobReport`: ``results`` aligned with the items (None where a job
+        did not succeed), ``failures``, ``summary`` and ``ok``.
+
+        - ``key`` (None): ``callable(item) -> str | int | None``, each job's lane: jobs of one
+          key run one at a time in item order (keys in parallel), and one that fails for good
+          skips the rest of its key; None: no lane. Without ``key`` there are no lanes.
+        - ``concurrency`` (the pool's ``workers``): most jobs in flight at once.
+        - ``retries``, ``retry_backoff_ms``, ``context``, ``deadline_margin_ms``,
+          ``cancel_at_deadline``: as for :meth:`run_batch`.
+        - ``attempt_timeout_ms`` (None; ``async def`` ``fn`` only, else ``ValueError`` before
+          anything runs): an attempt running longer is cancelled and fails with reason
+          ``"timeout"``, retried if retries remain.
+        - ``max_per_second`` (None): attempts (retries included) start at most that many per
+          second on average, in bursts of at most that many; none is postponed past the
+          deadline (what cannot start is reported ``"deadline"``).
+
+        An ``async def`` ``fn`` runs on a private event loop (see :meth:`run_jobs_async`).
+        Unlike a batch, a list in which every job failed raises nothing: the report says so.
+
+        >>> report = Pool(workers=2).run_jobs(lambda job: job["n"] * 2, [{"n": 1}, {"n": 2}],
+        ...                                   key=lambda job: "tenant-a")
+        >>> report.results, report.ok
+        ([2, 4], True)
+        """
+        from ._jobs import JobReport
+
+        listed = list(items)
+        native = _job_options(options)
+        results: list[Any] = [None] * len(listed)
+        if _is_async(fn):
+            from . import _aio
+
+            report = _aio.run_private(lambda: _aio.run_jobs(self._core, listed, key, fn, native, results))
+        else:
+            report = self._core.run_jobs(listed, key, fn, native, results)
+        return JobReport(listed, results, report)
+
+    async def run_jobs_async(
+        self,
+        fn: Callable[[_T], Awaitable[_R]] | Callable[[_T], _R],
+        items: Iterable[_T],
+        *,
+        key: Callable[[_T], str | int | None] | None = None,
+        **options: Unpack[JobOptions],
+    ) -> JobReport[_R]:
+        """:meth:`run_jobs` on the running event loop (a sync ``fn`` runs inline on it).
+        Cancelling this call cancels the running jobs and waits for them.
+
+        >>> import asyncio
+        >>> async def call(n):
+        ...     await asyncio.sleep(0)
+        ...     return n + 1
+        >>> report = asyncio.run(Pool(workers=2).run_jobs_async(call, [1, 2], max_per_second=100))
+        >>> report.results
+        [2, 3]
+        """
+        from . import _aio
+        from ._jobs import JobReport
+
+        listed = list(items)
+        results: list[Any] = [None] * len(listed)
+        report = await _aio.run_jobs(self._core, listed, key, fn, _job_options(options), results)
+        return JobReport(listed, results, report)

@@ -100,11 +100,33 @@ async def run_batch(
     end. ``results`` (used by ``lanepool.powertools``): a list as long as the batch that
     receives each succeeded record's result at its index.
     """
-    run, records = pool.start_batch(event, handler, options)
+    from . import _is_async
+
+    run, records = pool.start_batch(event, handler, options, _is_async(handler))
     try:
-        return await _drive(run, records, handler, results)
+        return await _drive(run, records, handler, results, options.attempt_timeout_ms)
     finally:
         run.close()  # gives back any slot of the pool's limit still held (a no-op once finished)
+
+
+async def run_jobs(
+    pool: _CorePool,
+    items: list[Any],
+    key: Callable[[Any], object] | None,
+    fn: Callable[[Any], object] | Callable[[Any], Awaitable[object]],
+    options: Options,
+    results: list[Any],
+) -> BatchReport:
+    """Runs a list of jobs on the running loop as :func:`run_batch` runs a batch (the core's
+    jobs plan: job ``i`` is identified by ``"i"``, in the lane ``key(item)`` gives), storing
+    each succeeded job's value in ``results`` at its index."""
+    from . import _is_async
+
+    run, records = pool.start_jobs(items, key, fn, options, _is_async(fn))
+    try:
+        return await _drive(run, records, fn, results, options.attempt_timeout_ms)
+    finally:
+        run.close()
 
 
 async def _drive(
@@ -112,6 +134,7 @@ async def _drive(
     records: list[Any],
     handler: Callable[[Any], object] | Callable[[Any], Awaitable[object]],
     results: list[Any] | None,
+    attempt_timeout_ms: float | None = None,
 ) -> BatchReport:
     """The driver: asks the core what to do (``run.step()``) and starts a worker task for
     each record it may start; sleeps while nothing is to be done.
@@ -126,6 +149,11 @@ async def _drive(
     attempt in flight). The driver cancels workers only at the deadline or when its own
     caller is cancelled; it then sets ``stopping`` first, and a stopped worker leaves the
     report of its attempt to the driver (``_cancel_running``) and ends.
+
+    With ``attempt_timeout_ms`` the driver also asks the core, whenever it looks, which
+    attempts ran past their timeout (``run.timed_out()``) and cancels their workers; such a
+    worker, once its attempt ended, reports it with ``run.time_out`` (not as a failure of its
+    own) and ends.
     """
     if results is not None and len(results) != len(records):
         raise ValueError(
@@ -137,6 +165,7 @@ async def _drive(
     waiter: asyncio.Future[None] | None = None  # what this loop sleeps on while nothing finished
     woken = False  # the pool's limit handed this call a slot since it last looked
     stopping = False  # the driver is cancelling the running workers (see above)
+    timing_out: set[int] = set()  # records whose attempt's worker was cancelled for its timeout
     # Each attempt runs in its own copy of this (the caller's) context, as it would in a task
     # of its own: what one handler sets in a ContextVar is not seen by the next.
     base = contextvars.copy_context()
@@ -171,6 +200,15 @@ async def _drive(
                 outcome = exc
             if stopping:
                 return outcome
+            if index in timing_out:  # cancelled by the driver: the attempt timed out
+                timing_out.discard(index)
+                del running[task]
+                if outcome is None or isinstance(outcome, asyncio.CancelledError):
+                    outcome = TimeoutError(
+                        f"lanepool: the attempt ran past attempt_timeout_ms ({attempt_timeout_ms} ms)"
+                    )
+                run.time_out(index, outcome)
+                return None
             if getattr(task, "_must_cancel", False):  # cancelled, not delivered yet
                 # A handler cancelled this task and returned before the cancellation reached
                 # it: the attempt ends cancelled, as its own task would have, and the worker
@@ -220,6 +258,16 @@ async def _drive(
             if kind == _DONE:
                 break
             timeout = value
+            if attempt_timeout_ms is not None and running:
+                due = run.timed_out()
+                if due:
+                    for task, index in running.items():
+                        if index in due and index not in timing_out:
+                            timing_out.add(index)
+                            task.cancel()
+                    # The core names them until their workers report them: sleep on those
+                    # workers' ends, not on the (elapsed) timeout.
+                    timeout = None if timeout is None else max(timeout, 0.005)
             if finished:
                 while finished:
                     task = finished.popleft()
@@ -272,16 +320,22 @@ def run_sync(
     results: list[Any] | None = None,
 ) -> BatchReport:
     """Runs :func:`run_batch` to completion on a private event loop and returns its result."""
+    return run_private(lambda: run_batch(pool, event, handler, options, results))
+
+
+def run_private(make: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
+    """Runs the coroutine ``make()`` returns to completion on a private event loop (on a
+    helper thread when this thread already runs a loop) and returns its result."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return _run_private(run_batch(pool, event, handler, options, results))
+        return _run_private(make())
     # This thread already runs a loop: use a private one on a helper thread.
     box: list[tuple[bool, Any]] = []
 
     def target() -> None:
         try:
-            coro = run_batch(pool, event, handler, options, results)
+            coro = make()
             box.append((True, _run_private(coro)))
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
             box.append((False, exc))
@@ -291,8 +345,8 @@ def run_sync(
     thread.join()
     ok, value = box[0]
     if ok:
-        report: BatchReport = value
-        return report
+        result: _T = value
+        return result
     raise value
 
 

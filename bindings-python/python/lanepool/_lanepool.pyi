@@ -28,7 +28,7 @@ DEFAULT_WORKERS: int
 DEFAULT_DEADLINE_MARGIN_MS: float
 DEFAULT_RETRY_BACKOFF_MS: float
 
-_Reason: TypeAlias = Literal["error", "skipped", "deadline"]
+_Reason: TypeAlias = Literal["error", "skipped", "deadline", "timeout"]
 
 @final
 class Options:
@@ -46,6 +46,9 @@ class Options:
         log_summary: bool = False,
         retry_backoff_ms: float = ...,
         cancel_at_deadline: bool = True,
+        concurrency: int | None = None,
+        attempt_timeout_ms: float | None = None,
+        max_per_second: float | None = None,
     ) -> Options: ...
     def with_context(self, context: Context) -> Options: ...
     @property
@@ -66,6 +69,12 @@ class Options:
     def retry_backoff_ms(self) -> float: ...
     @property
     def cancel_at_deadline(self) -> bool: ...
+    @property
+    def concurrency(self) -> int | None: ...
+    @property
+    def attempt_timeout_ms(self) -> float | None: ...
+    @property
+    def max_per_second(self) -> float | None: ...
 
 @final
 class Failure:
@@ -127,8 +136,24 @@ class Pool:
     @property
     def in_flight(self) -> int: ...
     def start_batch(
-        self, event: Mapping[str, Any], handler: Callable[[Any], object], options: Options
+        self, event: Mapping[str, Any], handler: Callable[[Any], object], options: Options, cancellable: bool = True
     ) -> tuple[BatchRun, list[Any]]: ...
+    def start_jobs(
+        self,
+        items: list[Any],
+        key: Callable[[Any], object] | None,
+        handler: Callable[[Any], object],
+        options: Options,
+        cancellable: bool = True,
+    ) -> tuple[BatchRun, list[Any]]: ...
+    def run_jobs(
+        self,
+        items: list[Any],
+        key: Callable[[Any], object] | None,
+        fn: Callable[[Any], object],
+        options: Options,
+        results: list[Any],
+    ) -> BatchReport: ...
     @staticmethod
     def cpu_workers() -> int: ...
     def run_batch(
@@ -149,6 +174,8 @@ class BatchRun:
     def complete(self, index: int, exception: BaseException | None = None) -> None: ...
     def complete_step(self, index: int, exception: BaseException | None = None) -> tuple[int, Any]: ...
     def cancel(self, index: int, exception: BaseException | None = None) -> None: ...
+    def timed_out(self) -> list[int]: ...
+    def time_out(self, index: int, exception: BaseException | None = None) -> None: ...
     def deadline_passed(self) -> bool: ...
     @property
     def time_to_deadline(self) -> float | None: ...

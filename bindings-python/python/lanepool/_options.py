@@ -69,3 +69,26 @@ class BatchOptions(TypedDict, total=False):
     log_summary: bool
     retry_backoff_ms: float
     cancel_at_deadline: bool
+    concurrency: int | None
+    attempt_timeout_ms: float | None
+    max_per_second: float | None
+
+
+class JobOptions(TypedDict, total=False):
+    """The keyword options of ``Pool.run_jobs`` / ``run_jobs_async`` (see
+    :meth:`lanepool.Pool.run_jobs`): the batch options that apply to a plain list.
+
+    >>> import lanepool
+    >>> options: lanepool.JobOptions = {"retries": 1, "concurrency": 4}
+    >>> lanepool.Pool(workers=2).run_jobs(str.upper, ["a"], **options).results
+    ['A']
+    """
+
+    context: Context
+    retries: int
+    deadline_margin_ms: float
+    retry_backoff_ms: float
+    cancel_at_deadline: bool
+    concurrency: int | None
+    attempt_timeout_ms: float | None
+    max_per_second: float | None
