@@ -355,6 +355,7 @@ def main() -> None:
     ap.add_argument("--no-sweep", action="store_true")
     ap.add_argument("--big-only", action="store_true", help="only rows (f) and (g): big events, scaling")
     ap.add_argument("--kafka-only", action="store_true", help="only rows (h), (i) and (j): Kafka")
+    ap.add_argument("--jobs-only", action="store_true", help="only rows (l): run_jobs_async against asyncio.gather")
     ap.add_argument("--async-only", action="store_true",
                     help="only rows (k): process_async against asyncio.gather, and the import figure")
     args = ap.parse_args()
@@ -393,6 +394,10 @@ def main() -> None:
         loop = asyncio.new_event_loop()
         big_rows(row, loop, runs_fast)
         loop.close()
+        print_rows(rows)
+        return
+    if args.jobs_only:
+        jobs_rows(row, runs_fast, runs_io)
         print_rows(rows)
         return
     if args.async_only:
@@ -525,6 +530,7 @@ def main() -> None:
     big_rows(row, loop, runs_fast)
     kafka_rows(row, runs_io, runs_fast)
     async_rows(row, runs_fast)
+    jobs_rows(row, runs_fast, runs_io)
 
     # Import time and package size.
     results["import_ms"] = import_time_ms(runs=IMPORT_RUNS)
@@ -647,6 +653,57 @@ def async_rows(row, runs: int) -> None:
         row(f"(k) process_async, trivial coroutine, 10,000 records, {w} workers", "us/record",
             {lp[w]: t[lp[w]] * 1e6 / n, ga[w]: t[ga[w]] * 1e6 / n}, lp[w],
             goal="at most asyncio.gather+Semaphore (ratio <= 1.0)")
+
+
+async def gather_jobs(items: list, fn, limit: int) -> list:
+    """The hand-written fan-out: ``asyncio.gather`` of every job under a ``Semaphore``."""
+    sem = asyncio.Semaphore(limit)
+
+    async def one(item):
+        async with sem:
+            return await fn(item)
+
+    return await asyncio.gather(*(one(item) for item in items))
+
+
+async def job_trivial(n: int) -> int:
+    return n
+
+
+async def job_sleepy(n: int) -> int:
+    await asyncio.sleep(0.02)
+    return n
+
+
+def jobs_rows(row, runs_fast: int, runs_io: int) -> None:
+    """(l) `run_jobs_async` on 1,000 jobs against `asyncio.gather` + `Semaphore`, in turn,
+    round by round, on one event loop: a trivial coroutine at 10 in flight (µs per job), and
+    20 ms each at 100 in flight (ideal: 10 waves of 20 ms, 0.2 s)."""
+    n = 1_000
+    items = list(range(n))
+    loop = asyncio.new_event_loop()
+    answer = {"batchItemFailures": []}  # what medians_in_turn checks: every job ended right
+
+    def lp(pool, fn):
+        report = loop.run_until_complete(pool.run_jobs_async(fn, items))
+        assert report.ok and report.results == items
+        return answer
+
+    def ga(fn, limit):
+        assert loop.run_until_complete(gather_jobs(items, fn, limit)) == items
+        return answer
+
+    pool10, pool100 = lanepool.Pool(workers=10), lanepool.Pool(workers=100)
+    t = medians_in_turn({"lanepool run_jobs_async": lambda: lp(pool10, job_trivial),
+                         "asyncio.gather+Semaphore(10)": lambda: ga(job_trivial, 10)}, runs_fast * 2)
+    row("(l) run_jobs_async, 1,000 trivial jobs, 10 in flight", "us/record",
+        {k: v * 1e6 / n for k, v in t.items()}, "lanepool run_jobs_async",
+        goal="within noise of asyncio.gather+Semaphore (ratio <= 1.1)")
+    t = medians_in_turn({"lanepool run_jobs_async": lambda: lp(pool100, job_sleepy),
+                         "asyncio.gather+Semaphore(100)": lambda: ga(job_sleepy, 100)}, runs_io * 2)
+    row("(l) run_jobs_async, 1,000 jobs x 20 ms, 100 in flight", "s", t, "lanepool run_jobs_async",
+        goal="within 10% of ideal 0.2 s", ideal=0.2)
+    loop.close()
 
 
 def sweep(loop, quick: bool) -> dict:
