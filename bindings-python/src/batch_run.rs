@@ -2,6 +2,7 @@
 
 use lanepool::batch::{BatchOptions, BatchRun, Step};
 use lanepool::event::BatchPlan;
+use lanepool::lanes::SchedulerError;
 use lanepool::limit::{InFlightLimit, LimitedCall};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -16,6 +17,11 @@ use crate::wake::LoopWake;
 /// in-flight limit, the call is registered with it: a record starts only with a slot
 /// (`BatchRun::step_limited`), each ended attempt gives its slot back, and the limit wakes the
 /// driver (`set_wake`) when a slot is handed to it.
+/// How the core is told of an attempt the driver stopped: `BatchRun::cancel` (the deadline)
+/// or `BatchRun::time_out` (its timeout).
+type StopAttempt =
+    fn(&mut BatchRun<Py<PyAny>>, usize, Option<Py<PyAny>>) -> Result<(), SchedulerError>;
+
 #[pyclass(module = "lanepool._lanepool", name = "BatchRun")]
 pub struct PyBatchRun {
     run: Option<BatchRun<Py<PyAny>>>,
@@ -32,6 +38,25 @@ impl PyBatchRun {
         self.run
             .as_mut()
             .ok_or_else(|| PyRuntimeError::new_err("the batch has finished"))
+    }
+
+    /// Records that record `index`'s running attempt, which the driver stopped (at the
+    /// deadline: `BatchRun::cancel`; for its timeout: `BatchRun::time_out`), ended with
+    /// `exception`; one other than the `CancelledError` it was sent that stops the call is
+    /// what `finish()` raises.
+    fn stopped(
+        &mut self,
+        py: Python<'_>,
+        index: usize,
+        exception: Option<Py<PyAny>>,
+        how: StopAttempt,
+    ) -> PyResult<()> {
+        if let Some(exc) = &exception {
+            self.interrupt.catch_cancelled(exc.bind(py));
+        }
+        how(self.run()?, index, exception).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        self.release();
+        Ok(())
     }
 
     /// Gives back the slot of an attempt that ended (a no-op without a limit).
@@ -146,14 +171,7 @@ impl PyBatchRun {
         index: usize,
         exception: Option<Py<PyAny>>,
     ) -> PyResult<()> {
-        if let Some(exc) = &exception {
-            self.interrupt.catch_cancelled(exc.bind(py));
-        }
-        self.run()?
-            .time_out(index, exception)
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        self.release();
-        Ok(())
+        self.stopped(py, index, exception, BatchRun::time_out)
     }
 
     /// Records that record `index`'s running attempt was stopped at the deadline, ending with
@@ -166,14 +184,7 @@ impl PyBatchRun {
         index: usize,
         exception: Option<Py<PyAny>>,
     ) -> PyResult<()> {
-        if let Some(exc) = &exception {
-            self.interrupt.catch_cancelled(exc.bind(py));
-        }
-        self.run()?
-            .cancel(index, exception)
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        self.release();
-        Ok(())
+        self.stopped(py, index, exception, BatchRun::cancel)
     }
 
     /// Whether the call shares the pool's in-flight limit.
