@@ -12,6 +12,11 @@
 // TypeScript has no Kafka processor); `--kafka-only` runs just those, beside lanepool on the
 // standard SQS batch. Case (e) runs pool.runJobs against p-map over 1,000 jobs (trivial, and
 // 20 ms each), printed beside the rows (not in the JSON rows); `--jobs-only` runs just it.
+// Case (f), the per-record cost at concurrency 16 on SQS standard, SQS FIFO (100 groups), Kinesis
+// and Kafka batches of 10,000 records: pool.process with a trivial async and a sync handler,
+// beside the AWS blog's sample (16 async workers shifting records from a shared array, failures
+// collected), bare p-map(16) (no response) and a plain `for` loop that only awaits the handler;
+// its last row is lanepool's cost per record over that loop. `--per-record-only` runs just it.
 
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
@@ -47,6 +52,7 @@ const quick = args.includes('--quick');
 const noSweep = args.includes('--no-sweep');
 const kafkaOnly = args.includes('--kafka-only');
 const jobsOnly = args.includes('--jobs-only');
+const perRecordOnly = args.includes('--per-record-only');
 const jsonPath = args.includes('--json') ? args[args.indexOf('--json') + 1] : null;
 const RUNS_FAST = quick ? 3 : 7;
 const RUNS_IO = quick ? 1 : 3;
@@ -237,6 +243,100 @@ async function promiseAllLimitRun(event, handler, limit) {
   };
 }
 
+// ------------------------------------------------------------------ (f): the per-record cost
+
+/** A Kinesis event of `n` records over `keys` partition keys. */
+function kinesisEvent(n, keys) {
+  return {
+    Records: Array.from({ length: n }, (_, i) => ({
+      eventSource: 'aws:kinesis',
+      eventID: `shardId-000000000000:${i}`,
+      eventSourceARN: 'arn:aws:kinesis:us-east-1:123456789012:stream/bench',
+      awsRegion: 'us-east-1',
+      kinesis: {
+        kinesisSchemaVersion: '1.0',
+        partitionKey: `key-${i % keys}`,
+        sequenceNumber: String(49590338271490256608559692538361571095921575989136588898n + BigInt(i)),
+        data: Buffer.from(`{"n": ${i}}`).toString('base64'),
+        approximateArrivalTimestamp: 1700000000 + i / 1000,
+      },
+    })),
+  };
+}
+
+/** The records of an event in event order, and each one's partial-batch-response identifier. */
+function recordsOf(event) {
+  if (Array.isArray(event.Records)) {
+    const kinesis = event.Records[0]?.eventSource === 'aws:kinesis';
+    return { records: event.Records, id: kinesis ? (r) => r.kinesis.sequenceNumber : (r) => r.messageId };
+  }
+  return {
+    records: Object.values(event.records).flat(),
+    id: (r) => ({ partition: `${r.topic}-${r.partition}`, offset: r.offset }),
+  };
+}
+
+/**
+ * The AWS blog's sample: `workers` async workers shift records from a shared copy of the array
+ * and collect the failures (no lanes, no deadline).
+ */
+async function blogSample(event, handler, workers) {
+  const { records, id } = recordsOf(event);
+  const queue = [...records];
+  const batchItemFailures = [];
+  const worker = async () => {
+    while (queue.length > 0) {
+      const record = queue.shift();
+      try {
+        await handler(record);
+      } catch {
+        batchItemFailures.push({ itemIdentifier: id(record) });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: workers }, worker));
+  return { batchItemFailures };
+}
+
+/** A plain loop that only awaits the handler, one record at a time: the floor. */
+async function plainLoop(event, handler) {
+  const { records } = recordsOf(event);
+  for (let i = 0; i < records.length; i++) await handler(records[i]);
+  return { batchItemFailures: [] };
+}
+
+const syncTrivial = (_record) => undefined;
+
+async function perRecordBench(quickRun) {
+  const N = 10_000;
+  const conc = 16;
+  const pool = new Pool({ concurrency: conc });
+  const events = {
+    'SQS standard': standardEvent(N),
+    'SQS FIFO (100 groups)': fifoEvent(N, 100),
+    'Kinesis (100 keys)': kinesisEvent(N, 100),
+    'Kafka (100 partitions)': kafkaEvent(N, 100, 10),
+  };
+  const us = (sec) => (sec * 1e6) / N;
+  const out = [];
+  for (const [name, ev] of Object.entries(events)) {
+    const cases = {
+      'lanepool pool.process': () => pool.process(ev, trivial),
+      'lanepool pool.process, sync handler': () => pool.process(ev, syncTrivial),
+      'AWS blog sample (16 workers)': () => blogSample(ev, trivial, conc),
+      'p-map (16), bare (no response)': async () => {
+        await pMap(recordsOf(ev).records, trivial, { concurrency: conc });
+        return { batchItemFailures: [] };
+      },
+      'plain for loop (awaits the handler)': () => plainLoop(ev, trivial),
+    };
+    const t = await mediansInTurn(cases, (quickRun ? 5 : 15));
+    const entries = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, us(v)]));
+    out.push([`(f) per-record cost, trivial async handler, 10,000 records, ${name}, concurrency 16`, entries]);
+  }
+  return out;
+}
+
 // ------------------------------------------------------------------ timing
 
 function check(response) {
@@ -325,6 +425,18 @@ async function main() {
     printRows(await jobsBench(quick));
     return;
   }
+  const perRecordRows = async () => {
+    for (const [caseName, entries] of await perRecordBench(quick)) {
+      row(caseName, 'us/record', entries, 'lanepool pool.process', 'the issue\'s goal: <= 0.2 us/record');
+      const over = entries['lanepool pool.process'] - entries['plain for loop (awaits the handler)'];
+      console.log(`${caseName}: lanepool's cost over the plain loop ${over.toFixed(3)} us/record`);
+    }
+  };
+  if (perRecordOnly) {
+    await perRecordRows();
+    printRows(rows);
+    return;
+  }
   if (kafkaOnly) {
     const times = await mediansInTurn({ 'lanepool': () => pool.process(ev, trivial), ...kafkaCases }, RUNS_FAST * 3);
     row(`(a) trivial async handler, 10,000 records, concurrency ${conc} (Kafka only)`, 'us/record',
@@ -383,6 +495,9 @@ async function main() {
   // contenders in turn round by round; each run's results are checked (job i's is i * 2).
   const e = await jobsBench(quick);
   printRows(e);
+
+  // (f) the per-record cost on four sources (see the head of this file).
+  await perRecordRows();
 
   const results = {
     face: 'node',
