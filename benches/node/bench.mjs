@@ -21,7 +21,7 @@
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import {
-  copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync,
+  copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -626,7 +626,8 @@ function requireTime(runs) {
     const main = join(dir, 'node_modules', 'lanepool');
     mkdirSync(main, { recursive: true });
     const shipped = pkg.files.filter((f) => !f.includes('*') && existsSync(join(BINDING, f)));
-    for (const f of ['package.json', ...shipped]) copyFileSync(join(BINDING, f), join(main, f));
+    // `files` names files and folders (lib/): copied as npm packs them.
+    for (const f of ['package.json', ...shipped]) cpSync(join(BINDING, f), join(main, f), { recursive: true });
     for (const addon of readdirSync(BINDING).filter((f) => /^lanepool\..+\.node$/.test(f))) {
       const name = `@lanepool/${addon.slice('lanepool.'.length, -'.node'.length)}`;
       const platformDir = join(dir, 'node_modules', name);

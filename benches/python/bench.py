@@ -744,6 +744,12 @@ def import_time_ms(runs: int) -> dict:
 
         spec = importlib.util.find_spec("lanepool")
         pkg_parent = str(Path(spec.origin).parent.parent)
+        # As pip does when it installs the wheel: the package's bytecode written beforehand, so
+        # that no run compiles the sources (an editable build, or PYTHONDONTWRITEBYTECODE, would
+        # otherwise make every fresh interpreter compile them).
+        import compileall
+
+        compileall.compile_dir(str(Path(spec.origin).parent), quiet=1)
         env["PYTHONPATH"] = pkg_parent + os.pathsep + env.get("PYTHONPATH", "")
     except Exception:
         pass
