@@ -3,7 +3,7 @@
 //! attempt timeout, the start rate, the all-failed rule), checked by the core's
 //! [`BatchOptions::check_for`] for a driver that can stop its handlers (their signals).
 
-use lanepool::batch::{BatchOptions, BatchRun};
+use lanepool::batch::BatchRun;
 use lanepool::event::BatchPlan;
 use lanepool::lanes::StartRate;
 use napi::Result;
@@ -49,19 +49,9 @@ pub fn start_batch(
     max_per_second: f64,
     all_failed_rule: bool,
 ) -> Result<Batch> {
-    let mut options = BatchOptions::new()
-        .concurrency(concurrency as usize)
-        .retries(retries)
-        .raise_on_full_batch_failure(all_failed_rule);
-    if backoff_ms >= 0.0 {
-        options = options.retry_backoff(millis(backoff_ms));
-    }
-    if margin_ms >= 0.0 {
-        options = options.deadline_margin(millis(margin_ms));
-    }
-    if remaining_ms >= 0.0 {
-        options = options.remaining_time(millis(remaining_ms));
-    }
+    let mut options =
+        crate::plan::batch_options(concurrency, retries, backoff_ms, remaining_ms, margin_ms)
+            .raise_on_full_batch_failure(all_failed_rule);
     if attempt_timeout_ms > 0.0 {
         options = options.attempt_timeout(millis(attempt_timeout_ms));
     }

@@ -252,22 +252,35 @@ impl Plan {
         margin_ms: f64,
     ) -> Result<Batch> {
         let plan = self.plan.take().ok_or_else(used)?;
-        let mut options = BatchOptions::new()
-            .concurrency(concurrency as usize)
-            .retries(retries);
-        if backoff_ms >= 0.0 {
-            options = options.retry_backoff(millis(backoff_ms));
-        }
-        if margin_ms >= 0.0 {
-            options = options.deadline_margin(millis(margin_ms));
-        }
-        if remaining_ms >= 0.0 {
-            options = options.remaining_time(millis(remaining_ms));
-        }
+        let options = batch_options(concurrency, retries, backoff_ms, remaining_ms, margin_ms);
         Ok(Batch::new(BatchRun::new(
             plan,
             &options,
             concurrency as usize,
         )))
     }
+}
+
+/// The core's options of a call from the driver's numbers (a negative time: the core's default,
+/// or no deadline); `Plan.start` and `Plan.startPaced` (`jobs.rs`) build on it.
+pub(crate) fn batch_options(
+    concurrency: u32,
+    retries: u32,
+    backoff_ms: f64,
+    remaining_ms: f64,
+    margin_ms: f64,
+) -> BatchOptions {
+    let mut options = BatchOptions::new()
+        .concurrency(concurrency as usize)
+        .retries(retries);
+    if backoff_ms >= 0.0 {
+        options = options.retry_backoff(millis(backoff_ms));
+    }
+    if margin_ms >= 0.0 {
+        options = options.deadline_margin(millis(margin_ms));
+    }
+    if remaining_ms >= 0.0 {
+        options = options.remaining_time(millis(remaining_ms));
+    }
+    options
 }
