@@ -26,7 +26,7 @@
  * @property {(event: unknown, ordering: Ordering) => NativePlan | EventErrorInfo} decode
  * @property {(event: unknown) => unknown[] | EventErrorInfo} records
  * @property {(source: string, ordering: Ordering) => (number | string)[] | null} projection
- * @property {(source: string, ordering: Ordering, records: number, kinds: Uint8Array, lens: Uint32Array, text: string) => NativePlan | null} decodeProjected
+ * @property {(source: string, ordering: Ordering, records: number, kinds: Uint8Array, slots: Uint32Array, text: string, textLens: Uint32Array) => NativePlan | null} decodeProjected
  * @property {Function & { prototype: NativePlan }} Plan
  * @property {new (slots: number) => NativeLimit} Limit
  * @property {number} STEP_DONE
@@ -51,7 +51,9 @@
  * @property {number} K_FUNCTION
  * @property {number} K_BIGINT
  * @property {number} K_SYMBOL
- * @property {number} K_STRING_AGAIN
+ * @property {number} MODE_SHAPE
+ * @property {number} MODE_TEXT
+ * @property {number} MODE_KEPT
  */
 /** @typedef {'auto' | 'unordered' | 'key'} Ordering */
 /** @typedef {{ message: string, index?: number | null, field?: string | null, group?: string | null }} EventErrorInfo */
@@ -74,7 +76,7 @@
  * @property {() => boolean} deadlinePassed
  * @property {() => number} timeToDeadline
  * @property {() => number[]} timedOut records whose attempt ran past the attempt timeout
- * @property {(full: boolean, log: boolean) => FinishInfo} finish
+ * @property {(full: boolean, log: boolean, kept: unknown[] | null) => FinishInfo} finish
  * @property {(limit: NativeLimit) => number} join joins the pool's limit; the call's id
  * @property {() => void} close ends the batch without a report, giving back its slots
  */

@@ -3,8 +3,10 @@
 //
 // The core decodes every event (src/plan.rs, src/projected.rs). Reading a record's fields through
 // N-API costs a property lookup per field, so for the common events JavaScript reads the few
-// values the core names (`native.projection`: for each record, the kind of each value on those
-// paths and the text of the strings) and the core decodes that projection with its own rules.
+// values the core names (`native.projection`) and the core decodes that projection with its own
+// rules. Only what the rules need crosses: each value's kind; the text of a string a rule reads
+// (`eventSource`, a lane key) once per distinct text; of the identifier only whether it is
+// empty: its text stays here, and the report reads back those it names (`Batch.finish`).
 // Whenever the core does not accept the projection as it stands (any malformed event, anything
 // unusual), the live event is decoded through N-API instead, so every error is the core's
 // answer for the live object. A Kafka event (records in `records` groups, numbers read) is always
@@ -28,7 +30,8 @@ const {
   K_FUNCTION,
   K_BIGINT,
   K_SYMBOL,
-  K_STRING_AGAIN, // a string equal to the last one sent for this node (not sent again)
+  MODE_TEXT,
+  MODE_KEPT,
 } = native;
 
 /**
@@ -46,9 +49,71 @@ function kindOf(v) {
   return K_SYMBOL; // the one type left
 }
 
-/** @typedef {{ m: number, parents: Int32Array, keys: string[] }} Projection */
+/**
+ * Reads the projection of `n` records into `kinds` and `slots` (see src/projected.rs): each
+ * text a MODE_TEXT node reads gets its number in `texts` (through `seen`), each MODE_KEPT
+ * string goes to `kept`. False when the core would reject a record anyway (let it say how)
+ * or an array has a member the core would not look at (let N-API look).
+ * @typedef {(records: any[], n: number, kinds: Uint8Array, slots: Uint32Array,
+ *   seen: Map<string, number>, texts: string[], kept: unknown[]) => boolean} Reader
+ */
+/** @typedef {{ m: number, read: Reader }} Projection */
 
-/** ordering + eventSource -> the values the core reads (null: not projected). */
+/**
+ * A reader for the nodes the core named: straight-line code per node, so each property read
+ * is a named load with its own inline cache (a keyed read of a variable name is megamorphic).
+ * The names come from the core and are written as JSON string literals.
+ * @param {(number | string)[]} flat `[parent, key, mode, ...]`
+ * @returns {Projection}
+ */
+function compileReader(flat) {
+  const m = flat.length / 3;
+  const lines = [
+    'for (let r = 0; r < n; r++) {',
+    '  const v_ = records[r];',
+    '  const b = r * ' + (m + 1) + ', s = r * ' + m + ';',
+    '  if (kindOf(v_) !== K_OBJECT) return false;',
+    '  kinds[b] = K_OBJECT;',
+  ];
+  for (let k = 0; k < m; k++) {
+    const parent = /** @type {number} */ (flat[3 * k]);
+    const key = JSON.stringify(/** @type {string} */ (flat[3 * k + 1]));
+    const mode = /** @type {number} */ (flat[3 * k + 2]);
+    if (parent < 0) lines.push(`  const v${k} = v_[${key}];`);
+    else {
+      lines.push(
+        `  let v${k};`,
+        `  if (k${parent} === K_OBJECT) v${k} = v${parent}[${key}];`,
+        `  else if (k${parent} === K_ARRAY && v${parent}[${key}] !== undefined) return false;`,
+      );
+    }
+    lines.push(`  const k${k} = kindOf(v${k});`, `  kinds[b + ${k + 1}] = k${k};`);
+    if (mode === MODE_TEXT) {
+      lines.push(
+        `  if (k${k} === K_STRING) {`,
+        `    let t = seen.get(v${k});`,
+        `    if (t === undefined) { t = texts.length; seen.set(v${k}, t); texts.push(v${k}); }`,
+        `    slots[s + ${k}] = t;`,
+        `  } else slots[s + ${k}] = 0;`,
+      );
+    } else if (mode === MODE_KEPT) {
+      lines.push(
+        `  kept[r] = v${k};`,
+        `  slots[s + ${k}] = k${k} === K_STRING && v${k}.length > 0 ? 1 : 0;`,
+      );
+    } else lines.push(`  slots[s + ${k}] = 0;`);
+  }
+  lines.push('}', 'return true;');
+  const read = /** @type {Reader} */ (
+    new Function(
+      'kindOf', 'K_OBJECT', 'K_ARRAY', 'K_STRING',
+      `return function read(records, n, kinds, slots, seen, texts, kept) {\n${lines.join('\n')}\n};`,
+    )(kindOf, K_OBJECT, K_ARRAY, K_STRING)
+  );
+  return { m, read };
+}
+
+/** ordering + eventSource -> the reader of the values the core reads (null: not projected). */
 /** @type {Map<string, Projection | null>} */
 const projections = new Map();
 
@@ -62,15 +127,7 @@ function projectionFor(source, ordering) {
   let spec = projections.get(id);
   if (spec === undefined) {
     const flat = native.projection(source, ordering);
-    spec = null;
-    if (flat != null) {
-      const m = flat.length / 2;
-      spec = { m, parents: new Int32Array(m), keys: new Array(m) };
-      for (let k = 0; k < m; k++) {
-        spec.parents[k] = /** @type {number} */ (flat[2 * k]);
-        spec.keys[k] = /** @type {string} */ (flat[2 * k + 1]);
-      }
-    }
+    spec = flat == null ? null : compileReader(flat);
     if (projections.size < 64) projections.set(id, spec);
   }
   return spec;
@@ -78,11 +135,12 @@ function projectionFor(source, ordering) {
 
 // Buffers reused by every decode (each is read by the native call before it returns).
 let kindsBuf = new Uint8Array(0);
-let lensBuf = new Uint32Array(0);
+let slotsBuf = new Uint32Array(0);
 
 /**
- * A decoded event: the core's plan and the driver's own list of the record objects.
- * @typedef {{ plan: import('../binding.js').NativePlan, records: any[] }} Decoded
+ * A decoded event: the core's plan, the driver's own list of the record objects, and the
+ * identifier texts kept here (null when the core read them).
+ * @typedef {{ plan: import('../binding.js').NativePlan, records: any[], kept: unknown[] | null }} Decoded
  */
 /** @typedef {'auto' | 'unordered' | 'key'} Ordering */
 
@@ -106,48 +164,17 @@ function decodeProjected(event, ordering) {
     if (typeof source !== 'string') return null;
     const spec = projectionFor(source, ordering);
     if (spec === null) return null;
-    const { m, parents, keys } = spec;
-    const stride = m + 1;
-    if (kindsBuf.length < n * stride) kindsBuf = new Uint8Array(n * stride);
-    if (lensBuf.length < n * m) lensBuf = new Uint32Array(n * m);
-    const kinds = kindsBuf;
-    const lens = lensBuf;
-    const values = new Array(m);
-    const last = new Array(m).fill(undefined); // each node's last string
+    const { m, read } = spec;
+    if (kindsBuf.length < n * (m + 1)) kindsBuf = new Uint8Array(n * (m + 1));
+    if (slotsBuf.length < n * m) slotsBuf = new Uint32Array(n * m);
+    /** @type {string[]} */
     const texts = [];
-    for (let r = 0; r < n; r++) {
-      const record = records[r];
-      const base = r * stride;
-      const rk = kindOf(record);
-      if (rk !== K_OBJECT) return null; // the core rejects it: let it say how
-      kinds[base] = rk;
-      for (let k = 0; k < m; k++) {
-        const p = parents[k];
-        const parent = p < 0 ? record : values[p];
-        const pk = p < 0 ? K_OBJECT : kinds[base + 1 + p];
-        let v;
-        let vk = K_UNDEFINED;
-        if (pk === K_OBJECT) {
-          v = parent[keys[k]];
-          vk = kindOf(v);
-          if (vk === K_STRING) {
-            if (v === last[k]) vk = K_STRING_AGAIN;
-            else {
-              last[k] = v;
-              texts.push(v);
-              lens[r * m + k] = v.length;
-            }
-          }
-        } else if (pk === K_ARRAY && parent[keys[k]] !== undefined) {
-          return null; // an array (or a proxy of one) with that member: let N-API look
-        }
-        values[k] = v;
-        kinds[base + 1 + k] = vk;
-        if (vk !== K_STRING) lens[r * m + k] = 0;
-      }
-    }
-    const plan = native.decodeProjected(source, ordering, n, kinds, lens, texts.join(''));
-    return plan === null ? null : { plan, records };
+    const kept = new Array(n);
+    if (!read(records, n, kindsBuf, slotsBuf, new Map(), texts, kept)) return null;
+    const textLens = new Uint32Array(texts.length);
+    for (let t = 0; t < texts.length; t++) textLens[t] = texts[t].length;
+    const plan = native.decodeProjected(source, ordering, n, kindsBuf, slotsBuf, texts.join(''), textLens);
+    return plan === null ? null : { plan, records, kept };
   } catch {
     return null;
   }
@@ -187,7 +214,7 @@ function decodeEvent(event, o) {
         records = /** @type {any} */ (event).Records;
       }
     }
-    decoded = { plan, records };
+    decoded = { plan, records, kept: null };
   }
   // The driver keeps its own list of the record objects: a handler that empties, reorders or
   // replaces `event.Records` changes nothing for the others (they still get their own record).

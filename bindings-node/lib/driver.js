@@ -74,7 +74,7 @@ class Limiter {
  * core's key rule (an EventError at the first item whose key is no key).
  * @param {unknown} items
  * @param {((item: any) => unknown) | null} key
- * @returns {{ plan: import('../binding.js').NativePlan, records: unknown[] }}
+ * @returns {{ plan: import('../binding.js').NativePlan, records: unknown[], kept: null }}
  */
 function jobsPlanOf(items, key) {
   if (items === null || items === undefined || typeof (/** @type {any} */ (items)[Symbol.iterator]) !== 'function') {
@@ -83,7 +83,7 @@ function jobsPlanOf(items, key) {
   const records = Array.isArray(items) ? items : Array.from(/** @type {Iterable<unknown>} */ (items));
   const plan = native.jobsPlan(records.length);
   if (key !== null) applyGroupKey(plan, records, key);
-  return { plan, records };
+  return { plan, records, kept: null };
 }
 
 /**
@@ -184,7 +184,7 @@ function runBatch(concurrency, limiter, event, handler, options, full, jobs = fa
     const o = jo ?? readOptions(options);
     if (jo !== null) concurrency = jo.concurrency;
     const started = performance.now();
-    const { plan: p, records } = jo !== null ? jobsPlanOf(event, jo.key) : decodeEvent(event, o);
+    const { plan: p, records, kept } = jo !== null ? jobsPlanOf(event, jo.key) : decodeEvent(event, o);
     const length = p.length;
     if (o.remainingMs >= 0) o.remainingMs = Math.max(0, o.remainingMs - (performance.now() - started));
     // Jobs, an attempt timeout or a start rate: each attempt its own context (see the top).
@@ -474,7 +474,7 @@ function runBatch(concurrency, limiter, event, handler, options, full, jobs = fa
       finished = true;
       clearTimers();
       if (batch.deadlinePassed()) abort();
-      const info = batch.finish(full || jobs, o.log);
+      const info = batch.finish(full || jobs, o.log, kept);
       leaveLimit();
       if (jobs) {
         resolve(jobReport(info));

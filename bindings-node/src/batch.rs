@@ -5,7 +5,7 @@
 use lanepool::batch::{BatchError, BatchReport, BatchRun, ItemIdentifier, Step};
 use lanepool::event::Source;
 use napi::bindgen_prelude::Either;
-use napi::{sys, Env, JsUnknown, NapiRaw, Result};
+use napi::{sys, Env, JsObject, JsString, JsUnknown, NapiRaw, Result, ValueType};
 use napi_derive::napi;
 
 use crate::limit::{Joined, Limit};
@@ -232,6 +232,9 @@ impl Batch {
         let limit = (limit as usize).clamp(1, cap);
         let Batch { run, limited } = self;
         let run = run.as_mut().ok_or_else(used)?;
+        // One clock reading for everything this call tells and asks: what it tells ended in
+        // the same turn of the event loop.
+        let now = run.now();
         for &code in &io[..ended as usize] {
             if !(code >= 0.0 && code < 2f64.powi(53)) {
                 return Err(protocol(format!("bad completion code {code}")));
@@ -239,10 +242,10 @@ impl Batch {
             let code = code as u64;
             let index = (code / u64::from(ENDED_STRIDE)) as usize;
             match (code % u64::from(ENDED_STRIDE)) as u32 {
-                ENDED_OK => run.complete(index, Ok(())),
-                ENDED_ERR => run.complete(index, Err(())),
+                ENDED_OK => run.complete_at(index, Ok(()), now),
+                ENDED_ERR => run.complete_at(index, Err(()), now),
                 ENDED_DEADLINE => run.cancel(index, Some(())),
-                ENDED_TIMEOUT => run.time_out(index, Some(())),
+                ENDED_TIMEOUT => run.time_out_at(index, Some(()), now),
                 _ => return Err(protocol(format!("bad completion code {code}"))),
             }
             .map_err(protocol)?;
@@ -259,8 +262,8 @@ impl Batch {
                 break STEP_MORE;
             }
             let step = match limited {
-                Some(joined) => run.step_limited(&joined.call),
-                None => run.step(),
+                Some(joined) => run.step_limited_at(&joined.call, now),
+                None => run.step_at(now),
             };
             match step {
                 Step::Run(ticket) => {
@@ -324,16 +327,34 @@ impl Batch {
     }
 
     /// The report, after `drive()` said `STEP_DONE`. `full`: include the succeeded identifiers;
-    /// `log`: include the summary's log line.
+    /// `log`: include the summary's log line. `kept`: the identifier texts `lib/decode.js`
+    /// kept, one string per record, for a plan whose identifiers the core checked but did not
+    /// read (see [`crate::projected`]): the report reads those it names (every one for
+    /// `full`).
     #[napi]
-    pub fn finish(&mut self, full: bool, log: bool) -> Result<FinishInfo> {
-        let run = self.run.take().ok_or_else(used)?;
+    pub fn finish(&mut self, full: bool, log: bool, kept: Option<JsObject>) -> Result<FinishInfo> {
+        let mut run = self.run.take().ok_or_else(used)?;
         if !run.scheduler().is_done() {
             self.run = Some(run);
             return Err(protocol("finish() before every record has its outcome"));
         }
         // Done: the membership of the pool's limit ends (anything still handed to it passes on).
         self.limited = None;
+        let read = run
+            .read_identifiers(full, |index| {
+                let kept = kept
+                    .as_ref()
+                    .ok_or_else(|| protocol("finish() needs the kept identifiers"))?;
+                let value: JsUnknown = kept.get_element(index as u32)?;
+                if value.get_type()? != ValueType::String {
+                    return Err(protocol(format!("kept identifier {index} is not a string")));
+                }
+                // SAFETY: checked just above to be a string.
+                let text: JsString = unsafe { value.cast() };
+                Ok(text.into_utf8()?.as_str()?.to_owned())
+            })
+            .map_err(protocol)?;
+        read?;
         match run.finish() {
             Ok(report) => Ok(finish_info(&report, None, full, log)),
             Err(e) => {

@@ -112,67 +112,75 @@ pub fn records(env: Env, event: JsUnknown) -> Result<Either<JsUnknown, EventErro
 }
 
 /// The values `lib/decode.js` reads of each record of `source` for the fast decode (see
-/// [`projected`]): a flat list `[parent, key, parent, key, ...]`, parent -1 the record itself,
-/// else the position of an earlier pair. `null`: decode the live event (an unknown source, or
-/// a lane key that needs more than a few fields).
+/// [`projected`]): a flat list `[parent, key, mode, parent, key, mode, ...]`, parent -1 the
+/// record itself, else the position of an earlier triple, mode a `MODE_*` constant. `null`:
+/// decode the live event (an unknown source, or a lane key that needs more than a few fields).
 #[napi]
 pub fn projection(
     source: String,
     ordering: String,
 ) -> Result<Option<Vec<Either<i32, &'static str>>>> {
     let ordering = ordering_of(&ordering)?;
-    let Some(nodes) = Source::parse(&source).and_then(|s| projected::nodes(s, ordering)) else {
+    let Some(spec) = Source::parse(&source).and_then(|s| projected::nodes(s, ordering)) else {
         return Ok(None);
     };
     Ok(Some(
-        nodes
+        spec.nodes
             .into_iter()
-            .flat_map(|(parent, key)| [Either::A(parent), Either::B(key)])
+            .flat_map(|(parent, key, mode)| {
+                [
+                    Either::A(parent),
+                    Either::B(key),
+                    Either::A(mode.number() as i32),
+                ]
+            })
             .collect(),
     ))
 }
 
-/// Decodes the projection `lib/decode.js` read of an event whose record 0 has `eventSource` `source`
-/// (see [`projection`]): `kinds` one byte per value (each record, then each node), `lens` the
-/// UTF-16 length of each node's text (0 unless a string), `text` every string node's text in
-/// order. `null` unless the core accepts it as it stands: then decode the live event with
-/// [`decode`] (which names any error exactly).
+/// Decodes the projection `lib/decode.js` read of an event whose record 0 has `eventSource`
+/// `source` (see [`projection`] and [`projected`]): `kinds` one byte per value (each record,
+/// then each node), `slots` one number per node of each record (a `MODE_TEXT` string's number
+/// in the table of distinct texts, 1 or 0 for a non-empty or empty `MODE_KEPT` string, else
+/// 0), `text` the distinct texts in turn and `text_lens` their UTF-16 lengths. `null` unless
+/// the core accepts it as it stands: then decode the live event with [`decode`] (which names
+/// any error exactly). The plan's identifiers are checked, not read: `Batch.finish` reads
+/// those the report names from the texts the driver kept.
 #[napi]
+#[allow(clippy::too_many_arguments)]
 pub fn decode_projected(
     env: Env,
     source: String,
     ordering: String,
     records: u32,
     kinds: JsUnknown,
-    lens: JsUnknown,
+    slots: JsUnknown,
     text: JsUnknown,
+    text_lens: JsUnknown,
 ) -> Result<Option<Plan>> {
     let ordering = ordering_of(&ordering)?;
-    let Some(nodes) = Source::parse(&source).and_then(|s| projected::nodes(s, ordering)) else {
+    let Some(spec) = Source::parse(&source).and_then(|s| projected::nodes(s, ordering)) else {
         return Ok(None);
     };
     let raw = env.raw();
     // SAFETY: argument values of this call; the slices are dropped before it returns.
     let kinds: &[u8] =
         unsafe { typed_array::typed(raw, kinds.raw(), sys::TypedarrayType::uint8_array)? };
-    let lens: &[u32] =
-        unsafe { typed_array::typed(raw, lens.raw(), sys::TypedarrayType::uint32_array)? };
-    let needed = (records as usize).saturating_mul(nodes.len());
-    let Some(lens) = lens.get(..needed) else {
-        return Ok(None);
-    };
-    let total: usize = lens.iter().map(|&l| l as usize).sum();
+    let slots: &[u32] =
+        unsafe { typed_array::typed(raw, slots.raw(), sys::TypedarrayType::uint32_array)? };
+    let text_lens: &[u32] =
+        unsafe { typed_array::typed(raw, text_lens.raw(), sys::TypedarrayType::uint32_array)? };
+    let total: usize = text_lens.iter().map(|&l| l as usize).sum();
     projected::SCRATCH.with(|scratch| {
         let Ok(mut scratch) = scratch.try_borrow_mut() else {
             return Ok(None);
         };
         let plan = decode_with(
             raw,
-            &nodes,
+            &spec,
             ordering,
             records,
-            kinds,
-            lens,
+            (kinds, slots, text_lens),
             total,
             text,
             &mut scratch,
@@ -185,11 +193,10 @@ pub fn decode_projected(
 #[allow(clippy::too_many_arguments)]
 fn decode_with(
     raw: sys::napi_env,
-    nodes: &[(i32, &'static str)],
+    spec: &projected::Spec,
     ordering: LaneOrdering,
     records: u32,
-    kinds: &[u8],
-    lens: &[u32],
+    (kinds, slots, text_lens): (&[u8], &[u32], &[u32]),
     total: usize,
     text: JsUnknown,
     scratch: &mut projected::Scratch,
@@ -213,7 +220,7 @@ fn decode_with(
     }
     scratch.units.truncate(total);
     let Some(projection) =
-        projected::Projection::new(nodes, records as usize, kinds, lens, scratch)
+        projected::Projection::new(spec, records as usize, kinds, slots, text_lens, scratch)
     else {
         return Ok(None);
     };

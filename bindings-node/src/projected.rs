@@ -3,9 +3,16 @@
 //! Reading a record's fields through N-API costs a property lookup per field (tens of
 //! nanoseconds each, about half a microsecond per record). JavaScript reads the same few fields
 //! with inline caches for a few nanoseconds, so `lib/decode.js` reads them (only reads: for each
-//! record, the kind of every value on the paths the core names, and the text of strings) and
-//! hands them over in three flat values. The core then decodes that projection with its own
-//! rules ([`BatchPlan::decode`] over [`ProjectedView`]), exactly as it decodes a live object.
+//! record, the kind of every value on the paths the core names) and hands them over in a few
+//! flat values. The core then decodes that projection with its own rules
+//! ([`BatchPlan::decode_checked`] over [`ProjectedView`]), exactly as it decodes a live object.
+//!
+//! What crosses is only what the rules need ([`nodes`] says, per node, its [`Mode`]):
+//! - a string whose text a rule reads (`eventSource`, a lane key) crosses once per distinct
+//!   text: each record's slot holds the text's number in a table of distinct texts;
+//! - the identifier's text does not cross at all: the core checks it is a non-empty string,
+//!   JavaScript keeps the texts, and the report reads back only those it names
+//!   ([`lanepool::batch::BatchRun::read_identifiers`], in `Batch::finish`).
 //!
 //! The projection only has to be right when the core accepts the event: whenever the core
 //! rejects it, or asks for anything the projection does not hold, the caller decodes the live
@@ -39,10 +46,41 @@ pub const K_FUNCTION: u8 = 7;
 pub const K_BIGINT: u8 = 8;
 #[napi]
 pub const K_SYMBOL: u8 = 9;
-/// A string equal to the last `K_STRING` at the same node of an earlier record (its text is
-/// not sent again: `eventSource` is the same in every record, a group id often in a row).
+
+/// What a node's slot holds besides its kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Only the kind (a step on a path: `attributes`, `kinesis`).
+    Shape,
+    /// A string's number in the table of distinct texts (`eventSource`, a lane key).
+    Text,
+    /// 1 for a non-empty string, 0 for an empty one; the text stays in JavaScript (the
+    /// identifier).
+    Kept,
+}
+
+/// Mode numbers as `projection()` lists them (exported to `lib/decode.js`).
 #[napi]
-pub const K_STRING_AGAIN: u8 = 10;
+pub const MODE_SHAPE: u32 = 0;
+#[napi]
+pub const MODE_TEXT: u32 = 1;
+#[napi]
+pub const MODE_KEPT: u32 = 2;
+
+impl Mode {
+    /// The number `projection()` lists.
+    pub fn number(self) -> u32 {
+        match self {
+            Mode::Shape => MODE_SHAPE,
+            Mode::Text => MODE_TEXT,
+            Mode::Kept => MODE_KEPT,
+        }
+    }
+}
+
+/// One value read of each record: its parent (-1: the record itself, else an earlier node),
+/// its member name, and what its slot holds.
+pub type Node = (i32, &'static str, Mode);
 
 /// The member holding a record's source. Named here only to know what to project: the core
 /// reads it by its own name, and a different name would only make the projection incomplete
@@ -50,40 +88,54 @@ pub const K_STRING_AGAIN: u8 = 10;
 const EVENT_SOURCE: &str = "eventSource";
 const RECORDS: &str = "Records";
 
-/// The values to read of each record of `source` for `ordering`: `(parent, key)`, parent -1
-/// the record itself, else an earlier node. `None`: not worth projecting (the DynamoDB lane
-/// key needs the members of `dynamodb.Keys`; a Kafka event has no `Records`, and its numbers
-/// are not projected), decode the live event.
-pub fn nodes(source: Source, ordering: LaneOrdering) -> Option<Vec<(i32, &'static str)>> {
+/// What is read of each record: the nodes, and the dotted paths the core reads with the node
+/// each ends at.
+pub struct Spec {
+    pub nodes: Vec<Node>,
+    paths: Vec<(&'static str, usize)>,
+}
+
+/// The values to read of each record of `source` for `ordering`. `None`: not worth
+/// projecting (the DynamoDB lane key needs the members of `dynamodb.Keys`; a Kafka event has
+/// no `Records`, and its numbers are not projected), decode the live event.
+pub fn nodes(source: Source, ordering: LaneOrdering) -> Option<Spec> {
     if source.is_kafka() {
         return None;
     }
-    let mut nodes: Vec<(i32, &'static str)> = Vec::with_capacity(6);
-    let mut add = |path: &'static str| {
+    let mut nodes: Vec<Node> = Vec::with_capacity(6);
+    let mut paths = Vec::with_capacity(3);
+    let mut add = |path: &'static str, mode: Mode| {
         let mut parent = -1i32;
-        for key in path.split('.') {
-            parent = match nodes.iter().position(|&(p, k)| p == parent && k == key) {
-                Some(i) => i as i32,
+        let mut parts = path.split('.').peekable();
+        while let Some(key) = parts.next() {
+            let last = parts.peek().is_none();
+            parent = match nodes.iter().position(|&(p, k, _)| p == parent && k == key) {
+                Some(i) => {
+                    if last {
+                        nodes[i].2 = mode;
+                    }
+                    i as i32
+                }
                 None => {
-                    nodes.push((parent, key));
+                    nodes.push((parent, key, if last { mode } else { Mode::Shape }));
                     (nodes.len() - 1) as i32
                 }
             };
         }
+        paths.push((path, parent as usize));
     };
-    add(EVENT_SOURCE);
-    add(source.identifier_field());
+    add(EVENT_SOURCE, Mode::Text);
+    add(source.identifier_field(), Mode::Kept);
     if ordering != LaneOrdering::Unordered {
         if source == Source::DynamoDb {
             return None;
         }
-        add(source.lane_field());
+        add(source.lane_field(), Mode::Text);
     }
-    Some(nodes)
+    Some(Spec { nodes, paths })
 }
 
-/// Buffers kept between decodes (a batch's worth of text is a few hundred kilobytes: fresh
-/// pages for it on every call cost more than the decode).
+/// Buffers kept between decodes.
 #[derive(Default)]
 pub struct Scratch {
     pub units: Vec<u16>,
@@ -99,52 +151,28 @@ thread_local! {
 const KEEP: usize = 4 << 20;
 
 impl Scratch {
-    /// Lays out the text of every node slot: `lens[s]` the UTF-16 length of slot `s`'s text (0
-    /// unless `K_STRING`), `self.units` the text of every `K_STRING` slot, in slot order.
-    /// `None` if the parts disagree.
-    fn lay_out(&mut self, m: usize, kinds: &[u8], lens: &[u32]) -> Option<()> {
+    /// Lays out the table of distinct texts: `text_lens[t]` the UTF-16 length of text `t`,
+    /// `self.units` every text in turn. `None` if the parts disagree.
+    fn lay_out(&mut self, text_lens: &[u32]) -> Option<()> {
         let text = &self.units[..];
-        let kind = |slot: usize| kinds[(slot / m) * (m + 1) + 1 + slot % m];
         let ranges = &mut self.ranges;
         let all = &mut self.all;
         ranges.clear();
         all.clear();
-        // Per node, the range of its last K_STRING text.
-        let mut last: Vec<Option<(u32, u32)>> = vec![None; m];
         if text.iter().all(|&u| u < 0x80) {
             // ASCII (the usual case): one narrowing copy, ranges as sent.
             all.extend(text.iter().map(|&u| u as u8));
             let mut pos = 0u32;
-            for (slot, &len) in lens.iter().enumerate() {
-                match kind(slot) {
-                    K_STRING_AGAIN => ranges.push(last[slot % m]?),
-                    K_STRING => {
-                        let end = pos.checked_add(len)?;
-                        ranges.push((pos, end));
-                        last[slot % m] = Some((pos, end));
-                        pos = end;
-                    }
-                    _ if len == 0 => ranges.push((pos, pos)),
-                    _ => return None,
-                }
+            for &len in text_lens {
+                let end = pos.checked_add(len)?;
+                ranges.push((pos, end));
+                pos = end;
             }
             (pos as usize == text.len()).then_some(())
         } else {
             let mut pos = 0usize;
             let mut utf8 = [0u8; 4];
-            for (slot, &len) in lens.iter().enumerate() {
-                match kind(slot) {
-                    K_STRING_AGAIN => {
-                        ranges.push(last[slot % m]?);
-                        continue;
-                    }
-                    K_STRING => {}
-                    _ if len == 0 => {
-                        ranges.push((0, 0));
-                        continue;
-                    }
-                    _ => return None,
-                }
+            for &len in text_lens {
                 let seg = text.get(pos..pos.checked_add(len as usize)?)?;
                 pos += len as usize;
                 let start = u32::try_from(all.len()).ok()?;
@@ -153,9 +181,7 @@ impl Scratch {
                     let c = c.unwrap_or(char::REPLACEMENT_CHARACTER);
                     all.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
                 }
-                let range = (start, u32::try_from(all.len()).ok()?);
-                ranges.push(range);
-                last[slot % m] = Some(range);
+                ranges.push((start, u32::try_from(all.len()).ok()?));
             }
             (pos == text.len()).then_some(())
         }
@@ -176,12 +202,14 @@ impl Scratch {
 }
 
 /// One projected batch: `records` records, each `1 + nodes.len()` kinds (the record, then
-/// each node), the text of every string node in `all`.
+/// each node) and `nodes.len()` slots (see [`Mode`]), and the table of distinct texts.
 pub struct Projection<'a> {
-    nodes: &'a [(i32, &'static str)],
+    nodes: &'a [Node],
+    paths: &'a [(&'static str, usize)],
     records: usize,
     kinds: &'a [u8],
-    /// Byte range in `all` of each node slot's text (`records * nodes.len()` entries).
+    slots: &'a [u32],
+    /// Byte range in `all` of each distinct text.
     ranges: &'a [(u32, u32)],
     all: &'a str,
     /// Set when the core asked for something the projection does not hold.
@@ -189,33 +217,52 @@ pub struct Projection<'a> {
 }
 
 impl<'a> Projection<'a> {
-    /// See [`Scratch::lay_out`]; `kinds` and `lens` may be longer than needed (reused buffers).
+    /// See [`Scratch::lay_out`]; `kinds` and `slots` may be longer than needed (reused
+    /// buffers). `None` if the parts disagree (a text number out of the table, say).
     pub fn new(
-        nodes: &'a [(i32, &'static str)],
+        spec: &'a Spec,
         records: usize,
         kinds: &'a [u8],
-        lens: &[u32],
+        slots: &'a [u32],
+        text_lens: &[u32],
         scratch: &'a mut Scratch,
     ) -> Option<Self> {
+        let nodes = &spec.nodes[..];
         let m = nodes.len();
         let kinds = kinds.get(..records.checked_mul(m + 1)?)?;
-        let lens = lens.get(..records * m)?;
-        scratch.lay_out(m, kinds, lens)?;
+        let slots = slots.get(..records.checked_mul(m)?)?;
+        scratch.lay_out(text_lens)?;
+        let texts = text_lens.len() as u64;
+        for (slot, &value) in slots.iter().enumerate() {
+            let ok = match nodes[slot % m].2 {
+                Mode::Text => {
+                    kinds[(slot / m) * (m + 1) + 1 + slot % m] != K_STRING
+                        || u64::from(value) < texts
+                }
+                Mode::Kept => value <= 1,
+                Mode::Shape => true,
+            };
+            if !ok {
+                return None;
+            }
+        }
         let all = std::str::from_utf8(&scratch.all).ok()?;
         Some(Projection {
             nodes,
+            paths: &spec.paths,
             records,
             kinds,
+            slots,
             ranges: &scratch.ranges,
             all,
             incomplete: Cell::new(false),
         })
     }
 
-    /// The core's plan, or `None`: the core rejected the projection or needed more of it
-    /// (decode the live event for the exact answer).
+    /// The core's plan (identifiers checked, not read), or `None`: the core rejected the
+    /// projection or needed more of it (decode the live event for the exact answer).
     pub fn decode(&self, ordering: LaneOrdering) -> Option<BatchPlan> {
-        let plan = BatchPlan::decode(
+        let plan = BatchPlan::decode_checked(
             ProjectedView {
                 p: self,
                 at: At::Event,
@@ -230,6 +277,20 @@ impl<'a> Projection<'a> {
         self.incomplete.set(true);
         None
     }
+}
+
+/// Follows `path` member by member, as the core's default [`JsonView::path`] does.
+fn lanepool_follow<V: JsonView>(value: &V, path: &str) -> Option<V> {
+    match path.split_once('.') {
+        None => value.member(path),
+        Some((first, rest)) => lanepool_follow(&value.member(first)?, rest),
+    }
+}
+
+/// Whether a node's name is `key`: most often the very same text (the core looks members up
+/// by the names [`nodes`] took from it), else equal text.
+fn same_name(name: &str, key: &str) -> bool {
+    (name.len() == key.len() && std::ptr::eq(name.as_ptr(), key.as_ptr())) || name == key
 }
 
 #[derive(Clone, Copy)]
@@ -269,7 +330,7 @@ impl JsonView for ProjectedView<'_, '_> {
             K_UNDEFINED | K_NULL => JsonKind::Null,
             K_BOOLEAN => JsonKind::Bool,
             K_NUMBER => JsonKind::Number,
-            K_STRING | K_STRING_AGAIN => JsonKind::String,
+            K_STRING => JsonKind::String,
             K_ARRAY => JsonKind::Array,
             K_OBJECT => JsonKind::Object,
             _ => JsonKind::Other,
@@ -282,7 +343,7 @@ impl JsonView for ProjectedView<'_, '_> {
             K_NULL => "null",
             K_BOOLEAN => "boolean",
             K_NUMBER => "number",
-            K_STRING | K_STRING_AGAIN => "string",
+            K_STRING => "string",
             K_ARRAY => "array",
             K_OBJECT => "object",
             K_FUNCTION => "function",
@@ -307,12 +368,26 @@ impl JsonView for ProjectedView<'_, '_> {
             .p
             .nodes
             .iter()
-            .position(|&(p, name)| p == parent && name == key)
+            .position(|&(p, name, _)| p == parent && same_name(name, key))
         else {
             return self.p.missing();
         };
         let view = self.at(At::Node(record, k));
         (view.code() != K_UNDEFINED).then_some(view)
+    }
+
+    /// A path the core reads of a record ends at a known node: found at once (the node was
+    /// read only where every step before it was an object, else it is `undefined`).
+    fn path(&self, path: &str) -> Option<Self> {
+        if let At::Record(r) = self.at {
+            if self.code() == K_OBJECT {
+                if let Some(&(_, k)) = self.p.paths.iter().find(|(p, _)| same_name(p, path)) {
+                    let view = self.at(At::Node(r, k));
+                    return (view.code() != K_UNDEFINED).then_some(view);
+                }
+            }
+        }
+        lanepool_follow(self, path)
     }
 
     fn array_len(&self) -> Option<usize> {
@@ -332,15 +407,28 @@ impl JsonView for ProjectedView<'_, '_> {
     }
 
     fn text(&self) -> Option<Cow<'_, str>> {
-        if !matches!(self.code(), K_STRING | K_STRING_AGAIN) {
+        if self.code() != K_STRING {
             return None;
         }
         match self.at {
-            At::Node(r, k) => {
-                let (a, b) = self.p.ranges[r * self.p.nodes.len() + k];
+            At::Node(r, k) if self.p.nodes[k].2 == Mode::Text => {
+                let t = self.p.slots[r * self.p.nodes.len() + k] as usize;
+                let (a, b) = self.p.ranges[t];
                 Some(Cow::Borrowed(&self.p.all[a as usize..b as usize]))
             }
             _ => self.p.missing(),
+        }
+    }
+
+    fn string_is_empty(&self) -> Option<bool> {
+        if self.code() != K_STRING {
+            return None;
+        }
+        match self.at {
+            At::Node(r, k) if self.p.nodes[k].2 == Mode::Kept => {
+                Some(self.p.slots[r * self.p.nodes.len() + k] == 0)
+            }
+            _ => self.text().map(|t| t.is_empty()),
         }
     }
 

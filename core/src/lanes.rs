@@ -417,6 +417,53 @@ impl Bucket {
     }
 }
 
+/// The records that may start now, lowest index first: those ready at the start in a sorted
+/// list read in order (most records of a batch), and those that became ready later (a lane's
+/// next record, a retry that fell due) in a heap.
+struct ReadyQueue {
+    first: Vec<usize>,
+    /// Position of the next record of `first`.
+    taken: usize,
+    later: BinaryHeap<Reverse<usize>>,
+}
+
+impl ReadyQueue {
+    /// `first` in ascending order.
+    fn new(first: Vec<usize>) -> Self {
+        debug_assert!(first.windows(2).all(|w| w[0] < w[1]));
+        ReadyQueue {
+            first,
+            taken: 0,
+            later: BinaryHeap::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.first.len() - self.taken + self.later.len()
+    }
+
+    fn push(&mut self, index: usize) {
+        self.later.push(Reverse(index));
+    }
+
+    fn pop(&mut self) -> Option<usize> {
+        let first = self.first.get(self.taken).copied();
+        match (first, self.later.peek()) {
+            (Some(a), Some(&Reverse(b))) if b < a => self.later.pop().map(|Reverse(b)| b),
+            (Some(a), _) => {
+                self.taken += 1;
+                Some(a)
+            }
+            (None, _) => self.later.pop().map(|Reverse(b)| b),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.taken = self.first.len();
+        self.later.clear();
+    }
+}
+
 /// The lane scheduler of one batch. `E` is whatever the driver keeps as a failure
 /// (an error value, a Python exception, ...).
 ///
@@ -441,7 +488,7 @@ pub struct LaneScheduler<E> {
     lane_of: Vec<Option<LaneId>>,
     /// Per lane: records not yet handed to `ready`, in index order.
     lane_queue: Vec<VecDeque<usize>>,
-    ready: BinaryHeap<Reverse<usize>>,
+    ready: ReadyQueue,
     retry_due: BinaryHeap<Reverse<(Duration, usize)>>,
     slots: Vec<Slot<E>>,
     unfinished: usize,
@@ -480,20 +527,27 @@ impl<E> LaneScheduler<E> {
             .max()
             .unwrap_or(0);
         let mut lane_queue: Vec<VecDeque<usize>> = (0..lanes).map(|_| VecDeque::new()).collect();
-        let mut ready = BinaryHeap::with_capacity(lane_of.len());
+        // The records ready at the start (unkeyed ones and each lane's first), in index order.
+        let mut first = Vec::with_capacity(lane_of.len());
         for (index, lane) in lane_of.iter().enumerate() {
             match lane {
-                None => ready.push(Reverse(index)),
-                Some(l) => lane_queue[*l as usize].push_back(index),
+                None => first.push(index),
+                Some(l) => {
+                    let queue = &mut lane_queue[*l as usize];
+                    if queue.is_empty() {
+                        first.push(index);
+                    }
+                    queue.push_back(index);
+                }
             }
         }
         let mut used_lanes = 0;
         for queue in &mut lane_queue {
-            if let Some(head) = queue.pop_front() {
-                ready.push(Reverse(head));
+            if queue.pop_front().is_some() {
                 used_lanes += 1;
             }
         }
+        let ready = ReadyQueue::new(first);
         let records = lane_of.len();
         LaneScheduler {
             slots: (0..records).map(|_| Slot::Waiting).collect(),
@@ -618,7 +672,7 @@ impl<E> LaneScheduler<E> {
                 break;
             }
             self.retry_due.pop();
-            self.ready.push(Reverse(index));
+            self.ready.push(index);
         }
         let mut refused = false;
         // Records that could start now: ready, and within `concurrency`.
@@ -649,7 +703,7 @@ impl<E> LaneScheduler<E> {
             refused = true;
         } else if !could_start {
             self.settle_slot_waits(0, now);
-        } else if let Some(Reverse(index)) = self.ready.pop() {
+        } else if let Some(index) = self.ready.pop() {
             if let Some(since) = self.slot_waits.pop_front() {
                 self.count_slot_wait(now.saturating_sub(since));
             }
@@ -867,6 +921,29 @@ impl<E> LaneScheduler<E> {
         self.unfinished == 0
     }
 
+    /// Records without an outcome yet.
+    pub fn unfinished(&self) -> usize {
+        self.unfinished
+    }
+
+    /// The outcome of record `index`, once it has one.
+    ///
+    /// ```
+    /// use lanepool::lanes::{LaneScheduler, Next, Outcome, SchedulerConfig};
+    /// use std::time::Duration;
+    /// let mut s: LaneScheduler<()> = LaneScheduler::new(vec![None], SchedulerConfig::default());
+    /// let Next::Run(t) = s.next(Duration::ZERO) else { panic!() };
+    /// assert_eq!(s.outcome(0), None);
+    /// s.complete(t.index, Ok(()), Duration::ZERO).unwrap();
+    /// assert_eq!(s.outcome(0), Some(&Outcome::Succeeded { attempts: 1 }));
+    /// ```
+    pub fn outcome(&self, index: usize) -> Option<&Outcome<E>> {
+        match self.slots.get(index) {
+            Some(Slot::Done(outcome)) => Some(outcome),
+            _ => None,
+        }
+    }
+
     /// Counts kept so far.
     pub fn stats(&self) -> SchedulerStats {
         self.stats
@@ -940,7 +1017,7 @@ impl<E> LaneScheduler<E> {
         }
         if let Some(lane) = self.lane_of[index] {
             if let Some(next) = self.lane_queue[lane as usize].pop_front() {
-                self.ready.push(Reverse(next));
+                self.ready.push(next);
             }
         }
     }

@@ -510,6 +510,38 @@ proptest! {
     }
 
     #[test]
+    fn checked_decoding_agrees_with_decoding(
+        event in prop_oneof![random_event(), mutated_event()],
+        ordering in prop_oneof![
+            Just(LaneOrdering::Auto),
+            Just(LaneOrdering::Unordered),
+            Just(LaneOrdering::Key),
+        ],
+    ) {
+        // The same rules, the same errors, the same lanes; only the identifier texts differ
+        // (left for the face to give, except Kafka's, which are read).
+        let read = BatchPlan::decode(&event, ordering);
+        let checked = BatchPlan::decode_checked(&event, ordering);
+        match (read, checked) {
+            (Ok(read), Ok(checked)) => {
+                prop_assert_eq!(read.lanes(), checked.lanes());
+                prop_assert_eq!(read.source(), checked.source());
+                prop_assert_eq!(read.lane_count(), checked.lane_count());
+                let kafka = read.source().is_some_and(|s| s.is_kafka());
+                prop_assert_eq!(checked.identifiers_unread(), !kafka && !read.is_empty());
+                if checked.identifiers_unread() {
+                    prop_assert!(checked.identifiers().iter().all(String::is_empty));
+                    prop_assert_eq!(checked.len(), read.len());
+                } else {
+                    prop_assert_eq!(read.identifiers(), checked.identifiers());
+                }
+            }
+            (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
+            (a, b) => prop_assert!(false, "decode gave {:?}, decode_checked {:?}", a, b),
+        }
+    }
+
+    #[test]
     fn unordered_decoding_reads_no_lane_field(event in mutated_event()) {
         // With ordering `unordered`, only the source and identifier rules apply.
         let got = BatchPlan::decode(&event, LaneOrdering::Unordered);

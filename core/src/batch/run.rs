@@ -40,6 +40,8 @@ pub enum Step {
 /// ```
 pub struct BatchRun<E> {
     identifiers: Vec<String>,
+    /// The plan's identifiers were checked, not read: see [`BatchRun::read_identifiers`].
+    unread: bool,
     source: Option<Source>,
     scheduler: LaneScheduler<E>,
     origin: Instant,
@@ -91,12 +93,14 @@ impl<E> BatchRun<E> {
         }
         let config = options.scheduler_config(origin, default_concurrency);
         let source = plan.source();
+        let unread = plan.identifiers_unread();
         let scheduler = plan
             .scheduler(config)
             .with_attempt_timeout(options.attempt_timeout)
             .with_start_rate(options.start_rate().ok().flatten());
         BatchRun {
             identifiers: plan.into_identifiers(),
+            unread,
             source,
             scheduler,
             origin,
@@ -121,7 +125,23 @@ impl<E> BatchRun<E> {
 
     /// What to do next.
     pub fn step(&mut self) -> Step {
-        let now = self.now();
+        self.step_at(self.now())
+    }
+
+    /// [`BatchRun::step`] at `now`, a time [`BatchRun::now`] gave: a driver that tells the
+    /// core many things at once reads the clock once for all of them.
+    ///
+    /// ```
+    /// use lanepool::batch::{BatchOptions, BatchRun, Step};
+    /// use lanepool::event::BatchPlan;
+    /// let mut run: BatchRun<()> = BatchRun::new(BatchPlan::jobs(2), &BatchOptions::new(), 4);
+    /// let now = run.now();
+    /// let (Step::Run(a), Step::Run(b)) = (run.step_at(now), run.step_at(now)) else { panic!() };
+    /// run.complete_at(a.index, Ok(()), now).unwrap();
+    /// run.complete_at(b.index, Ok(()), now).unwrap();
+    /// assert_eq!(run.step_at(now), Step::Done);
+    /// ```
+    pub fn step_at(&mut self, now: Duration) -> Step {
         match self.scheduler.next(now) {
             Next::Run(ticket) => Step::Run(ticket),
             Next::Wait { until } => Step::Wait(until.map(|u| u.saturating_sub(now))),
@@ -151,7 +171,11 @@ impl<E> BatchRun<E> {
     /// assert_eq!(run.step_limited(&call), Step::Done);
     /// ```
     pub fn step_limited(&mut self, call: &LimitedCall) -> Step {
-        let now = self.now();
+        self.step_limited_at(call, self.now())
+    }
+
+    /// [`BatchRun::step_limited`] at `now` (see [`BatchRun::step_at`]).
+    pub fn step_limited_at(&mut self, call: &LimitedCall, now: Duration) -> Step {
         match call.next(&mut self.scheduler, now) {
             Next::Run(ticket) => Step::Run(ticket),
             Next::Wait { until } => Step::Wait(until.map(|u| u.saturating_sub(now))),
@@ -161,7 +185,16 @@ impl<E> BatchRun<E> {
 
     /// Records the result of the attempt running record `index`.
     pub fn complete(&mut self, index: usize, result: Result<(), E>) -> Result<(), SchedulerError> {
-        let now = self.now();
+        self.complete_at(index, result, self.now())
+    }
+
+    /// [`BatchRun::complete`] at `now` (see [`BatchRun::step_at`]).
+    pub fn complete_at(
+        &mut self,
+        index: usize,
+        result: Result<(), E>,
+        now: Duration,
+    ) -> Result<(), SchedulerError> {
         self.scheduler.complete(index, result, now)
     }
 
@@ -201,7 +234,16 @@ impl<E> BatchRun<E> {
     /// keeping `error` if stopping it produced one (see [`BatchRun::timed_out`] for an
     /// example). Without retries left the record ends as `timeout` and skips its lane.
     pub fn time_out(&mut self, index: usize, error: Option<E>) -> Result<(), SchedulerError> {
-        let now = self.now();
+        self.time_out_at(index, error, self.now())
+    }
+
+    /// [`BatchRun::time_out`] at `now` (see [`BatchRun::step_at`]).
+    pub fn time_out_at(
+        &mut self,
+        index: usize,
+        error: Option<E>,
+        now: Duration,
+    ) -> Result<(), SchedulerError> {
         self.scheduler.time_out(index, error, now)
     }
 
@@ -245,6 +287,69 @@ impl<E> BatchRun<E> {
     /// Whether the batch is empty.
     pub fn is_empty(&self) -> bool {
         self.identifiers.is_empty()
+    }
+
+    /// Gives the texts of identifiers a plan made by
+    /// [`BatchPlan::decode_checked`](crate::event::BatchPlan::decode_checked) did not read,
+    /// once every record has its outcome: `read(index)` is called, in index order, for each
+    /// record the report names by identifier (every record that did not succeed, and with
+    /// `all` every record), and the first error stops it. Without `all`, succeeded records
+    /// keep an empty identifier (read them all for [`BatchReport::succeeded`]). Nothing is
+    /// called for a plan whose identifiers were read.
+    ///
+    /// ```
+    /// use lanepool::batch::{BatchOptions, BatchRun, Step};
+    /// use lanepool::event::{BatchPlan, LaneOrdering};
+    /// let event = serde_json::json!({"Records": [
+    ///     {"eventSource": "aws:sqs", "messageId": "a"},
+    ///     {"eventSource": "aws:sqs", "messageId": "b"},
+    /// ]});
+    /// let plan = BatchPlan::decode_checked(&event, LaneOrdering::Auto).unwrap();
+    /// let mut run: BatchRun<()> = BatchRun::new(plan, &BatchOptions::new(), 4);
+    /// while let Step::Run(t) = run.step() {
+    ///     run.complete(t.index, if t.index == 1 { Err(()) } else { Ok(()) }).unwrap();
+    /// }
+    /// let mut asked = Vec::new();
+    /// run.read_identifiers(false, |i| {
+    ///     asked.push(i);
+    ///     Ok::<_, ()>(event["Records"][i]["messageId"].as_str().unwrap().to_owned())
+    /// })
+    /// .unwrap();
+    /// assert_eq!(asked, [1]);
+    /// assert_eq!(run.finish().unwrap().response().batch_item_failures, ["b"]);
+    /// ```
+    ///
+    /// # Errors
+    /// The first error `read` returns, or [`SchedulerError::Unfinished`] (nothing read)
+    /// while records have no outcome.
+    pub fn read_identifiers<X>(
+        &mut self,
+        all: bool,
+        mut read: impl FnMut(usize) -> Result<String, X>,
+    ) -> Result<Result<(), X>, SchedulerError> {
+        if !self.scheduler.is_done() {
+            return Err(SchedulerError::Unfinished(self.scheduler.unfinished()));
+        }
+        if !self.unread {
+            return Ok(Ok(()));
+        }
+        for (index, id) in self.identifiers.iter_mut().enumerate() {
+            let named = all
+                || !matches!(
+                    self.scheduler.outcome(index),
+                    Some(crate::lanes::Outcome::Succeeded { .. })
+                );
+            if named && id.is_empty() {
+                match read(index) {
+                    Ok(text) => *id = text,
+                    Err(e) => return Ok(Err(e)),
+                }
+            }
+        }
+        if all {
+            self.unread = false;
+        }
+        Ok(Ok(()))
     }
 
     /// The report, without the all-failed rule (an error only if records are unfinished).

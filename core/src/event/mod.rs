@@ -113,12 +113,43 @@ pub trait JsonView: Sized {
     }
     /// The member `key` of an object (`None` when absent or when this is not an object).
     fn member(&self, key: &str) -> Option<Self>;
+    /// The value at a dotted path of member names (`"kinesis.partitionKey"`), as member after
+    /// member would find it: `None` when any step is absent or not an object. The default
+    /// does just that; a view that knows its paths (a projection of the fields the rules
+    /// read) finds it at once.
+    ///
+    /// ```
+    /// use lanepool::event::JsonView;
+    /// let v = serde_json::json!({"kinesis": {"partitionKey": "k"}, "n": 1});
+    /// let v = &v;
+    /// let key = v.path("kinesis.partitionKey").unwrap();
+    /// assert_eq!(key.text().as_deref(), Some("k"));
+    /// assert!(v.path("n.x").is_none());
+    /// ```
+    fn path(&self, path: &str) -> Option<Self> {
+        source::follow(self, path)
+    }
     /// The length of an array (`None` when this is not an array).
     fn array_len(&self) -> Option<usize>;
     /// Item `index` of an array.
     fn item(&self, index: usize) -> Option<Self>;
     /// The text of a string (`None` when this is not a string).
     fn text(&self) -> Option<Cow<'_, str>>;
+    /// Whether a string is empty (`None` when this is not a string), without its text: all
+    /// [`BatchPlan::decode_checked`] asks of an identifier. The default reads the text; a
+    /// view that can say it without the text implements it.
+    ///
+    /// ```
+    /// use lanepool::event::JsonView;
+    /// let v = serde_json::json!({"a": "", "b": "x", "c": 1});
+    /// let v = &v;
+    /// assert_eq!(v.member("a").unwrap().string_is_empty(), Some(true));
+    /// assert_eq!(v.member("b").unwrap().string_is_empty(), Some(false));
+    /// assert_eq!(v.member("c").unwrap().string_is_empty(), None);
+    /// ```
+    fn string_is_empty(&self) -> Option<bool> {
+        self.text().map(|t| t.is_empty())
+    }
     /// The members of an object, in the object's own order (`None` when this is not an
     /// object). Used for the small `dynamodb.Keys` map and a Kafka event's `records`.
     fn members(&self) -> Option<Vec<(String, Self)>>;

@@ -64,6 +64,9 @@ pub enum KeyError<X> {
 pub struct BatchPlan {
     source: Option<Source>,
     identifiers: Vec<String>,
+    /// The identifiers were checked, not read ([`BatchPlan::decode_checked`]): each is empty
+    /// until the face gives its text ([`crate::batch::BatchRun::read_identifiers`]).
+    unread: bool,
     lanes: Vec<Option<LaneId>>,
     lane_count: usize,
 }
@@ -72,7 +75,35 @@ impl BatchPlan {
     /// Decodes a Lambda event (`{"Records": [...]}`, or a Kafka event's `records`) with lanes
     /// by `ordering`.
     pub fn decode<V: JsonView>(event: V, ordering: LaneOrdering) -> Result<Self, EventError> {
-        Self::decode_event(&event, ordering)
+        Self::decode_event(&event, ordering, true)
+    }
+
+    /// Like [`BatchPlan::decode`], every rule applied and every error the same, but the
+    /// identifiers are only checked (present, a string, not empty: [`Source::check_identifier`]),
+    /// not read: for a face that keeps each record's identifier text itself and gives the
+    /// core only those the report names ([`crate::batch::BatchRun::read_identifiers`]).
+    /// Until then the plan's identifiers are empty. A Kafka event's identifiers are built
+    /// from several fields, so they are read as by [`BatchPlan::decode`].
+    ///
+    /// ```
+    /// use lanepool::event::{BatchPlan, LaneOrdering};
+    /// let event = serde_json::json!({"Records": [
+    ///     {"eventSource": "aws:sqs", "messageId": "a", "attributes": {"MessageGroupId": "g"}},
+    ///     {"eventSource": "aws:sqs", "messageId": "b", "attributes": {"MessageGroupId": "g"}},
+    /// ]});
+    /// let plan = BatchPlan::decode_checked(&event, LaneOrdering::Auto).unwrap();
+    /// assert!(plan.identifiers_unread());
+    /// assert_eq!(plan.identifiers(), ["", ""]);
+    /// assert_eq!(plan.lanes(), [Some(0), Some(0)]);
+    /// let bad = serde_json::json!({"Records": [{"eventSource": "aws:sqs", "messageId": 7}]});
+    /// let err = BatchPlan::decode_checked(&bad, LaneOrdering::Auto).unwrap_err();
+    /// assert_eq!(err.to_string(), "record 0: field `messageId`: expected a string, got number");
+    /// ```
+    pub fn decode_checked<V: JsonView>(
+        event: V,
+        ordering: LaneOrdering,
+    ) -> Result<Self, EventError> {
+        Self::decode_event(&event, ordering, false)
     }
 
     /// Decodes a Lambda event with lanes given by a caller's key function, by the one key
@@ -111,7 +142,7 @@ impl BatchPlan {
         K: Into<KeyValue>,
         F: FnMut(usize, &V) -> Result<K, X>,
     {
-        let plan = Self::decode_event(&event, LaneOrdering::Unordered)?;
+        let plan = Self::decode_event(&event, LaneOrdering::Unordered, true)?;
         let records = Self::records(&event)?;
         plan.with_keys(|index| {
             let record = records
@@ -143,7 +174,9 @@ impl BatchPlan {
             let lane = key(index)?.into().into_lane_key(index)?;
             builder.push(id, lane.as_deref());
         }
-        Ok(builder.finish(self.source))
+        let mut plan = builder.finish(self.source);
+        plan.unread = self.unread;
+        Ok(plan)
     }
 
     /// A plan for typed records (see [`BatchRecord`]).
@@ -248,13 +281,22 @@ impl BatchPlan {
         builder.finish(source)
     }
 
-    fn decode_event<V: JsonView>(event: &V, ordering: LaneOrdering) -> Result<Self, EventError> {
+    fn decode_event<V: JsonView>(
+        event: &V,
+        ordering: LaneOrdering,
+        read: bool,
+    ) -> Result<Self, EventError> {
         let mut builder = PlanBuilder::with_capacity(0);
         let source = each_record(event, |index, source, record, group| {
             let (id, lane) = match group {
                 Some(group) => kafka::read(&record, index, Some(group), ordering)?,
                 None => {
-                    let id = source.identifier(&record, index)?;
+                    let id = if read {
+                        source.identifier(&record, index)?
+                    } else {
+                        source.check_identifier(&record, index)?;
+                        String::new()
+                    };
                     let lane = match ordering {
                         LaneOrdering::Auto | LaneOrdering::Key => {
                             source.lane_key(&record, index)?
@@ -267,7 +309,9 @@ impl BatchPlan {
             builder.push(id, lane.as_deref());
             Ok(())
         })?;
-        Ok(builder.finish(source))
+        let mut plan = builder.finish(source);
+        plan.unread = !read && !source.is_some_and(Source::is_kafka) && !plan.is_empty();
+        Ok(plan)
     }
 
     /// The records of an event, in event order (`Records`, or a Kafka event's `records`
@@ -325,6 +369,11 @@ impl BatchPlan {
     /// A scheduler for this batch.
     pub fn scheduler<E>(&self, config: SchedulerConfig) -> LaneScheduler<E> {
         LaneScheduler::new(self.lanes.clone(), config)
+    }
+
+    /// Whether the identifiers were checked but not read ([`BatchPlan::decode_checked`]).
+    pub fn identifiers_unread(&self) -> bool {
+        self.unread
     }
 
     /// Splits the plan into its identifiers (for the report) and source.
@@ -451,9 +500,13 @@ impl PlanBuilder {
     }
 
     fn push(&mut self, id: String, lane: Option<&str>) {
-        let lane = lane.map(|key| {
-            let next = self.lane_ids.len() as LaneId;
-            *self.lane_ids.entry(key.to_owned()).or_insert(next)
+        let lane = lane.map(|key| match self.lane_ids.get(key) {
+            Some(&lane) => lane,
+            None => {
+                let next = self.lane_ids.len() as LaneId;
+                self.lane_ids.insert(key.to_owned(), next);
+                next
+            }
         });
         self.identifiers.push(id);
         self.lanes.push(lane);
@@ -462,6 +515,7 @@ impl PlanBuilder {
     fn finish(self, source: Option<Source>) -> BatchPlan {
         BatchPlan {
             source,
+            unread: false,
             lane_count: self.lane_ids.len(),
             identifiers: self.identifiers,
             lanes: self.lanes,
