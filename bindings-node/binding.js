@@ -38,6 +38,7 @@
  * @property {number} ENDED_ERR
  * @property {number} ENDED_DEADLINE
  * @property {number} ENDED_TIMEOUT
+ * @property {number} ENDED_UNSTARTED
  * @property {(n: number) => NativePlan} jobsPlan the plan of n jobs (src/jobs.rs)
  * @property {(perSecond: number) => string | null} rateError
  * @property {(plan: NativePlan, concurrency: number, retries: number, backoffMs: number, remainingMs: number, marginMs: number, attemptTimeoutMs: number, maxPerSecond: number, allFailedRule: boolean) => NativeBatch} startBatch

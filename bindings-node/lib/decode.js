@@ -68,6 +68,8 @@ function kindOf(v) {
  */
 function compileReader(flat) {
   const m = flat.length / 3;
+  /** @type {string[]} */
+  const pre = [];
   const lines = [
     'for (let r = 0; r < n; r++) {',
     '  const v_ = records[r];',
@@ -89,11 +91,16 @@ function compileReader(flat) {
     }
     lines.push(`  const k${k} = kindOf(v${k});`, `  kinds[b + ${k + 1}] = k${k};`);
     if (mode === MODE_TEXT) {
+      // The same text as the record before (eventSource always, a lane key often) skips the map.
+      pre.push(`let last${k} = null, lastT${k} = 0;`);
       lines.push(
         `  if (k${k} === K_STRING) {`,
-        `    let t = seen.get(v${k});`,
-        `    if (t === undefined) { t = texts.length; seen.set(v${k}, t); texts.push(v${k}); }`,
-        `    slots[s + ${k}] = t;`,
+        `    if (v${k} !== last${k}) {`,
+        `      let t = seen.get(v${k});`,
+        `      if (t === undefined) { t = texts.length; seen.set(v${k}, t); texts.push(v${k}); }`,
+        `      last${k} = v${k}; lastT${k} = t;`,
+        `    }`,
+        `    slots[s + ${k}] = lastT${k};`,
         `  } else slots[s + ${k}] = 0;`,
       );
     } else if (mode === MODE_KEPT) {
@@ -104,6 +111,7 @@ function compileReader(flat) {
     } else lines.push(`  slots[s + ${k}] = 0;`);
   }
   lines.push('}', 'return true;');
+  lines.unshift(...pre);
   const read = /** @type {Reader} */ (
     new Function(
       'kindOf', 'K_OBJECT', 'K_ARRAY', 'K_STRING',

@@ -24,7 +24,6 @@
 // next attempt's due time. `maxPerSecond` needs nothing here: the core's wait includes it.
 
 const { setMaxListeners } = require('node:events');
-const { isProxy } = require('node:util').types;
 
 const native = require('../binding.js');
 const { BatchFailedError } = require('./errors.js');
@@ -32,7 +31,9 @@ const { decodeEvent } = require('./decode.js');
 const { readOptions, readJobOptions } = require('./options.js');
 const { applyGroupKey } = require('./group-key.js');
 
-const { STEP_DONE, STEP_WAIT_FOR, STEP_MORE, ENDED_STRIDE, ENDED_OK, ENDED_ERR, ENDED_DEADLINE, ENDED_TIMEOUT } = native;
+const {
+  STEP_DONE, STEP_WAIT_FOR, STEP_MORE, ENDED_STRIDE, ENDED_OK, ENDED_ERR, ENDED_DEADLINE, ENDED_TIMEOUT, ENDED_UNSTARTED,
+} = native;
 
 const promiseThen = Promise.prototype.then;
 
@@ -200,7 +201,13 @@ function runBatch(concurrency, limiter, event, handler, options, full, jobs = fa
     let ended = 0; // attempts in io[0..ended) not yet told to the core
     let flushQueued = false;
     let driving = false;
-    // 1 while handlers end synchronously: then each is told before the next starts, step by step.
+    // Records to start per drive(): `cap` while handlers return promises. While they end
+    // synchronously, `cap` too when every start is a first attempt (no retries) and no
+    // attempt has its own context: the driver runs them in turn and, should the deadline come
+    // while it does (checked after each handler that ended at once), gives the rest back
+    // unstarted (ENDED_UNSTARTED) and goes step by step from then on. Otherwise 1: each is
+    // told before the next starts.
+    let syncLimit = !perAttempt && o.retries === 0 ? cap : 1;
     let limit = 1;
 
     // The handlers' signal is made when a handler first reads it (most never do: an
@@ -246,6 +253,9 @@ function runBatch(concurrency, limiter, event, handler, options, full, jobs = fa
 
     const ttd = batch.timeToDeadline();
     if (ttd > 0) deadlineTimer = setTimeout(onDeadline, Math.ceil(ttd));
+    // When the driver stops running handed-out records ahead: a millisecond before the core's
+    // deadline (the core decides each record given back; -1: no deadline).
+    const stopAheadAt = ttd >= 0 ? performance.now() + ttd - 1 : -1;
 
     function onDeadline() {
       deadlineTimer = null;
@@ -319,8 +329,7 @@ function runBatch(concurrency, limiter, event, handler, options, full, jobs = fa
           limit = 1;
           return;
         }
-        const promise =
-          !isProxy(result) && Object.getPrototypeOf(result) === Promise.prototype ? result : Promise.resolve(result);
+        const promise = Promise.resolve(result); // see `launch`
         promiseThen.call(
           promise,
           (value) => {
@@ -373,6 +382,30 @@ function runBatch(concurrency, limiter, event, handler, options, full, jobs = fa
       }
     }
 
+    // The settling callbacks, one pair per slot of `cap` (never more in flight), made once
+    // per call: a record's promise settles into its slot's pair, which knows the record by
+    // `slotIndex`; no closure is made per record.
+    const slotIndex = new Float64Array(cap);
+    /** @type {number[]} */
+    const freeSlots = [];
+    /** @type {(() => void)[]} */
+    const onResolved = [];
+    /** @type {((error: unknown) => void)[]} */
+    const onRejected = [];
+    if (!perAttempt) {
+      for (let slot = cap - 1; slot >= 0; slot--) {
+        freeSlots.push(slot);
+        onResolved[slot] = () => {
+          freeSlots.push(slot);
+          endLater(slotIndex[slot] * ENDED_STRIDE + resolvedKind());
+        };
+        onRejected[slot] = (error) => {
+          freeSlots.push(slot);
+          if (!finished) endLater(slotIndex[slot] * ENDED_STRIDE + failedKind(slotIndex[slot], error));
+        };
+      }
+    }
+
     /**
      * Starts record `index`'s handler.
      * @param {number} index
@@ -386,25 +419,37 @@ function runBatch(concurrency, limiter, event, handler, options, full, jobs = fa
         const result = handler(records[index], ctx);
         if (!isThenable(result)) {
           io[ended++] = index * ENDED_STRIDE + ENDED_OK;
-          limit = 1;
+          limit = syncLimit;
           return;
         }
-        // A native promise is awaited as is; any other thenable (a proxy, a subclass, a
-        // hand-made one) through a native promise, so its `then` cannot throw here.
-        const promise =
-          !isProxy(result) && Object.getPrototypeOf(result) === Promise.prototype ? result : Promise.resolve(result);
-        promiseThen.call(
-          promise,
-          () => endLater(index * ENDED_STRIDE + resolvedKind()),
-          (error) => {
-            if (!finished) endLater(index * ENDED_STRIDE + failedKind(index, error));
-          },
-        );
+        // A native promise is awaited as is (Promise.resolve returns it); any other thenable
+        // (a proxy, a subclass, a hand-made one) through a native promise, so its `then`
+        // cannot throw here (a throwing `constructor` or `then` getter is the handler's error).
+        const promise = Promise.resolve(result);
+        const slot = /** @type {number} */ (freeSlots.pop());
+        slotIndex[slot] = index;
+        promiseThen.call(promise, onResolved[slot], onRejected[slot]);
         limit = cap;
       } catch (error) {
         // Thrown by the handler, or by reading what it returned (a `then` getter that throws).
         io[ended++] = index * ENDED_STRIDE + failedKind(index, error);
-        limit = 1;
+        limit = syncLimit;
+      }
+    }
+
+    /**
+     * Starts the `n` records drive() handed out (io[cap..cap + n]). After a handler that
+     * ended at once, past `stopAheadAt`, the rest go back unstarted.
+     * @param {number} n
+     */
+    function launchAll(n) {
+      for (let j = 0; j < n; j++) {
+        if (j > 0 && limit > 1 && stopAheadAt >= 0 && ended > 0 && performance.now() >= stopAheadAt) {
+          for (; j < n; j++) io[ended++] = io[cap + j] * ENDED_STRIDE + ENDED_UNSTARTED;
+          syncLimit = limit = 1;
+          return;
+        }
+        launch(io[cap + j]);
       }
     }
 
@@ -420,7 +465,7 @@ function runBatch(concurrency, limiter, event, handler, options, full, jobs = fa
           const n = batch.drive(io, told, limit);
           const code = io[2 * cap];
           if (io[2 * cap + 1] > 0) /** @type {Limiter} */ (limiter).wake();
-          for (let j = 0; j < n; j++) launch(io[cap + j]);
+          launchAll(n);
           if (o.timeoutMs > 0) stopTimedOut();
           if (ended > 0 || code === STEP_MORE) continue;
           if (code === STEP_DONE) {

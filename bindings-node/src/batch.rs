@@ -169,7 +169,7 @@ pub const STEP_MORE: f64 = -0.5;
 
 /// `drive()`'s completion codes are `index * ENDED_STRIDE + kind`, kind one of `ENDED_*`.
 #[napi]
-pub const ENDED_STRIDE: u32 = 4;
+pub const ENDED_STRIDE: u32 = 8;
 /// The attempt succeeded.
 #[napi]
 pub const ENDED_OK: u32 = 0;
@@ -183,6 +183,10 @@ pub const ENDED_DEADLINE: u32 = 2;
 /// named it, its signal fired, and it has settled since).
 #[napi]
 pub const ENDED_TIMEOUT: u32 = 3;
+/// The record was handed out but not started: the driver saw the deadline come while it ran
+/// the handlers before it ([`lanepool::batch::BatchRun::unstart`]).
+#[napi]
+pub const ENDED_UNSTARTED: u32 = 4;
 
 impl Batch {
     pub(crate) fn new(run: BatchRun<()>) -> Self {
@@ -205,7 +209,7 @@ fn protocol(e: impl std::fmt::Display) -> napi::Error {
 impl Batch {
     /// Many steps in one call. `io` is a `Float64Array` of `2 * cap + 2`: its first `ended`
     /// entries are attempts that ended, in the order they ended (`index * ENDED_STRIDE + kind`, kind
-    /// `ENDED_OK`, `ENDED_ERR`, `ENDED_DEADLINE` or `ENDED_TIMEOUT`); the core is told each in turn, then
+    /// `ENDED_OK`, `ENDED_ERR`, `ENDED_DEADLINE`, `ENDED_TIMEOUT` or `ENDED_UNSTARTED`); the core is told each in turn, then
     /// asked what next until it says wait or done or `cap` records are to start. Those records
     /// go to `io[cap..cap + n]` (n returned, to be started in that order), the final step code
     /// to `io[2 * cap]` (`STEP_DONE`, `STEP_WAIT`, `STEP_WAIT_FOR - ms`, or `STEP_MORE`: call again).
@@ -246,6 +250,7 @@ impl Batch {
                 ENDED_ERR => run.complete_at(index, Err(()), now),
                 ENDED_DEADLINE => run.cancel(index, Some(())),
                 ENDED_TIMEOUT => run.time_out_at(index, Some(()), now),
+                ENDED_UNSTARTED => run.unstart(index),
                 _ => return Err(protocol(format!("bad completion code {code}"))),
             }
             .map_err(protocol)?;

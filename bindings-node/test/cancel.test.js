@@ -149,6 +149,32 @@ test('cancelAtDeadline: false with sync handlers: no new start after the deadlin
   ]);
 });
 
+test('sync handlers run ahead several at a time, yet none starts after the deadline: the rest are given back', async () => {
+  // concurrency 8 and no retries: the driver is handed up to 8 records per call to the core
+  // and runs them in turn; the deadline (100 ms) comes while it does.
+  const pool = new Pool({ concurrency: 8 });
+  const started = [];
+  const t0 = performance.now();
+  const report = await pool.runBatch(
+    event(12),
+    (record) => {
+      started.push([record.messageId, performance.now() - t0]);
+      blockFor(30);
+    },
+    { context: contextWith(150), deadlineMarginMs: 50, throwOnFullBatchFailure: false },
+  );
+  const n = started.length;
+  assert.ok(n >= 3 && n <= 5, `started ${JSON.stringify(started)}`);
+  for (const [id, at] of started) assert.ok(at < 100, `${id} started at ${at.toFixed(1)} ms, after the deadline`);
+  assert.deepEqual(started.map(([id]) => id), Array.from({ length: n }, (_, i) => `m${i}`));
+  assert.deepEqual(report.succeeded, started.map(([id]) => id));
+  // the rest never ran: deadline, no attempt
+  assert.deepEqual(
+    report.failures.map((f) => [f.itemIdentifier, f.reason, f.attempts]),
+    Array.from({ length: 12 - n }, (_, i) => [`m${n + i}`, 'deadline', 0]),
+  );
+});
+
 test('cancelAtDeadline is type-checked like the other options (unknown options still rejected)', async () => {
   const pool = new Pool();
   await assert.rejects(pool.process(event(1), () => {}, { cancelAtDeadLine: false }), /unknown option/);

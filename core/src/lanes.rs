@@ -282,6 +282,9 @@ pub enum SchedulerError {
     /// Outcomes were asked for while records were unfinished.
     #[error("{0} records have no outcome yet")]
     Unfinished(usize),
+    /// [`LaneScheduler::unstart`] named a retry (only a first attempt can be taken back).
+    #[error("record {0} is running a retry, which cannot be taken back")]
+    Retry(usize),
 }
 
 /// Counts kept while a batch runs.
@@ -865,6 +868,50 @@ impl<E> LaneScheduler<E> {
         let attempts = self.take_running(index)?;
         self.finish(index, Outcome::Deadline { attempts, error });
         self.skip_lane(index);
+        Ok(())
+    }
+
+    /// Takes back record `index`, handed out by [`next`](Self::next) but not started: a
+    /// driver that was handed several records at once and saw the deadline come before it
+    /// started them all gives the rest back, and asks again. The record waits again as if it
+    /// had not been handed out (lowest index first; after the deadline it ends as
+    /// [`Outcome::Deadline`] with no attempt); counts of starts already made
+    /// ([`SchedulerStats::peak_in_flight`], a start rate's tokens) stay. Only a first attempt
+    /// can be taken back ([`SchedulerError::Retry`]).
+    ///
+    /// ```
+    /// use lanepool::lanes::{LaneScheduler, Next, Outcome, SchedulerConfig};
+    /// use std::time::Duration;
+    /// let ms = Duration::from_millis;
+    /// let config = SchedulerConfig { concurrency: 2, deadline: Some(ms(10)), ..Default::default() };
+    /// let mut s: LaneScheduler<()> = LaneScheduler::new(vec![None, None], config);
+    /// let (Next::Run(a), Next::Run(b)) = (s.next(ms(0)), s.next(ms(0))) else { panic!() };
+    /// s.complete(a.index, Ok(()), ms(10)).unwrap(); // ran until the deadline
+    /// s.unstart(b.index).unwrap();                  // so b never started
+    /// assert_eq!(s.next(ms(10)), Next::Done);
+    /// let outcomes = s.into_outcomes().unwrap();
+    /// assert_eq!(outcomes[1], Outcome::Deadline { attempts: 0, error: None });
+    /// ```
+    pub fn unstart(&mut self, index: usize) -> Result<(), SchedulerError> {
+        if let Some(Slot::Running { attempt, .. }) = self.slots.get(index) {
+            if *attempt > 1 {
+                return Err(SchedulerError::Retry(index));
+            }
+        }
+        self.take_running(index)?;
+        self.slots[index] = Slot::Waiting;
+        if self.expired {
+            // Its lane's waiting records ended at the deadline already.
+            self.finish(
+                index,
+                Outcome::Deadline {
+                    attempts: 0,
+                    error: None,
+                },
+            );
+        } else {
+            self.ready.push(index);
+        }
         Ok(())
     }
 

@@ -247,6 +247,12 @@ impl<E> BatchRun<E> {
         self.scheduler.time_out(index, error, now)
     }
 
+    /// Takes back record `index`, handed out by a step but not started (see
+    /// [`LaneScheduler::unstart`]).
+    pub fn unstart(&mut self, index: usize) -> Result<(), SchedulerError> {
+        self.scheduler.unstart(index)
+    }
+
     /// Records that the attempt running record `index` was stopped at the deadline.
     pub fn cancel(&mut self, index: usize, error: Option<E>) -> Result<(), SchedulerError> {
         self.scheduler.cancel(index, error)

@@ -286,28 +286,30 @@ impl BatchPlan {
         ordering: LaneOrdering,
         read: bool,
     ) -> Result<Self, EventError> {
-        let mut builder = PlanBuilder::with_capacity(0);
+        // Room for every record of `Records` at once (a Kafka event's groups grow it).
+        let records = event.member("Records").and_then(|r| r.array_len());
+        let mut builder = PlanBuilder::with_capacity(records.unwrap_or(0));
         let source = each_record(event, |index, source, record, group| {
-            let (id, lane) = match group {
-                Some(group) => kafka::read(&record, index, Some(group), ordering)?,
-                None => {
-                    let id = if read {
-                        source.identifier(&record, index)?
-                    } else {
-                        source.check_identifier(&record, index)?;
-                        String::new()
-                    };
-                    let lane = match ordering {
-                        LaneOrdering::Auto | LaneOrdering::Key => {
-                            source.lane_key(&record, index)?
-                        }
-                        LaneOrdering::Unordered => None,
-                    };
-                    (id, lane)
-                }
+            if let Some(group) = group {
+                let (id, lane) = kafka::read(&record, index, Some(group), ordering)?;
+                builder.push(id, lane.as_deref());
+                return Ok(());
+            }
+            let id = if read {
+                source.identifier(&record, index)?
+            } else {
+                source.check_identifier(&record, index)?;
+                String::new()
             };
-            builder.push(id, lane.as_deref());
-            Ok(())
+            match ordering {
+                LaneOrdering::Auto | LaneOrdering::Key => {
+                    source.with_lane_key(&record, index, |lane| builder.push(id, lane))
+                }
+                LaneOrdering::Unordered => {
+                    builder.push(id, None);
+                    Ok(())
+                }
+            }
         })?;
         let mut plan = builder.finish(source);
         plan.unread = !read && !source.is_some_and(Source::is_kafka) && !plan.is_empty();

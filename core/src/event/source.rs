@@ -133,24 +133,35 @@ impl Source {
         record: &V,
         index: usize,
     ) -> Result<Option<String>, EventError> {
+        self.with_lane_key(record, index, |key| key.map(str::to_owned))
+    }
+
+    /// [`Source::lane_key`] handed to `f` without a copy of its text (the decoder interns it).
+    pub(crate) fn with_lane_key<V: JsonView, R>(
+        self,
+        record: &V,
+        index: usize,
+        f: impl FnOnce(Option<&str>) -> R,
+    ) -> Result<R, EventError> {
         let field = self.lane_field();
         let value = lookup(record, field);
         match self {
             Source::Sqs => match value {
-                None => Ok(None),
-                Some(v) if v.kind() == JsonKind::Null => Ok(None),
-                Some(v) => required_text(&v, index, field).map(|t| Some(t.into_owned())),
+                None => Ok(f(None)),
+                Some(v) if v.kind() == JsonKind::Null => Ok(f(None)),
+                Some(v) => required_text(&v, index, field).map(|t| f(Some(&t))),
             },
             Source::Kinesis => {
                 let v = value.ok_or_else(|| EventError::at_field(index, field, "missing"))?;
-                required_text(&v, index, field).map(|t| Some(t.into_owned()))
+                required_text(&v, index, field).map(|t| f(Some(&t)))
             }
             Source::DynamoDb => {
                 let v = value.ok_or_else(|| EventError::at_field(index, field, "missing"))?;
-                canonical_keys(&v, index).map(Some)
+                canonical_keys(&v, index).map(|k| f(Some(&k)))
             }
             Source::Kafka | Source::SelfManagedKafka => {
-                super::kafka::read(record, index, None, LaneOrdering::Auto).map(|r| r.1)
+                super::kafka::read(record, index, None, LaneOrdering::Auto)
+                    .map(|r| f(r.1.as_deref()))
             }
         }
     }
