@@ -14,7 +14,7 @@
  * The addon's exports, as lib/ uses them (src/lib.rs, plan.rs, custom_keys.rs, batch.rs,
  * projected.rs).
  * @typedef {object} Addon
- * @property {() => { concurrency: number, deadlineMarginMs: number, retryBackoffMs: number }} defaults
+ * @property {() => { concurrency: number, deadlineMarginMs: number, retryBackoffMs: number, version: string }} defaults
  * @property {(n: number) => string | null} concurrencyError
  * @property {number} MAX_CONCURRENCY
  * @property {(name: string, ms: number) => string | null} millisError
@@ -153,13 +153,10 @@ function load() {
       failures.push(`${pkg}: ${/** @type {any} */ (e)?.message}`);
       continue;
     }
+    // The addon says which version it was built as (reading the platform package's
+    // package.json would cost a second package lookup on every cold start).
     const want = ownVersion();
-    let have = null;
-    try {
-      have = require(`${pkg}/package.json`).version;
-    } catch {
-      // an unusual install (bundled, no package.json): trust the addon
-    }
+    const have = typeof addon.defaults === 'function' ? addon.defaults().version : null;
     if (want && have && want !== have && !process.env.LANEPOOL_ALLOW_VERSION_MISMATCH) {
       throw new Error(
         `lanepool: ${pkg} is version ${have} but lanepool is ${want}; ` +

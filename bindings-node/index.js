@@ -27,8 +27,6 @@ const { checkConcurrency } = require('./lib/options.js');
 const { version } = require('./package.json');
 const { runBatch, Limiter } = require('./lib/driver.js');
 const { format } = require('./lib/format.js');
-const { scope } = require('./lib/scope.js');
-const { map } = require('./lib/map.js');
 
 const defaults = native.defaults();
 
@@ -253,7 +251,8 @@ class Pool {
    * @returns {Promise<Awaited<T>>}
    */
   scope(body) {
-    return scope(this.#concurrency, body);
+    // Loaded when first used: a batch handler never needs it (cold-start time).
+    return require('./lib/scope.js').scope(this.#concurrency, body);
   }
 
   /**
@@ -273,7 +272,7 @@ class Pool {
    * @returns {Promise<Awaited<U>[]>}
    */
   map(items, fn) {
-    return map(this.#concurrency, items, fn);
+    return require('./lib/map.js').map(this.#concurrency, items, fn); // loaded when first used
   }
 }
 

@@ -31,6 +31,9 @@ pub struct Defaults {
     pub deadline_margin_ms: f64,
     /// Base delay of the jittered retry backoff, in milliseconds.
     pub retry_backoff_ms: f64,
+    /// The version this addon was built as (the workspace's, which is package.json's):
+    /// `binding.js` checks it against the package's own without reading another package.json.
+    pub version: String,
 }
 
 /// The core's defaults (see [`Defaults`]).
@@ -40,6 +43,7 @@ pub fn defaults() -> Defaults {
         concurrency: lanepool::batch::DEFAULT_ASYNC_CONCURRENCY as u32,
         deadline_margin_ms: ms_of(lanepool::batch::DEFAULT_DEADLINE_MARGIN),
         retry_backoff_ms: ms_of(lanepool::lanes::Backoff::default().base),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
     }
 }
 
