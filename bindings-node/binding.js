@@ -26,7 +26,7 @@
  * @property {(event: unknown, ordering: Ordering) => NativePlan | EventErrorInfo} decode
  * @property {(event: unknown) => unknown[] | EventErrorInfo} records
  * @property {(source: string, ordering: Ordering) => (number | string)[] | null} projection
- * @property {(source: string, ordering: Ordering, records: number, kinds: Uint8Array, slots: Uint32Array, text: string, textLens: Uint32Array) => NativePlan | null} decodeProjected
+ * @property {(source: string, ordering: Ordering, records: number, kinds: Uint8Array, slots: Float64Array, text: string, textLens: Uint32Array, groups: Float64Array | null) => NativePlan | null} decodeProjected
  * @property {Function & { prototype: NativePlan }} Plan
  * @property {new (slots: number) => NativeLimit} Limit
  * @property {number} STEP_DONE
@@ -55,6 +55,7 @@
  * @property {number} MODE_SHAPE
  * @property {number} MODE_TEXT
  * @property {number} MODE_KEPT
+ * @property {number} MODE_NUMBER
  */
 /** @typedef {'auto' | 'unordered' | 'key'} Ordering */
 /** @typedef {{ message: string, index?: number | null, field?: string | null, group?: string | null }} EventErrorInfo */

@@ -32,6 +32,7 @@ const {
   K_SYMBOL,
   MODE_TEXT,
   MODE_KEPT,
+  MODE_NUMBER,
 } = native;
 
 /**
@@ -54,7 +55,7 @@ function kindOf(v) {
  * text a MODE_TEXT node reads gets its number in `texts` (through `seen`), each MODE_KEPT
  * string goes to `kept`. False when the core would reject a record anyway (let it say how)
  * or an array has a member the core would not look at (let N-API look).
- * @typedef {(records: any[], n: number, kinds: Uint8Array, slots: Uint32Array,
+ * @typedef {(records: any[], n: number, kinds: Uint8Array, slots: Float64Array,
  *   seen: Map<string, number>, texts: string[], kept: unknown[]) => boolean} Reader
  */
 /** @typedef {{ m: number, read: Reader }} Projection */
@@ -103,6 +104,8 @@ function compileReader(flat) {
         `    slots[s + ${k}] = lastT${k};`,
         `  } else slots[s + ${k}] = 0;`,
       );
+    } else if (mode === MODE_NUMBER) {
+      lines.push(`  slots[s + ${k}] = k${k} === K_NUMBER ? v${k} : 0;`);
     } else if (mode === MODE_KEPT) {
       lines.push(
         `  kept[r] = v${k};`,
@@ -114,9 +117,9 @@ function compileReader(flat) {
   lines.unshift(...pre);
   const read = /** @type {Reader} */ (
     new Function(
-      'kindOf', 'K_OBJECT', 'K_ARRAY', 'K_STRING',
+      'kindOf', 'K_OBJECT', 'K_ARRAY', 'K_STRING', 'K_NUMBER',
       `return function read(records, n, kinds, slots, seen, texts, kept) {\n${lines.join('\n')}\n};`,
-    )(kindOf, K_OBJECT, K_ARRAY, K_STRING)
+    )(kindOf, K_OBJECT, K_ARRAY, K_STRING, K_NUMBER)
   );
   return { m, read };
 }
@@ -143,7 +146,7 @@ function projectionFor(source, ordering) {
 
 // Buffers reused by every decode (each is read by the native call before it returns).
 let kindsBuf = new Uint8Array(0);
-let slotsBuf = new Uint32Array(0);
+let slotsBuf = new Float64Array(0);
 
 /**
  * A decoded event: the core's plan, the driver's own list of the record objects, and the
@@ -161,31 +164,83 @@ let slotsBuf = new Uint32Array(0);
  */
 function decodeProjected(event, ordering) {
   try {
-    if (event === null || typeof event !== 'object' || Array.isArray(event)) return null;
-    const records = event.Records;
-    if (!Array.isArray(records) || isProxy(records)) return null;
-    const n = records.length;
-    if (n === 0) return null;
-    const first = records[0];
-    if (first === null || typeof first !== 'object') return null;
-    const source = first.eventSource;
-    if (typeof source !== 'string') return null;
-    const spec = projectionFor(source, ordering);
-    if (spec === null) return null;
-    const { m, read } = spec;
-    if (kindsBuf.length < n * (m + 1)) kindsBuf = new Uint8Array(n * (m + 1));
-    if (slotsBuf.length < n * m) slotsBuf = new Uint32Array(n * m);
-    /** @type {string[]} */
-    const texts = [];
-    const kept = new Array(n);
-    if (!read(records, n, kindsBuf, slotsBuf, new Map(), texts, kept)) return null;
-    const textLens = new Uint32Array(texts.length);
-    for (let t = 0; t < texts.length; t++) textLens[t] = texts[t].length;
-    const plan = native.decodeProjected(source, ordering, n, kindsBuf, slotsBuf, texts.join(''), textLens);
-    return plan === null ? null : { plan, records, kept };
+    if (event === null || typeof event !== 'object' || Array.isArray(event) || isProxy(event)) return null;
+    const list = event.Records;
+    if (list !== undefined) {
+      if (!Array.isArray(list) || isProxy(list) || list.length === 0) return null;
+      const first = list[0];
+      if (first === null || typeof first !== 'object') return null;
+      return project(list, first.eventSource, ordering, null);
+    }
+    // A Kafka event: its records group by group, in the order of the `records` object's keys
+    // (the order the core reads them in: own enumerable keys; inherited ones mean live).
+    const groups = event.records;
+    if (groups === null || typeof groups !== 'object' || Array.isArray(groups) || isProxy(groups)) return null;
+    const keys = Object.keys(groups);
+    let inherited = 0;
+    for (const _ in groups) inherited++;
+    if (inherited !== keys.length || keys.length === 0) return null;
+    const records = [];
+    const layout = [];
+    for (const key of keys) {
+      const group = groups[key];
+      if (!Array.isArray(group) || isProxy(group)) return null;
+      for (let i = 0; i < group.length; i++) records.push(group[i]);
+      layout.push(key, group.length);
+    }
+    if (records.length === 0) return null;
+    return project(records, event.eventSource, ordering, layout);
   } catch {
     return null;
   }
+}
+
+/**
+ * Reads and decodes the projection of `records` (of `source`); `layout`, for a Kafka event,
+ * its groups' keys and lengths in turn. Null: decode the live event.
+ * @param {any[]} records
+ * @param {unknown} source
+ * @param {Ordering} ordering
+ * @param {(string | number)[] | null} layout
+ * @returns {Decoded | null}
+ */
+function project(records, source, ordering, layout) {
+  if (typeof source !== 'string') return null;
+  const spec = projectionFor(source, ordering);
+  if (spec === null) return null;
+  const { m, read } = spec;
+  const n = records.length;
+  if (kindsBuf.length < n * (m + 1)) kindsBuf = new Uint8Array(n * (m + 1));
+  if (slotsBuf.length < n * m) slotsBuf = new Float64Array(n * m);
+  /** @type {string[]} */
+  const texts = [];
+  const seen = new Map();
+  const kept = layout === null ? new Array(n) : null;
+  if (!read(records, n, kindsBuf, slotsBuf, seen, texts, /** @type {unknown[]} */ (kept ?? []))) return null;
+  /** @type {Float64Array | null} */
+  let groups = null;
+  if (layout !== null) {
+    /** @param {string} t */
+    const textId = (t) => {
+      let id = seen.get(t);
+      if (id === undefined) {
+        id = texts.length;
+        seen.set(t, id);
+        texts.push(t);
+      }
+      return id;
+    };
+    groups = new Float64Array(layout.length + 1);
+    groups[0] = textId(source);
+    for (let g = 0; g < layout.length; g += 2) {
+      groups[g + 1] = textId(/** @type {string} */ (layout[g]));
+      groups[g + 2] = /** @type {number} */ (layout[g + 1]);
+    }
+  }
+  const textLens = new Uint32Array(texts.length);
+  for (let t = 0; t < texts.length; t++) textLens[t] = texts[t].length;
+  const plan = native.decodeProjected(source, ordering, n, kindsBuf, slotsBuf, texts.join(''), textLens, groups);
+  return plan === null ? null : { plan, records, kept };
 }
 
 /**

@@ -138,14 +138,17 @@ pub fn projection(
     ))
 }
 
-/// Decodes the projection `lib/decode.js` read of an event whose record 0 has `eventSource`
+/// Decodes the projection `lib/decode.js` read of an event whose records have `eventSource`
 /// `source` (see [`projection`] and [`projected`]): `kinds` one byte per value (each record,
 /// then each node), `slots` one number per node of each record (a `MODE_TEXT` string's number
-/// in the table of distinct texts, 1 or 0 for a non-empty or empty `MODE_KEPT` string, else
-/// 0), `text` the distinct texts in turn and `text_lens` their UTF-16 lengths. `null` unless
-/// the core accepts it as it stands: then decode the live event with [`decode`] (which names
-/// any error exactly). The plan's identifiers are checked, not read: `Batch.finish` reads
-/// those the report names from the texts the driver kept.
+/// in the table of distinct texts, 1 or 0 for a non-empty or empty `MODE_KEPT` string, a
+/// `MODE_NUMBER` number's value, else 0), `text` the distinct texts in turn and `text_lens`
+/// their UTF-16 lengths. `groups`: for a Kafka event, `[eventSource text, key text, length,
+/// ...]` of its `records` groups in order (the records follow one another in event order);
+/// `null` for `Records`. Returns `null` unless the core accepts it as it stands: then decode
+/// the live event with [`decode`] (which names any error exactly). The plan's identifiers are
+/// checked, not read (Kafka's are read): `Batch.finish` reads those the report names from the
+/// texts the driver kept.
 #[napi]
 #[allow(clippy::too_many_arguments)]
 pub fn decode_projected(
@@ -157,19 +160,37 @@ pub fn decode_projected(
     slots: JsUnknown,
     text: JsUnknown,
     text_lens: JsUnknown,
+    groups: Option<JsUnknown>,
 ) -> Result<Option<Plan>> {
     let ordering = ordering_of(&ordering)?;
-    let Some(spec) = Source::parse(&source).and_then(|s| projected::nodes(s, ordering)) else {
+    let Some(source) = Source::parse(&source) else {
+        return Ok(None);
+    };
+    let Some(spec) = projected::nodes(source, ordering) else {
         return Ok(None);
     };
     let raw = env.raw();
     // SAFETY: argument values of this call; the slices are dropped before it returns.
     let kinds: &[u8] =
         unsafe { typed_array::typed(raw, kinds.raw(), sys::TypedarrayType::uint8_array)? };
-    let slots: &[u32] =
-        unsafe { typed_array::typed(raw, slots.raw(), sys::TypedarrayType::uint32_array)? };
+    let slots: &[f64] =
+        unsafe { typed_array::typed(raw, slots.raw(), sys::TypedarrayType::float64_array)? };
     let text_lens: &[u32] =
         unsafe { typed_array::typed(raw, text_lens.raw(), sys::TypedarrayType::uint32_array)? };
+    let groups = match groups {
+        Some(groups) if source.is_kafka() => {
+            // SAFETY: as above.
+            let flat: &[f64] = unsafe {
+                typed_array::typed(raw, groups.raw(), sys::TypedarrayType::float64_array)?
+            };
+            match projected::Groups::new(flat, records as usize, text_lens.len()) {
+                Some(groups) => Some(groups),
+                None => return Ok(None),
+            }
+        }
+        None if !source.is_kafka() => None,
+        _ => return Ok(None),
+    };
     let total: usize = text_lens.iter().map(|&l| l as usize).sum();
     projected::SCRATCH.with(|scratch| {
         let Ok(mut scratch) = scratch.try_borrow_mut() else {
@@ -177,7 +198,7 @@ pub fn decode_projected(
         };
         let plan = decode_with(
             raw,
-            &spec,
+            (&spec, groups.as_ref()),
             ordering,
             records,
             (kinds, slots, text_lens),
@@ -193,10 +214,10 @@ pub fn decode_projected(
 #[allow(clippy::too_many_arguments)]
 fn decode_with(
     raw: sys::napi_env,
-    spec: &projected::Spec,
+    (spec, groups): (&projected::Spec, Option<&projected::Groups>),
     ordering: LaneOrdering,
     records: u32,
-    (kinds, slots, text_lens): (&[u8], &[u32], &[u32]),
+    (kinds, slots, text_lens): (&[u8], &[f64], &[u32]),
     total: usize,
     text: JsUnknown,
     scratch: &mut projected::Scratch,
@@ -219,9 +240,15 @@ fn decode_with(
         return Ok(None);
     }
     scratch.units.truncate(total);
-    let Some(projection) =
-        projected::Projection::new(spec, records as usize, kinds, slots, text_lens, scratch)
-    else {
+    let Some(projection) = projected::Projection::new(
+        spec,
+        groups,
+        records as usize,
+        kinds,
+        slots,
+        text_lens,
+        scratch,
+    ) else {
         return Ok(None);
     };
     Ok(projection

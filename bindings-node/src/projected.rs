@@ -57,6 +57,8 @@ pub enum Mode {
     /// 1 for a non-empty string, 0 for an empty one; the text stays in JavaScript (the
     /// identifier).
     Kept,
+    /// A number's value (a Kafka record's `partition` and `offset`).
+    Number,
 }
 
 /// Mode numbers as `projection()` lists them (exported to `lib/decode.js`).
@@ -66,6 +68,8 @@ pub const MODE_SHAPE: u32 = 0;
 pub const MODE_TEXT: u32 = 1;
 #[napi]
 pub const MODE_KEPT: u32 = 2;
+#[napi]
+pub const MODE_NUMBER: u32 = 3;
 
 impl Mode {
     /// The number `projection()` lists.
@@ -74,6 +78,7 @@ impl Mode {
             Mode::Shape => MODE_SHAPE,
             Mode::Text => MODE_TEXT,
             Mode::Kept => MODE_KEPT,
+            Mode::Number => MODE_NUMBER,
         }
     }
 }
@@ -87,6 +92,7 @@ pub type Node = (i32, &'static str, Mode);
 /// (then the live event is decoded).
 const EVENT_SOURCE: &str = "eventSource";
 const RECORDS: &str = "Records";
+const GROUPS: &str = "records";
 
 /// What is read of each record: the nodes, and the dotted paths the core reads with the node
 /// each ends at.
@@ -96,12 +102,9 @@ pub struct Spec {
 }
 
 /// The values to read of each record of `source` for `ordering`. `None`: not worth
-/// projecting (the DynamoDB lane key needs the members of `dynamodb.Keys`; a Kafka event has
-/// no `Records`, and its numbers are not projected), decode the live event.
+/// projecting (the DynamoDB lane key needs the members of `dynamodb.Keys`), decode the live
+/// event. A Kafka event's records are read group by group (`records`, see [`Groups`]).
 pub fn nodes(source: Source, ordering: LaneOrdering) -> Option<Spec> {
-    if source.is_kafka() {
-        return None;
-    }
     let mut nodes: Vec<Node> = Vec::with_capacity(6);
     let mut paths = Vec::with_capacity(3);
     let mut add = |path: &'static str, mode: Mode| {
@@ -124,6 +127,16 @@ pub fn nodes(source: Source, ordering: LaneOrdering) -> Option<Spec> {
         }
         paths.push((path, parent as usize));
     };
+    if source.is_kafka() {
+        // The identifier is built from these three, so they are read (not kept).
+        add("topic", Mode::Text);
+        add("partition", Mode::Number);
+        add("offset", Mode::Number);
+        if ordering == LaneOrdering::Key {
+            add("key", Mode::Text);
+        }
+        return Some(Spec { nodes, paths });
+    }
     add(EVENT_SOURCE, Mode::Text);
     add(source.identifier_field(), Mode::Kept);
     if ordering != LaneOrdering::Unordered {
@@ -201,14 +214,54 @@ impl Scratch {
     }
 }
 
+/// A Kafka event's layout: its own `eventSource` and each group of `records` (its key and
+/// how many records it holds, in the object's order), the texts numbers in the table.
+pub struct Groups {
+    pub event_source: usize,
+    /// `(key text, records)` per group; the records follow one another in event order.
+    pub groups: Vec<(usize, usize)>,
+    /// Where each group's records start.
+    starts: Vec<usize>,
+}
+
+impl Groups {
+    /// From `[eventSource text, key text, length, key text, length, ...]`; `None` unless the
+    /// parts agree with `records` and the table of `texts` texts.
+    pub fn new(flat: &[f64], records: usize, texts: usize) -> Option<Self> {
+        let whole = |x: f64| (x >= 0.0 && x.fract() == 0.0 && x < 4e9).then_some(x as usize);
+        let (&source, rest) = flat.split_first()?;
+        if !rest.len().is_multiple_of(2) {
+            return None;
+        }
+        let event_source = whole(source).filter(|&t| t < texts)?;
+        let mut groups = Vec::with_capacity(rest.len() / 2);
+        let mut starts = Vec::with_capacity(rest.len() / 2);
+        let mut total = 0usize;
+        for pair in rest.chunks(2) {
+            let key = whole(pair[0]).filter(|&t| t < texts)?;
+            let len = whole(pair[1])?;
+            starts.push(total);
+            total = total.checked_add(len)?;
+            groups.push((key, len));
+        }
+        (total == records).then_some(Groups {
+            event_source,
+            groups,
+            starts,
+        })
+    }
+}
+
 /// One projected batch: `records` records, each `1 + nodes.len()` kinds (the record, then
 /// each node) and `nodes.len()` slots (see [`Mode`]), and the table of distinct texts.
 pub struct Projection<'a> {
     nodes: &'a [Node],
     paths: &'a [(&'static str, usize)],
+    /// A Kafka event's groups (`None`: the records are `Records`).
+    groups: Option<&'a Groups>,
     records: usize,
     kinds: &'a [u8],
-    slots: &'a [u32],
+    slots: &'a [f64],
     /// Byte range in `all` of each distinct text.
     ranges: &'a [(u32, u32)],
     all: &'a str,
@@ -221,9 +274,10 @@ impl<'a> Projection<'a> {
     /// buffers). `None` if the parts disagree (a text number out of the table, say).
     pub fn new(
         spec: &'a Spec,
+        groups: Option<&'a Groups>,
         records: usize,
         kinds: &'a [u8],
-        slots: &'a [u32],
+        slots: &'a [f64],
         text_lens: &[u32],
         scratch: &'a mut Scratch,
     ) -> Option<Self> {
@@ -237,10 +291,10 @@ impl<'a> Projection<'a> {
             let ok = match nodes[slot % m].2 {
                 Mode::Text => {
                     kinds[(slot / m) * (m + 1) + 1 + slot % m] != K_STRING
-                        || u64::from(value) < texts
+                        || (value >= 0.0 && value.fract() == 0.0 && (value as u64) < texts)
                 }
-                Mode::Kept => value <= 1,
-                Mode::Shape => true,
+                Mode::Kept => value == 0.0 || value == 1.0,
+                Mode::Shape | Mode::Number => true,
             };
             if !ok {
                 return None;
@@ -250,6 +304,7 @@ impl<'a> Projection<'a> {
         Some(Projection {
             nodes,
             paths: &spec.paths,
+            groups,
             records,
             kinds,
             slots,
@@ -277,6 +332,16 @@ impl<'a> Projection<'a> {
         self.incomplete.set(true);
         None
     }
+
+    /// Text `t` of the table.
+    fn text(&self, t: usize) -> &'a str {
+        let (a, b) = self.ranges[t];
+        &self.all[a as usize..b as usize]
+    }
+
+    fn slot(&self, r: usize, k: usize) -> f64 {
+        self.slots[r * self.nodes.len() + k]
+    }
 }
 
 /// Follows `path` member by member, as the core's default [`JsonView::path`] does.
@@ -297,6 +362,12 @@ fn same_name(name: &str, key: &str) -> bool {
 enum At {
     Event,
     Records,
+    /// A Kafka event's `eventSource`.
+    EventSource,
+    /// A Kafka event's `records` object.
+    Groups,
+    /// One of its groups.
+    Group(usize),
     Record(usize),
     Node(usize, usize),
 }
@@ -312,8 +383,9 @@ impl ProjectedView<'_, '_> {
     fn code(&self) -> u8 {
         let stride = self.p.nodes.len() + 1;
         match self.at {
-            At::Event => K_OBJECT,
-            At::Records => K_ARRAY,
+            At::Event | At::Groups => K_OBJECT,
+            At::Records | At::Group(_) => K_ARRAY,
+            At::EventSource => K_STRING,
             At::Record(r) => self.p.kinds[r * stride],
             At::Node(r, k) => self.p.kinds[r * stride + 1 + k],
         }
@@ -359,8 +431,17 @@ impl JsonView for ProjectedView<'_, '_> {
             return None;
         }
         let (record, parent) = match self.at {
-            At::Event if key == RECORDS => return Some(self.at(At::Records)),
-            At::Event | At::Records => return self.p.missing(),
+            At::Event => {
+                return match (self.p.groups, key) {
+                    (None, RECORDS) => Some(self.at(At::Records)),
+                    // `lib/decode.js` projects a grouped event only without `Records`.
+                    (Some(_), RECORDS) => None,
+                    (Some(_), EVENT_SOURCE) => Some(self.at(At::EventSource)),
+                    (Some(_), GROUPS) => Some(self.at(At::Groups)),
+                    _ => self.p.missing(),
+                };
+            }
+            At::Records | At::Groups | At::Group(_) | At::EventSource => return self.p.missing(),
             At::Record(r) => (r, -1),
             At::Node(r, k) => (r, k as i32),
         };
@@ -393,6 +474,7 @@ impl JsonView for ProjectedView<'_, '_> {
     fn array_len(&self) -> Option<usize> {
         match self.at {
             At::Records => Some(self.p.records),
+            At::Group(g) => self.p.groups.map(|gs| gs.groups[g].1),
             _ if self.code() == K_ARRAY => self.p.missing(),
             _ => None,
         }
@@ -401,6 +483,10 @@ impl JsonView for ProjectedView<'_, '_> {
     fn item(&self, index: usize) -> Option<Self> {
         match self.at {
             At::Records if index < self.p.records => Some(self.at(At::Record(index))),
+            At::Group(g) => {
+                let groups = self.p.groups?;
+                (index < groups.groups[g].1).then(|| self.at(At::Record(groups.starts[g] + index)))
+            }
             _ if self.code() == K_ARRAY => self.p.missing(),
             _ => None,
         }
@@ -412,10 +498,9 @@ impl JsonView for ProjectedView<'_, '_> {
         }
         match self.at {
             At::Node(r, k) if self.p.nodes[k].2 == Mode::Text => {
-                let t = self.p.slots[r * self.p.nodes.len() + k] as usize;
-                let (a, b) = self.p.ranges[t];
-                Some(Cow::Borrowed(&self.p.all[a as usize..b as usize]))
+                Some(Cow::Borrowed(self.p.text(self.p.slot(r, k) as usize)))
             }
+            At::EventSource => Some(Cow::Borrowed(self.p.text(self.p.groups?.event_source))),
             _ => self.p.missing(),
         }
     }
@@ -425,9 +510,7 @@ impl JsonView for ProjectedView<'_, '_> {
             return None;
         }
         match self.at {
-            At::Node(r, k) if self.p.nodes[k].2 == Mode::Kept => {
-                Some(self.p.slots[r * self.p.nodes.len() + k] == 0)
-            }
+            At::Node(r, k) if self.p.nodes[k].2 == Mode::Kept => Some(self.p.slot(r, k) == 0.0),
             _ => self.text().map(|t| t.is_empty()),
         }
     }
@@ -436,15 +519,30 @@ impl JsonView for ProjectedView<'_, '_> {
         if self.code() != K_OBJECT {
             return None;
         }
-        self.p.missing()
+        match (self.at, self.p.groups) {
+            (At::Groups, Some(groups)) => Some(
+                groups
+                    .groups
+                    .iter()
+                    .enumerate()
+                    .map(|(g, &(key, _))| (self.p.text(key).to_owned(), self.at(At::Group(g))))
+                    .collect(),
+            ),
+            _ => self.p.missing(),
+        }
     }
 
-    /// The projection holds no number's value: asked for one, it is incomplete (the live
-    /// event is decoded, where `NodeView` reads it).
+    /// A `MODE_NUMBER` node's value, as `NodeView` reads a JavaScript number; any other
+    /// number is not in the projection (the live event is decoded).
     fn number(&self) -> Option<JsonNumber> {
         if self.code() != K_NUMBER {
             return None;
         }
-        self.p.missing()
+        match self.at {
+            At::Node(r, k) if self.p.nodes[k].2 == Mode::Number => {
+                Some(JsonNumber::Float(self.p.slot(r, k)))
+            }
+            _ => self.p.missing(),
+        }
     }
 }

@@ -182,7 +182,8 @@ test('hostile Kafka events: what a getter or proxy throws is rethrown as is, bef
   for (const [name, event] of Object.entries(cases)) {
     await assert.rejects(new Pool().process(event, () => ran++), (e) => e === boom, name);
   }
-  // a group that grows between the core's reads is named, not run
+  assert.equal(ran, 0);
+  // a group that grows on every read is read once: the records decoded are the ones run
   let reads = 0;
   const growing = {
     eventSource: 'aws:kafka',
@@ -191,6 +192,23 @@ test('hostile Kafka events: what a getter or proxy throws is rethrown as is, bef
       get: () => Array.from({ length: ++reads }, (_, i) => rec('o', 0, i)),
     }),
   };
-  await assert.rejects(new Pool().process(growing, () => ran++), (e) => e instanceof EventError && e.field === 'records');
+  /** @type {unknown[]} */
+  const seen = [];
+  const report = await new Pool().runBatch(growing, (r) => {
+    seen.push(r.offset);
+  });
+  assert.deepEqual(seen, [0]);
+  assert.deepEqual(report.succeeded, [{ partition: 'o-0', offset: 0 }]);
+  assert.equal(reads, 1);
+  // decoded live (a proxy group), it is read twice and named when the reads disagree
+  reads = 0;
+  const growingLive = {
+    eventSource: 'aws:kafka',
+    records: Object.defineProperty({}, 'o-0', {
+      enumerable: true,
+      get: () => new Proxy(Array.from({ length: ++reads }, (_, i) => rec('o', 0, i)), {}),
+    }),
+  };
+  await assert.rejects(new Pool().process(growingLive, () => ran++), (e) => e instanceof EventError && e.field === 'records');
   assert.equal(ran, 0);
 });
