@@ -80,27 +80,62 @@ pub(crate) fn read<V: JsonView>(
     group: Option<&str>,
     ordering: LaneOrdering,
 ) -> Result<(String, Option<String>), EventError> {
+    read_with(record, index, group, ordering, |id, lane| {
+        let lane = lane.of(&id).map(str::to_owned);
+        (id, lane)
+    })
+}
+
+/// A Kafka record's lane, beside its identifier.
+pub(crate) enum KafkaLane {
+    /// No lane (ordering `unordered`).
+    None,
+    /// The identifier's first `n` bytes: its `"<topic>-<partition>"` (ordering `auto`).
+    Prefix(usize),
+    /// A lane of its own (ordering `key`).
+    Own(String),
+}
+
+impl KafkaLane {
+    /// The lane's text, for the record whose identifier is `id`.
+    pub(crate) fn of<'a>(&'a self, id: &'a str) -> Option<&'a str> {
+        match self {
+            KafkaLane::None => None,
+            KafkaLane::Prefix(n) => id.get(..*n),
+            KafkaLane::Own(lane) => Some(lane),
+        }
+    }
+}
+
+/// [`read`], the lane handed to `f` beside the identifier, without a copy when it is the
+/// identifier's own `"<topic>-<partition>"` (ordering `auto`).
+pub(crate) fn read_with<V: JsonView, R>(
+    record: &V,
+    index: usize,
+    group: Option<&str>,
+    ordering: LaneOrdering,
+    f: impl FnOnce(String, KafkaLane) -> R,
+) -> Result<R, EventError> {
     let topic =
         lookup(record, "topic").ok_or_else(|| EventError::at_field(index, "topic", "missing"))?;
-    let topic = topic
-        .text()
-        .ok_or_else(|| {
-            EventError::at_field(
-                index,
-                "topic",
-                format!("expected a string, got {}", topic.type_name()),
-            )
-        })?
-        .into_owned();
+    let topic_view = topic;
+    let topic = topic_view.text().ok_or_else(|| {
+        EventError::at_field(
+            index,
+            "topic",
+            format!("expected a string, got {}", topic_view.type_name()),
+        )
+    })?;
     if topic.is_empty() {
         return Err(EventError::at_field(index, "topic", "empty"));
     }
     let partition = integer(record, index, "partition")?;
     let offset = integer(record, index, "offset")?;
-    let topic_partition = format!("{topic}-{partition}");
+    let id = format!("{topic}-{partition}@{offset}");
+    let topic_partition = &id[..id.rfind('@').unwrap_or(id.len())];
     if let Some(group) = group.filter(|g| *g != topic_partition) {
         let field = if group
-            .strip_prefix(topic.as_str())
+            .strip_prefix(topic.as_ref())
             .is_some_and(|r| r.starts_with('-'))
         {
             "partition"
@@ -114,11 +149,11 @@ pub(crate) fn read<V: JsonView>(
         ));
     }
     let lane = match ordering {
-        LaneOrdering::Unordered => None,
-        LaneOrdering::Auto => Some(topic_partition.clone()),
-        LaneOrdering::Key => Some(key_lane(record, index, &topic_partition)?),
+        LaneOrdering::Unordered => KafkaLane::None,
+        LaneOrdering::Auto => KafkaLane::Prefix(topic_partition.len()),
+        LaneOrdering::Key => KafkaLane::Own(key_lane(record, index, topic_partition)?),
     };
-    Ok((format!("{topic_partition}@{offset}"), lane))
+    Ok(f(id, lane))
 }
 
 /// The lane of ordering `key`: one per (topic-partition, record key); records with no key

@@ -291,9 +291,10 @@ impl BatchPlan {
         let mut builder = PlanBuilder::with_capacity(records.unwrap_or(0));
         let source = each_record(event, |index, source, record, group| {
             if let Some(group) = group {
-                let (id, lane) = kafka::read(&record, index, Some(group), ordering)?;
-                builder.push(id, lane.as_deref());
-                return Ok(());
+                return kafka::read_with(&record, index, Some(group), ordering, |id, lane| {
+                    let lane = builder.lane(lane.of(&id));
+                    builder.push_id(id, lane);
+                });
             }
             let id = if read {
                 source.identifier(&record, index)?
@@ -502,14 +503,23 @@ impl PlanBuilder {
     }
 
     fn push(&mut self, id: String, lane: Option<&str>) {
-        let lane = lane.map(|key| match self.lane_ids.get(key) {
+        let lane = self.lane(lane);
+        self.push_id(id, lane);
+    }
+
+    /// The lane of key `key` (a new one for a key not seen before).
+    fn lane(&mut self, key: Option<&str>) -> Option<LaneId> {
+        key.map(|key| match self.lane_ids.get(key) {
             Some(&lane) => lane,
             None => {
                 let next = self.lane_ids.len() as LaneId;
                 self.lane_ids.insert(key.to_owned(), next);
                 next
             }
-        });
+        })
+    }
+
+    fn push_id(&mut self, id: String, lane: Option<LaneId>) {
         self.identifiers.push(id);
         self.lanes.push(lane);
     }
