@@ -245,10 +245,31 @@ function project(records, source, ordering, layout) {
 
 /**
  * @param {import('../binding.js').EventErrorInfo} e
+ * @param {unknown} event
  * @returns {EventError}
  */
-function eventError(e) {
-  return new EventError(e.message, e.index ?? null, e.field ?? null, e.group ?? null);
+function eventError(e, event) {
+  return new EventError(e.message, e.index ?? null, e.field ?? null, groupKeyOf(event, e.group ?? null));
+}
+
+/**
+ * The key of the event's `records` group the core named. The core reads keys as UTF-8, so a
+ * key with an unpaired surrogate comes back with U+FFFD in its place: name the event's own key.
+ * @param {unknown} event
+ * @param {string | null} group
+ * @returns {string | null}
+ */
+function groupKeyOf(event, group) {
+  if (group === null || !group.includes('\ufffd')) return group;
+  try {
+    const groups = /** @type {any} */ (event).records;
+    if (groups !== null && typeof groups === 'object' && !isProxy(groups)) {
+      for (const key in groups) if (/** @type {any} */ (key).toWellFormed() === group) return key;
+    }
+  } catch {
+    // the core's name stands
+  }
+  return group;
 }
 
 /**
@@ -264,14 +285,14 @@ function decodeEvent(event, o) {
   let decoded = decodeProjected(event, ordering);
   if (decoded === null) {
     const p = native.decode(event, ordering);
-    if (!(p instanceof native.Plan)) throw eventError(/** @type {import('../binding.js').EventErrorInfo} */ (p));
+    if (!(p instanceof native.Plan)) throw eventError(/** @type {import('../binding.js').EventErrorInfo} */ (p), event);
     const plan = /** @type {import('../binding.js').NativePlan} */ (p);
     let records = [];
     if (plan.length > 0) {
       if (plan.grouped) {
         // A Kafka event: its records in the core's event order (the groups of `records`).
         const listed = native.records(event);
-        if (!Array.isArray(listed)) throw eventError(listed);
+        if (!Array.isArray(listed)) throw eventError(listed, event);
         records = listed;
       } else {
         records = /** @type {any} */ (event).Records;

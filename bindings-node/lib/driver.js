@@ -8,6 +8,12 @@
 // milliseconds; STEP_MORE: call again. Completions that settle in the same microtask turn reach
 // the core in one call. The codes are the addon's own constants.
 //
+// Per record the driver does little: the handler's promise settles into one of a pair of
+// callbacks made per slot of the call's concurrency (no closure per record), and handlers that
+// end synchronously are run several per drive() (see `syncLimit`): should the deadline come
+// while they run, the records handed out but not started go back (ENDED_UNSTARTED) and the
+// core decides them. The identifiers stay here until the report names them (lib/decode.js).
+//
 // A pool with `maxInFlight` has a `Limiter`: the core's shared limit (src/limit.rs), which every
 // batch of the pool joins. A record then starts only with a slot of it; an ended attempt gives
 // its slot back inside `drive()`, and the core hands it to the waiting call whose turn it is.
