@@ -212,3 +212,9 @@ test('hostile Kafka events: what a getter or proxy throws is rethrown as is, bef
   await assert.rejects(new Pool().process(growingLive, () => ran++), (e) => e instanceof EventError && e.field === 'records');
   assert.equal(ran, 0);
 });
+
+test('a group key with an unpaired surrogate is named as the event has it', async () => {
+  const key = 'o\udc00-0';
+  const event = { eventSource: 'aws:kafka', records: { [key]: null } };
+  await assert.rejects(new Pool().process(event, () => {}), (e) => e instanceof EventError && e.group === key && e.field === 'records');
+});
