@@ -262,9 +262,8 @@ pub struct Projection<'a> {
     records: usize,
     kinds: &'a [u8],
     slots: &'a [f64],
-    /// Byte range in `all` of each distinct text.
-    ranges: &'a [(u32, u32)],
-    all: &'a str,
+    /// Each distinct text.
+    texts: Vec<&'a str>,
     /// Set when the core asked for something the projection does not hold.
     incomplete: Cell<bool>,
 }
@@ -301,6 +300,11 @@ impl<'a> Projection<'a> {
             }
         }
         let all = std::str::from_utf8(&scratch.all).ok()?;
+        let texts = scratch
+            .ranges
+            .iter()
+            .map(|&(a, b)| all.get(a as usize..b as usize))
+            .collect::<Option<Vec<_>>>()?;
         Some(Projection {
             nodes,
             paths: &spec.paths,
@@ -308,8 +312,7 @@ impl<'a> Projection<'a> {
             records,
             kinds,
             slots,
-            ranges: &scratch.ranges,
-            all,
+            texts,
             incomplete: Cell::new(false),
         })
     }
@@ -335,8 +338,7 @@ impl<'a> Projection<'a> {
 
     /// Text `t` of the table.
     fn text(&self, t: usize) -> &'a str {
-        let (a, b) = self.ranges[t];
-        &self.all[a as usize..b as usize]
+        self.texts[t]
     }
 
     fn slot(&self, r: usize, k: usize) -> f64 {

@@ -94,12 +94,12 @@ impl<E> BatchRun<E> {
         let config = options.scheduler_config(origin, default_concurrency);
         let source = plan.source();
         let unread = plan.identifiers_unread();
-        let scheduler = plan
-            .scheduler(config)
+        let (identifiers, lanes) = plan.into_parts();
+        let scheduler = LaneScheduler::new(lanes, config)
             .with_attempt_timeout(options.attempt_timeout)
             .with_start_rate(options.start_rate().ok().flatten());
         BatchRun {
-            identifiers: plan.into_identifiers(),
+            identifiers,
             unread,
             source,
             scheduler,

@@ -383,6 +383,11 @@ impl BatchPlan {
     pub fn into_identifiers(self) -> Vec<String> {
         self.identifiers
     }
+
+    /// Splits the plan into its identifiers and its lanes (for a scheduler, without a copy).
+    pub(crate) fn into_parts(self) -> (Vec<String>, Vec<Option<LaneId>>) {
+        (self.identifiers, self.lanes)
+    }
 }
 
 /// Calls `each(index, source, record, group)` for every record in event order, after
