@@ -234,3 +234,93 @@ fn completing_a_record_that_is_not_running_is_an_error_not_a_panic() {
     assert!(s.complete(0, Ok(()), Duration::ZERO).is_err());
     assert!(s.cancel(5, None).is_err());
 }
+
+/// Replays `b` without retries or deadline, checking every start against a model: the record
+/// started is the lowest-index one that could start (unkeyed and not started, or next in its
+/// lane after records that all succeeded). Now and then a record handed out is given back
+/// (`unstart`): the next start is again the lowest one.
+fn lowest_first(b: &Batch, give_back: &[bool]) {
+    let config = SchedulerConfig {
+        concurrency: b.concurrency,
+        ..SchedulerConfig::default()
+    };
+    let n = b.lanes.len();
+    let mut s: LaneScheduler<u32> = LaneScheduler::new(b.lanes.clone(), config);
+    let (mut started, mut succeeded) = (vec![false; n], vec![false; n]);
+    let mut in_flight: Vec<usize> = Vec::new();
+    let mut given_back = vec![0u32; n];
+    let (mut pick, mut turn) = (0usize, 0usize);
+    let now = Duration::ZERO;
+    for _ in 0..100_000 {
+        match s.next(now) {
+            Next::Run(t) => {
+                let startable = |i: usize| {
+                    !started[i]
+                        && b.lanes[i].is_none_or(|lane| {
+                            (0..i).all(|j| b.lanes[j] != Some(lane) || succeeded[j])
+                        })
+                };
+                let lowest = (0..n).find(|&i| startable(i));
+                assert_eq!(Some(t.index), lowest, "not the lowest record that could start");
+                turn += 1;
+                if give_back[turn % give_back.len()] && given_back[t.index] < 3 {
+                    given_back[t.index] += 1;
+                    s.unstart(t.index).unwrap();
+                    continue;
+                }
+                started[t.index] = true;
+                in_flight.push(t.index);
+            }
+            Next::Wait { .. } => {
+                let k = b.picks[pick % b.picks.len()] % in_flight.len();
+                pick += 1;
+                let index = in_flight.swap_remove(k);
+                let ok = b.fails[index] == 0;
+                succeeded[index] = ok;
+                s.complete(index, if ok { Ok(()) } else { Err(1) }, now).unwrap();
+            }
+            Next::Done => {
+                assert!(in_flight.is_empty());
+                let outcomes = s.into_outcomes().unwrap();
+                // a record given back and never started again has no attempt on record
+                for (i, o) in outcomes.iter().enumerate() {
+                    assert_eq!(o.attempts() > 0, started[i], "record {i}: {o:?}");
+                }
+                return;
+            }
+        }
+    }
+    panic!("the scheduler did not finish");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_lowest_record_that_can_start_starts_first(
+        b in batch(),
+        give_back in prop::collection::vec(prop::bool::weighted(0.2), 1..8),
+    ) {
+        lowest_first(&b, &give_back);
+    }
+}
+
+#[test]
+fn a_retry_cannot_be_given_back() {
+    let config = SchedulerConfig {
+        retries: 1,
+        backoff: Backoff {
+            base: Duration::ZERO,
+            max: Duration::ZERO,
+            seed: 1,
+        },
+        ..SchedulerConfig::default()
+    };
+    let mut s: LaneScheduler<()> = LaneScheduler::new(vec![None], config);
+    let Next::Run(t) = s.next(Duration::ZERO) else { panic!() };
+    s.complete(t.index, Err(()), Duration::ZERO).unwrap();
+    let Next::Run(retry) = s.next(Duration::ZERO) else { panic!() };
+    assert_eq!(retry.attempt, 2);
+    assert_eq!(s.unstart(retry.index), Err(lanepool::lanes::SchedulerError::Retry(0)));
+    assert_eq!(s.unstart(5), Err(lanepool::lanes::SchedulerError::NotRunning(5)));
+}
