@@ -507,6 +507,17 @@ impl JsonView for ProjectedView<'_, '_> {
         }
     }
 
+    /// A `MODE_TEXT` string's number in the table of distinct texts (`lib/decode.js` gives
+    /// equal texts one number).
+    fn text_number(&self) -> Option<usize> {
+        match self.at {
+            At::Node(r, k) if self.code() == K_STRING && self.p.nodes[k].2 == Mode::Text => {
+                Some(self.p.slot(r, k) as usize)
+            }
+            _ => None,
+        }
+    }
+
     fn string_is_empty(&self) -> Option<bool> {
         if self.code() != K_STRING {
             return None;

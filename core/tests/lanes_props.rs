@@ -261,7 +261,11 @@ fn lowest_first(b: &Batch, give_back: &[bool]) {
                         })
                 };
                 let lowest = (0..n).find(|&i| startable(i));
-                assert_eq!(Some(t.index), lowest, "not the lowest record that could start");
+                assert_eq!(
+                    Some(t.index),
+                    lowest,
+                    "not the lowest record that could start"
+                );
                 turn += 1;
                 if give_back[turn % give_back.len()] && given_back[t.index] < 3 {
                     given_back[t.index] += 1;
@@ -277,7 +281,8 @@ fn lowest_first(b: &Batch, give_back: &[bool]) {
                 let index = in_flight.swap_remove(k);
                 let ok = b.fails[index] == 0;
                 succeeded[index] = ok;
-                s.complete(index, if ok { Ok(()) } else { Err(1) }, now).unwrap();
+                s.complete(index, if ok { Ok(()) } else { Err(1) }, now)
+                    .unwrap();
             }
             Next::Done => {
                 assert!(in_flight.is_empty());
@@ -317,10 +322,20 @@ fn a_retry_cannot_be_given_back() {
         ..SchedulerConfig::default()
     };
     let mut s: LaneScheduler<()> = LaneScheduler::new(vec![None], config);
-    let Next::Run(t) = s.next(Duration::ZERO) else { panic!() };
+    let Next::Run(t) = s.next(Duration::ZERO) else {
+        panic!()
+    };
     s.complete(t.index, Err(()), Duration::ZERO).unwrap();
-    let Next::Run(retry) = s.next(Duration::ZERO) else { panic!() };
+    let Next::Run(retry) = s.next(Duration::ZERO) else {
+        panic!()
+    };
     assert_eq!(retry.attempt, 2);
-    assert_eq!(s.unstart(retry.index), Err(lanepool::lanes::SchedulerError::Retry(0)));
-    assert_eq!(s.unstart(5), Err(lanepool::lanes::SchedulerError::NotRunning(5)));
+    assert_eq!(
+        s.unstart(retry.index),
+        Err(lanepool::lanes::SchedulerError::Retry(0))
+    );
+    assert_eq!(
+        s.unstart(5),
+        Err(lanepool::lanes::SchedulerError::NotRunning(5))
+    );
 }

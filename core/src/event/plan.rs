@@ -304,7 +304,10 @@ impl BatchPlan {
             };
             match ordering {
                 LaneOrdering::Auto | LaneOrdering::Key => {
-                    source.with_lane_key(&record, index, |lane| builder.push(id, lane))
+                    source.with_lane_key(&record, index, |lane| {
+                        let lane = builder.numbered_lane(lane);
+                        builder.push_id(id, lane);
+                    })
                 }
                 LaneOrdering::Unordered => {
                     builder.push(id, None);
@@ -496,6 +499,8 @@ struct PlanBuilder {
     identifiers: Vec<String>,
     lanes: Vec<Option<LaneId>>,
     lane_ids: HashMap<String, LaneId>,
+    /// Lanes by the view's text number ([`JsonView::text_number`]), when it numbers texts.
+    numbered: Vec<Option<LaneId>>,
 }
 
 impl PlanBuilder {
@@ -504,6 +509,7 @@ impl PlanBuilder {
             identifiers: Vec::with_capacity(n),
             lanes: Vec::with_capacity(n),
             lane_ids: HashMap::new(),
+            numbered: Vec::new(),
         }
     }
 
@@ -522,6 +528,24 @@ impl PlanBuilder {
                 next
             }
         })
+    }
+
+    /// [`PlanBuilder::lane`] of a key the view may have numbered: a number seen before is
+    /// its lane at once; otherwise the text decides, and the number remembers it.
+    fn numbered_lane(&mut self, key: Option<(&str, Option<usize>)>) -> Option<LaneId> {
+        let (text, number) = key?;
+        let Some(n) = number else {
+            return self.lane(Some(text));
+        };
+        if let Some(&Some(lane)) = self.numbered.get(n) {
+            return Some(lane);
+        }
+        let lane = self.lane(Some(text))?;
+        if self.numbered.len() <= n {
+            self.numbered.resize(n + 1, None);
+        }
+        self.numbered[n] = Some(lane);
+        Some(lane)
     }
 
     fn push_id(&mut self, id: String, lane: Option<LaneId>) {

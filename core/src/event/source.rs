@@ -133,15 +133,16 @@ impl Source {
         record: &V,
         index: usize,
     ) -> Result<Option<String>, EventError> {
-        self.with_lane_key(record, index, |key| key.map(str::to_owned))
+        self.with_lane_key(record, index, |key| key.map(|(text, _)| text.to_owned()))
     }
 
-    /// [`Source::lane_key`] handed to `f` without a copy of its text (the decoder interns it).
+    /// [`Source::lane_key`] handed to `f` without a copy of its text (the decoder interns it),
+    /// with the view's number for the text when it has one ([`JsonView::text_number`]).
     pub(crate) fn with_lane_key<V: JsonView, R>(
         self,
         record: &V,
         index: usize,
-        f: impl FnOnce(Option<&str>) -> R,
+        f: impl FnOnce(Option<(&str, Option<usize>)>) -> R,
     ) -> Result<R, EventError> {
         let field = self.lane_field();
         let value = lookup(record, field);
@@ -149,19 +150,19 @@ impl Source {
             Source::Sqs => match value {
                 None => Ok(f(None)),
                 Some(v) if v.kind() == JsonKind::Null => Ok(f(None)),
-                Some(v) => required_text(&v, index, field).map(|t| f(Some(&t))),
+                Some(v) => required_text(&v, index, field).map(|t| f(Some((&t, v.text_number())))),
             },
             Source::Kinesis => {
                 let v = value.ok_or_else(|| EventError::at_field(index, field, "missing"))?;
-                required_text(&v, index, field).map(|t| f(Some(&t)))
+                required_text(&v, index, field).map(|t| f(Some((&t, v.text_number()))))
             }
             Source::DynamoDb => {
                 let v = value.ok_or_else(|| EventError::at_field(index, field, "missing"))?;
-                canonical_keys(&v, index).map(|k| f(Some(&k)))
+                canonical_keys(&v, index).map(|k| f(Some((&k, None))))
             }
             Source::Kafka | Source::SelfManagedKafka => {
                 super::kafka::read(record, index, None, LaneOrdering::Auto)
-                    .map(|r| f(r.1.as_deref()))
+                    .map(|r| f(r.1.as_deref().map(|k| (k, None))))
             }
         }
     }
