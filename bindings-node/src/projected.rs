@@ -286,17 +286,25 @@ impl<'a> Projection<'a> {
         let slots = slots.get(..records.checked_mul(m)?)?;
         scratch.lay_out(text_lens)?;
         let texts = text_lens.len() as u64;
-        for (slot, &value) in slots.iter().enumerate() {
-            let ok = match nodes[slot % m].2 {
-                Mode::Text => {
-                    kinds[(slot / m) * (m + 1) + 1 + slot % m] != K_STRING
-                        || (value >= 0.0 && value.fract() == 0.0 && (value as u64) < texts)
+        // Record by record, node by node (no division per slot).
+        if m > 0 {
+            for (record_slots, record_kinds) in slots.chunks_exact(m).zip(kinds.chunks_exact(m + 1))
+            {
+                for ((&value, &kind), &(_, _, mode)) in
+                    record_slots.iter().zip(&record_kinds[1..]).zip(nodes)
+                {
+                    let ok = match mode {
+                        Mode::Text => {
+                            kind != K_STRING
+                                || (value >= 0.0 && value.fract() == 0.0 && (value as u64) < texts)
+                        }
+                        Mode::Kept => value == 0.0 || value == 1.0,
+                        Mode::Shape | Mode::Number => true,
+                    };
+                    if !ok {
+                        return None;
+                    }
                 }
-                Mode::Kept => value == 0.0 || value == 1.0,
-                Mode::Shape | Mode::Number => true,
-            };
-            if !ok {
-                return None;
             }
         }
         let all = std::str::from_utf8(&scratch.all).ok()?;

@@ -428,6 +428,9 @@ where
         ));
     }
     let mut batch_source: Option<Source> = None;
+    // The number of record 0's `eventSource` text, when the view numbers texts: a record
+    // whose text has that number has that text (see [`JsonView::text_number`]).
+    let mut source_number: Option<usize> = None;
     for index in 0..records.array_len().unwrap_or(0) {
         let record = records
             .item(index)
@@ -438,8 +441,21 @@ where
                 format!("expected an object, got {}", record.type_name()),
             ));
         }
-        let source = source_of(&record, index, batch_source)?;
-        batch_source.get_or_insert(source);
+        let source = match (batch_source, source_number) {
+            (Some(first), Some(number))
+                if lookup(&record, "eventSource").and_then(|v| v.text_number()) == Some(number) =>
+            {
+                first
+            }
+            _ => {
+                let source = source_of(&record, index, batch_source)?;
+                if batch_source.is_none() {
+                    batch_source = Some(source);
+                    source_number = lookup(&record, "eventSource").and_then(|v| v.text_number());
+                }
+                source
+            }
+        };
         each(index, source, record, None)?;
     }
     Ok(batch_source)
@@ -460,7 +476,8 @@ fn source_of<V: JsonView>(
             format!("expected a string, got {}", value.type_name()),
         )
     })?;
-    if Source::parse(&text).is_some_and(Source::is_kafka) {
+    let parsed = Source::parse(&text);
+    if parsed.is_some_and(Source::is_kafka) {
         return Err(EventError::at_field(
             index,
             FIELD,
@@ -471,7 +488,7 @@ fn source_of<V: JsonView>(
             ),
         ));
     }
-    let source = Source::parse(&text).ok_or_else(|| {
+    let source = parsed.ok_or_else(|| {
         EventError::at_field(
             index,
             FIELD,
