@@ -300,27 +300,32 @@ def chart(series: dict[str, dict], conc: list[int]) -> str:
 
 # ---------------------------------------------------------------- prose: where the time goes
 
-# The Python face's part of "where the time goes" (benches/README.md, after the Python figures).
+# The Node face's part of "where the time goes" (benches/README.md, after the Node figures).
 NODE_TIME_NOTES = [
     "### Node face: where the time goes",
     "",
     "- Rows (f) put `pool.process` beside the AWS blog's sample (16 workers shifting records from a"
     " shared array), bare p-map and a plain `for` loop that only awaits the handler, on SQS standard,"
     " SQS FIFO, Kinesis and Kafka batches of 10,000 records.",
-    "- What a record costs, from `node --cpu-prof` on the FIFO case (300 batches of 10,000 records,"
-    " trivial async handler, after issue 20's work): 26% in the native decode of the projection"
-    " (the core's rules over each record's kinds, its `eventSource` and group id texts, and whether"
-    " its `messageId` is empty), 16% in `lib/decode.js`'s reader (one property read per value, a"
-    " map lookup per distinct text), 16% in the `drive` calls (told what ended, the core names what"
-    " starts, about one call per 16 records), 8% in starting and finishing the batch in the core,"
-    " 15% in the per-record promise bookkeeping (`launch`, the slot's settle callback, the"
-    " microtasks) and 7% in the collector.",
+    "- What a record costs, from `perf record` of `node --perf-basic-prof` on the FIFO case (1,000"
+    " batches of 10,000 records in 100 groups, trivial async handler, concurrency 16, after issue"
+    " 20's work; shares of all samples): 20% in the native decode of the projection (the core's"
+    " rules over each record's kinds, its `eventSource` and group id texts, and whether its"
+    " `messageId` is empty), 14% in `lib/decode.js`'s reader (one property read per value; the map"
+    " lookup of a group id that differs from the record before is 6% of it all), 16% in the"
+    " per-record promise bookkeeping (`then`, the slot's settle callback, the microtasks), 6% in"
+    " `launchAll` (the handler calls), 6% in the `drive` calls (told what ended, the core names what"
+    " starts, about one call per 16 records), 3% in the lane scheduler's ready set, 2% in starting"
+    " and finishing the batch, 3% in the collector.",
     "- What issue 20 changed, each step measured: identifiers are checked, not read (the core asks"
     " for the texts of the records the report names only, `BatchPlan::decode_checked` and"
     " `BatchRun::read_identifiers`); each distinct text crosses once (no string per record is"
     " joined); the reader is compiled per projection, so property reads are not megamorphic; a"
     " `drive` call reads the clock once, not once per record told and started; the core's ready"
-    " queue reads the records ready at the start from a sorted list instead of a heap of 10,000;"
+    " queue is a set of bits with a summary word (the lowest ready record found by a scan of a few"
+    " words) where a heap sifted for each lane's next record; a record's `eventSource` is parsed"
+    " once, and not at all when it has record 0's text number; the projection's slots are checked"
+    " without a division per slot;"
     " lane keys and Kafka lanes are interned without copies; the driver makes its settle callbacks"
     " once per slot, not two closures per record, and no longer calls `util.types.isProxy` per"
     " record; Kafka events are projected too (they were read field by field through N-API, then"

@@ -314,7 +314,7 @@ pub struct SchedulerStats {
 }
 
 enum Slot<E> {
-    /// Not started; queued in its lane or in the ready heap.
+    /// Not started; queued in its lane or in the ready set.
     Waiting,
     Running {
         attempt: u32,
