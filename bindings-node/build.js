@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Builds the native addon in release mode with plain cargo and copies it next to index.js as
-// lanepool.<platform>-<arch>[-<abi>].node (the name index.js loads). CARGO_TARGET_DIR is honoured.
+// lanepool.<platform>-<arch>[-<abi>].node (the name binding.js loads), then writes the JavaScript
+// bundle lanepool.cjs (bundle.js), the package's entry point. CARGO_TARGET_DIR is honoured.
 'use strict';
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -45,3 +46,5 @@ if (process.platform === 'linux') {
 const out = path.join(here, `lanepool.${process.platform}-${process.arch}${abi}.node`);
 fs.copyFileSync(built, out);
 console.log(`lanepool: built ${path.relative(process.cwd(), out)} (${fs.statSync(out).size} bytes)`);
+
+require('./bundle.js').main();

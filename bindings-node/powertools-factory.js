@@ -15,9 +15,11 @@
 // go through `failureHandler` with SkippedRecordError / DeadlineRecordError) and Powertools'
 // `clean()` builds the response or throws FullBatchFailureError.
 //
-// This module loads neither build of Powertools: its callers hand theirs in.
+// This module loads neither build of Powertools: its callers hand theirs in. Its Pool is the
+// package's own export (the bundle, lanepool.cjs, by the package's name), so a pool made with
+// `require('lanepool')` and this module's default pool are of one class.
 
-const { Pool } = require('./index.js');
+const { Pool } = require('lanepool');
 const { format: describe } = require('./lib/format.js');
 const { BATCH_OPTIONS, checkSchedulingOptions } = require('./lib/options.js');
 

@@ -132,6 +132,7 @@ def cmd_static(args) -> None:
             names = t.getnames()
         check(not [n for n in names if n.endswith(".node")], f"{main.name}: no .node inside")
         check("package/binding.js" in names, f"{main.name}: has binding.js")
+        check("package/lanepool.cjs" in names, f"{main.name}: has lanepool.cjs (the main)")
     for arch in arches:
         tgz = dist / "npm" / f"lanepool-linux-{NPM_ARCH[arch]}-gnu-{v}.tgz"
         if not check(tgz.is_file(), f"npm platform package {tgz.name}"):
@@ -169,7 +170,7 @@ def cmd_static(args) -> None:
                 names = [n for n in z.namelist() if not n.endswith("/")]
                 check(all(n.startswith("nodejs/node_modules/") for n in names),
                       f"{nz.name}: everything under nodejs/node_modules/")
-                check("nodejs/node_modules/lanepool/index.js" in names, f"{nz.name}: lanepool/index.js")
+                check("nodejs/node_modules/lanepool/lanepool.cjs" in names, f"{nz.name}: lanepool/lanepool.cjs")
                 nodes = [n for n in names if n.endswith(".node")]
                 check(
                     nodes == [f"nodejs/node_modules/@lanepool/linux-{NPM_ARCH[arch]}-gnu/lanepool.linux-{NPM_ARCH[arch]}-gnu.node"],

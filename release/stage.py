@@ -37,9 +37,6 @@ PLATFORMS = {
 }
 LAMBDA_TO_NPM = {"x86_64": "x64", "arm64": "arm64", "aarch64": "arm64"}
 
-LOADER_CALL = "const native = loadAddon();"
-LOADER_REQUIRE = "const native = require('./binding.js');"
-
 
 def die(msg: str) -> None:
     print(f"release: {msg}", file=sys.stderr)
@@ -77,7 +74,18 @@ def npm_files(src: Path) -> list[str]:
 def stage_main(version: str, arches: list[str], stage: Path) -> Path:
     dest = stage / "lanepool"
     dest.mkdir(parents=True)
+    # The entry point, lanepool.cjs, is made from the sources now (bundle.js; needs
+    # bindings-node's devDependencies), so a release never ships a stale bundle. It holds
+    # package.json's version, which must be the one stamped below.
+    source_version = json.loads((NODE_DIR / "package.json").read_text())["version"]
+    if source_version != version:
+        die(f"bindings-node/package.json is version {source_version}, the release {version}: make them one")
+    if not (NODE_DIR / "node_modules" / "esbuild").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE_DIR, check=True)
+    subprocess.run(["node", "bundle.js"], cwd=NODE_DIR, check=True)
     files = [f for f in npm_files(NODE_DIR) if not f.endswith(".node") and f != "package.json"]
+    if "lanepool.cjs" not in files:
+        die("bindings-node/package.json `files` does not ship lanepool.cjs, the package's main")
     if "binding.js" not in files:
         files.append("binding.js")
     for rel in files:
@@ -86,17 +94,6 @@ def stage_main(version: str, arches: list[str], stage: Path) -> Path:
         shutil.copy2(NODE_DIR / rel, target)
     for lic in LICENSES:
         shutil.copy2(ROOT / lic, dest / lic)
-
-    # The loader: index.js must get the addon from binding.js (platform package first, then a
-    # local development build). Until index.js does so itself, rewrite the one call here.
-    index = dest / "index.js"
-    text = index.read_text()
-    if LOADER_REQUIRE not in text and 'require("./binding.js")' not in text:
-        if text.count(LOADER_CALL) != 1:
-            die("bindings-node/index.js neither requires ./binding.js nor has the line "
-                f"`{LOADER_CALL}` to point at it")
-        text = text.replace(LOADER_CALL, LOADER_REQUIRE)
-        index.write_text(text)
 
     pkg = json.loads((NODE_DIR / "package.json").read_text())
     pkg["version"] = version
