@@ -8,14 +8,15 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
-const { BUNDLE, bundleText } = require('../bundle.js');
+const { BUNDLE, SOURCE_MAP, bundleText } = require('../bundle.js');
 
 const PKG = path.join(__dirname, '..');
 
 test('lanepool.cjs is what bundle.js makes of the sources now (else run: node bundle.js)', () => {
   assert.ok(fs.existsSync(BUNDLE), 'lanepool.cjs is missing: run node build.js or node bundle.js');
+  const { code, map } = bundleText(PKG);
   assert.ok(
-    fs.readFileSync(BUNDLE, 'utf8') === bundleText(PKG),
+    fs.readFileSync(BUNDLE, 'utf8') === code && fs.readFileSync(SOURCE_MAP, 'utf8') === map,
     'lanepool.cjs is older than index.js, binding.js or lib/: run node bundle.js',
   );
 });
@@ -25,6 +26,17 @@ test("require('lanepool') and the package's main are the bundle", () => {
   assert.equal(require.resolve('lanepool'), BUNDLE);
   assert.equal(path.join(PKG, pkg.main), BUNDLE);
   assert.ok(pkg.files.includes(path.basename(BUNDLE)), 'package.json files ships the bundle');
+  assert.ok(pkg.files.includes(path.basename(SOURCE_MAP)), 'package.json files ships its source map');
+});
+
+test('under --enable-source-maps a stack trace names the source file, not the bundle', () => {
+  // A handler error is the user's; an EventError is made inside lanepool (lib/errors.js).
+  const script =
+    "const { Pool } = require('lanepool');" +
+    "new Pool().process({ Records: 'not a list' }, async () => {}).catch((e) => process.stdout.write(String(e.stack)));";
+  const stack = execFileSync(process.execPath, ['--enable-source-maps', '-e', script], { cwd: PKG }).toString();
+  assert.match(stack, /EventError/);
+  assert.match(stack, /lib[\\/](decode|driver|errors)\.js:\d+/);
 });
 
 test('a cold require reads no JavaScript of the package but lanepool.cjs', () => {
