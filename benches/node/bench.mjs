@@ -646,11 +646,11 @@ function requireTime(runs) {
       writeFileSync(join(platformDir, 'package.json'), JSON.stringify({ name, version: pkg.version, main: addon }));
     }
     // The floor: a stub package with lanepool's own package.json (so the same `exports` map,
-    // whose first resolution loads Node's ES module resolver) and an index.js of one line.
+    // whose first resolution loads Node's ES module resolver) and, as its main, a file of one line.
     const stub = join(dir, 'node_modules', 'lanepool-stub');
     mkdirSync(stub, { recursive: true });
     writeFileSync(join(stub, 'package.json'), JSON.stringify({ ...pkg, name: 'lanepool-stub' }));
-    writeFileSync(join(stub, 'index.js'), 'module.exports = { Pool: function Pool() {} };\n');
+    writeFileSync(join(stub, pkg.main), 'module.exports = { Pool: function Pool() {} };\n');
     for (const name of ['lanepool', 'lanepool-stub']) {
       writeFileSync(
         join(dir, `${name}.js`),
