@@ -22,7 +22,9 @@
 use std::borrow::Cow;
 use std::cell::Cell;
 
-use lanepool::event::{BatchPlan, JsonKind, JsonNumber, JsonView, LaneOrdering, Source};
+use lanepool::event::{
+    BatchPlan, JsonKind, JsonNumber, JsonView, LaneOrdering, ReadRecord, ReadValue, Source,
+};
 use napi_derive::napi;
 
 /// The value kinds `lib/decode.js` writes (`kindOf`), one byte per value (exported to it).
@@ -99,6 +101,9 @@ const GROUPS: &str = "records";
 pub struct Spec {
     pub nodes: Vec<Node>,
     paths: Vec<(&'static str, usize)>,
+    /// A `Records` batch's nodes of `eventSource`, the identifier and (ordered) the lane
+    /// field, for the core's short path ([`BatchPlan::decode_read`]); `None` for Kafka.
+    fields: Option<(usize, usize, Option<usize>)>,
 }
 
 /// The values to read of each record of `source` for `ordering`. `None`: not worth
@@ -135,7 +140,11 @@ pub fn nodes(source: Source, ordering: LaneOrdering) -> Option<Spec> {
         if ordering == LaneOrdering::Key {
             add("key", Mode::Text);
         }
-        return Some(Spec { nodes, paths });
+        return Some(Spec {
+            nodes,
+            paths,
+            fields: None,
+        });
     }
     add(EVENT_SOURCE, Mode::Text);
     add(source.identifier_field(), Mode::Kept);
@@ -145,7 +154,12 @@ pub fn nodes(source: Source, ordering: LaneOrdering) -> Option<Spec> {
         }
         add(source.lane_field(), Mode::Text);
     }
-    Some(Spec { nodes, paths })
+    let fields = (paths[0].1, paths[1].1, paths.get(2).map(|&(_, k)| k));
+    Some(Spec {
+        nodes,
+        paths,
+        fields: Some(fields),
+    })
 }
 
 /// Buffers kept between decodes.
@@ -257,6 +271,7 @@ impl Groups {
 pub struct Projection<'a> {
     nodes: &'a [Node],
     paths: &'a [(&'static str, usize)],
+    spec_fields: Option<(usize, usize, Option<usize>)>,
     /// A Kafka event's groups (`None`: the records are `Records`).
     groups: Option<&'a Groups>,
     records: usize,
@@ -285,28 +300,8 @@ impl<'a> Projection<'a> {
         let kinds = kinds.get(..records.checked_mul(m + 1)?)?;
         let slots = slots.get(..records.checked_mul(m)?)?;
         scratch.lay_out(text_lens)?;
-        let texts = text_lens.len() as u64;
-        // Record by record, node by node (no division per slot).
-        if m > 0 {
-            for (record_slots, record_kinds) in slots.chunks_exact(m).zip(kinds.chunks_exact(m + 1))
-            {
-                for ((&value, &kind), &(_, _, mode)) in
-                    record_slots.iter().zip(&record_kinds[1..]).zip(nodes)
-                {
-                    let ok = match mode {
-                        Mode::Text => {
-                            kind != K_STRING
-                                || (value >= 0.0 && value.fract() == 0.0 && (value as u64) < texts)
-                        }
-                        Mode::Kept => value == 0.0 || value == 1.0,
-                        Mode::Shape | Mode::Number => true,
-                    };
-                    if !ok {
-                        return None;
-                    }
-                }
-            }
-        }
+        // Slots are checked where they are read (`text_at`, `kept_at`): only the ones the
+        // core asks for, each once.
         let all = std::str::from_utf8(&scratch.all).ok()?;
         let texts = scratch
             .ranges
@@ -316,6 +311,7 @@ impl<'a> Projection<'a> {
         Some(Projection {
             nodes,
             paths: &spec.paths,
+            spec_fields: spec.fields,
             groups,
             records,
             kinds,
@@ -326,8 +322,14 @@ impl<'a> Projection<'a> {
     }
 
     /// The core's plan (identifiers checked, not read), or `None`: the core rejected the
-    /// projection or needed more of it (decode the live event for the exact answer).
+    /// projection or needed more of it (decode the live event for the exact answer). A
+    /// `Records` batch goes the core's short path first ([`BatchPlan::decode_read`]), which
+    /// plans a plainly well-formed batch in one pass and declines anything else; then the
+    /// core's rules walk the projection as a [`JsonView`].
     pub fn decode(&self, ordering: LaneOrdering) -> Option<BatchPlan> {
+        if let Some(plan) = self.decode_read(ordering) {
+            return Some(plan);
+        }
         let plan = BatchPlan::decode_checked(
             ProjectedView {
                 p: self,
@@ -339,18 +341,88 @@ impl<'a> Projection<'a> {
         (!self.incomplete.get()).then_some(plan)
     }
 
+    /// [`BatchPlan::decode_read`] over the projection's records (`None`: Kafka, or declined).
+    fn decode_read(&self, ordering: LaneOrdering) -> Option<BatchPlan> {
+        if self.groups.is_some() {
+            return None;
+        }
+        let (event_source, identifier, lane) = self.spec_fields?;
+        let m = self.nodes.len();
+        if m == 0 {
+            return None;
+        }
+        let texts = self.texts.len();
+        // A slot the parts disagree on reads as `Other`, which the short path declines.
+        let value = |kinds: &[u8], slots: &[f64], k: usize| -> ReadValue {
+            let slot = slots[k];
+            match (kinds[1 + k], self.nodes[k].2) {
+                (K_UNDEFINED, _) => ReadValue::Absent,
+                (K_NULL, _) => ReadValue::Null,
+                (K_STRING, Mode::Text) => {
+                    let t = slot as usize;
+                    if t as f64 == slot && t < texts {
+                        ReadValue::Text(t)
+                    } else {
+                        ReadValue::Other
+                    }
+                }
+                (K_STRING, Mode::Kept) if slot == 0.0 || slot == 1.0 => {
+                    ReadValue::Kept { empty: slot == 0.0 }
+                }
+                _ => ReadValue::Other,
+            }
+        };
+        let records = self
+            .slots
+            .chunks_exact(m)
+            .zip(self.kinds.chunks_exact(m + 1))
+            .map(|(slots, kinds)| ReadRecord {
+                object: kinds[0] == K_OBJECT,
+                event_source: value(kinds, slots, event_source),
+                identifier: value(kinds, slots, identifier),
+                lane: lane.map_or(ReadValue::Absent, |k| value(kinds, slots, k)),
+            });
+        BatchPlan::decode_read(records, &self.texts, ordering)
+    }
+
     fn missing<T>(&self) -> Option<T> {
         self.incomplete.set(true);
         None
     }
 
-    /// Text `t` of the table.
-    fn text(&self, t: usize) -> &'a str {
-        self.texts[t]
+    /// Text `t` of the table (`None`, and the projection incomplete, if it has none).
+    fn text(&self, t: usize) -> Option<&'a str> {
+        match self.texts.get(t) {
+            Some(&text) => Some(text),
+            None => self.missing(),
+        }
     }
 
     fn slot(&self, r: usize, k: usize) -> f64 {
         self.slots[r * self.nodes.len() + k]
+    }
+
+    /// Node `k`'s text number in record `r`: a whole number within the table, else `None`
+    /// (and the projection incomplete: the parts disagree).
+    fn text_number_at(&self, r: usize, k: usize) -> Option<usize> {
+        let value = self.slot(r, k);
+        // A whole number below the table's length (no libm call: `as` saturates, NaN is 0).
+        let t = value as usize;
+        if t as f64 == value && t < self.texts.len() {
+            Some(t)
+        } else {
+            self.missing()
+        }
+    }
+
+    /// Whether node `k`'s kept string is empty in record `r` (its slot is 0 or 1).
+    fn kept_is_empty_at(&self, r: usize, k: usize) -> Option<bool> {
+        let value = self.slot(r, k);
+        if value == 0.0 || value == 1.0 {
+            Some(value == 0.0)
+        } else {
+            self.missing()
+        }
     }
 }
 
@@ -508,9 +580,9 @@ impl JsonView for ProjectedView<'_, '_> {
         }
         match self.at {
             At::Node(r, k) if self.p.nodes[k].2 == Mode::Text => {
-                Some(Cow::Borrowed(self.p.text(self.p.slot(r, k) as usize)))
+                Some(Cow::Borrowed(self.p.text(self.p.text_number_at(r, k)?)?))
             }
-            At::EventSource => Some(Cow::Borrowed(self.p.text(self.p.groups?.event_source))),
+            At::EventSource => Some(Cow::Borrowed(self.p.text(self.p.groups?.event_source)?)),
             _ => self.p.missing(),
         }
     }
@@ -520,7 +592,7 @@ impl JsonView for ProjectedView<'_, '_> {
     fn text_number(&self) -> Option<usize> {
         match self.at {
             At::Node(r, k) if self.code() == K_STRING && self.p.nodes[k].2 == Mode::Text => {
-                Some(self.p.slot(r, k) as usize)
+                self.p.text_number_at(r, k)
             }
             _ => None,
         }
@@ -531,7 +603,7 @@ impl JsonView for ProjectedView<'_, '_> {
             return None;
         }
         match self.at {
-            At::Node(r, k) if self.p.nodes[k].2 == Mode::Kept => Some(self.p.slot(r, k) == 0.0),
+            At::Node(r, k) if self.p.nodes[k].2 == Mode::Kept => self.p.kept_is_empty_at(r, k),
             _ => self.text().map(|t| t.is_empty()),
         }
     }
@@ -546,8 +618,10 @@ impl JsonView for ProjectedView<'_, '_> {
                     .groups
                     .iter()
                     .enumerate()
-                    .map(|(g, &(key, _))| (self.p.text(key).to_owned(), self.at(At::Group(g))))
-                    .collect(),
+                    .map(|(g, &(key, _))| {
+                        Some((self.p.text(key)?.to_owned(), self.at(At::Group(g))))
+                    })
+                    .collect::<Option<Vec<_>>>()?,
             ),
             _ => self.p.missing(),
         }

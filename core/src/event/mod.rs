@@ -11,6 +11,7 @@ mod json;
 mod kafka;
 mod key;
 mod plan;
+mod read;
 mod source;
 
 #[cfg(feature = "aws")]
@@ -20,6 +21,7 @@ pub mod aws;
 pub use error::EventError;
 pub use key::{KeyValue, GROUP_KEY_FIELD, MAX_SAFE_INTEGER};
 pub use plan::{BatchPlan, KeyError, LaneOrdering};
+pub use read::{ReadRecord, ReadValue, TextNumber};
 pub use source::{BatchRecord, Source};
 
 use std::borrow::Cow;

@@ -320,6 +320,21 @@ impl BatchPlan {
         Ok(plan)
     }
 
+    /// A plan whose identifiers were checked, not read (one empty identifier per lane entry).
+    pub(super) fn checked(
+        source: Option<Source>,
+        lanes: Vec<Option<LaneId>>,
+        lane_count: usize,
+    ) -> Self {
+        BatchPlan {
+            source,
+            identifiers: vec![String::new(); lanes.len()],
+            unread: !lanes.is_empty(),
+            lanes,
+            lane_count,
+        }
+    }
+
     /// The records of an event, in event order (`Records`, or a Kafka event's `records`
     /// groups one after another): the values to hand to handlers, by a plan's index.
     ///
