@@ -300,8 +300,8 @@ impl<'a> Projection<'a> {
         let kinds = kinds.get(..records.checked_mul(m + 1)?)?;
         let slots = slots.get(..records.checked_mul(m)?)?;
         scratch.lay_out(text_lens)?;
-        // Slots are checked where they are read (`text_at`, `kept_at`): only the ones the
-        // core asks for, each once.
+        // Slots are checked where they are read (`text_number_of`, `kept_is_empty_of`): only
+        // the ones the core asks for, each once.
         let all = std::str::from_utf8(&scratch.all).ok()?;
         let texts = scratch
             .ranges
@@ -359,16 +359,10 @@ impl<'a> Projection<'a> {
                 (K_UNDEFINED, _) => ReadValue::Absent,
                 (K_NULL, _) => ReadValue::Null,
                 (K_STRING, Mode::Text) => {
-                    let t = slot as usize;
-                    if t as f64 == slot && t < texts {
-                        ReadValue::Text(t)
-                    } else {
-                        ReadValue::Other
-                    }
+                    text_number_of(slot, texts).map_or(ReadValue::Other, ReadValue::Text)
                 }
-                (K_STRING, Mode::Kept) if slot == 0.0 || slot == 1.0 => {
-                    ReadValue::Kept { empty: slot == 0.0 }
-                }
+                (K_STRING, Mode::Kept) => kept_is_empty_of(slot)
+                    .map_or(ReadValue::Other, |empty| ReadValue::Kept { empty }),
                 _ => ReadValue::Other,
             }
         };
@@ -405,25 +399,24 @@ impl<'a> Projection<'a> {
     /// Node `k`'s text number in record `r`: a whole number within the table, else `None`
     /// (and the projection incomplete: the parts disagree).
     fn text_number_at(&self, r: usize, k: usize) -> Option<usize> {
-        let value = self.slot(r, k);
-        // A whole number below the table's length (no libm call: `as` saturates, NaN is 0).
-        let t = value as usize;
-        if t as f64 == value && t < self.texts.len() {
-            Some(t)
-        } else {
-            self.missing()
-        }
+        text_number_of(self.slot(r, k), self.texts.len()).or_else(|| self.missing())
     }
 
     /// Whether node `k`'s kept string is empty in record `r` (its slot is 0 or 1).
     fn kept_is_empty_at(&self, r: usize, k: usize) -> Option<bool> {
-        let value = self.slot(r, k);
-        if value == 0.0 || value == 1.0 {
-            Some(value == 0.0)
-        } else {
-            self.missing()
-        }
+        kept_is_empty_of(self.slot(r, k)).or_else(|| self.missing())
     }
+}
+
+/// A text slot's number: a whole number below `texts` (no libm call: `as` saturates, NaN is 0).
+fn text_number_of(slot: f64, texts: usize) -> Option<usize> {
+    let t = slot as usize;
+    (t as f64 == slot && t < texts).then_some(t)
+}
+
+/// A kept slot's emptiness: 0 is an empty string, 1 a non-empty one, anything else no answer.
+fn kept_is_empty_of(slot: f64) -> Option<bool> {
+    (slot == 0.0 || slot == 1.0).then_some(slot == 0.0)
 }
 
 /// Follows `path` member by member, as the core's default [`JsonView::path`] does.
