@@ -23,7 +23,8 @@ use std::borrow::Cow;
 use std::cell::Cell;
 
 use lanepool::event::{
-    BatchPlan, JsonKind, JsonNumber, JsonView, LaneOrdering, ReadRecord, ReadValue, Source,
+    BatchPlan, JsonKind, JsonNumber, JsonView, LaneOrdering, ReadKafkaGroup, ReadKafkaRecord,
+    ReadRecord, ReadValue, Source,
 };
 use napi_derive::napi;
 
@@ -101,9 +102,27 @@ const GROUPS: &str = "records";
 pub struct Spec {
     pub nodes: Vec<Node>,
     paths: Vec<(&'static str, usize)>,
-    /// A `Records` batch's nodes of `eventSource`, the identifier and (ordered) the lane
-    /// field, for the core's short path ([`BatchPlan::decode_read`]); `None` for Kafka.
-    fields: Option<(usize, usize, Option<usize>)>,
+    /// The nodes the core's short path reads ([`BatchPlan::decode_read`] and
+    /// [`BatchPlan::decode_read_kafka`]).
+    fields: Fields,
+}
+
+/// The nodes a short path reads, by their place in [`Spec::nodes`].
+#[derive(Clone, Copy)]
+enum Fields {
+    /// A `Records` batch: `eventSource`, the identifier and (ordered) the lane field.
+    Records {
+        event_source: usize,
+        identifier: usize,
+        lane: Option<usize>,
+    },
+    /// A Kafka event: `topic`, `partition`, `offset` and (ordering `key`) `key`.
+    Kafka {
+        topic: usize,
+        partition: usize,
+        offset: usize,
+        key: Option<usize>,
+    },
 }
 
 /// The values to read of each record of `source` for `ordering`. `None`: not worth
@@ -140,10 +159,16 @@ pub fn nodes(source: Source, ordering: LaneOrdering) -> Option<Spec> {
         if ordering == LaneOrdering::Key {
             add("key", Mode::Text);
         }
+        let fields = Fields::Kafka {
+            topic: paths[0].1,
+            partition: paths[1].1,
+            offset: paths[2].1,
+            key: paths.get(3).map(|&(_, k)| k),
+        };
         return Some(Spec {
             nodes,
             paths,
-            fields: None,
+            fields,
         });
     }
     add(EVENT_SOURCE, Mode::Text);
@@ -154,11 +179,15 @@ pub fn nodes(source: Source, ordering: LaneOrdering) -> Option<Spec> {
         }
         add(source.lane_field(), Mode::Text);
     }
-    let fields = (paths[0].1, paths[1].1, paths.get(2).map(|&(_, k)| k));
+    let fields = Fields::Records {
+        event_source: paths[0].1,
+        identifier: paths[1].1,
+        lane: paths.get(2).map(|&(_, k)| k),
+    };
     Some(Spec {
         nodes,
         paths,
-        fields: Some(fields),
+        fields,
     })
 }
 
@@ -232,8 +261,9 @@ impl Scratch {
 /// how many records it holds, in the object's order), the texts numbers in the table.
 pub struct Groups {
     pub event_source: usize,
-    /// `(key text, records)` per group; the records follow one another in event order.
-    pub groups: Vec<(usize, usize)>,
+    /// Each group's key text and record count; the records follow one another in event
+    /// order.
+    pub groups: Vec<ReadKafkaGroup>,
     /// Where each group's records start.
     starts: Vec<usize>,
 }
@@ -256,7 +286,7 @@ impl Groups {
             let len = whole(pair[1])?;
             starts.push(total);
             total = total.checked_add(len)?;
-            groups.push((key, len));
+            groups.push(ReadKafkaGroup { key, records: len });
         }
         (total == records).then_some(Groups {
             event_source,
@@ -271,7 +301,7 @@ impl Groups {
 pub struct Projection<'a> {
     nodes: &'a [Node],
     paths: &'a [(&'static str, usize)],
-    spec_fields: Option<(usize, usize, Option<usize>)>,
+    spec_fields: Fields,
     /// A Kafka event's groups (`None`: the records are `Records`).
     groups: Option<&'a Groups>,
     records: usize,
@@ -321,11 +351,12 @@ impl<'a> Projection<'a> {
         })
     }
 
-    /// The core's plan (identifiers checked, not read), or `None`: the core rejected the
-    /// projection or needed more of it (decode the live event for the exact answer). A
-    /// `Records` batch goes the core's short path first ([`BatchPlan::decode_read`]), which
-    /// plans a plainly well-formed batch in one pass and declines anything else; then the
-    /// core's rules walk the projection as a [`JsonView`].
+    /// The core's plan (identifiers checked, not read; a Kafka event's read), or `None`:
+    /// the core rejected the projection or needed more of it (decode the live event for the
+    /// exact answer). The core's short path goes first ([`BatchPlan::decode_read`], for a
+    /// Kafka event [`BatchPlan::decode_read_kafka`]), which plans a plainly well-formed
+    /// batch in one pass and declines anything else; then the core's rules walk the
+    /// projection as a [`JsonView`].
     pub fn decode(&self, ordering: LaneOrdering) -> Option<BatchPlan> {
         if let Some(plan) = self.decode_read(ordering) {
             return Some(plan);
@@ -341,18 +372,15 @@ impl<'a> Projection<'a> {
         (!self.incomplete.get()).then_some(plan)
     }
 
-    /// [`BatchPlan::decode_read`] over the projection's records (`None`: Kafka, or declined).
+    /// The core's short path over the projection's records ([`BatchPlan::decode_read`], or
+    /// for a Kafka event [`BatchPlan::decode_read_kafka`]); `None`: declined.
     fn decode_read(&self, ordering: LaneOrdering) -> Option<BatchPlan> {
-        if self.groups.is_some() {
-            return None;
-        }
-        let (event_source, identifier, lane) = self.spec_fields?;
         let m = self.nodes.len();
         if m == 0 {
             return None;
         }
         let texts = self.texts.len();
-        // A slot the parts disagree on reads as `Other`, which the short path declines.
+        // A slot the parts disagree on reads as `Other`, which the short paths decline.
         let value = |kinds: &[u8], slots: &[f64], k: usize| -> ReadValue {
             let slot = slots[k];
             match (kinds[1 + k], self.nodes[k].2) {
@@ -366,17 +394,57 @@ impl<'a> Projection<'a> {
                 _ => ReadValue::Other,
             }
         };
-        let records = self
-            .slots
-            .chunks_exact(m)
-            .zip(self.kinds.chunks_exact(m + 1))
-            .map(|(slots, kinds)| ReadRecord {
-                object: kinds[0] == K_OBJECT,
-                event_source: value(kinds, slots, event_source),
-                identifier: value(kinds, slots, identifier),
-                lane: lane.map_or(ReadValue::Absent, |k| value(kinds, slots, k)),
-            });
-        BatchPlan::decode_read(records, &self.texts, ordering)
+        let number = |kinds: &[u8], slots: &[f64], k: usize| -> Option<f64> {
+            (kinds[1 + k] == K_NUMBER && self.nodes[k].2 == Mode::Number).then_some(slots[k])
+        };
+        let each = || {
+            self.slots
+                .chunks_exact(m)
+                .zip(self.kinds.chunks_exact(m + 1))
+        };
+        match (self.spec_fields, self.groups) {
+            (
+                Fields::Records {
+                    event_source,
+                    identifier,
+                    lane,
+                },
+                None,
+            ) => {
+                let records = each().map(|(slots, kinds)| ReadRecord {
+                    object: kinds[0] == K_OBJECT,
+                    event_source: value(kinds, slots, event_source),
+                    identifier: value(kinds, slots, identifier),
+                    lane: lane.map_or(ReadValue::Absent, |k| value(kinds, slots, k)),
+                });
+                BatchPlan::decode_read(records, &self.texts, ordering)
+            }
+            (
+                Fields::Kafka {
+                    topic,
+                    partition,
+                    offset,
+                    key,
+                },
+                Some(groups),
+            ) => {
+                let records = each().map(|(slots, kinds)| ReadKafkaRecord {
+                    object: kinds[0] == K_OBJECT,
+                    topic: value(kinds, slots, topic),
+                    partition: number(kinds, slots, partition),
+                    offset: number(kinds, slots, offset),
+                    key: key.map_or(ReadValue::Absent, |k| value(kinds, slots, k)),
+                });
+                BatchPlan::decode_read_kafka(
+                    groups.event_source,
+                    &groups.groups,
+                    records,
+                    &self.texts,
+                    ordering,
+                )
+            }
+            _ => None,
+        }
     }
 
     fn missing<T>(&self) -> Option<T> {
@@ -549,7 +617,7 @@ impl JsonView for ProjectedView<'_, '_> {
     fn array_len(&self) -> Option<usize> {
         match self.at {
             At::Records => Some(self.p.records),
-            At::Group(g) => self.p.groups.map(|gs| gs.groups[g].1),
+            At::Group(g) => self.p.groups.map(|gs| gs.groups[g].records),
             _ if self.code() == K_ARRAY => self.p.missing(),
             _ => None,
         }
@@ -560,7 +628,8 @@ impl JsonView for ProjectedView<'_, '_> {
             At::Records if index < self.p.records => Some(self.at(At::Record(index))),
             At::Group(g) => {
                 let groups = self.p.groups?;
-                (index < groups.groups[g].1).then(|| self.at(At::Record(groups.starts[g] + index)))
+                (index < groups.groups[g].records)
+                    .then(|| self.at(At::Record(groups.starts[g] + index)))
             }
             _ if self.code() == K_ARRAY => self.p.missing(),
             _ => None,
@@ -611,7 +680,7 @@ impl JsonView for ProjectedView<'_, '_> {
                     .groups
                     .iter()
                     .enumerate()
-                    .map(|(g, &(key, _))| {
+                    .map(|(g, &ReadKafkaGroup { key, .. })| {
                         Some((self.p.text(key)?.to_owned(), self.at(At::Group(g))))
                     })
                     .collect::<Option<Vec<_>>>()?,

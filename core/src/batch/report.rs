@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::event::Source;
+use crate::event::{Identifiers, Source};
 use crate::lanes::{Outcome, Reason, SchedulerStats};
 
 /// The outcome of a whole batch: one [`Outcome`] per record, in event order.
@@ -22,7 +22,7 @@ use crate::lanes::{Outcome, Reason, SchedulerStats};
 /// ```
 #[derive(Clone, Debug)]
 pub struct BatchReport<E> {
-    identifiers: Vec<String>,
+    identifiers: Identifiers,
     outcomes: Vec<Outcome<E>>,
     summary: BatchSummary,
 }
@@ -344,6 +344,17 @@ impl<E> BatchReport<E> {
         stats: SchedulerStats,
         duration: Duration,
     ) -> Self {
+        Self::with_identifiers(identifiers.into(), outcomes, source, stats, duration)
+    }
+
+    /// [`BatchReport::new`] with identifiers as a plan keeps them.
+    pub(crate) fn with_identifiers(
+        identifiers: Identifiers,
+        outcomes: Vec<Outcome<E>>,
+        source: Option<Source>,
+        stats: SchedulerStats,
+        duration: Duration,
+    ) -> Self {
         assert_eq!(identifiers.len(), outcomes.len(), "one outcome per record");
         let mut summary = BatchSummary {
             source,
@@ -425,30 +436,31 @@ impl<E> BatchReport<E> {
 
     /// Every record's identifier, in event order.
     pub fn identifiers(&self) -> &[String] {
-        &self.identifiers
+        self.identifiers.as_slice()
     }
 
     /// Identifiers of the records that succeeded, in event order.
     pub fn succeeded(&self) -> Vec<&str> {
-        self.identifiers
+        self.outcomes
             .iter()
-            .zip(&self.outcomes)
+            .enumerate()
             .filter(|(_, o)| o.reason().is_none())
-            .map(|(id, _)| id.as_str())
+            .map(|(index, _)| self.identifiers.get(index))
             .collect()
     }
 
     /// Every reported record, in event order.
     pub fn failures(&self) -> Vec<Failure<'_, E>> {
-        self.identifiers
+        self.outcomes
             .iter()
-            .zip(&self.outcomes)
             .enumerate()
-            .filter_map(|(index, (id, outcome))| {
+            .filter_map(|(index, outcome)| {
+                // The reason first: a record that succeeded has its identifier not looked up.
+                let reason = outcome.reason()?;
                 Some(Failure {
                     index,
-                    item_identifier: id,
-                    reason: outcome.reason()?,
+                    item_identifier: self.identifiers.get(index),
+                    reason,
                     error: outcome.error(),
                     attempts: outcome.attempts(),
                 })
@@ -493,7 +505,7 @@ impl<E> BatchReport<E> {
 
     /// The identifiers and outcomes, for faces that build their own objects.
     pub fn into_parts(self) -> (Vec<String>, Vec<Outcome<E>>, BatchSummary) {
-        (self.identifiers, self.outcomes, self.summary)
+        (self.identifiers.into_vec(), self.outcomes, self.summary)
     }
 }
 

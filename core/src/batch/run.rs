@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::{BatchError, BatchOptions, BatchReport};
-use crate::event::{BatchPlan, Source};
+use crate::event::{BatchPlan, Identifiers, Source};
 use crate::lanes::{LaneScheduler, Next, SchedulerError, Ticket};
 use crate::limit::LimitedCall;
 
@@ -39,9 +39,8 @@ pub enum Step {
 /// assert_eq!(report.response().batch_item_failures, ["b"]);
 /// ```
 pub struct BatchRun<E> {
-    identifiers: Vec<String>,
-    /// The plan's identifiers were checked, not read: see [`BatchRun::read_identifiers`].
-    unread: bool,
+    /// Checked, not read, they are named by the face: see [`BatchRun::read_identifiers`].
+    identifiers: Identifiers,
     source: Option<Source>,
     scheduler: LaneScheduler<E>,
     origin: Instant,
@@ -93,14 +92,12 @@ impl<E> BatchRun<E> {
         }
         let config = options.scheduler_config(origin, default_concurrency);
         let source = plan.source();
-        let unread = plan.identifiers_unread();
         let (identifiers, lanes) = plan.into_parts();
         let scheduler = LaneScheduler::new(lanes, config)
             .with_attempt_timeout(options.attempt_timeout)
             .with_start_rate(options.start_rate().ok().flatten());
         BatchRun {
             identifiers,
-            unread,
             source,
             scheduler,
             origin,
@@ -292,7 +289,7 @@ impl<E> BatchRun<E> {
 
     /// Whether the batch is empty.
     pub fn is_empty(&self) -> bool {
-        self.identifiers.is_empty()
+        self.identifiers.len() == 0
     }
 
     /// Gives the texts of identifiers a plan made by
@@ -331,40 +328,32 @@ impl<E> BatchRun<E> {
     pub fn read_identifiers<X>(
         &mut self,
         all: bool,
-        mut read: impl FnMut(usize) -> Result<String, X>,
+        read: impl FnMut(usize) -> Result<String, X>,
     ) -> Result<Result<(), X>, SchedulerError> {
         if !self.scheduler.is_done() {
             return Err(SchedulerError::Unfinished(self.scheduler.unfinished()));
         }
-        if !self.unread {
+        if !self.identifiers.unread_by_face() {
             return Ok(Ok(()));
         }
-        for (index, id) in self.identifiers.iter_mut().enumerate() {
-            let named = all
-                || !matches!(
-                    self.scheduler.outcome(index),
-                    Some(crate::lanes::Outcome::Succeeded { .. })
-                );
-            if named && id.is_empty() {
-                match read(index) {
-                    Ok(text) => *id = text,
-                    Err(e) => return Ok(Err(e)),
-                }
-            }
-        }
-        if all {
-            self.unread = false;
-        }
-        Ok(Ok(()))
+        let scheduler = &self.scheduler;
+        Ok(self
+            .identifiers
+            .name(|index| all || !succeeded(scheduler, index), read))
     }
 
     /// The report, without the all-failed rule (an error only if records are unfinished).
     pub fn into_report(self) -> Result<BatchReport<E>, SchedulerError> {
         let stats = self.scheduler.stats();
         let duration = self.origin.elapsed();
+        // Identifiers kept as parts (Kafka's): those the response names are written now.
+        let scheduler = &self.scheduler;
+        let mut identifiers = self.identifiers;
+        identifiers.name_from_parts(|index| !succeeded(scheduler, index));
         let outcomes = self.scheduler.into_outcomes()?;
-        let report = BatchReport::new(self.identifiers, outcomes, self.source, stats, duration)
-            .with_deadline(self.remaining_at_start, self.deadline_margin);
+        let report =
+            BatchReport::with_identifiers(identifiers, outcomes, self.source, stats, duration)
+                .with_deadline(self.remaining_at_start, self.deadline_margin);
         if self.log_summary {
             println!("{}", report.summary().to_log_line());
         }
@@ -387,4 +376,12 @@ impl<E> BatchRun<E> {
             Ok(report)
         }
     }
+}
+
+/// Whether record `index` succeeded (a finished record the report does not name).
+fn succeeded<E>(scheduler: &LaneScheduler<E>, index: usize) -> bool {
+    matches!(
+        scheduler.outcome(index),
+        Some(crate::lanes::Outcome::Succeeded { .. })
+    )
 }

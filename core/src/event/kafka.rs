@@ -131,8 +131,10 @@ pub(crate) fn read_with<V: JsonView, R>(
     }
     let partition = integer(record, index, "partition")?;
     let offset = integer(record, index, "offset")?;
-    let id = format!("{topic}-{partition}@{offset}");
-    let topic_partition = &id[..id.rfind('@').unwrap_or(id.len())];
+    let mut id = format!("{topic}-{partition}");
+    let topic_partition_len = id.len();
+    push_offset(&mut id, offset);
+    let topic_partition = &id[..topic_partition_len];
     if let Some(group) = group.filter(|g| *g != topic_partition) {
         let field = if group
             .strip_prefix(topic.as_ref())
@@ -154,6 +156,49 @@ pub(crate) fn read_with<V: JsonView, R>(
         LaneOrdering::Key => KafkaLane::Own(key_lane(record, index, topic_partition)?),
     };
     Ok(f(id, lane))
+}
+
+/// A record's identifier text, `"<topic>-<partition>@<offset>"`, from its
+/// `"<topic>-<partition>"` (the short path's: [`super::BatchPlan::decode_read_kafka`]).
+pub(crate) fn identifier_of(topic_partition: &str, offset: u64) -> String {
+    let mut id = String::with_capacity(topic_partition.len() + 21);
+    id.push_str(topic_partition);
+    push_offset(&mut id, offset);
+    id
+}
+
+/// Appends an identifier's `"@<offset>"` (in decimal, as `u64` displays).
+fn push_offset(id: &mut String, mut offset: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (offset % 10) as u8;
+        offset /= 10;
+        if offset == 0 {
+            break;
+        }
+    }
+    id.push('@');
+    // Only ASCII digits were written.
+    id.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+}
+
+/// Whether `text` is `"<topic>-<partition>"` (a group key a record of `topic` and
+/// `partition` agrees with), with `partition` in decimal as `u64` displays.
+pub(crate) fn is_topic_partition(text: &str, topic: &str, partition: u64) -> bool {
+    let Some(digits) = text
+        .strip_prefix(topic)
+        .and_then(|rest| rest.strip_prefix('-'))
+    else {
+        return false;
+    };
+    // No sign, no leading zero (but "0" itself), no more digits than a u64 has.
+    let canonical = !digits.is_empty()
+        && digits.len() <= 20
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'));
+    canonical && digits.parse::<u64>() == Ok(partition)
 }
 
 /// The lane of ordering `key`: one per (topic-partition, record key); records with no key
@@ -261,6 +306,23 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.field(), Some("topic"));
+    }
+
+    #[test]
+    fn identifiers_and_group_keys_are_written_as_u64_displays() {
+        for n in [0u64, 7, 10, 4_294_967_296, u64::MAX] {
+            assert_eq!(identifier_of("t-1", n), format!("t-1@{n}"));
+            assert!(is_topic_partition(&format!("t-{n}"), "t", n));
+            assert!(!is_topic_partition(&format!("t-0{n}"), "t", n));
+        }
+        assert!(!is_topic_partition("t-1", "t", 2));
+        assert!(!is_topic_partition("t-+1", "t", 1));
+        assert!(!is_topic_partition("t1", "t", 1));
+        assert!(!is_topic_partition("t-", "t", 0));
+        assert!(!is_topic_partition("u-1", "t", 1));
+        // A topic with a `-` of its own.
+        assert!(is_topic_partition("a-b-3", "a-b", 3));
+        assert!(!is_topic_partition("a-b-3", "a", 3));
     }
 
     #[test]

@@ -7,11 +7,13 @@
 //! malformed, the error text) live here, once.
 
 mod error;
+mod identifiers;
 mod json;
 mod kafka;
 mod key;
 mod plan;
 mod read;
+mod read_kafka;
 mod source;
 
 #[cfg(feature = "aws")]
@@ -19,9 +21,11 @@ mod source;
 pub mod aws;
 
 pub use error::EventError;
+pub(crate) use identifiers::Identifiers;
 pub use key::{KeyValue, GROUP_KEY_FIELD, MAX_SAFE_INTEGER};
 pub use plan::{BatchPlan, KeyError, LaneOrdering};
 pub use read::{ReadRecord, ReadValue, TextNumber};
+pub use read_kafka::{ReadKafkaGroup, ReadKafkaRecord};
 pub use source::{BatchRecord, Source};
 
 use std::borrow::Cow;

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use super::identifiers::Identifiers;
 use super::source::lookup;
 use super::{kafka, BatchRecord, EventError, JsonKind, JsonView, KeyValue, Source};
 use crate::lanes::{LaneId, LaneScheduler, SchedulerConfig};
@@ -63,10 +64,9 @@ pub enum KeyError<X> {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BatchPlan {
     source: Option<Source>,
-    identifiers: Vec<String>,
-    /// The identifiers were checked, not read ([`BatchPlan::decode_checked`]): each is empty
-    /// until the face gives its text ([`crate::batch::BatchRun::read_identifiers`]).
-    unread: bool,
+    /// Checked, not read ([`BatchPlan::decode_checked`]), each is empty until the face
+    /// gives its text ([`crate::batch::BatchRun::read_identifiers`]).
+    identifiers: Identifiers,
     lanes: Vec<Option<LaneId>>,
     lane_count: usize,
 }
@@ -169,14 +169,18 @@ impl BatchPlan {
         K: Into<KeyValue>,
         F: FnMut(usize) -> Result<K, KeyError<X>>,
     {
-        let mut builder = PlanBuilder::with_capacity(self.len());
-        for (index, id) in self.identifiers.into_iter().enumerate() {
+        let mut builder = PlanBuilder::with_capacity(0);
+        let mut lanes = Vec::with_capacity(self.len());
+        for index in 0..self.len() {
             let lane = key(index)?.into().into_lane_key(index)?;
-            builder.push(id, lane.as_deref());
+            lanes.push(builder.lane(lane.as_deref()));
         }
-        let mut plan = builder.finish(self.source);
-        plan.unread = self.unread;
-        Ok(plan)
+        Ok(BatchPlan {
+            source: self.source,
+            identifiers: self.identifiers,
+            lane_count: builder.lane_ids.len(),
+            lanes,
+        })
     }
 
     /// A plan for typed records (see [`BatchRecord`]).
@@ -316,7 +320,9 @@ impl BatchPlan {
             }
         })?;
         let mut plan = builder.finish(source);
-        plan.unread = !read && !source.is_some_and(Source::is_kafka) && !plan.is_empty();
+        if !read && !source.is_some_and(Source::is_kafka) {
+            plan.identifiers = Identifiers::unread(plan.len());
+        }
         Ok(plan)
     }
 
@@ -328,8 +334,23 @@ impl BatchPlan {
     ) -> Self {
         BatchPlan {
             source,
-            identifiers: vec![String::new(); lanes.len()],
-            unread: !lanes.is_empty(),
+            identifiers: Identifiers::unread(lanes.len()),
+            lanes,
+            lane_count,
+        }
+    }
+
+    /// A plan with identifiers a short path kept (one per lane entry).
+    pub(super) fn read(
+        source: Option<Source>,
+        identifiers: Identifiers,
+        lanes: Vec<Option<LaneId>>,
+        lane_count: usize,
+    ) -> Self {
+        debug_assert_eq!(identifiers.len(), lanes.len());
+        BatchPlan {
+            source,
+            identifiers,
             lanes,
             lane_count,
         }
@@ -369,12 +390,12 @@ impl BatchPlan {
 
     /// Whether the batch has no records.
     pub fn is_empty(&self) -> bool {
-        self.identifiers.is_empty()
+        self.lanes.is_empty()
     }
 
     /// Every record's identifier, in event order.
     pub fn identifiers(&self) -> &[String] {
-        &self.identifiers
+        self.identifiers.as_slice()
     }
 
     /// Every record's lane (`None`: unkeyed), in event order.
@@ -394,16 +415,16 @@ impl BatchPlan {
 
     /// Whether the identifiers were checked but not read ([`BatchPlan::decode_checked`]).
     pub fn identifiers_unread(&self) -> bool {
-        self.unread
+        self.identifiers.unread_by_face()
     }
 
     /// Splits the plan into its identifiers (for the report) and source.
     pub fn into_identifiers(self) -> Vec<String> {
-        self.identifiers
+        self.identifiers.into_vec()
     }
 
     /// Splits the plan into its identifiers and its lanes (for a scheduler, without a copy).
-    pub(crate) fn into_parts(self) -> (Vec<String>, Vec<Option<LaneId>>) {
+    pub(crate) fn into_parts(self) -> (Identifiers, Vec<Option<LaneId>>) {
         (self.identifiers, self.lanes)
     }
 }
@@ -588,9 +609,8 @@ impl PlanBuilder {
     fn finish(self, source: Option<Source>) -> BatchPlan {
         BatchPlan {
             source,
-            unread: false,
             lane_count: self.lane_ids.len(),
-            identifiers: self.identifiers,
+            identifiers: self.identifiers.into(),
             lanes: self.lanes,
         }
     }
