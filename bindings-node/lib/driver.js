@@ -29,6 +29,7 @@
 // the core `ENDED_TIMEOUT` once each handler settled; the core's wait already includes the
 // next attempt's due time. `maxPerSecond` needs nothing here: the core's wait includes it.
 
+const { AsyncResource } = require('node:async_hooks');
 const { setMaxListeners } = require('node:events');
 
 const native = require('../binding.js');
@@ -254,7 +255,9 @@ function runBatch(concurrency, limiter, event, handler, options, full, jobs = fa
     let callId = -1;
     if (limiter !== null) {
       callId = batch.join(limiter.native);
-      limiter.drivers.set(callId, flush);
+      // Woken by whichever call gave the slot back: run in this call's own async context
+      // (its AsyncLocalStorage stores), not the giver's.
+      limiter.drivers.set(callId, AsyncResource.bind(flush));
     }
 
     const ttd = batch.timeToDeadline();

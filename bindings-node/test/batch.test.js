@@ -573,3 +573,28 @@ test('identifiers of any length and non-ASCII text are read exactly', async () =
   }, { throwOnFullBatchFailure: false });
   assert.deepEqual(failed.batchItemFailures.map((f) => f.itemIdentifier), ids);
 });
+
+test("every handler runs in the caller's AsyncLocalStorage context, also those started later", async () => {
+  const { AsyncLocalStorage } = require('node:async_hooks');
+  const store = new AsyncLocalStorage();
+  const event = sqs(40, (i) => `g${i % 3}`);
+  for (const [name, pool, handler] of [
+    ['async, awaiting', new Pool({ concurrency: 4 }), async () => { await delay(0); return store.getStore(); }],
+    ['async, at once', new Pool({ concurrency: 4 }), async () => store.getStore()],
+    ['sync', new Pool({ concurrency: 4 }), () => store.getStore()],
+    // A call that waits for a slot of the pool's limit is woken by another call's driver.
+    ['async, limited', new Pool({ concurrency: 4, maxInFlight: 2 }), async () => { await delay(0); return store.getStore(); }],
+  ]) {
+    /** @type {unknown[]} */
+    const seen = [];
+    const run = (id) =>
+      store.run(id, () =>
+        pool.process(event, async (record) => {
+          seen.push([id, await handler(record)]);
+        }),
+      );
+    await Promise.all([run('a'), run('b')]);
+    assert.equal(seen.length, 80, name);
+    for (const [id, got] of seen) assert.equal(got, id, name);
+  }
+});
