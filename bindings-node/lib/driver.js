@@ -44,6 +44,19 @@ const {
 
 const promiseThen = Promise.prototype.then;
 
+/** A promise already resolved: its reactions are the driver's microtasks. */
+const RESOLVED = Promise.resolve();
+
+/**
+ * Runs `fn` in a microtask, in the current async context (AsyncLocalStorage stores): as a
+ * reaction of a resolved promise, which costs less than `queueMicrotask` (that makes an
+ * AsyncResource and a bound function per call). `fn` must not throw.
+ * @param {() => void} fn
+ */
+function inMicrotask(fn) {
+  promiseThen.call(RESOLVED, fn);
+}
+
 /** How often the driver looks again while stopped attempts have not settled (see `flush`). */
 const STOPPING_POLL_MS = 10;
 
@@ -72,7 +85,7 @@ class Limiter {
   wake() {
     for (const id of this.native.takeWoken()) {
       const flush = this.drivers.get(id);
-      if (flush !== undefined) queueMicrotask(flush);
+      if (flush !== undefined) inMicrotask(flush);
     }
   }
 }
@@ -387,7 +400,7 @@ function runBatch(concurrency, limiter, event, handler, options, full, jobs = fa
       io[ended++] = code;
       if (!flushQueued && !driving) {
         flushQueued = true;
-        queueMicrotask(flush);
+        inMicrotask(flush);
       }
     }
 
