@@ -31,6 +31,9 @@ use std::time::Duration;
 /// A lane's number within one batch (lane keys are interned by [`crate::event::BatchPlan`]).
 pub type LaneId = u32;
 
+/// No record: the end of a lane's chain of records (see [`LaneScheduler`]'s `lane_next`).
+const NO_RECORD: u32 = u32::MAX;
+
 /// Exponential backoff with jitter for retries.
 ///
 /// The delay before retry `n` (after `n` failed attempts) is drawn uniformly from
@@ -508,8 +511,11 @@ impl ReadyQueue {
 /// ```
 pub struct LaneScheduler<E> {
     lane_of: Vec<Option<LaneId>>,
-    /// Per lane: records not yet handed to `ready`, in index order.
-    lane_queue: Vec<VecDeque<usize>>,
+    /// Per lane: its first record not yet handed to `ready` ([`NO_RECORD`]: none); the rest
+    /// follow it in index order through `next_in_lane`.
+    lane_next: Vec<u32>,
+    /// Per record: the next record of its lane ([`NO_RECORD`]: it is the lane's last).
+    next_in_lane: Vec<u32>,
     ready: ReadyQueue,
     retry_due: BinaryHeap<Reverse<(Duration, usize)>>,
     slots: Vec<Slot<E>>,
@@ -540,6 +546,10 @@ pub struct LaneScheduler<E> {
 impl<E> LaneScheduler<E> {
     /// A scheduler for records whose lanes are `lane_of[i]` (`None`: unkeyed). Lane ids need
     /// not be dense, but dense ids (as [`crate::event::BatchPlan`] makes) use least memory.
+    ///
+    /// # Panics
+    /// With `u32::MAX` records or more (no batch comes near: each record is counted in a
+    /// `u32` of its lane's chain).
     pub fn new(lane_of: Vec<Option<LaneId>>, mut config: SchedulerConfig) -> Self {
         config.concurrency = config.concurrency.max(1);
         let lanes = lane_of
@@ -548,32 +558,43 @@ impl<E> LaneScheduler<E> {
             .map(|&l| l as usize + 1)
             .max()
             .unwrap_or(0);
-        let mut lane_queue: Vec<VecDeque<usize>> = (0..lanes).map(|_| VecDeque::new()).collect();
+        let records = lane_of.len();
+        assert!(
+            u32::try_from(records).is_ok_and(|n| n < NO_RECORD),
+            "lanepool: at most {} records in one batch",
+            NO_RECORD - 1
+        );
+        // Each lane's records are chained in index order: its last record so far, per lane.
+        let mut lane_last: Vec<u32> = vec![NO_RECORD; lanes];
+        let mut lane_next: Vec<u32> = vec![NO_RECORD; lanes];
+        let mut next_in_lane: Vec<u32> = vec![NO_RECORD; if lanes > 0 { records } else { 0 }];
         // The records ready at the start: unkeyed ones and each lane's first.
-        let mut ready = ReadyQueue::new(lane_of.len());
+        let mut ready = ReadyQueue::new(records);
+        let mut used_lanes = 0;
         for (index, lane) in lane_of.iter().enumerate() {
             match lane {
                 None => ready.push(index),
                 Some(l) => {
-                    let queue = &mut lane_queue[*l as usize];
-                    if queue.is_empty() {
+                    let l = *l as usize;
+                    let last = lane_last[l];
+                    if last == NO_RECORD {
                         ready.push(index);
+                        used_lanes += 1;
+                    } else {
+                        next_in_lane[last as usize] = index as u32;
+                        if lane_next[l] == NO_RECORD {
+                            lane_next[l] = index as u32;
+                        }
                     }
-                    queue.push_back(index);
+                    lane_last[l] = index as u32;
                 }
             }
         }
-        let mut used_lanes = 0;
-        for queue in &mut lane_queue {
-            if queue.pop_front().is_some() {
-                used_lanes += 1;
-            }
-        }
-        let records = lane_of.len();
         LaneScheduler {
             slots: (0..records).map(|_| Slot::Waiting).collect(),
             lane_of,
-            lane_queue,
+            lane_next,
+            next_in_lane,
             ready,
             retry_due: BinaryHeap::new(),
             unfinished: records,
@@ -1081,17 +1102,20 @@ impl<E> LaneScheduler<E> {
             return;
         }
         if let Some(lane) = self.lane_of[index] {
-            if let Some(next) = self.lane_queue[lane as usize].pop_front() {
-                self.ready.push(next);
+            let next = self.lane_next[lane as usize];
+            if next != NO_RECORD {
+                self.lane_next[lane as usize] = self.next_in_lane[next as usize];
+                self.ready.push(next as usize);
             }
         }
     }
 
     fn skip_lane(&mut self, index: usize) {
         if let Some(lane) = self.lane_of[index] {
-            let rest = std::mem::take(&mut self.lane_queue[lane as usize]);
-            for skipped in rest {
-                self.finish(skipped, Outcome::Skipped { after: index });
+            let mut skipped = std::mem::replace(&mut self.lane_next[lane as usize], NO_RECORD);
+            while skipped != NO_RECORD {
+                self.finish(skipped as usize, Outcome::Skipped { after: index });
+                skipped = self.next_in_lane[skipped as usize];
             }
         }
     }
@@ -1101,9 +1125,7 @@ impl<E> LaneScheduler<E> {
         self.expired = true;
         self.retry_due.clear();
         self.ready.clear();
-        for queue in &mut self.lane_queue {
-            queue.clear();
-        }
+        self.lane_next.fill(NO_RECORD);
         for index in 0..self.slots.len() {
             let outcome = match std::mem::replace(&mut self.slots[index], Slot::Waiting) {
                 Slot::Waiting => Outcome::Deadline {
