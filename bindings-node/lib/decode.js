@@ -9,8 +9,10 @@
 // empty: its text stays here, and the report reads back those it names (`Batch.finish`).
 // Whenever the core does not accept the projection as it stands (any malformed event, anything
 // unusual), the live event is decoded through N-API instead, so every error is the core's
-// answer for the live object. A Kafka event (records in `records` groups, numbers read) is always
-// decoded live, and the core lists its records in event order (`native.records`).
+// answer for the live object. A Kafka event is projected group by group (its records listed
+// here in the `records` object's key order, `partition` and `offset` read as numbers) and the
+// core takes it on its Kafka short path; decoded live, the core lists its records in event
+// order (`native.records`).
 
 const { isProxy } = require('node:util').types;
 
