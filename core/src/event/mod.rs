@@ -88,11 +88,20 @@ impl JsonNumber {
     /// assert_eq!(JsonNumber::Float(15.0).non_negative_integer(), Some(15));
     /// assert_eq!(JsonNumber::Float(1.5).non_negative_integer(), None);
     /// assert_eq!(JsonNumber::Int(-1).non_negative_integer(), None);
+    /// assert_eq!(JsonNumber::Float(-0.0).non_negative_integer(), Some(0));
+    /// assert_eq!(JsonNumber::Float(9007199254740991.0).non_negative_integer(), Some((1 << 53) - 1));
+    /// assert_eq!(JsonNumber::Float(9007199254740992.0).non_negative_integer(), None);
+    /// assert_eq!(JsonNumber::Float(f64::NAN).non_negative_integer(), None);
+    /// assert_eq!(JsonNumber::Float(0.5).non_negative_integer(), None);
     /// ```
     pub fn non_negative_integer(self) -> Option<u64> {
         match self {
             JsonNumber::Int(n) => u64::try_from(n).ok(),
-            JsonNumber::Float(x) if x.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER).contains(&x) => {
+            // Within 0..=2^53 - 1 (no NaN), `as` truncates: the value is whole when the
+            // truncation gives it back (no libm `trunc` call, as `fract` makes on x86-64).
+            JsonNumber::Float(x)
+                if (0.0..=MAX_SAFE_INTEGER).contains(&x) && (x as u64) as f64 == x =>
+            {
                 Some(x as u64)
             }
             JsonNumber::Float(_) => None,
