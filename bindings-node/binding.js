@@ -27,6 +27,7 @@
  * @property {(event: unknown) => unknown[] | EventErrorInfo} records
  * @property {(source: string, ordering: Ordering) => (number | string)[] | null} projection
  * @property {(source: string, ordering: Ordering, records: number, kinds: Uint8Array, slots: Float64Array, text: string, textLens: Uint32Array, groups: Float64Array | null) => NativePlan | null} decodeProjected
+ * @property {(source: string, ordering: Ordering, records: number, values: Float64Array, text: string, textLens: Uint32Array, groups: Float64Array | null) => NativePlan | null} decodeRead
  * @property {Function & { prototype: NativePlan }} Plan
  * @property {new (slots: number) => NativeLimit} Limit
  * @property {number} STEP_DONE
@@ -56,6 +57,11 @@
  * @property {number} MODE_TEXT
  * @property {number} MODE_KEPT
  * @property {number} MODE_NUMBER
+ * @property {number} V_ABSENT
+ * @property {number} V_NULL
+ * @property {number} V_OTHER
+ * @property {number} V_KEPT
+ * @property {number} V_KEPT_EMPTY
  */
 /** @typedef {'auto' | 'unordered' | 'key'} Ordering */
 /** @typedef {{ message: string, index?: number | null, field?: string | null, group?: string | null }} EventErrorInfo */

@@ -32,9 +32,15 @@ const {
   K_FUNCTION,
   K_BIGINT,
   K_SYMBOL,
+  MODE_SHAPE,
   MODE_TEXT,
   MODE_KEPT,
   MODE_NUMBER,
+  V_ABSENT,
+  V_NULL,
+  V_OTHER,
+  V_KEPT,
+  V_KEPT_EMPTY,
 } = native;
 
 /**
@@ -60,7 +66,16 @@ function kindOf(v) {
  * @typedef {(records: any[], n: number, kinds: Uint8Array, slots: Float64Array,
  *   seen: Map<string, number>, texts: string[], kept: unknown[]) => boolean} Reader
  */
-/** @typedef {{ m: number, read: Reader }} Projection */
+/**
+ * Reads the lean projection of `n` records into `values` (see `decodeRead` in src/plan.rs):
+ * one number per value node (each node not MODE_SHAPE) of each record, a MODE_TEXT string's
+ * number in `texts`, a MODE_NUMBER node's non-negative number, else a V_* code; MODE_KEPT
+ * strings go to `kept`. False when a record or a step of a path is not a plain object (or
+ * absent): then the full reader reads it.
+ * @typedef {(records: any[], n: number, values: Float64Array, seen: Map<string, number>,
+ *   texts: string[], kept: unknown[]) => boolean} LeanReader
+ */
+/** @typedef {{ m: number, read: Reader, q: number, lean: LeanReader | null }} Projection */
 
 /**
  * A reader for the nodes the core named: straight-line code per node, so each property read
@@ -123,7 +138,76 @@ function compileReader(flat) {
       `return function read(records, n, kinds, slots, seen, texts, kept) {\n${lines.join('\n')}\n};`,
     )(kindOf, K_OBJECT, K_ARRAY, K_STRING, K_NUMBER)
   );
-  return { m, read };
+  const { q, lean } = compileLeanReader(flat);
+  return { m, read, q, lean };
+}
+
+/** Code that is true when `v` is not a plain object (null, an array, anything but an object). */
+const notPlainObject = (/** @type {string} */ v) => `(typeof ${v} !== 'object' || ${v} === null || Array.isArray(${v}))`;
+
+/**
+ * The lean reader of the same nodes (see LeanReader): only the values the core's short paths
+ * read, one number each, no kinds. Null when a value node has children (no projection has).
+ * @param {(number | string)[]} flat `[parent, key, mode, ...]`
+ * @returns {{ q: number, lean: LeanReader | null }}
+ */
+function compileLeanReader(flat) {
+  const m = flat.length / 3;
+  const modes = Array.from({ length: m }, (_, k) => /** @type {number} */ (flat[3 * k + 2]));
+  const q = modes.filter((mode) => mode !== MODE_SHAPE).length;
+  /** @type {string[]} */
+  const pre = [];
+  const lines = [
+    'for (let r = 0; r < n; r++) {',
+    '  const v_ = records[r];',
+    `  if ${notPlainObject('v_')} return false;`,
+    `  const o = r * ${q};`,
+  ];
+  const other = (/** @type {string} */ v) => `${v} === undefined ? V_ABSENT : ${v} === null ? V_NULL : V_OTHER`;
+  let j = 0;
+  for (let k = 0; k < m; k++) {
+    const parent = /** @type {number} */ (flat[3 * k]);
+    const key = JSON.stringify(/** @type {string} */ (flat[3 * k + 1]));
+    const mode = modes[k];
+    if (parent < 0) lines.push(`  const v${k} = v_[${key}];`);
+    else if (modes[parent] !== MODE_SHAPE) return { q, lean: null };
+    else lines.push(`  const v${k} = v${parent} === undefined ? undefined : v${parent}[${key}];`);
+    const v = `v${k}`;
+    if (mode === MODE_SHAPE) {
+      lines.push(`  if (${v} !== undefined && ${notPlainObject(v)}) return false;`);
+      continue;
+    }
+    if (mode === MODE_TEXT) {
+      pre.push(`let last${k} = null, lastT${k} = 0;`);
+      lines.push(
+        `  if (typeof ${v} === 'string') {`,
+        `    if (${v} !== last${k}) {`,
+        `      let t = seen.get(${v});`,
+        `      if (t === undefined) { t = texts.length; seen.set(${v}, t); texts.push(${v}); }`,
+        `      last${k} = ${v}; lastT${k} = t;`,
+        `    }`,
+        `    values[o + ${j}] = lastT${k};`,
+        `  } else values[o + ${j}] = ${other(v)};`,
+      );
+    } else if (mode === MODE_NUMBER) {
+      lines.push(`  values[o + ${j}] = typeof ${v} === 'number' ? (${v} >= 0 ? ${v} : V_OTHER) : ${other(v)};`);
+    } else {
+      lines.push(
+        `  kept[r] = ${v};`,
+        `  values[o + ${j}] = typeof ${v} === 'string' ? (${v}.length > 0 ? V_KEPT : V_KEPT_EMPTY) : ${other(v)};`,
+      );
+    }
+    j++;
+  }
+  lines.push('}', 'return true;');
+  lines.unshift(...pre);
+  const lean = /** @type {LeanReader} */ (
+    new Function(
+      'V_ABSENT', 'V_NULL', 'V_OTHER', 'V_KEPT', 'V_KEPT_EMPTY',
+      `return function lean(records, n, values, seen, texts, kept) {\n${lines.join('\n')}\n};`,
+    )(V_ABSENT, V_NULL, V_OTHER, V_KEPT, V_KEPT_EMPTY)
+  );
+  return { q, lean };
 }
 
 /** ordering + eventSource -> the reader of the values the core reads (null: not projected). */
@@ -149,6 +233,7 @@ function projectionFor(source, ordering) {
 // Buffers reused by every decode (each is read by the native call before it returns).
 let kindsBuf = new Uint8Array(0);
 let slotsBuf = new Float64Array(0);
+let valuesBuf = new Float64Array(0);
 
 /**
  * A decoded event: the core's plan, the driver's own list of the record objects, and the
@@ -198,27 +283,15 @@ function decodeProjected(event, ordering) {
 }
 
 /**
- * Reads and decodes the projection of `records` (of `source`); `layout`, for a Kafka event,
- * its groups' keys and lengths in turn. Null: decode the live event.
- * @param {any[]} records
- * @param {unknown} source
- * @param {Ordering} ordering
+ * The table of texts' lengths, and a Kafka event's groups (`[eventSource text, key text,
+ * length, ...]`, the texts numbered in the same table; null for `Records`).
+ * @param {string[]} texts
+ * @param {Map<string, number>} seen
+ * @param {string} source
  * @param {(string | number)[] | null} layout
- * @returns {Decoded | null}
+ * @returns {{ textLens: Uint32Array, groups: Float64Array | null }}
  */
-function project(records, source, ordering, layout) {
-  if (typeof source !== 'string') return null;
-  const spec = projectionFor(source, ordering);
-  if (spec === null) return null;
-  const { m, read } = spec;
-  const n = records.length;
-  if (kindsBuf.length < n * (m + 1)) kindsBuf = new Uint8Array(n * (m + 1));
-  if (slotsBuf.length < n * m) slotsBuf = new Float64Array(n * m);
-  /** @type {string[]} */
-  const texts = [];
-  const seen = new Map();
-  const kept = layout === null ? new Array(n) : null;
-  if (!read(records, n, kindsBuf, slotsBuf, seen, texts, /** @type {unknown[]} */ (kept ?? []))) return null;
+function tableOf(texts, seen, source, layout) {
   /** @type {Float64Array | null} */
   let groups = null;
   if (layout !== null) {
@@ -241,6 +314,46 @@ function project(records, source, ordering, layout) {
   }
   const textLens = new Uint32Array(texts.length);
   for (let t = 0; t < texts.length; t++) textLens[t] = texts[t].length;
+  return { textLens, groups };
+}
+
+/**
+ * Reads and decodes the projection of `records` (of `source`); `layout`, for a Kafka event,
+ * its groups' keys and lengths in turn. The lean projection first, for the core's short
+ * paths; when they decline it (or the lean reader does), the full one. Null: decode the live
+ * event.
+ * @param {any[]} records
+ * @param {unknown} source
+ * @param {Ordering} ordering
+ * @param {(string | number)[] | null} layout
+ * @returns {Decoded | null}
+ */
+function project(records, source, ordering, layout) {
+  if (typeof source !== 'string') return null;
+  const spec = projectionFor(source, ordering);
+  if (spec === null) return null;
+  const { m, read, q, lean } = spec;
+  const n = records.length;
+  if (lean !== null) {
+    if (valuesBuf.length < n * q) valuesBuf = new Float64Array(n * q);
+    /** @type {string[]} */
+    const texts = [];
+    const seen = new Map();
+    const kept = layout === null ? new Array(n) : null;
+    if (lean(records, n, valuesBuf, seen, texts, /** @type {unknown[]} */ (kept ?? []))) {
+      const { textLens, groups } = tableOf(texts, seen, source, layout);
+      const plan = native.decodeRead(source, ordering, n, valuesBuf, texts.join(''), textLens, groups);
+      if (plan !== null) return { plan, records, kept };
+    }
+  }
+  if (kindsBuf.length < n * (m + 1)) kindsBuf = new Uint8Array(n * (m + 1));
+  if (slotsBuf.length < n * m) slotsBuf = new Float64Array(n * m);
+  /** @type {string[]} */
+  const texts = [];
+  const seen = new Map();
+  const kept = layout === null ? new Array(n) : null;
+  if (!read(records, n, kindsBuf, slotsBuf, seen, texts, /** @type {unknown[]} */ (kept ?? []))) return null;
+  const { textLens, groups } = tableOf(texts, seen, source, layout);
   const plan = native.decodeProjected(source, ordering, n, kindsBuf, slotsBuf, texts.join(''), textLens, groups);
   return plan === null ? null : { plan, records, kept };
 }

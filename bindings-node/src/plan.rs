@@ -1,6 +1,6 @@
 //! Decoding an event with the core's rules: [`decode`] over the live object (through
-//! [`crate::view`]), [`decode_projected`] over the values `lib/decode.js` read (see
-//! [`crate::projected`]), and the [`Plan`] they make, which [`Plan::start`] turns into a
+//! [`crate::view`]), [`decode_read`] and [`decode_projected`] over the values `lib/decode.js`
+//! read (see [`crate::projected`]), and the [`Plan`] they make, which [`Plan::start`] turns into a
 //! [`Batch`].
 
 use lanepool::batch::{BatchOptions, BatchRun};
@@ -177,19 +177,9 @@ pub fn decode_projected(
         unsafe { typed_array::typed(raw, slots.raw(), sys::TypedarrayType::float64_array)? };
     let text_lens: &[u32] =
         unsafe { typed_array::typed(raw, text_lens.raw(), sys::TypedarrayType::uint32_array)? };
-    let groups = match groups {
-        Some(groups) if source.is_kafka() => {
-            // SAFETY: as above.
-            let flat: &[f64] = unsafe {
-                typed_array::typed(raw, groups.raw(), sys::TypedarrayType::float64_array)?
-            };
-            match projected::Groups::new(flat, records as usize, text_lens.len()) {
-                Some(groups) => Some(groups),
-                None => return Ok(None),
-            }
-        }
-        None if !source.is_kafka() => None,
-        _ => return Ok(None),
+    let groups = match groups_of(raw, source, groups, records, text_lens.len())? {
+        Ok(groups) => groups,
+        Err(()) => return Ok(None),
     };
     let total: usize = text_lens.iter().map(|&l| l as usize).sum();
     projected::SCRATCH.with(|scratch| {
@@ -222,6 +212,33 @@ fn decode_with(
     text: JsUnknown,
     scratch: &mut projected::Scratch,
 ) -> Result<Option<Plan>> {
+    if !read_text(raw, text, total, scratch) {
+        return Ok(None);
+    }
+    let Some(projection) = projected::Projection::new(
+        spec,
+        groups,
+        records as usize,
+        kinds,
+        slots,
+        text_lens,
+        scratch,
+    ) else {
+        return Ok(None);
+    };
+    Ok(projection
+        .decode(ordering)
+        .map(|plan| Plan { plan: Some(plan) }))
+}
+
+/// Reads `text`, the table of texts joined (`total` UTF-16 units), into `scratch.units`;
+/// false if it is not a string of that length.
+fn read_text(
+    raw: sys::napi_env,
+    text: JsUnknown,
+    total: usize,
+    scratch: &mut projected::Scratch,
+) -> bool {
     scratch.units.clear();
     // One unit more than expected: a longer string shows as written > total.
     scratch.units.resize(total + 2, 0);
@@ -237,23 +254,92 @@ fn decode_with(
         )
     };
     if status != sys::Status::napi_ok || written != total {
-        return Ok(None);
+        return false;
     }
     scratch.units.truncate(total);
-    let Some(projection) = projected::Projection::new(
-        spec,
-        groups,
-        records as usize,
-        kinds,
-        slots,
-        text_lens,
-        scratch,
-    ) else {
+    true
+}
+
+/// The core's short path over a lean projection `lib/decode.js` read (see
+/// [`projected::decode_lean`]): `values` one number per value node of each record (the
+/// nodes [`projection`] lists whose mode is not `MODE_SHAPE`, in order), coded as the
+/// `V_*` constants say; `text`, `text_lens` and `groups` as for [`decode_projected`].
+/// Returns `null` unless the short path plans the event as it stands: then read the full
+/// projection for [`decode_projected`].
+#[napi]
+#[allow(clippy::too_many_arguments)]
+pub fn decode_read(
+    env: Env,
+    source: String,
+    ordering: String,
+    records: u32,
+    values: JsUnknown,
+    text: JsUnknown,
+    text_lens: JsUnknown,
+    groups: Option<JsUnknown>,
+) -> Result<Option<Plan>> {
+    let ordering = ordering_of(&ordering)?;
+    let Some(source) = Source::parse(&source) else {
         return Ok(None);
     };
-    Ok(projection
-        .decode(ordering)
-        .map(|plan| Plan { plan: Some(plan) }))
+    let Some(spec) = projected::nodes(source, ordering) else {
+        return Ok(None);
+    };
+    let raw = env.raw();
+    // SAFETY: argument values of this call; the slices are dropped before it returns.
+    let values: &[f64] =
+        unsafe { typed_array::typed(raw, values.raw(), sys::TypedarrayType::float64_array)? };
+    let text_lens: &[u32] =
+        unsafe { typed_array::typed(raw, text_lens.raw(), sys::TypedarrayType::uint32_array)? };
+    let groups = match groups_of(raw, source, groups, records, text_lens.len())? {
+        Ok(groups) => groups,
+        Err(()) => return Ok(None),
+    };
+    let total: usize = text_lens.iter().map(|&l| l as usize).sum();
+    projected::SCRATCH.with(|scratch| {
+        let Ok(mut scratch) = scratch.try_borrow_mut() else {
+            return Ok(None);
+        };
+        let plan = read_text(raw, text, total, &mut scratch)
+            .then(|| {
+                projected::decode_lean(
+                    &spec,
+                    groups.as_ref(),
+                    records as usize,
+                    values,
+                    text_lens,
+                    &mut scratch,
+                    ordering,
+                )
+            })
+            .flatten();
+        scratch.trim();
+        Ok(plan.map(|plan| Plan { plan: Some(plan) }))
+    })
+}
+
+/// A Kafka event's groups from `[eventSource text, key text, length, ...]` (`Ok(None)`: a
+/// `Records` batch; `Err(())`: the parts disagree, or groups where none belong).
+fn groups_of(
+    raw: sys::napi_env,
+    source: Source,
+    groups: Option<JsUnknown>,
+    records: u32,
+    texts: usize,
+) -> Result<std::result::Result<Option<projected::Groups>, ()>> {
+    Ok(match groups {
+        Some(groups) if source.is_kafka() => {
+            // SAFETY: an argument value of this call; the slice is dropped before it returns.
+            let flat: &[f64] = unsafe {
+                typed_array::typed(raw, groups.raw(), sys::TypedarrayType::float64_array)?
+            };
+            projected::Groups::new(flat, records as usize, texts)
+                .map(Some)
+                .ok_or(())
+        }
+        None if !source.is_kafka() => Ok(None),
+        _ => Err(()),
+    })
 }
 
 #[napi]

@@ -86,6 +86,24 @@ impl Mode {
     }
 }
 
+/// A lean projection's codes (`lib/decode.js`'s lean reader, for the core's short paths):
+/// each value node of each record holds one number, a `MODE_TEXT` string's number in the
+/// table of texts or a `MODE_NUMBER` node's non-negative number, else one of these.
+#[napi]
+pub const V_ABSENT: f64 = -1.0;
+/// `null`.
+#[napi]
+pub const V_NULL: f64 = -2.0;
+/// Anything else (a value of a kind the short paths decline).
+#[napi]
+pub const V_OTHER: f64 = -3.0;
+/// A `MODE_KEPT` string that is not empty (its text stays in JavaScript).
+#[napi]
+pub const V_KEPT: f64 = -4.0;
+/// An empty `MODE_KEPT` string.
+#[napi]
+pub const V_KEPT_EMPTY: f64 = -5.0;
+
 /// One value read of each record: its parent (-1: the record itself, else an earlier node),
 /// its member name, and what its slot holds.
 pub type Node = (i32, &'static str, Mode);
@@ -243,6 +261,16 @@ impl Scratch {
         }
     }
 
+    /// The table of texts [`Scratch::lay_out`] laid out (`None`: not UTF-8, which it always
+    /// is once laid out, or a range out of it).
+    fn texts(&self) -> Option<Vec<&str>> {
+        let all = std::str::from_utf8(&self.all).ok()?;
+        self.ranges
+            .iter()
+            .map(|&(a, b)| all.get(a as usize..b as usize))
+            .collect()
+    }
+
     /// Drops buffers that grew too big to keep.
     pub fn trim(&mut self) {
         if self.units.capacity() > KEEP {
@@ -332,12 +360,7 @@ impl<'a> Projection<'a> {
         scratch.lay_out(text_lens)?;
         // Slots are checked where they are read (`text_number_of`, `kept_is_empty_of`): only
         // the ones the core asks for, each once.
-        let all = std::str::from_utf8(&scratch.all).ok()?;
-        let texts = scratch
-            .ranges
-            .iter()
-            .map(|&(a, b)| all.get(a as usize..b as usize))
-            .collect::<Option<Vec<_>>>()?;
+        let texts = scratch.texts()?;
         Some(Projection {
             nodes,
             paths: &spec.paths,
@@ -473,6 +496,111 @@ impl<'a> Projection<'a> {
     /// Whether node `k`'s kept string is empty in record `r` (its slot is 0 or 1).
     fn kept_is_empty_at(&self, r: usize, k: usize) -> Option<bool> {
         kept_is_empty_of(self.slot(r, k)).or_else(|| self.missing())
+    }
+}
+
+/// The core's short path over a lean projection: `values` one number per value node (the
+/// nodes of `spec` that are not [`Mode::Shape`], in order) of each of `records` records,
+/// coded as the `V_*` constants say, `text_lens` the table of texts in `scratch.units` (see
+/// [`Scratch::lay_out`]). `None`: the parts disagree, or the short path declined (then read
+/// the full projection, or decode the live event).
+pub fn decode_lean(
+    spec: &Spec,
+    groups: Option<&Groups>,
+    records: usize,
+    values: &[f64],
+    text_lens: &[u32],
+    scratch: &mut Scratch,
+    ordering: LaneOrdering,
+) -> Option<BatchPlan> {
+    let modes: Vec<Mode> = spec
+        .nodes
+        .iter()
+        .map(|&(_, _, mode)| mode)
+        .filter(|&mode| mode != Mode::Shape)
+        .collect();
+    let q = modes.len();
+    // A node's place among the value nodes.
+    let at = |node: usize| -> Option<usize> {
+        let mode = spec.nodes.get(node)?.2;
+        (mode != Mode::Shape).then(|| {
+            spec.nodes[..node]
+                .iter()
+                .filter(|n| n.2 != Mode::Shape)
+                .count()
+        })
+    };
+    if q == 0 {
+        return None;
+    }
+    let values = values.get(..records.checked_mul(q)?)?;
+    scratch.lay_out(text_lens)?;
+    let texts = scratch.texts()?;
+    let n_texts = texts.len();
+    let value = |v: f64, mode: Mode| -> ReadValue {
+        match mode {
+            _ if v == V_ABSENT => ReadValue::Absent,
+            _ if v == V_NULL => ReadValue::Null,
+            Mode::Kept if v == V_KEPT => ReadValue::Kept { empty: false },
+            Mode::Kept if v == V_KEPT_EMPTY => ReadValue::Kept { empty: true },
+            Mode::Text => text_number_of(v, n_texts).map_or(ReadValue::Other, ReadValue::Text),
+            _ => ReadValue::Other,
+        }
+    };
+    // A number node's value: a non-negative number (a code is negative; NaN is neither).
+    let number = |v: f64| (v >= 0.0).then_some(v);
+    match (spec.fields, groups) {
+        (
+            Fields::Records {
+                event_source,
+                identifier,
+                lane,
+            },
+            None,
+        ) => {
+            let (event_source, identifier) = (at(event_source)?, at(identifier)?);
+            let lane = match lane {
+                Some(k) => Some(at(k)?),
+                None => None,
+            };
+            let reads = values.chunks_exact(q).map(|v| ReadRecord {
+                object: true,
+                event_source: value(v[event_source], modes[event_source]),
+                identifier: value(v[identifier], modes[identifier]),
+                lane: lane.map_or(ReadValue::Absent, |k| value(v[k], modes[k])),
+            });
+            BatchPlan::decode_read(reads, &texts, ordering)
+        }
+        (
+            Fields::Kafka {
+                topic,
+                partition,
+                offset,
+                key,
+            },
+            Some(groups),
+        ) => {
+            let (topic, partition, offset) = (at(topic)?, at(partition)?, at(offset)?);
+            let key = match key {
+                Some(k) => Some(at(k)?),
+                None => None,
+            };
+            let reads = values.chunks_exact(q).map(|v| ReadKafkaRecord {
+                object: true,
+                topic: value(v[topic], modes[topic]),
+                partition: number(v[partition]),
+                offset: number(v[offset]),
+                key: key.map_or(ReadValue::Absent, |k| value(v[k], modes[k])),
+            });
+            BatchPlan::decode_read_kafka(
+                groups.event_source,
+                &groups.groups,
+                reads,
+                &texts,
+                ordering,
+            )
+        }
+        _ => None,
     }
 }
 
