@@ -162,19 +162,72 @@ pub fn decode_projected(
     text_lens: JsUnknown,
     groups: Option<JsUnknown>,
 ) -> Result<Option<Plan>> {
-    let ordering = ordering_of(&ordering)?;
-    let Some(source) = Source::parse(&source) else {
-        return Ok(None);
-    };
-    let Some(spec) = projected::nodes(source, ordering) else {
-        return Ok(None);
-    };
     let raw = env.raw();
     // SAFETY: argument values of this call; the slices are dropped before it returns.
     let kinds: &[u8] =
         unsafe { typed_array::typed(raw, kinds.raw(), sys::TypedarrayType::uint8_array)? };
     let slots: &[f64] =
         unsafe { typed_array::typed(raw, slots.raw(), sys::TypedarrayType::float64_array)? };
+    let texts = Texts {
+        text,
+        text_lens,
+        groups,
+    };
+    with_projection(raw, &source, &ordering, records, texts, |p| {
+        projected::Projection::new(
+            p.spec,
+            p.groups,
+            records as usize,
+            kinds,
+            slots,
+            p.text_lens,
+            p.scratch,
+        )?
+        .decode(p.ordering)
+    })
+}
+
+/// The table of texts a projected decode is given: `text` the texts joined, `text_lens` their
+/// UTF-16 lengths, `groups` a Kafka event's groups (see [`decode_projected`]).
+struct Texts {
+    text: JsUnknown,
+    text_lens: JsUnknown,
+    groups: Option<JsUnknown>,
+}
+
+/// What a projected decode plans with: the source's projection, the event's groups, the
+/// table of texts' lengths and the scratch holding its texts.
+struct Projected<'a> {
+    spec: &'a projected::Spec,
+    groups: Option<&'a projected::Groups>,
+    ordering: LaneOrdering,
+    text_lens: &'a [u32],
+    scratch: &'a mut projected::Scratch,
+}
+
+/// Reads what both projected decodes share (the ordering, the source's projection, the
+/// groups, the table of texts into the thread's scratch) and plans with `plan`; `null` when
+/// any part disagrees or `plan` declines.
+fn with_projection(
+    raw: sys::napi_env,
+    source: &str,
+    ordering: &str,
+    records: u32,
+    Texts {
+        text,
+        text_lens,
+        groups,
+    }: Texts,
+    plan: impl FnOnce(Projected<'_>) -> Option<BatchPlan>,
+) -> Result<Option<Plan>> {
+    let ordering = ordering_of(ordering)?;
+    let Some(source) = Source::parse(source) else {
+        return Ok(None);
+    };
+    let Some(spec) = projected::nodes(source, ordering) else {
+        return Ok(None);
+    };
+    // SAFETY: an argument value of this call; the slice is dropped before it returns.
     let text_lens: &[u32] =
         unsafe { typed_array::typed(raw, text_lens.raw(), sys::TypedarrayType::uint32_array)? };
     let groups = match groups_of(raw, source, groups, records, text_lens.len())? {
@@ -186,49 +239,20 @@ pub fn decode_projected(
         let Ok(mut scratch) = scratch.try_borrow_mut() else {
             return Ok(None);
         };
-        let plan = decode_with(
-            raw,
-            (&spec, groups.as_ref()),
-            ordering,
-            records,
-            (kinds, slots, text_lens),
-            total,
-            text,
-            &mut scratch,
-        );
+        let planned = read_text(raw, text, total, &mut scratch)
+            .then(|| {
+                plan(Projected {
+                    spec: &spec,
+                    groups: groups.as_ref(),
+                    ordering,
+                    text_lens,
+                    scratch: &mut scratch,
+                })
+            })
+            .flatten();
         scratch.trim();
-        plan
+        Ok(planned.map(|plan| Plan { plan: Some(plan) }))
     })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn decode_with(
-    raw: sys::napi_env,
-    (spec, groups): (&projected::Spec, Option<&projected::Groups>),
-    ordering: LaneOrdering,
-    records: u32,
-    (kinds, slots, text_lens): (&[u8], &[f64], &[u32]),
-    total: usize,
-    text: JsUnknown,
-    scratch: &mut projected::Scratch,
-) -> Result<Option<Plan>> {
-    if !read_text(raw, text, total, scratch) {
-        return Ok(None);
-    }
-    let Some(projection) = projected::Projection::new(
-        spec,
-        groups,
-        records as usize,
-        kinds,
-        slots,
-        text_lens,
-        scratch,
-    ) else {
-        return Ok(None);
-    };
-    Ok(projection
-        .decode(ordering)
-        .map(|plan| Plan { plan: Some(plan) }))
 }
 
 /// Reads `text`, the table of texts joined (`total` UTF-16 units), into `scratch.units`;
@@ -278,43 +302,25 @@ pub fn decode_read(
     text_lens: JsUnknown,
     groups: Option<JsUnknown>,
 ) -> Result<Option<Plan>> {
-    let ordering = ordering_of(&ordering)?;
-    let Some(source) = Source::parse(&source) else {
-        return Ok(None);
-    };
-    let Some(spec) = projected::nodes(source, ordering) else {
-        return Ok(None);
-    };
     let raw = env.raw();
-    // SAFETY: argument values of this call; the slices are dropped before it returns.
+    // SAFETY: an argument value of this call; the slice is dropped before it returns.
     let values: &[f64] =
         unsafe { typed_array::typed(raw, values.raw(), sys::TypedarrayType::float64_array)? };
-    let text_lens: &[u32] =
-        unsafe { typed_array::typed(raw, text_lens.raw(), sys::TypedarrayType::uint32_array)? };
-    let groups = match groups_of(raw, source, groups, records, text_lens.len())? {
-        Ok(groups) => groups,
-        Err(()) => return Ok(None),
+    let texts = Texts {
+        text,
+        text_lens,
+        groups,
     };
-    let total: usize = text_lens.iter().map(|&l| l as usize).sum();
-    projected::SCRATCH.with(|scratch| {
-        let Ok(mut scratch) = scratch.try_borrow_mut() else {
-            return Ok(None);
-        };
-        let plan = read_text(raw, text, total, &mut scratch)
-            .then(|| {
-                projected::decode_lean(
-                    &spec,
-                    groups.as_ref(),
-                    records as usize,
-                    values,
-                    text_lens,
-                    &mut scratch,
-                    ordering,
-                )
-            })
-            .flatten();
-        scratch.trim();
-        Ok(plan.map(|plan| Plan { plan: Some(plan) }))
+    with_projection(raw, &source, &ordering, records, texts, |p| {
+        projected::decode_lean(
+            p.spec,
+            p.groups,
+            records as usize,
+            values,
+            p.text_lens,
+            p.scratch,
+            p.ordering,
+        )
     })
 }
 

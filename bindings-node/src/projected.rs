@@ -143,6 +143,35 @@ enum Fields {
     },
 }
 
+impl Fields {
+    /// The same fields with each place mapped by `f` (`None` if any maps to none).
+    fn map(self, f: impl Fn(usize) -> Option<usize>) -> Option<Fields> {
+        let opt = |k: Option<usize>| k.map(&f).map_or(Some(None), |k| k.map(Some));
+        Some(match self {
+            Fields::Records {
+                event_source,
+                identifier,
+                lane,
+            } => Fields::Records {
+                event_source: f(event_source)?,
+                identifier: f(identifier)?,
+                lane: opt(lane)?,
+            },
+            Fields::Kafka {
+                topic,
+                partition,
+                offset,
+                key,
+            } => Fields::Kafka {
+                topic: f(topic)?,
+                partition: f(partition)?,
+                offset: f(offset)?,
+                key: opt(key)?,
+            },
+        })
+    }
+}
+
 /// The values to read of each record of `source` for `ordering`. `None`: not worth
 /// projecting (the DynamoDB lane key needs the members of `dynamodb.Keys`), decode the live
 /// event. A Kafka event's records are read group by group (`records`, see [`Groups`]).
@@ -403,71 +432,23 @@ impl<'a> Projection<'a> {
             return None;
         }
         let texts = self.texts.len();
-        // A slot the parts disagree on reads as `Other`, which the short paths decline.
-        let value = |kinds: &[u8], slots: &[f64], k: usize| -> ReadValue {
-            let slot = slots[k];
-            match (kinds[1 + k], self.nodes[k].2) {
-                (K_UNDEFINED, _) => ReadValue::Absent,
-                (K_NULL, _) => ReadValue::Null,
-                (K_STRING, Mode::Text) => {
-                    text_number_of(slot, texts).map_or(ReadValue::Other, ReadValue::Text)
-                }
-                (K_STRING, Mode::Kept) => kept_is_empty_of(slot)
-                    .map_or(ReadValue::Other, |empty| ReadValue::Kept { empty }),
-                _ => ReadValue::Other,
-            }
-        };
-        let number = |kinds: &[u8], slots: &[f64], k: usize| -> Option<f64> {
-            (kinds[1 + k] == K_NUMBER && self.nodes[k].2 == Mode::Number).then_some(slots[k])
-        };
-        let each = || {
-            self.slots
-                .chunks_exact(m)
-                .zip(self.kinds.chunks_exact(m + 1))
-        };
-        match (self.spec_fields, self.groups) {
-            (
-                Fields::Records {
-                    event_source,
-                    identifier,
-                    lane,
-                },
-                None,
-            ) => {
-                let records = each().map(|(slots, kinds)| ReadRecord {
-                    object: kinds[0] == K_OBJECT,
-                    event_source: value(kinds, slots, event_source),
-                    identifier: value(kinds, slots, identifier),
-                    lane: lane.map_or(ReadValue::Absent, |k| value(kinds, slots, k)),
-                });
-                BatchPlan::decode_read(records, &self.texts, ordering)
-            }
-            (
-                Fields::Kafka {
-                    topic,
-                    partition,
-                    offset,
-                    key,
-                },
-                Some(groups),
-            ) => {
-                let records = each().map(|(slots, kinds)| ReadKafkaRecord {
-                    object: kinds[0] == K_OBJECT,
-                    topic: value(kinds, slots, topic),
-                    partition: number(kinds, slots, partition),
-                    offset: number(kinds, slots, offset),
-                    key: key.map_or(ReadValue::Absent, |k| value(kinds, slots, k)),
-                });
-                BatchPlan::decode_read_kafka(
-                    groups.event_source,
-                    &groups.groups,
-                    records,
-                    &self.texts,
-                    ordering,
-                )
-            }
-            _ => None,
-        }
+        let records = self
+            .slots
+            .chunks_exact(m)
+            .zip(self.kinds.chunks_exact(m + 1))
+            .map(|(slots, kinds)| FullRecord {
+                kinds,
+                slots,
+                nodes: self.nodes,
+                texts,
+            });
+        short_paths(
+            self.spec_fields,
+            self.groups,
+            records,
+            &self.texts,
+            ordering,
+        )
     }
 
     fn missing<T>(&self) -> Option<T> {
@@ -520,8 +501,11 @@ pub fn decode_lean(
         .filter(|&mode| mode != Mode::Shape)
         .collect();
     let q = modes.len();
-    // A node's place among the value nodes.
-    let at = |node: usize| -> Option<usize> {
+    if q == 0 {
+        return None;
+    }
+    // The fields by their place among the value nodes.
+    let fields = spec.fields.map(|node| {
         let mode = spec.nodes.get(node)?.2;
         (mode != Mode::Shape).then(|| {
             spec.nodes[..node]
@@ -529,27 +513,105 @@ pub fn decode_lean(
                 .filter(|n| n.2 != Mode::Shape)
                 .count()
         })
-    };
-    if q == 0 {
-        return None;
-    }
+    })?;
     let values = values.get(..records.checked_mul(q)?)?;
     scratch.lay_out(text_lens)?;
     let texts = scratch.texts()?;
     let n_texts = texts.len();
-    let value = |v: f64, mode: Mode| -> ReadValue {
-        match mode {
+    let records = values.chunks_exact(q).map(|values| LeanRecord {
+        values,
+        modes: &modes,
+        texts: n_texts,
+    });
+    short_paths(fields, groups, records, &texts, ordering)
+}
+
+/// One record as the core's short paths read it, from either projection.
+trait ShortRead {
+    /// Whether the record is an object.
+    fn object(&self) -> bool;
+    /// Value `k`'s string kind (`k` a field of [`Fields`]).
+    fn value(&self, k: usize) -> ReadValue;
+    /// Value `k`'s number, when it is one (`None`: anything else).
+    fn number(&self, k: usize) -> Option<f64>;
+}
+
+/// A record of the full projection: its kinds (the record's, then each node's) and slots.
+struct FullRecord<'a> {
+    kinds: &'a [u8],
+    slots: &'a [f64],
+    nodes: &'a [Node],
+    texts: usize,
+}
+
+impl ShortRead for FullRecord<'_> {
+    fn object(&self) -> bool {
+        self.kinds[0] == K_OBJECT
+    }
+
+    /// A slot the parts disagree on reads as `Other`, which the short paths decline.
+    fn value(&self, k: usize) -> ReadValue {
+        let slot = self.slots[k];
+        match (self.kinds[1 + k], self.nodes[k].2) {
+            (K_UNDEFINED, _) => ReadValue::Absent,
+            (K_NULL, _) => ReadValue::Null,
+            (K_STRING, Mode::Text) => {
+                text_number_of(slot, self.texts).map_or(ReadValue::Other, ReadValue::Text)
+            }
+            (K_STRING, Mode::Kept) => {
+                kept_is_empty_of(slot).map_or(ReadValue::Other, |empty| ReadValue::Kept { empty })
+            }
+            _ => ReadValue::Other,
+        }
+    }
+
+    fn number(&self, k: usize) -> Option<f64> {
+        (self.kinds[1 + k] == K_NUMBER && self.nodes[k].2 == Mode::Number).then_some(self.slots[k])
+    }
+}
+
+/// A record of the lean projection: one number per value node, coded as the `V_*` say.
+struct LeanRecord<'a> {
+    values: &'a [f64],
+    modes: &'a [Mode],
+    texts: usize,
+}
+
+impl ShortRead for LeanRecord<'_> {
+    /// The lean reader reads only records that are objects.
+    fn object(&self) -> bool {
+        true
+    }
+
+    fn value(&self, k: usize) -> ReadValue {
+        let v = self.values[k];
+        match self.modes[k] {
             _ if v == V_ABSENT => ReadValue::Absent,
             _ if v == V_NULL => ReadValue::Null,
             Mode::Kept if v == V_KEPT => ReadValue::Kept { empty: false },
             Mode::Kept if v == V_KEPT_EMPTY => ReadValue::Kept { empty: true },
-            Mode::Text => text_number_of(v, n_texts).map_or(ReadValue::Other, ReadValue::Text),
+            Mode::Text => text_number_of(v, self.texts).map_or(ReadValue::Other, ReadValue::Text),
             _ => ReadValue::Other,
         }
-    };
-    // A number node's value: a non-negative number (a code is negative; NaN is neither).
-    let number = |v: f64| (v >= 0.0).then_some(v);
-    match (spec.fields, groups) {
+    }
+
+    /// A non-negative number (a code is negative; NaN is neither).
+    fn number(&self, k: usize) -> Option<f64> {
+        let v = self.values[k];
+        (self.modes[k] == Mode::Number && v >= 0.0).then_some(v)
+    }
+}
+
+/// The core's short paths over records as `fields` names their values: `Records` or, with
+/// `groups`, a Kafka event. `None`: declined (or fields and groups that do not go together).
+fn short_paths<R: ShortRead>(
+    fields: Fields,
+    groups: Option<&Groups>,
+    records: impl ExactSizeIterator<Item = R>,
+    texts: &[&str],
+    ordering: LaneOrdering,
+) -> Option<BatchPlan> {
+    match (fields, groups) {
         (
             Fields::Records {
                 event_source,
@@ -558,18 +620,13 @@ pub fn decode_lean(
             },
             None,
         ) => {
-            let (event_source, identifier) = (at(event_source)?, at(identifier)?);
-            let lane = match lane {
-                Some(k) => Some(at(k)?),
-                None => None,
-            };
-            let reads = values.chunks_exact(q).map(|v| ReadRecord {
-                object: true,
-                event_source: value(v[event_source], modes[event_source]),
-                identifier: value(v[identifier], modes[identifier]),
-                lane: lane.map_or(ReadValue::Absent, |k| value(v[k], modes[k])),
+            let reads = records.map(|r| ReadRecord {
+                object: r.object(),
+                event_source: r.value(event_source),
+                identifier: r.value(identifier),
+                lane: lane.map_or(ReadValue::Absent, |k| r.value(k)),
             });
-            BatchPlan::decode_read(reads, &texts, ordering)
+            BatchPlan::decode_read(reads, texts, ordering)
         }
         (
             Fields::Kafka {
@@ -580,23 +637,18 @@ pub fn decode_lean(
             },
             Some(groups),
         ) => {
-            let (topic, partition, offset) = (at(topic)?, at(partition)?, at(offset)?);
-            let key = match key {
-                Some(k) => Some(at(k)?),
-                None => None,
-            };
-            let reads = values.chunks_exact(q).map(|v| ReadKafkaRecord {
-                object: true,
-                topic: value(v[topic], modes[topic]),
-                partition: number(v[partition]),
-                offset: number(v[offset]),
-                key: key.map_or(ReadValue::Absent, |k| value(v[k], modes[k])),
+            let reads = records.map(|r| ReadKafkaRecord {
+                object: r.object(),
+                topic: r.value(topic),
+                partition: r.number(partition),
+                offset: r.number(offset),
+                key: key.map_or(ReadValue::Absent, |k| r.value(k)),
             });
             BatchPlan::decode_read_kafka(
                 groups.event_source,
                 &groups.groups,
                 reads,
-                &texts,
+                texts,
                 ordering,
             )
         }

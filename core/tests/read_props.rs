@@ -79,17 +79,41 @@ fn event() -> impl Strategy<Value = Value> {
         })
 }
 
+/// The table of distinct texts a face hands over: equal texts one number, unless `split`
+/// (then each string its own, as a face may give them).
+struct TextTable {
+    texts: Vec<String>,
+    split: bool,
+}
+
+impl TextTable {
+    fn new(split: bool) -> Self {
+        TextTable {
+            texts: Vec::new(),
+            split,
+        }
+    }
+
+    fn number(&mut self, t: &str) -> usize {
+        match self
+            .texts
+            .iter()
+            .position(|x| x == t)
+            .filter(|_| !self.split)
+        {
+            Some(n) => n,
+            None => {
+                self.texts.push(t.to_owned());
+                self.texts.len() - 1
+            }
+        }
+    }
+}
+
 /// What a face reads of `records` for `source`'s fields: every string numbered in `texts`
 /// (equal texts one number, unless `split`, which gives each string its own).
 fn read_of(records: &[Value], source: Source, split: bool) -> (Vec<ReadRecord>, Vec<String>) {
-    let mut texts: Vec<String> = Vec::new();
-    let mut number = |t: &str| match texts.iter().position(|x| x == t).filter(|_| !split) {
-        Some(n) => n,
-        None => {
-            texts.push(t.to_owned());
-            texts.len() - 1
-        }
-    };
+    let mut table = TextTable::new(split);
     let at = |record: &Value, path: &str| -> Option<Value> {
         let mut v = record;
         for key in path.split('.') {
@@ -105,7 +129,7 @@ fn read_of(records: &[Value], source: Source, split: bool) -> (Vec<ReadRecord>, 
             Some(Value::String(s)) if kept => ReadValue::Kept {
                 empty: s.is_empty(),
             },
-            Some(Value::String(s)) => ReadValue::Text(number(&s)),
+            Some(Value::String(s)) => ReadValue::Text(table.number(&s)),
             Some(_) => ReadValue::Other,
         };
         read.push(ReadRecord {
@@ -115,7 +139,7 @@ fn read_of(records: &[Value], source: Source, split: bool) -> (Vec<ReadRecord>, 
             lane: kind(at(record, source.lane_field()), false),
         });
     }
-    (read, texts)
+    (read, table.texts)
 }
 
 fn orderings() -> impl Strategy<Value = LaneOrdering> {
@@ -321,28 +345,21 @@ type ReadKafka = (
 /// What a face reads of a Kafka event (`None`: it has no `eventSource` text to hand over):
 /// strings numbered in `texts` (equal texts one number, unless `split`).
 fn read_kafka_of(event: &Value, split: bool) -> Option<ReadKafka> {
-    let mut texts: Vec<String> = Vec::new();
-    let mut number = |t: &str| match texts.iter().position(|x| x == t).filter(|_| !split) {
-        Some(n) => n,
-        None => {
-            texts.push(t.to_owned());
-            texts.len() - 1
-        }
-    };
-    let source = number(event.get("eventSource")?.as_str()?);
+    let mut table = TextTable::new(split);
+    let source = table.number(event.get("eventSource")?.as_str()?);
     let mut groups = Vec::new();
     let mut read = Vec::new();
     for (key, list) in event["records"].as_object()? {
         let list = list.as_array()?;
         groups.push(ReadKafkaGroup {
-            key: number(key),
+            key: table.number(key),
             records: list.len(),
         });
         for record in list {
             let mut text = |v: Option<&Value>| match v {
                 None => ReadValue::Absent,
                 Some(Value::Null) => ReadValue::Null,
-                Some(Value::String(s)) => ReadValue::Text(number(s)),
+                Some(Value::String(s)) => ReadValue::Text(table.number(s)),
                 Some(_) => ReadValue::Other,
             };
             read.push(ReadKafkaRecord {
@@ -354,7 +371,7 @@ fn read_kafka_of(event: &Value, split: bool) -> Option<ReadKafka> {
             });
         }
     }
-    Some((source, groups, read, texts))
+    Some((source, groups, read, table.texts))
 }
 
 proptest! {
