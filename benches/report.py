@@ -309,21 +309,22 @@ NODE_TIME_NOTES = [
     " SQS FIFO, Kinesis and Kafka batches of 10,000 records.",
     "- What a record costs, from `perf record` of `node --perf-basic-prof` on the FIFO case (1,000"
     " batches of 10,000 records in 100 groups, trivial async handler, concurrency 16, at issue 20's"
-    " last step; shares of all samples): 19% in `lib/decode.js`'s reader (one property read per"
-    " value, each value's kind and slot written) and 6% more in its map lookup of a group id that"
+    " last step; shares of all samples): 17% in `lib/decode.js`'s lean reader (one property read"
+    " per value, one number written for each) and 6% more in its map lookup of a group id that"
     " differs from the record before; 4% in the native decode (the core's short path over what was"
-    " read); 18% in the per-record promise bookkeeping (`then`, the slot's settle callback, the"
+    " read); 19% in the per-record promise bookkeeping (`then`, the slot's settle callback, the"
     " microtasks); 7% in `flush` (the handler calls); 8% in the `drive` calls (told what ended, the"
     " core names what starts, about one call per 16 records, its ready set among them); 2% in"
     " starting and finishing the batch; 8% in the collector on the main thread and 2% in its"
-    " copying; 8% in the kernel (page faults among it).",
+    " copying; 9% in the kernel (page faults among it).",
     "- Rows (f) move by up to a third from one process to the next, more than from run to run in"
     " one process: V8 sizes its young generation as it goes, and how often it collects while a"
     " contender runs follows. Three runs of `node benches/node/bench.mjs --per-record-only` at"
     " issue 20's last step gave lanepool's async figure as SQS 0.16-0.26, FIFO 0.21-0.29, Kinesis"
     " 0.19-0.24 and Kafka 0.17-0.19 us/record; the same with the young generation fixed (`node"
     " --min-semi-space-size=16 --max-semi-space-size=16`) 0.14-0.16, 0.18-0.19, 0.18-0.19 and"
-    " 0.16-0.19. The report's rows are one `scripts/bench` run, with Node's defaults.",
+    " 0.16-0.19 (before the lean projection). The report's rows are one `scripts/bench` run, with"
+    " Node's defaults.",
     "- What issue 20 changed, each step measured: identifiers are checked, not read (the core asks"
     " for the texts of the records the report names only, `BatchPlan::decode_checked` and"
     " `BatchRun::read_identifiers`); each distinct text crosses once (no string per record is"
