@@ -70,8 +70,9 @@ function kindOf(v) {
  * Reads the lean projection of `n` records into `values` (see `decodeRead` in src/plan.rs):
  * one number per value node (each node not MODE_SHAPE) of each record, a MODE_TEXT string's
  * number in `texts`, a MODE_NUMBER node's non-negative number, else a V_* code; MODE_KEPT
- * strings go to `kept`. False when a record or a step of a path is not a plain object (or
- * absent): then the full reader reads it.
+ * strings go to `kept`. It follows paths as the full reader does and is false exactly where
+ * that one is (a record that is no plain object, a step that is an array holding the member):
+ * then the live event is decoded.
  * @typedef {(records: any[], n: number, values: Float64Array, seen: Map<string, number>,
  *   texts: string[], kept: unknown[]) => boolean} LeanReader
  */
@@ -142,12 +143,11 @@ function compileReader(flat) {
   return { m, read, q, lean };
 }
 
-/** Code that is true when `v` is not a plain object (null, an array, anything but an object). */
-const notPlainObject = (/** @type {string} */ v) => `(typeof ${v} !== 'object' || ${v} === null || Array.isArray(${v}))`;
-
 /**
  * The lean reader of the same nodes (see LeanReader): only the values the core's short paths
- * read, one number each, no kinds. Null when a value node has children (no projection has).
+ * read, one number each, no kinds. A step reads its member only when it is a plain object
+ * (else the member is absent), and is false at an array holding the member, as the full
+ * reader does. Null when a value node has children (no projection has).
  * @param {(number | string)[]} flat `[parent, key, mode, ...]`
  * @returns {{ q: number, lean: LeanReader | null }}
  */
@@ -160,7 +160,7 @@ function compileLeanReader(flat) {
   const lines = [
     'for (let r = 0; r < n; r++) {',
     '  const v_ = records[r];',
-    `  if ${notPlainObject('v_')} return false;`,
+    "  if (typeof v_ !== 'object' || v_ === null || Array.isArray(v_)) return false;",
     `  const o = r * ${q};`,
   ];
   const other = (/** @type {string} */ v) => `${v} === undefined ? V_ABSENT : ${v} === null ? V_NULL : V_OTHER`;
@@ -169,14 +169,20 @@ function compileLeanReader(flat) {
     const parent = /** @type {number} */ (flat[3 * k]);
     const key = JSON.stringify(/** @type {string} */ (flat[3 * k + 1]));
     const mode = modes[k];
-    if (parent < 0) lines.push(`  const v${k} = v_[${key}];`);
-    else if (modes[parent] !== MODE_SHAPE) return { q, lean: null };
-    else lines.push(`  const v${k} = v${parent} === undefined ? undefined : v${parent}[${key}];`);
     const v = `v${k}`;
-    if (mode === MODE_SHAPE) {
-      lines.push(`  if (${v} !== undefined && ${notPlainObject(v)}) return false;`);
-      continue;
+    if (parent < 0) lines.push(`  const ${v} = v_[${key}];`);
+    else if (modes[parent] !== MODE_SHAPE) return { q, lean: null };
+    else {
+      const p = `v${parent}`;
+      lines.push(
+        `  let ${v};`,
+        `  if (typeof ${p} === 'object' && ${p} !== null) {`,
+        `    if (!Array.isArray(${p})) ${v} = ${p}[${key}];`,
+        `    else if (${p}[${key}] !== undefined) return false;`,
+        `  }`,
+      );
     }
+    if (mode === MODE_SHAPE) continue;
     if (mode === MODE_TEXT) {
       pre.push(`let last${k} = null, lastT${k} = 0;`);
       lines.push(
@@ -320,8 +326,8 @@ function tableOf(texts, seen, source, layout) {
 /**
  * Reads and decodes the projection of `records` (of `source`); `layout`, for a Kafka event,
  * its groups' keys and lengths in turn. The lean projection first, for the core's short
- * paths; when they decline it (or the lean reader does), the full one. Null: decode the live
- * event.
+ * paths; when they decline it, the full one, for the core's rules over it. Null: decode the
+ * live event.
  * @param {any[]} records
  * @param {unknown} source
  * @param {Ordering} ordering
@@ -340,11 +346,11 @@ function project(records, source, ordering, layout) {
     const texts = [];
     const seen = new Map();
     const kept = layout === null ? new Array(n) : null;
-    if (lean(records, n, valuesBuf, seen, texts, /** @type {unknown[]} */ (kept ?? []))) {
-      const { textLens, groups } = tableOf(texts, seen, source, layout);
-      const plan = native.decodeRead(source, ordering, n, valuesBuf, texts.join(''), textLens, groups);
-      if (plan !== null) return { plan, records, kept };
-    }
+    // False where the full reader would be too.
+    if (!lean(records, n, valuesBuf, seen, texts, /** @type {unknown[]} */ (kept ?? []))) return null;
+    const { textLens, groups } = tableOf(texts, seen, source, layout);
+    const plan = native.decodeRead(source, ordering, n, valuesBuf, texts.join(''), textLens, groups);
+    if (plan !== null) return { plan, records, kept };
   }
   if (kindsBuf.length < n * (m + 1)) kindsBuf = new Uint8Array(n * (m + 1));
   if (slotsBuf.length < n * m) slotsBuf = new Float64Array(n * m);

@@ -358,7 +358,6 @@ impl Groups {
 pub struct Projection<'a> {
     nodes: &'a [Node],
     paths: &'a [(&'static str, usize)],
-    spec_fields: Fields,
     /// A Kafka event's groups (`None`: the records are `Records`).
     groups: Option<&'a Groups>,
     records: usize,
@@ -393,7 +392,6 @@ impl<'a> Projection<'a> {
         Some(Projection {
             nodes,
             paths: &spec.paths,
-            spec_fields: spec.fields,
             groups,
             records,
             kinds,
@@ -405,14 +403,9 @@ impl<'a> Projection<'a> {
 
     /// The core's plan (identifiers checked, not read; a Kafka event's read), or `None`:
     /// the core rejected the projection or needed more of it (decode the live event for the
-    /// exact answer). The core's short path goes first ([`BatchPlan::decode_read`], for a
-    /// Kafka event [`BatchPlan::decode_read_kafka`]), which plans a plainly well-formed
-    /// batch in one pass and declines anything else; then the core's rules walk the
-    /// projection as a [`JsonView`].
+    /// exact answer). The core's rules walk the projection as a [`JsonView`]; the short
+    /// paths have had the same values already, from the lean projection ([`decode_lean`]).
     pub fn decode(&self, ordering: LaneOrdering) -> Option<BatchPlan> {
-        if let Some(plan) = self.decode_read(ordering) {
-            return Some(plan);
-        }
         let plan = BatchPlan::decode_checked(
             ProjectedView {
                 p: self,
@@ -422,33 +415,6 @@ impl<'a> Projection<'a> {
         )
         .ok()?;
         (!self.incomplete.get()).then_some(plan)
-    }
-
-    /// The core's short path over the projection's records ([`BatchPlan::decode_read`], or
-    /// for a Kafka event [`BatchPlan::decode_read_kafka`]); `None`: declined.
-    fn decode_read(&self, ordering: LaneOrdering) -> Option<BatchPlan> {
-        let m = self.nodes.len();
-        if m == 0 {
-            return None;
-        }
-        let texts = self.texts.len();
-        let records = self
-            .slots
-            .chunks_exact(m)
-            .zip(self.kinds.chunks_exact(m + 1))
-            .map(|(slots, kinds)| FullRecord {
-                kinds,
-                slots,
-                nodes: self.nodes,
-                texts,
-            });
-        short_paths(
-            self.spec_fields,
-            self.groups,
-            records,
-            &self.texts,
-            ordering,
-        )
     }
 
     fn missing<T>(&self) -> Option<T> {
@@ -526,50 +492,6 @@ pub fn decode_lean(
     short_paths(fields, groups, records, &texts, ordering)
 }
 
-/// One record as the core's short paths read it, from either projection.
-trait ShortRead {
-    /// Whether the record is an object.
-    fn object(&self) -> bool;
-    /// Value `k`'s string kind (`k` a field of [`Fields`]).
-    fn value(&self, k: usize) -> ReadValue;
-    /// Value `k`'s number, when it is one (`None`: anything else).
-    fn number(&self, k: usize) -> Option<f64>;
-}
-
-/// A record of the full projection: its kinds (the record's, then each node's) and slots.
-struct FullRecord<'a> {
-    kinds: &'a [u8],
-    slots: &'a [f64],
-    nodes: &'a [Node],
-    texts: usize,
-}
-
-impl ShortRead for FullRecord<'_> {
-    fn object(&self) -> bool {
-        self.kinds[0] == K_OBJECT
-    }
-
-    /// A slot the parts disagree on reads as `Other`, which the short paths decline.
-    fn value(&self, k: usize) -> ReadValue {
-        let slot = self.slots[k];
-        match (self.kinds[1 + k], self.nodes[k].2) {
-            (K_UNDEFINED, _) => ReadValue::Absent,
-            (K_NULL, _) => ReadValue::Null,
-            (K_STRING, Mode::Text) => {
-                text_number_of(slot, self.texts).map_or(ReadValue::Other, ReadValue::Text)
-            }
-            (K_STRING, Mode::Kept) => {
-                kept_is_empty_of(slot).map_or(ReadValue::Other, |empty| ReadValue::Kept { empty })
-            }
-            _ => ReadValue::Other,
-        }
-    }
-
-    fn number(&self, k: usize) -> Option<f64> {
-        (self.kinds[1 + k] == K_NUMBER && self.nodes[k].2 == Mode::Number).then_some(self.slots[k])
-    }
-}
-
 /// A record of the lean projection: one number per value node, coded as the `V_*` say.
 struct LeanRecord<'a> {
     values: &'a [f64],
@@ -577,12 +499,8 @@ struct LeanRecord<'a> {
     texts: usize,
 }
 
-impl ShortRead for LeanRecord<'_> {
-    /// The lean reader reads only records that are objects.
-    fn object(&self) -> bool {
-        true
-    }
-
+impl LeanRecord<'_> {
+    /// Value `k` as the short paths read a string (`k` a field of [`Fields`]).
     fn value(&self, k: usize) -> ReadValue {
         let v = self.values[k];
         match self.modes[k] {
@@ -595,7 +513,7 @@ impl ShortRead for LeanRecord<'_> {
         }
     }
 
-    /// A non-negative number (a code is negative; NaN is neither).
+    /// Value `k`'s number: a non-negative one (a code is negative; NaN is neither).
     fn number(&self, k: usize) -> Option<f64> {
         let v = self.values[k];
         (self.modes[k] == Mode::Number && v >= 0.0).then_some(v)
@@ -604,10 +522,11 @@ impl ShortRead for LeanRecord<'_> {
 
 /// The core's short paths over records as `fields` names their values: `Records` or, with
 /// `groups`, a Kafka event. `None`: declined (or fields and groups that do not go together).
-fn short_paths<R: ShortRead>(
+/// Every record is an object: the lean reader reads no other.
+fn short_paths<'a>(
     fields: Fields,
     groups: Option<&Groups>,
-    records: impl ExactSizeIterator<Item = R>,
+    records: impl ExactSizeIterator<Item = LeanRecord<'a>>,
     texts: &[&str],
     ordering: LaneOrdering,
 ) -> Option<BatchPlan> {
@@ -621,7 +540,7 @@ fn short_paths<R: ShortRead>(
             None,
         ) => {
             let reads = records.map(|r| ReadRecord {
-                object: r.object(),
+                object: true,
                 event_source: r.value(event_source),
                 identifier: r.value(identifier),
                 lane: lane.map_or(ReadValue::Absent, |k| r.value(k)),
@@ -638,7 +557,7 @@ fn short_paths<R: ShortRead>(
             Some(groups),
         ) => {
             let reads = records.map(|r| ReadKafkaRecord {
-                object: r.object(),
+                object: true,
                 topic: r.value(topic),
                 partition: r.number(partition),
                 offset: r.number(offset),

@@ -76,3 +76,37 @@ test('the lean projection, the full projection and the live event give the same 
   // The cases reach both: events the short paths plan, and events they decline.
   assert.ok(lean > 100 && leanDeclined > 20, JSON.stringify({ lean, leanDeclined }));
 });
+
+test('a step of a path that is null, a string or an array reads as the full projection reads it', async () => {
+  const pool = new Pool({ concurrency: 1 });
+  const record = (i, attributes) => ({
+    messageId: `m${i}`,
+    body: 'b',
+    attributes,
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:1:q.fifo',
+  });
+  const withGroupProperty = Object.assign([], { MessageGroupId: 'g' });
+  const decodeRead = native.decodeRead;
+  try {
+    for (const [steps, planned] of [
+      [[null, 'x', 7, { MessageGroupId: 'g' }], true],
+      [[[], { MessageGroupId: 'g' }, undefined], true],
+      // An array holding the member: the live event decides (as the full reader has it).
+      [[withGroupProperty, { MessageGroupId: 'g' }], false],
+    ]) {
+      const event = { Records: steps.map((attributes, i) => record(i, attributes)) };
+      let lean = 0;
+      /** @type {any} */ (native).decodeRead = (/** @type {any[]} */ ...args) => {
+        lean++;
+        return decodeRead(...args);
+      };
+      const viaLean = await outcomeOf(pool, event, 'auto');
+      /** @type {any} */ (native).decodeRead = decodeRead;
+      assert.equal(lean > 0, planned, JSON.stringify(steps));
+      assert.deepEqual(viaLean, await outcomeOf(pool, new Proxy(event, {}), 'auto'), JSON.stringify(steps));
+    }
+  } finally {
+    /** @type {any} */ (native).decodeRead = decodeRead;
+  }
+});
