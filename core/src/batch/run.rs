@@ -39,7 +39,8 @@ pub enum Step {
 /// assert_eq!(report.response().batch_item_failures, ["b"]);
 /// ```
 pub struct BatchRun<E> {
-    /// Checked, not read, they are named by the face: see [`BatchRun::read_identifiers`].
+    /// The plan's identifiers: those it checked but did not read are named by the face
+    /// ([`BatchRun::read_identifiers`]), those kept as parts by the core ([`BatchRun::into_report`]).
     identifiers: Identifiers,
     source: Option<Source>,
     scheduler: LaneScheduler<E>,

@@ -64,8 +64,10 @@ pub enum KeyError<X> {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BatchPlan {
     source: Option<Source>,
-    /// Checked, not read ([`BatchPlan::decode_checked`]), each is empty until the face
-    /// gives its text ([`crate::batch::BatchRun::read_identifiers`]).
+    /// Every text, or only those named so far: a checked plan's
+    /// ([`BatchPlan::decode_checked`]) are empty until the face gives them
+    /// ([`crate::batch::BatchRun::read_identifiers`]), a Kafka short path's are written from
+    /// their parts (see [`Identifiers`]).
     identifiers: Identifiers,
     lanes: Vec<Option<LaneId>>,
     lane_count: usize,
