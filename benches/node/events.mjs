@@ -1,0 +1,82 @@
+// The events the Node benchmarks run on (bench.mjs, ab.mjs): SQS standard and FIFO, Kinesis and
+// Amazon MSK batches, built in JavaScript with the fields Lambda gives.
+
+export function sqsRecord(i, group) {
+  const attributes = {
+    ApproximateReceiveCount: '1',
+    SentTimestamp: '1700000000000',
+    SenderId: 'AIDAEXAMPLE',
+    ApproximateFirstReceiveTimestamp: '1700000000001',
+  };
+  let arn = 'arn:aws:sqs:us-east-1:123456789012:bench';
+  if (group !== undefined) {
+    attributes.MessageGroupId = group;
+    attributes.MessageDeduplicationId = `dedup-${i}`;
+    attributes.SequenceNumber = String(18800000000000000000n + BigInt(i));
+    arn += '.fifo';
+  }
+  return {
+    messageId: `msg-${String(i).padStart(6, '0')}`,
+    receiptHandle: `handle-${i}`,
+    body: `{"n": ${i}}`,
+    attributes,
+    messageAttributes: {},
+    md5OfBody: 'd41d8cd98f00b204e9800998ecf8427e',
+    eventSource: 'aws:sqs',
+    eventSourceARN: arn,
+    awsRegion: 'us-east-1',
+  };
+}
+
+export const standardEvent = (n) => ({ Records: Array.from({ length: n }, (_, i) => sqsRecord(i)) });
+export const fifoEvent = (n, groups) => ({
+  Records: Array.from({ length: n }, (_, i) => sqsRecord(i, `group-${i % groups}`)),
+});
+
+/**
+ * An MSK event of `n` records: record i in partition i % partitions of topic "bench", with key
+ * (i / partitions) % keys, offsets in order.
+ */
+export function kafkaEvent(n, partitions, keys) {
+  const records = {};
+  for (let p = 0; p < partitions; p++) records[`bench-${p}`] = [];
+  const b64 = (s) => Buffer.from(s).toString('base64');
+  for (let i = 0; i < n; i++) {
+    const p = i % partitions;
+    records[`bench-${p}`].push({
+      topic: 'bench',
+      partition: p,
+      offset: 1000 + Math.floor(i / partitions),
+      timestamp: 1700000000000 + i,
+      timestampType: 'CREATE_TIME',
+      key: b64(`key-${Math.floor(i / partitions) % keys}`),
+      value: b64(`{"n": ${i}}`),
+      headers: [],
+    });
+  }
+  return {
+    eventSource: 'aws:kafka',
+    eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/bench/abc-1',
+    bootstrapServers: 'b-1.bench.kafka.us-east-1.example:9098',
+    records,
+  };
+}
+
+/** A Kinesis event of `n` records over `keys` partition keys. */
+export function kinesisEvent(n, keys) {
+  return {
+    Records: Array.from({ length: n }, (_, i) => ({
+      eventSource: 'aws:kinesis',
+      eventID: `shardId-000000000000:${i}`,
+      eventSourceARN: 'arn:aws:kinesis:us-east-1:123456789012:stream/bench',
+      awsRegion: 'us-east-1',
+      kinesis: {
+        kinesisSchemaVersion: '1.0',
+        partitionKey: `key-${i % keys}`,
+        sequenceNumber: String(49590338271490256608559692538361571095921575989136588898n + BigInt(i)),
+        data: Buffer.from(`{"n": ${i}}`).toString('base64'),
+        approximateArrivalTimestamp: 1700000000 + i / 1000,
+      },
+    })),
+  };
+}
