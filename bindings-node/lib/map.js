@@ -35,10 +35,10 @@ function map(limit, items, fn) {
     if (items === null || items === undefined || typeof items[Symbol.iterator] !== 'function') {
       throw new TypeError('lanepool: map needs an iterable of items');
     }
-    const list = Array.isArray(items) ? items : Array.from(items);
+    let list = Array.isArray(items) ? items : Array.from(items);
     const n = list.length;
     /** @type {Awaited<U>[]} */
-    const results = new Array(n);
+    let results = new Array(n);
     /** @type {Map<number, unknown> | null} */
     let failed = null; // index -> error
     scope(limit, (s) => {
@@ -58,13 +58,25 @@ function map(limit, items, fn) {
       };
       while (next < n && next < limit) start();
     }).then(
-      () => resolve(results),
+      () => {
+        resolve(results);
+        release();
+      },
       () => {
         const byIndex = failed === null ? [] : [...failed.entries()].sort((a, b) => a[0] - b[0]);
         const errors = byIndex.map((e) => e[1]);
         reject(new AggregateError(errors, `lanepool: ${errors.length} of ${n} map call(s) failed`));
+        release();
       },
     );
+
+    // Settled: let go of the items, the results and the errors, which V8 may otherwise keep
+    // alive through young collections with the call's closures (see lib/driver.js, `release`).
+    function release() {
+      items = list = results = [];
+      failed = null;
+      resolve = reject = () => {};
+    }
   });
 }
 

@@ -1,7 +1,8 @@
 'use strict';
 // Run by test/retention.test.js under `node --expose-gc`: how many bytes of the young generation
-// finished calls still hold after a young collection, per kind of call, beside the bytes one
-// event held alive takes. Prints one JSON line: { held, retained: { <call>: bytes } }.
+// finished calls still hold after a young collection, per kind of call (the batch calls,
+// runJobs, map and scope), beside the bytes one event held alive takes. Prints one JSON line:
+// { held, retained: { <call>: bytes } }.
 // argv[2], if given: the directory of the lanepool.cjs to load (default: the package).
 
 const v8 = require('node:v8');
@@ -60,6 +61,11 @@ async function retainedBy(/** @type {() => Promise<unknown>} */ calls) {
     'process, attemptTimeoutMs': () => pool.process(event(), async () => {}, { attemptTimeoutMs: 1000 }),
     'process, maxInFlight': () => limited.process(event(), async () => {}),
     runJobs: () => pool.runJobs(event().Records, async () => 1),
+    map: () => pool.map(event().Records, async (/** @type {any} */ r) => r.body),
+    scope: () =>
+      pool.scope((s) => {
+        for (const r of event().Records) s.spawn(async () => r.body);
+      }),
   };
   /** @type {Record<string, number>} */
   const retained = {};
