@@ -559,6 +559,8 @@ function runBatch(concurrency, limiter, event, handler, options, full, jobs = fa
       leaveLimit();
       try {
         settleWith(info);
+      } catch (error) {
+        reject(error); // before release(), which lets go of the resolving functions
       } finally {
         release();
       }

@@ -508,6 +508,23 @@ test('logSummary prints the core’s JSON summary line', async (t) => {
   assert.equal(line.succeeded, 3);
 });
 
+test('a call whose settling throws rejects with that error (it does not hang)', async (t) => {
+  const pool = new Pool();
+  const broken = new Error('stdout is gone');
+  const write = process.stdout.write.bind(process.stdout);
+  t.mock.method(process.stdout, 'write', (/** @type {any} */ chunk, /** @type {any[]} */ ...rest) => {
+    if (String(chunk).includes('lanepool batch summary')) throw broken;
+    return write(chunk, ...rest);
+  });
+  const settled = pool.process(sqs(3), () => {}, { logSummary: true }).then(
+    () => 'resolved',
+    (error) => error,
+  );
+  const outcome = await Promise.race([settled, delay(2000).then(() => 'still pending')]);
+  t.mock.restoreAll();
+  assert.equal(outcome, broken);
+});
+
 test('handlers that spawn nested scope tasks', async () => {
   const pool = new Pool({ concurrency: 2 });
   const done = [];
