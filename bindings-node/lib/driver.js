@@ -531,8 +531,9 @@ function runBatch(concurrency, limiter, event, handler, options, full, jobs = fa
     /**
      * The call has settled: let go of the event, its records, what the handlers gave and the
      * promise (so its report). V8 can keep a finished call's closures alive until its next full
-     * collection: its optimized code may hold them (see HandlerContext); they then hold nothing
-     * of the batch, so young collections do not copy it again (test/retention.test.js).
+     * collection (the two shapes HandlerContext names did; optimized code can too); they then
+     * hold nothing of the batch, so young collections do not copy it again
+     * (test/retention.test.js).
      */
     function release() {
       event = null;
