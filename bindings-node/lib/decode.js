@@ -79,6 +79,27 @@ function kindOf(v) {
 /** @typedef {{ m: number, read: Reader, q: number, lean: LeanReader | null }} Projection */
 
 /**
+ * The lines of a reader that number the string in variable `v` (node `k`) in the table of
+ * texts: each distinct text its number in order of first sight (`seen`, `texts`), left in
+ * `lastT<k>`. The same text as the record before (eventSource always, a lane key often) skips
+ * the map. Declares the node's `last<k>` and `lastT<k>` in `pre`, outside the loop.
+ * @param {string[]} pre
+ * @param {string} v
+ * @param {number} k
+ * @returns {string[]}
+ */
+function numberText(pre, v, k) {
+  pre.push(`let last${k} = null, lastT${k} = 0;`);
+  return [
+    `    if (${v} !== last${k}) {`,
+    `      let t = seen.get(${v});`,
+    `      if (t === undefined) { t = texts.length; seen.set(${v}, t); texts.push(${v}); }`,
+    `      last${k} = ${v}; lastT${k} = t;`,
+    `    }`,
+  ];
+}
+
+/**
  * A reader for the nodes the core named: straight-line code per node, so each property read
  * is a named load with its own inline cache (a keyed read of a variable name is megamorphic).
  * The names come from the core and are written as JSON string literals.
@@ -110,15 +131,9 @@ function compileReader(flat) {
     }
     lines.push(`  const k${k} = kindOf(v${k});`, `  kinds[b + ${k + 1}] = k${k};`);
     if (mode === MODE_TEXT) {
-      // The same text as the record before (eventSource always, a lane key often) skips the map.
-      pre.push(`let last${k} = null, lastT${k} = 0;`);
       lines.push(
         `  if (k${k} === K_STRING) {`,
-        `    if (v${k} !== last${k}) {`,
-        `      let t = seen.get(v${k});`,
-        `      if (t === undefined) { t = texts.length; seen.set(v${k}, t); texts.push(v${k}); }`,
-        `      last${k} = v${k}; lastT${k} = t;`,
-        `    }`,
+        ...numberText(pre, `v${k}`, k),
         `    slots[s + ${k}] = lastT${k};`,
         `  } else slots[s + ${k}] = 0;`,
       );
@@ -184,14 +199,9 @@ function compileLeanReader(flat) {
     }
     if (mode === MODE_SHAPE) continue;
     if (mode === MODE_TEXT) {
-      pre.push(`let last${k} = null, lastT${k} = 0;`);
       lines.push(
         `  if (typeof ${v} === 'string') {`,
-        `    if (${v} !== last${k}) {`,
-        `      let t = seen.get(${v});`,
-        `      if (t === undefined) { t = texts.length; seen.set(${v}, t); texts.push(${v}); }`,
-        `      last${k} = ${v}; lastT${k} = t;`,
-        `    }`,
+        ...numberText(pre, v, k),
         `    values[o + ${j}] = lastT${k};`,
         `  } else values[o + ${j}] = ${other(v)};`,
       );
