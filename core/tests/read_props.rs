@@ -203,14 +203,17 @@ fn plainly_well_formed_batches_take_the_short_path() {
             LaneOrdering::Key,
             LaneOrdering::Unordered,
         ] {
-            // Equal texts with one number, as the Node face gives them (a record whose
-            // `eventSource` has another number than record 0's goes the long way).
-            let (read, texts) = read_of(&records, source, false);
-            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let event = json!({ "Records": records });
-            let short = BatchPlan::decode_read(read, &texts, ordering).expect("planned");
-            assert!(short.identifiers_unread());
-            assert_eq!(Ok(short), BatchPlan::decode_checked(&event, ordering));
+            // Equal texts with one number, and each string with its own (as the Node face
+            // sends a node's texts once it has many distinct ones): both planned, alike.
+            for split in [false, true] {
+                let (read, texts) = read_of(&records, source, split);
+                let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+                let event = json!({ "Records": records });
+                let short = BatchPlan::decode_read(read, &texts, ordering)
+                    .unwrap_or_else(|| panic!("planned, split {split}: {event}"));
+                assert!(short.identifiers_unread());
+                assert_eq!(Ok(short), BatchPlan::decode_checked(&event, ordering));
+            }
         }
     }
 }

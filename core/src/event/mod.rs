@@ -144,11 +144,11 @@ pub trait JsonView: Sized {
     fn path(&self, path: &str) -> Option<Self> {
         source::follow(self, path)
     }
-    /// For a string, a number for its text when the view numbers the distinct texts of an
-    /// event (a projection that sends each text once): the same number for the same text,
-    /// and different numbers for different texts, within one decode. `None` (the default):
-    /// not numbered. Only a speed-up: the decoder looks lane keys up by it before it hashes
-    /// their text, and the text stays what the rules read.
+    /// For a string, a number for its text when the view numbers the texts of an event (a
+    /// projection that sends each text once, or each record's on its own): different
+    /// numbers for different texts within one decode; equal texts share one or not. `None`
+    /// (the default): not numbered. Only a speed-up: the decoder looks lane keys up by it
+    /// before it hashes their text, and the text stays what the rules read.
     ///
     /// ```
     /// use lanepool::event::JsonView;

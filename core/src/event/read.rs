@@ -1,8 +1,9 @@
 //! The short path for a `Records` batch a face has read itself: [`BatchPlan::decode_read`].
 //!
 //! A face that reads each record's few fields in its own language (as the Node face does,
-//! with inline caches) hands the core what it saw of each one, a [`ReadRecord`], and the
-//! distinct texts its string values have. The core then plans the batch in one tight pass,
+//! with inline caches) hands the core what it saw of each one, a [`ReadRecord`], and a
+//! table of the texts its string values have (each distinct text once, or, for a value with
+//! many distinct texts, each record's own). The core then plans the batch in one tight pass,
 //! but only when every record is plainly well formed: anything else (a missing field, a
 //! value of the wrong kind, mixed or unknown sources, an ordering whose key is not a single
 //! string) is `None`, and the face decodes the event the long way ([`BatchPlan::decode`] or
@@ -16,7 +17,14 @@ use std::collections::HashMap;
 use super::{BatchPlan, LaneOrdering, Source};
 use crate::lanes::LaneId;
 
-/// A string value a face read: its number in the table of distinct texts the face gives
+/// Lanes by their text on the short paths: hashed with foldhash, a few nanoseconds a key
+/// where SipHash takes tens, since a face may send as many texts as records; seeded at random
+/// per map. Lane texts come from the event (producers choose group ids and partition keys), so
+/// keys could be made to collide on purpose: a batch's size (at most 10,000 records on
+/// Lambda) bounds what that costs.
+pub(super) type LanesByText<K> = HashMap<K, LaneId, foldhash::fast::RandomState>;
+
+/// A string value a face read: its number in the table of texts the face gives
 /// with the records (equal texts may share a number; they need not).
 pub type TextNumber = usize;
 
@@ -84,10 +92,15 @@ impl BatchPlan {
         let records = records.into_iter();
         let n = records.len();
         let mut lanes: Vec<Option<LaneId>> = Vec::with_capacity(n);
-        // The batch's source, by record 0's text number: every record must have that number.
+        // The batch's source, by record 0's text: every record must have that text (most often
+        // its very number).
         let mut source: Option<(Source, TextNumber)> = None;
-        let mut lane_of_number: Vec<Option<LaneId>> = Vec::new();
-        let mut lane_of_text: HashMap<&str, LaneId> = HashMap::new();
+        // Lanes by text number (every number is below `texts.len()`), and by text. A face may
+        // send each record's lane text on its own (see [`TextNumber`]): as many texts as
+        // records, each hashed once here.
+        let mut lane_of_number: Vec<Option<LaneId>> = vec![None; texts.len()];
+        let mut lane_of_text: LanesByText<&str> =
+            HashMap::with_capacity_and_hasher(texts.len().min(n), Default::default());
         for record in records {
             let ReadRecord {
                 object: true,
@@ -99,7 +112,11 @@ impl BatchPlan {
                 return None;
             };
             let batch_source = match source {
-                Some((s, first)) if first == number => s,
+                Some((s, first))
+                    if first == number || texts.get(number)? == texts.get(first)? =>
+                {
+                    s
+                }
                 Some(_) => return None,
                 None => {
                     let s = Source::parse(texts.get(number)?)?;
@@ -120,14 +137,11 @@ impl BatchPlan {
                 None => None,
                 // A number seen before has its lane; a new one, its text's (equal texts with
                 // different numbers share a lane, as they do the long way).
-                Some(t) => Some(match lane_of_number.get(t).copied().flatten() {
+                Some(t) => Some(match *lane_of_number.get(t)? {
                     Some(lane) => lane,
                     None => {
                         let next = lane_of_text.len() as LaneId;
                         let lane = *lane_of_text.entry(texts.get(t)?).or_insert(next);
-                        if lane_of_number.len() <= t {
-                            lane_of_number.resize(t + 1, None);
-                        }
                         lane_of_number[t] = Some(lane);
                         lane
                     }

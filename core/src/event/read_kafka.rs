@@ -13,6 +13,7 @@ use std::collections::HashMap;
 
 use super::identifiers::{Identifiers, KafkaParts};
 use super::kafka;
+use super::read::LanesByText;
 use super::{BatchPlan, JsonNumber, LaneOrdering, ReadValue, Source, TextNumber};
 use crate::lanes::LaneId;
 
@@ -53,7 +54,7 @@ struct GroupState<'t> {
 /// The lane of a lane text, given as its parts; a new one (the next number) for parts not
 /// seen before, as the long way numbers lanes in the order their texts first appear.
 fn lane_by_text<'t>(
-    lane_of: &mut HashMap<(&'t str, Option<&'t str>), LaneId>,
+    lane_of: &mut LanesByText<(&'t str, Option<&'t str>)>,
     topic_partition: &'t str,
     key: Option<&'t str>,
 ) -> LaneId {
@@ -111,7 +112,7 @@ impl BatchPlan {
         let mut lanes: Vec<Option<LaneId>> = Vec::with_capacity(n);
         // Lanes by text, as the long way numbers them: a topic-partition (ordering `auto`),
         // or a topic-partition and a record key (`key`; `None`: no key).
-        let mut lane_of: HashMap<(&str, Option<&str>), LaneId> = HashMap::new();
+        let mut lane_of: LanesByText<(&str, Option<&str>)> = HashMap::default();
         // Ordering `key`: a key number's lane in the current group, stamped with the group.
         let mut keyed: Vec<(usize, LaneId)> = Vec::new();
         for (g, group) in groups.iter().enumerate() {
