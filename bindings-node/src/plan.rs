@@ -141,9 +141,9 @@ pub fn projection(
 /// Decodes the projection `lib/decode.js` read of an event whose records have `eventSource`
 /// `source` (see [`projection`] and [`projected`]): `kinds` one byte per value (each record,
 /// then each node), `slots` one number per node of each record (a `MODE_TEXT` string's number
-/// in the table of distinct texts, 1 or 0 for a non-empty or empty `MODE_KEPT` string, a
-/// `MODE_NUMBER` number's value, else 0), `text` the distinct texts in turn and `text_lens`
-/// their UTF-16 lengths. `groups`: for a Kafka event, `[eventSource text, key text, length,
+/// in the table of texts, 1 or 0 for a non-empty or empty `MODE_KEPT` string, a
+/// `MODE_NUMBER` number's value, else 0), `text` the table's texts in turn (different texts
+/// never one number; equal texts may have two) and `text_lens` their UTF-16 lengths. `groups`: for a Kafka event, `[eventSource text, key text, length,
 /// ...]` of its `records` groups in order (the records follow one another in event order);
 /// `null` for `Records`. Returns `null` unless the core accepts it as it stands: then decode
 /// the live event with [`decode`] (which names any error exactly). The plan's identifiers are
@@ -255,18 +255,51 @@ fn with_projection(
     })
 }
 
-/// Reads `text`, the table of texts joined (`total` UTF-16 units), into `scratch.units`;
-/// false if it is not a string of that length.
+/// Reads `text`, the table of texts joined (`total` UTF-16 units), into the scratch: as
+/// UTF-8 into `scratch.all` when it is all ASCII (its UTF-8 length is its UTF-16 length: any
+/// other unit takes two bytes or more), else as units into `scratch.units`. False if it is
+/// not a string of that length.
 fn read_text(
     raw: sys::napi_env,
     text: JsUnknown,
     total: usize,
     scratch: &mut projected::Scratch,
 ) -> bool {
+    let (mut units, mut bytes) = (0usize, 0usize);
+    // SAFETY: a null buffer asks only for the length; a non-string fails with a status.
+    let measured = unsafe {
+        sys::napi_get_value_string_utf16(raw, text.raw(), std::ptr::null_mut(), 0, &mut units)
+            == sys::Status::napi_ok
+            && sys::napi_get_value_string_utf8(raw, text.raw(), std::ptr::null_mut(), 0, &mut bytes)
+                == sys::Status::napi_ok
+    };
+    if !measured || units != total {
+        return false;
+    }
+    let mut written = 0usize;
+    if bytes == total {
+        scratch.ascii = true;
+        scratch.units.clear();
+        // Room for the terminating NUL napi writes.
+        scratch.all.clear();
+        scratch.all.resize(total + 1, 0);
+        // SAFETY: a buffer of total + 1 bytes, and napi writes at most that many.
+        let status = unsafe {
+            sys::napi_get_value_string_utf8(
+                raw,
+                text.raw(),
+                scratch.all.as_mut_ptr().cast(),
+                total + 1,
+                &mut written,
+            )
+        };
+        scratch.all.truncate(written);
+        return status == sys::Status::napi_ok && written == total;
+    }
+    scratch.ascii = false;
     scratch.units.clear();
     // One unit more than expected: a longer string shows as written > total.
     scratch.units.resize(total + 2, 0);
-    let mut written = 0usize;
     // SAFETY: a buffer of total + 2 units; a non-string fails with a status, not UB.
     let status = unsafe {
         sys::napi_get_value_string_utf16(

@@ -9,7 +9,9 @@
 //!
 //! What crosses is only what the rules need ([`nodes`] says, per node, its [`Mode`]):
 //! - a string whose text a rule reads (`eventSource`, a lane key) crosses once per distinct
-//!   text: each record's slot holds the text's number in a table of distinct texts;
+//!   text, or once per record where a node has many distinct texts (a partition key per
+//!   record): each record's slot holds the text's number in the table of texts, different
+//!   texts never one number (equal texts may have two);
 //! - the identifier's text does not cross at all: the core checks it is a non-empty string,
 //!   JavaScript keeps the texts, and the report reads back only those it names
 //!   ([`lanepool::batch::BatchRun::read_identifiers`], in `Batch::finish`).
@@ -55,7 +57,7 @@ pub const K_SYMBOL: u8 = 9;
 pub enum Mode {
     /// Only the kind (a step on a path: `attributes`, `kinesis`).
     Shape,
-    /// A string's number in the table of distinct texts (`eventSource`, a lane key).
+    /// A string's number in the table of texts (`eventSource`, a lane key).
     Text,
     /// 1 for a non-empty string, 0 for an empty one; the text stays in JavaScript (the
     /// identifier).
@@ -241,8 +243,13 @@ pub fn nodes(source: Source, ordering: LaneOrdering) -> Option<Spec> {
 /// Buffers kept between decodes.
 #[derive(Default)]
 pub struct Scratch {
+    /// The table of texts as UTF-16 units, when it is not all ASCII.
     pub units: Vec<u16>,
-    all: Vec<u8>,
+    /// The table of texts as UTF-8: read so at once when it is all ASCII (`ascii`), else
+    /// made from `units` by [`Scratch::lay_out`].
+    pub all: Vec<u8>,
+    /// Whether `all` holds the table as read (all ASCII), rather than `units`.
+    pub ascii: bool,
     ranges: Vec<(u32, u32)>,
 }
 
@@ -254,13 +261,24 @@ thread_local! {
 const KEEP: usize = 4 << 20;
 
 impl Scratch {
-    /// Lays out the table of distinct texts: `text_lens[t]` the UTF-16 length of text `t`,
-    /// `self.units` every text in turn. `None` if the parts disagree.
+    /// Lays out the table of texts: `text_lens[t]` the UTF-16 length of text `t`, every
+    /// text in turn in `self.all` (all ASCII, as read) or else in `self.units`. `None` if
+    /// the parts disagree.
     fn lay_out(&mut self, text_lens: &[u32]) -> Option<()> {
-        let text = &self.units[..];
         let ranges = &mut self.ranges;
-        let all = &mut self.all;
         ranges.clear();
+        if self.ascii {
+            // One byte a unit: the ranges as sent.
+            let mut pos = 0u32;
+            for &len in text_lens {
+                let end = pos.checked_add(len)?;
+                ranges.push((pos, end));
+                pos = end;
+            }
+            return (pos as usize == self.all.len()).then_some(());
+        }
+        let text = &self.units[..];
+        let all = &mut self.all;
         all.clear();
         if text.iter().all(|&u| u < 0x80) {
             // ASCII (the usual case): one narrowing copy, ranges as sent.
@@ -354,7 +372,7 @@ impl Groups {
 }
 
 /// One projected batch: `records` records, each `1 + nodes.len()` kinds (the record, then
-/// each node) and `nodes.len()` slots (see [`Mode`]), and the table of distinct texts.
+/// each node) and `nodes.len()` slots (see [`Mode`]), and the table of texts.
 pub struct Projection<'a> {
     nodes: &'a [Node],
     paths: &'a [(&'static str, usize)],
@@ -363,7 +381,7 @@ pub struct Projection<'a> {
     records: usize,
     kinds: &'a [u8],
     slots: &'a [f64],
-    /// Each distinct text.
+    /// Each text of the table, by its number.
     texts: Vec<&'a str>,
     /// Set when the core asked for something the projection does not hold.
     incomplete: Cell<bool>,
@@ -748,8 +766,8 @@ impl JsonView for ProjectedView<'_, '_> {
         }
     }
 
-    /// A `MODE_TEXT` string's number in the table of distinct texts (`lib/decode.js` gives
-    /// equal texts one number).
+    /// A `MODE_TEXT` string's number in the table of texts (`lib/decode.js` never gives
+    /// different texts one number; equal texts may have two).
     fn text_number(&self) -> Option<usize> {
         match self.at {
             At::Node(r, k) if self.code() == K_STRING && self.p.nodes[k].2 == Mode::Text => {
