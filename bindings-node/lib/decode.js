@@ -5,8 +5,9 @@
 // N-API costs a property lookup per field, so for the common events JavaScript reads the few
 // values the core names (`native.projection`) and the core decodes that projection with its own
 // rules. Only what the rules need crosses: each value's kind; the text of a string a rule reads
-// (`eventSource`, a lane key) once per distinct text; of the identifier only whether it is
-// empty: its text stays here, and the report reads back those it names (`Batch.finish`).
+// (`eventSource`, a lane key) once per distinct text, or once per record where a node has many
+// distinct texts (see `numberText`); of the identifier only whether it is empty: its text stays
+// here, and the report reads back those it names (`Batch.finish`).
 // Whenever the core does not accept the projection as it stands (any malformed event, anything
 // unusual), the live event is decoded through N-API instead, so every error is the core's
 // answer for the live object. A Kafka event is projected group by group (its records listed
@@ -60,11 +61,12 @@ function kindOf(v) {
 
 /**
  * Reads the projection of `n` records into `kinds` and `slots` (see src/projected.rs): each
- * text a MODE_TEXT node reads gets its number in `texts` (through `seen`), each MODE_KEPT
- * string goes to `kept`. False when the core would reject a record anyway (let it say how)
- * or an array has a member the core would not look at (let N-API look).
+ * text a MODE_TEXT node reads gets a number in `texts` (see `numberText`; `seen`, and
+ * `eachAfter` from `textNumbering`), each MODE_KEPT string goes to `kept`. False when the core
+ * would reject a record anyway (let it say how) or an array has a member the core would not
+ * look at (let N-API look).
  * @typedef {(records: any[], n: number, kinds: Uint8Array, slots: Float64Array,
- *   seen: Map<string, number>, texts: string[], kept: unknown[]) => boolean} Reader
+ *   seen: Map<string, number>, texts: string[], kept: unknown[], eachAfter: number) => boolean} Reader
  */
 /**
  * Reads the lean projection of `n` records into `values` (see `decodeRead` in src/plan.rs):
@@ -74,26 +76,46 @@ function kindOf(v) {
  * that one is (a record that is no plain object, a step that is an array holding the member):
  * then the live event is decoded.
  * @typedef {(records: any[], n: number, values: Float64Array, seen: Map<string, number>,
- *   texts: string[], kept: unknown[]) => boolean} LeanReader
+ *   texts: string[], kept: unknown[], eachAfter: number) => boolean} LeanReader
  */
 /** @typedef {{ m: number, read: Reader, q: number, lean: LeanReader | null }} Projection */
 
 /**
- * The lines of a reader that number the string in variable `v` (node `k`) in the table of
- * texts: each distinct text its number in order of first sight (`seen`, `texts`), left in
- * `lastT<k>`. The same text as the record before (eventSource always, a lane key often) skips
- * the map. Declares the node's `last<k>` and `lastT<k>` in `pre`, outside the loop.
+ * How the readers number texts (see `numberText`): a node numbers its texts through a map
+ * until it has met `eachAfter` distinct ones within its first `4 * eachAfter` records; from
+ * then on each record's text goes to the table as it is (0: from the first record). Only the
+ * tests change it, to run every event both ways.
+ */
+const textNumbering = { eachAfter: 256 };
+
+/**
+ * The lines of a reader that give the string in variable `v` (node `k`) a number in the table
+ * of texts, left in `lastT<k>`. Different texts always get different numbers; equal texts
+ * need not share one (the core looks a lane up by its text when its number is new).
+ * - While a node's texts repeat: each distinct text its number in order of first sight
+ *   (`seen`, `texts`), and the same text as the record before (eventSource always, a lane key
+ *   often) skips the map.
+ * - Once a node has many distinct texts (a Kinesis partition key or a FIFO group per record,
+ *   see `textNumbering`): each record's text as it is, a number of its own. A Map costs V8 a
+ *   hash of each fresh string and a growing table (about 150 ns a record for distinct
+ *   36-character keys); the table of texts costs their copy, and the core hashes them for
+ *   less (benches/README.md, "lane keys").
+ * Declares the node's state in `pre`, outside the loop.
  * @param {string[]} pre
  * @param {string} v
  * @param {number} k
  * @returns {string[]}
  */
 function numberText(pre, v, k) {
-  pre.push(`let last${k} = null, lastT${k} = 0;`);
+  pre.push(`let last${k} = null, lastT${k} = 0, new${k} = 0, each${k} = eachAfter === 0;`);
   return [
-    `    if (${v} !== last${k}) {`,
+    `    if (each${k}) { lastT${k} = texts.length; texts.push(${v}); }`,
+    `    else if (${v} !== last${k}) {`,
     `      let t = seen.get(${v});`,
-    `      if (t === undefined) { t = texts.length; seen.set(${v}, t); texts.push(${v}); }`,
+    `      if (t === undefined) {`,
+    `        t = texts.length; seen.set(${v}, t); texts.push(${v});`,
+    `        if (++new${k} === eachAfter && r < 4 * eachAfter) each${k} = true;`,
+    `      }`,
     `      last${k} = ${v}; lastT${k} = t;`,
     `    }`,
   ];
@@ -151,7 +173,7 @@ function compileReader(flat) {
   const read = /** @type {Reader} */ (
     new Function(
       'kindOf', 'K_OBJECT', 'K_ARRAY', 'K_STRING', 'K_NUMBER',
-      `return function read(records, n, kinds, slots, seen, texts, kept) {\n${lines.join('\n')}\n};`,
+      `return function read(records, n, kinds, slots, seen, texts, kept, eachAfter) {\n${lines.join('\n')}\n};`,
     )(kindOf, K_OBJECT, K_ARRAY, K_STRING, K_NUMBER)
   );
   const { q, lean } = compileLeanReader(flat);
@@ -220,7 +242,7 @@ function compileLeanReader(flat) {
   const lean = /** @type {LeanReader} */ (
     new Function(
       'V_ABSENT', 'V_NULL', 'V_OTHER', 'V_KEPT', 'V_KEPT_EMPTY',
-      `return function lean(records, n, values, seen, texts, kept) {\n${lines.join('\n')}\n};`,
+      `return function lean(records, n, values, seen, texts, kept, eachAfter) {\n${lines.join('\n')}\n};`,
     )(V_ABSENT, V_NULL, V_OTHER, V_KEPT, V_KEPT_EMPTY)
   );
   return { q, lean };
@@ -357,7 +379,7 @@ function project(records, source, ordering, layout) {
     const seen = new Map();
     const kept = layout === null ? new Array(n) : null;
     // False where the full reader would be too.
-    if (!lean(records, n, valuesBuf, seen, texts, /** @type {unknown[]} */ (kept ?? []))) return null;
+    if (!lean(records, n, valuesBuf, seen, texts, /** @type {unknown[]} */ (kept ?? []), textNumbering.eachAfter)) return null;
     const { textLens, groups } = tableOf(texts, seen, source, layout);
     const plan = native.decodeRead(source, ordering, n, valuesBuf, texts.join(''), textLens, groups);
     if (plan !== null) return { plan, records, kept };
@@ -368,7 +390,7 @@ function project(records, source, ordering, layout) {
   const texts = [];
   const seen = new Map();
   const kept = layout === null ? new Array(n) : null;
-  if (!read(records, n, kindsBuf, slotsBuf, seen, texts, /** @type {unknown[]} */ (kept ?? []))) return null;
+  if (!read(records, n, kindsBuf, slotsBuf, seen, texts, /** @type {unknown[]} */ (kept ?? []), textNumbering.eachAfter)) return null;
   const { textLens, groups } = tableOf(texts, seen, source, layout);
   const plan = native.decodeProjected(source, ordering, n, kindsBuf, slotsBuf, texts.join(''), textLens, groups);
   return plan === null ? null : { plan, records, kept };
@@ -443,4 +465,4 @@ function decodeEvent(event, o) {
   return decoded;
 }
 
-module.exports = { decodeEvent };
+module.exports = { decodeEvent, textNumbering };
