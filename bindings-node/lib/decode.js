@@ -81,12 +81,21 @@ function kindOf(v) {
 /** @typedef {{ m: number, read: Reader, q: number, lean: LeanReader | null }} Projection */
 
 /**
- * How the readers number texts (see `numberText`): a node numbers its texts through a map
- * until it has met `eachAfter` distinct ones within its first `4 * eachAfter` records; from
- * then on each record's text goes to the table as it is (0: from the first record). Only the
- * tests change it, to run every event both ways.
+ * When a reader stops numbering a node's texts through a map and sends each record's text as
+ * it is (see `numberText`): once the node has met `eachAfter` distinct texts within its first
+ * `4 * eachAfter` records, if they are long (more than `LONG_TEXT` units on average), else
+ * once nearly all of its first `8 * eachAfter` records had texts of their own. 0: each
+ * record's text from the first. Only the tests change it, to run every event both ways.
  */
 const textNumbering = { eachAfter: 256 };
+
+/**
+ * Texts up to about this long are cheap to find in a Map on a real event: V8's JSON.parse
+ * (which makes the Lambda runtime's events) interns string values this short, hash and all
+ * (10 units on Node 20, 9 on Node 24). A Map finds a longer fresh string only after hashing it
+ * in a runtime call, and adds a new one after growing.
+ */
+const LONG_TEXT = 10;
 
 /**
  * The lines of a reader that give the string in variable `v` (node `k`) a number in the table
@@ -95,11 +104,11 @@ const textNumbering = { eachAfter: 256 };
  * - While a node's texts repeat: each distinct text its number in order of first sight
  *   (`seen`, `texts`), and the same text as the record before (eventSource always, a lane key
  *   often) skips the map.
- * - Once a node has many distinct texts (a Kinesis partition key or a FIFO group per record,
- *   see `textNumbering`): each record's text as it is, a number of its own. A Map costs V8 a
- *   hash of each fresh string and a growing table (about 150 ns a record for distinct
- *   36-character keys); the table of texts costs their copy, and the core hashes them for
- *   less (benches/README.md, "lane keys").
+ * - Once a node has many distinct texts (a Kinesis partition key per record, see
+ *   `textNumbering`): each record's text as it is, a number of its own. The Map cost about
+ *   150 ns a record for distinct 36-character keys; the table of texts costs their copy,
+ *   and the core hashes them for less (benches/README.md, "Lane keys"). Short texts that
+ *   repeat stay with the Map, which finds them for less than the copy costs.
  * Declares the node's state in `pre`, outside the loop.
  * @param {string[]} pre
  * @param {string} v
@@ -107,14 +116,16 @@ const textNumbering = { eachAfter: 256 };
  * @returns {string[]}
  */
 function numberText(pre, v, k) {
-  pre.push(`let last${k} = null, lastT${k} = 0, new${k} = 0, each${k} = eachAfter === 0;`);
+  pre.push(`let last${k} = null, lastT${k} = 0, new${k} = 0, units${k} = 0, each${k} = eachAfter === 0;`);
   return [
     `    if (each${k}) { lastT${k} = texts.length; texts.push(${v}); }`,
     `    else if (${v} !== last${k}) {`,
     `      let t = seen.get(${v});`,
     `      if (t === undefined) {`,
     `        t = texts.length; seen.set(${v}, t); texts.push(${v});`,
-    `        if (++new${k} === eachAfter && r < 4 * eachAfter) each${k} = true;`,
+    `        units${k} += ${v}.length;`,
+    `        if (++new${k} === eachAfter) each${k} = r < 4 * eachAfter && units${k} > ${LONG_TEXT} * eachAfter;`,
+    `        else if (new${k} === 8 * eachAfter) each${k} = r < 9 * eachAfter;`,
     `      }`,
     `      last${k} = ${v}; lastT${k} = t;`,
     `    }`,

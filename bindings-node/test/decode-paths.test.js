@@ -143,19 +143,23 @@ test('a step of a path that is null, a string or an array reads as the full proj
 
 test('a node with many distinct texts sends each record its own, and a lane keeps its order and skip', async () => {
   const { assertLaneDiscipline, sqsRecord } = require('./helpers');
-  // 600 records whose first 300 keys are distinct (past `textNumbering.eachAfter` within its
-  // first records): records i and i + 300 share a key, the second's text sent on its own.
-  const n = 600;
-  const half = n / 2;
+  // Events whose first `distinct` keys are distinct, then repeat: records i and i + distinct
+  // share a key, the second's text sent on its own. Long keys switch after 256 distinct ones,
+  // short keys only when nearly all of the first 2,048 are (see `textNumbering`).
+  const shapes = [
+    { n: 600, distinct: 300, key: (/** @type {number} */ i) => `key-${i % 300}-0000000` }, // ASCII: read as UTF-8
+    { n: 600, distinct: 300, key: (/** @type {number} */ i) => `clé-${i % 300}-0000000` }, // read as UTF-16 units
+    { n: 2400, distinct: 2300, key: (/** @type {number} */ i) => `k${i % 2300}` },
+  ];
   const b64 = (/** @type {string} */ s) => Buffer.from(s).toString('base64');
-  /** @type {Record<string, (key: (i: number) => string) => { event: any, ordering: 'auto' | 'key', id: (r: any) => unknown }>} */
+  /** @type {Record<string, (n: number, key: (i: number) => string) => { event: any, ordering: 'auto' | 'key', id: (r: any) => unknown }>} */
   const sources = {
-    'SQS FIFO': (key) => ({
+    'SQS FIFO': (n, key) => ({
       event: { Records: Array.from({ length: n }, (_, i) => sqsRecord(`m${i}`, key(i))) },
       ordering: 'auto',
       id: (r) => r.messageId,
     }),
-    Kinesis: (key) => ({
+    Kinesis: (n, key) => ({
       event: {
         Records: Array.from({ length: n }, (_, i) => ({
           eventSource: 'aws:kinesis',
@@ -166,7 +170,7 @@ test('a node with many distinct texts sends each record its own, and a lane keep
       ordering: 'auto',
       id: (r) => r.kinesis.sequenceNumber,
     }),
-    'Kafka, ordering key': (key) => ({
+    'Kafka, ordering key': (n, key) => ({
       event: {
         eventSource: 'aws:kafka',
         records: {
@@ -182,9 +186,8 @@ test('a node with many distinct texts sends each record its own, and a lane keep
   const decodeRead = native.decodeRead;
   try {
     for (const [name, make] of Object.entries(sources)) {
-      // ASCII texts (read at once as UTF-8), and others (read as UTF-16 units).
-      for (const key of [(/** @type {number} */ i) => `k-${i % half}`, (/** @type {number} */ i) => `clé-${i % half}`]) {
-        const { event, ordering, id } = make(key);
+      for (const { n, distinct, key } of shapes) {
+        const { event, ordering, id } = make(n, key);
         const what = `${name}, ${key(0)}`;
         /** @type {number[]} */
         const tables = [];
@@ -207,13 +210,15 @@ test('a node with many distinct texts sends each record its own, and a lane keep
           if (i === 7) throw new Error('fails');
         }, { ordering });
         /** @type {any} */ (native).decodeRead = decodeRead;
-        // The short path planned it, from a table with a text of its own for most records.
+        // The short path planned it, from a table with a text of its own for the records
+        // after the switch (more texts than distinct keys).
         assert.equal(tables.length, 1, what);
-        assert.ok(tables[0] > half, `${what}: ${tables[0]} texts`);
-        // Record 7 failed, and record 307 (its key's next) was skipped: nothing else.
-        assert.deepEqual(response.batchItemFailures, [{ itemIdentifier: id(records[7]) }, { itemIdentifier: id(records[half + 7]) }], what);
+        assert.ok(tables[0] > distinct + 1, `${what}: ${tables[0]} texts`);
+        // Record 7 failed, and its key's next record was skipped: nothing else.
+        const next = distinct + 7;
+        assert.deepEqual(response.batchItemFailures, [{ itemIdentifier: id(records[7]) }, { itemIdentifier: id(records[next]) }], what);
         assert.equal(calls.length, n - 1, what);
-        assert.ok(!calls.some((c) => c.i === half + 7), what);
+        assert.ok(!calls.some((c) => c.i === next), what);
         assertLaneDiscipline(calls, records.map((/** @type {unknown} */ _, /** @type {number} */ i) => key(i)), `${what}: `);
       }
     }
