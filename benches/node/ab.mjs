@@ -1,7 +1,7 @@
 // A saved build of lanepool's Node face against the current one, in one process: the per-record
-// cost of case (f) (bench.mjs) on SQS standard, SQS FIFO (100 groups), Kinesis (100 keys) and
-// Kafka (100 partitions) batches of 10,000 records at concurrency 16, with a trivial async and a
-// sync handler. Both builds run in turn, round by round, so what the process does meanwhile (V8
+// cost of case (f) (bench.mjs) on SQS standard, SQS FIFO (100 groups), Kinesis (100 keys), Kafka
+// (100 partitions) and Kinesis (a UUID key per record) batches of 10,000 records at concurrency
+// 16, with a trivial async and a sync handler. Both builds run in turn, round by round, so what the process does meanwhile (V8
 // sizing its young generation, the CPU's clock) falls on both alike; each figure is a median.
 //
 //   node benches/node/ab.mjs --save DIR        copy the current build (lanepool.cjs and the addon) to DIR
@@ -57,6 +57,7 @@ const events = {
   'SQS FIFO (100 groups)': fifoEvent(N, 100),
   'Kinesis (100 keys)': kinesisEvent(N, 100),
   'Kafka (100 partitions)': kafkaEvent(N, 100, 10),
+  'Kinesis (a UUID key per record)': kinesisEvent(N, 'uuid'),
 };
 const handlers = { async: async (_record) => {}, sync: (_record) => undefined };
 
@@ -66,7 +67,7 @@ const median = (xs) => {
 };
 
 console.log(`old: ${oldDir}\nnew: ${BINDING}\n${rounds} rounds (after ${warmup}), ns per record, median\n`);
-console.log(`${'case'.padEnd(34)}${'old'.padStart(9)}${'new'.padStart(9)}${'new/old'.padStart(9)}`);
+console.log(`${'case'.padEnd(46)}${'old'.padStart(9)}${'new'.padStart(9)}${'new/old'.padStart(9)}`);
 for (const [source, event] of Object.entries(events)) {
   for (const [kind, handler] of Object.entries(handlers)) {
     const pools = Object.fromEntries(Object.entries(builds).map(([k, b]) => [k, new b.Pool({ concurrency: 16 })]));
@@ -84,6 +85,6 @@ for (const [source, event] of Object.entries(events)) {
     }
     const o = median(times.old);
     const n = median(times.new);
-    console.log(`${`${source}, ${kind}`.padEnd(34)}${o.toFixed(1).padStart(9)}${n.toFixed(1).padStart(9)}${(n / o).toFixed(3).padStart(9)}`);
+    console.log(`${`${source}, ${kind}`.padEnd(46)}${o.toFixed(1).padStart(9)}${n.toFixed(1).padStart(9)}${(n / o).toFixed(3).padStart(9)}`);
   }
 }

@@ -62,7 +62,24 @@ export function kafkaEvent(n, partitions, keys) {
   };
 }
 
-/** A Kinesis event of `n` records over `keys` partition keys. */
+/**
+ * A random-looking version 4 UUID, the same for the same `i`: the partition key a producer
+ * gives each record when it only wants them spread over the shards.
+ */
+export function uuidOf(i) {
+  let h = (i + 1) * 0x9e3779b1;
+  let hex = '';
+  for (let k = 0; k < 4; k++) {
+    h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) ^ k;
+    hex += (h >>> 0).toString(16).padStart(8, '0');
+  }
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/**
+ * A Kinesis event of `n` records over `keys` partition keys, `key-0` and on; with `keys`
+ * 'uuid', a UUID of its own for each record (`uuidOf`).
+ */
 export function kinesisEvent(n, keys) {
   return {
     Records: Array.from({ length: n }, (_, i) => ({
@@ -72,7 +89,7 @@ export function kinesisEvent(n, keys) {
       awsRegion: 'us-east-1',
       kinesis: {
         kinesisSchemaVersion: '1.0',
-        partitionKey: `key-${i % keys}`,
+        partitionKey: keys === 'uuid' ? uuidOf(i) : `key-${i % keys}`,
         sequenceNumber: String(49590338271490256608559692538361571095921575989136588898n + BigInt(i)),
         data: Buffer.from(`{"n": ${i}}`).toString('base64'),
         approximateArrivalTimestamp: 1700000000 + i / 1000,
