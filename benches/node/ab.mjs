@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { fifoEvent, kafkaEvent, kinesisEvent, standardEvent } from './events.mjs';
+import { perRecordEvents } from './events.mjs';
 
 const BINDING = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bindings-node');
 const require = createRequire(import.meta.url);
@@ -52,13 +52,7 @@ const builds = {
   new: require(join(BINDING, 'lanepool.cjs')),
 };
 const N = 10_000;
-const events = {
-  'SQS standard': standardEvent(N),
-  'SQS FIFO (100 groups)': fifoEvent(N, 100),
-  'Kinesis (100 keys)': kinesisEvent(N, 100),
-  'Kafka (100 partitions)': kafkaEvent(N, 100, 10),
-  'Kinesis (a UUID key per record)': kinesisEvent(N, 'uuid'),
-};
+const events = perRecordEvents(N);
 const handlers = { async: async (_record) => {}, sync: (_record) => undefined };
 
 const median = (xs) => {

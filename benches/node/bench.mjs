@@ -39,7 +39,7 @@ import {
 } from '@aws-lambda-powertools/batch';
 import pMap from 'p-map';
 
-import { fifoEvent, kafkaEvent, kinesisEvent, standardEvent } from './events.mjs';
+import { fifoEvent, kafkaEvent, perRecordEvents, standardEvent } from './events.mjs';
 import { sizeBench, printSize } from './size.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -236,13 +236,7 @@ async function perRecordBench(quickRun) {
   const N = 10_000;
   const conc = 16;
   const pool = new Pool({ concurrency: conc });
-  const events = {
-    'SQS standard': standardEvent(N),
-    'SQS FIFO (100 groups)': fifoEvent(N, 100),
-    'Kinesis (100 keys)': kinesisEvent(N, 100),
-    'Kafka (100 partitions)': kafkaEvent(N, 100, 10),
-    'Kinesis (a UUID key per record)': kinesisEvent(N, 'uuid'),
-  };
+  const events = perRecordEvents(N);
   const us = (sec) => (sec * 1e6) / N;
   const out = [];
   for (const [name, ev] of Object.entries(events)) {

@@ -97,3 +97,18 @@ export function kinesisEvent(n, keys) {
     })),
   };
 }
+
+/**
+ * The events of case (f) (bench.mjs, ab.mjs), `n` records each, by the name their rows have:
+ * SQS standard, SQS FIFO (100 groups), Kinesis (100 keys), Kafka (100 partitions), and Kinesis
+ * with a UUID key per record (no goal: what 10,000 lanes cost).
+ */
+export function perRecordEvents(n) {
+  return {
+    'SQS standard': standardEvent(n),
+    'SQS FIFO (100 groups)': fifoEvent(n, 100),
+    'Kinesis (100 keys)': kinesisEvent(n, 100),
+    'Kafka (100 partitions)': kafkaEvent(n, 100, 10),
+    'Kinesis (a UUID key per record)': kinesisEvent(n, 'uuid'),
+  };
+}
