@@ -298,15 +298,15 @@ fn read_text(
     }
     scratch.ascii = false;
     scratch.units.clear();
-    // One unit more than expected: a longer string shows as written > total.
-    scratch.units.resize(total + 2, 0);
-    // SAFETY: a buffer of total + 2 units; a non-string fails with a status, not UB.
+    // Room for the terminating NUL napi writes (the length is checked above).
+    scratch.units.resize(total + 1, 0);
+    // SAFETY: a buffer of total + 1 units, and napi writes at most that many.
     let status = unsafe {
         sys::napi_get_value_string_utf16(
             raw,
             text.raw(),
             scratch.units.as_mut_ptr(),
-            total + 2,
+            total + 1,
             &mut written,
         )
     };

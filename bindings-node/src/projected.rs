@@ -246,7 +246,7 @@ pub struct Scratch {
     /// The table of texts as UTF-16 units, when it is not all ASCII.
     pub units: Vec<u16>,
     /// The table of texts as UTF-8: read so at once when it is all ASCII (`ascii`), else
-    /// made from `units` by [`Scratch::lay_out`].
+    /// decoded from `units` by [`Scratch::lay_out`].
     pub all: Vec<u8>,
     /// Whether `all` holds the table as read (all ASCII), rather than `units`.
     pub ascii: bool,
@@ -262,13 +262,13 @@ const KEEP: usize = 4 << 20;
 
 impl Scratch {
     /// Lays out the table of texts: `text_lens[t]` the UTF-16 length of text `t`, every
-    /// text in turn in `self.all` (all ASCII, as read) or else in `self.units`. `None` if
-    /// the parts disagree.
+    /// text in turn in `self.all` (all ASCII, as read: one byte a unit) or else in
+    /// `self.units` (decoded into `self.all`). `None` if the parts disagree.
     fn lay_out(&mut self, text_lens: &[u32]) -> Option<()> {
         let ranges = &mut self.ranges;
         ranges.clear();
         if self.ascii {
-            // One byte a unit: the ranges as sent.
+            // The ranges as sent.
             let mut pos = 0u32;
             for &len in text_lens {
                 let end = pos.checked_add(len)?;
@@ -280,32 +280,20 @@ impl Scratch {
         let text = &self.units[..];
         let all = &mut self.all;
         all.clear();
-        if text.iter().all(|&u| u < 0x80) {
-            // ASCII (the usual case): one narrowing copy, ranges as sent.
-            all.extend(text.iter().map(|&u| u as u8));
-            let mut pos = 0u32;
-            for &len in text_lens {
-                let end = pos.checked_add(len)?;
-                ranges.push((pos, end));
-                pos = end;
+        let mut pos = 0usize;
+        let mut utf8 = [0u8; 4];
+        for &len in text_lens {
+            let seg = text.get(pos..pos.checked_add(len as usize)?)?;
+            pos += len as usize;
+            let start = u32::try_from(all.len()).ok()?;
+            // As V8 writes UTF-8: every unpaired surrogate becomes U+FFFD.
+            for c in char::decode_utf16(seg.iter().copied()) {
+                let c = c.unwrap_or(char::REPLACEMENT_CHARACTER);
+                all.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
             }
-            (pos as usize == text.len()).then_some(())
-        } else {
-            let mut pos = 0usize;
-            let mut utf8 = [0u8; 4];
-            for &len in text_lens {
-                let seg = text.get(pos..pos.checked_add(len as usize)?)?;
-                pos += len as usize;
-                let start = u32::try_from(all.len()).ok()?;
-                // As V8 writes UTF-8: every unpaired surrogate becomes U+FFFD.
-                for c in char::decode_utf16(seg.iter().copied()) {
-                    let c = c.unwrap_or(char::REPLACEMENT_CHARACTER);
-                    all.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
-                }
-                ranges.push((start, u32::try_from(all.len()).ok()?));
-            }
-            (pos == text.len()).then_some(())
+            ranges.push((start, u32::try_from(all.len()).ok()?));
         }
+        (pos == text.len()).then_some(())
     }
 
     /// The table of texts [`Scratch::lay_out`] laid out (`None`: not UTF-8, which it always
