@@ -310,9 +310,20 @@ NODE_TIME_NOTES = [
     "- Rows (f) put `pool.process` beside the AWS blog's sample (16 workers shifting records from a"
     " shared array), bare p-map and a plain `for` loop that only awaits the handler, on SQS standard,"
     " SQS FIFO, Kinesis and Kafka batches of 10,000 records.",
+    "- Events. `benches/node/events.mjs` builds each event in JavaScript and hands it over as the"
+    " Lambda runtime does (`asDelivered`, a JSON round trip): the runtime gives a handler"
+    " `JSON.parse` of the invocation body, whose strings are flat and, when equal and short (up to"
+    " about 10 characters), one string object, so the map that numbers lane keys finds a group id"
+    " by its pointer. Strings built in JavaScript (template literals; a UUID made with `slice` and"
+    " `+`) are concatenations, each record's its own, and the map compares their characters. Until"
+    " 2026-12-05 the benchmarks ran on the events as built: `node benches/node/bench.mjs"
+    " --per-record-only`, two runs each, in turn, as built then as delivered, lanepool's async"
+    " figure in us/record: FIFO 0.117 and 0.115 -> 0.108 and 0.108 (2.20 and 2.15 -> 1.98 and 1.97"
+    " of the blog sample), the UUID row 0.189 and 0.190 -> 0.155 and 0.156, SQS, Kinesis and Kafka"
+    " level (within 0.01).",
     "- What a record costs, from `perf record` of `node --perf-basic-prof` on the FIFO case (1,000"
     " batches of 10,000 records in 100 groups, trivial async handler, concurrency 16, at issue 20's"
-    " last step; shares of all samples): 17% in `lib/decode.js`'s lean reader (one property read"
+    " last step, on events as built, before `asDelivered`; shares of all samples): 17% in `lib/decode.js`'s lean reader (one property read"
     " per value, one number written for each) and 6% more in its map lookup of a group id that"
     " differs from the record before; 4% in the native decode (the core's short path over what was"
     " read); 19% in the per-record promise bookkeeping (`then`, the slot's settle callback, the"
@@ -373,7 +384,8 @@ NODE_TIME_NOTES = [
     " promise for the next `drive` pay two awaits a record, and an async function per record pays"
     " its own promise and frame. The reader's property reads are a few nanoseconds a record; the"
     " map lookup that numbers a lane key differing from the record before is most of what a FIFO"
-    " or Kinesis record costs beyond an SQS one.",
+    " or Kinesis record costs beyond an SQS one (about 10 ns in decode alone on events as"
+    " delivered).",
     "- Lane keys. The goal rows' keys repeat (100 groups, keys or partitions); the row `Kinesis (a"
     " UUID key per record)` is what a producer that only spreads records over shards sends: a"
     " random UUID partition key per record, so 10,000 lanes. `lib/decode.js` numbered every lane"

@@ -1,5 +1,18 @@
 // The events the Node benchmarks run on (bench.mjs, ab.mjs): SQS standard and FIFO, Kinesis and
-// Amazon MSK batches, built in JavaScript with the fields Lambda gives.
+// Amazon MSK batches, built in JavaScript with the fields Lambda gives, then handed over as the
+// runtime hands them (`asDelivered`).
+
+/**
+ * `event` as a handler receives it: the Lambda runtime gives the handler `JSON.parse` of the
+ * invocation body, so the benchmarks do too. The shape of the strings matters to what a record
+ * costs: JSON.parse gives flat strings, and one string object for equal short ones (V8 keeps them
+ * in a cache), where strings built in JavaScript (template literals, `slice` and `+`) are
+ * concatenations and each record's copy a string of its own, so a lane key's lookup compares
+ * characters instead of pointers. Run as built, a FIFO record here cost 10-20 ns more than the
+ * same record delivered, and one with a UUID key 35-75 ns more (benches/README.md, "Node face:
+ * where the time goes").
+ */
+export const asDelivered = (event) => JSON.parse(JSON.stringify(event));
 
 export function sqsRecord(i, group) {
   const attributes = {
@@ -28,14 +41,17 @@ export function sqsRecord(i, group) {
   };
 }
 
-export const standardEvent = (n) => ({ Records: Array.from({ length: n }, (_, i) => sqsRecord(i)) });
-export const fifoEvent = (n, groups) => ({
-  Records: Array.from({ length: n }, (_, i) => sqsRecord(i, `group-${i % groups}`)),
-});
+/** An SQS standard event of `n` records, as delivered. */
+export const standardEvent = (n) =>
+  asDelivered({ Records: Array.from({ length: n }, (_, i) => sqsRecord(i)) });
+
+/** An SQS FIFO event of `n` records over `groups` message groups, `group-0` and on, as delivered. */
+export const fifoEvent = (n, groups) =>
+  asDelivered({ Records: Array.from({ length: n }, (_, i) => sqsRecord(i, `group-${i % groups}`)) });
 
 /**
  * An MSK event of `n` records: record i in partition i % partitions of topic "bench", with key
- * (i / partitions) % keys, offsets in order.
+ * (i / partitions) % keys, offsets in order; as delivered.
  */
 export function kafkaEvent(n, partitions, keys) {
   const records = {};
@@ -54,12 +70,12 @@ export function kafkaEvent(n, partitions, keys) {
       headers: [],
     });
   }
-  return {
+  return asDelivered({
     eventSource: 'aws:kafka',
     eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/bench/abc-1',
     bootstrapServers: 'b-1.bench.kafka.us-east-1.example:9098',
     records,
-  };
+  });
 }
 
 /**
@@ -78,10 +94,10 @@ export function uuidOf(i) {
 
 /**
  * A Kinesis event of `n` records over `keys` partition keys, `key-0` and on; with `keys`
- * 'uuid', a UUID of its own for each record (`uuidOf`).
+ * 'uuid', a UUID of its own for each record (`uuidOf`); as delivered.
  */
 export function kinesisEvent(n, keys) {
-  return {
+  return asDelivered({
     Records: Array.from({ length: n }, (_, i) => ({
       eventSource: 'aws:kinesis',
       eventID: `shardId-000000000000:${i}`,
@@ -95,7 +111,7 @@ export function kinesisEvent(n, keys) {
         approximateArrivalTimestamp: 1700000000 + i / 1000,
       },
     })),
-  };
+  });
 }
 
 /**
