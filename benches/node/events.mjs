@@ -8,9 +8,7 @@
  * costs: JSON.parse gives flat strings, and one string object for equal short ones (V8 keeps them
  * in a cache), where strings built in JavaScript (template literals, `slice` and `+`) are
  * concatenations and each record's copy a string of its own, so a lane key's lookup compares
- * characters instead of pointers. Run as built, a FIFO record here cost 10-20 ns more than the
- * same record delivered, and one with a UUID key 35-75 ns more (benches/README.md, "Node face:
- * where the time goes").
+ * characters instead of pointers (figures: benches/README.md, "Node face: where the time goes").
  */
 export const asDelivered = (event) => JSON.parse(JSON.stringify(event));
 
